@@ -1,0 +1,45 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod error;
+mod id;
+mod timestamp;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use id::Identifier;
+pub use timestamp::Timestamp;
+pub use validate::{Report, Violation};
+
+/// Whether `s` is a valid STIX type name: 3–250 characters of lower-case ASCII letters, digits
+/// and single hyphens, starting with a letter (`^([a-z][a-z0-9]*)+(-[a-z0-9]+)*\-?$`).
+pub fn is_type_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 3 || b.len() > 250 || !b[0].is_ascii_lowercase() {
+        return false;
+    }
+    let mut prev_hyphen = false;
+    for &c in b {
+        match c {
+            b'a'..=b'z' | b'0'..=b'9' => prev_hyphen = false,
+            b'-' if !prev_hyphen => prev_hyphen = true,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Whether `s` is a valid STIX property name: 3–250 characters of lower-case ASCII letters,
+/// digits and `_`, starting with a letter (`id` is the one shorter exception).
+pub fn is_property_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if s == "id" {
+        return true;
+    }
+    b.len() >= 3
+        && b.len() <= 250
+        && b[0].is_ascii_lowercase()
+        && b
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
