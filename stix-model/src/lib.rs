@@ -1,15 +1,30 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod bundle;
+mod common;
 mod error;
+mod fields;
 mod id;
+mod object;
+mod relationship_rules;
+mod sdo;
 mod timestamp;
 pub mod validate;
+mod vocab;
 
+pub use bundle::Bundle;
+pub use common::{Common, Confidence, ExternalReference, GranularMarking, KillChainPhase};
 pub use error::{Error, Result};
 pub use id::Identifier;
+pub use object::{CustomObject, StixObject, RESERVED_PROPERTY_NAMES};
+pub use sdo::{
+    AttackPattern, Campaign, Channel, ExtensionDefinition, Identity, Incident, IntrusionSet,
+    Location, MarkingDefinition, Narrative, Note, Relationship, Report, Sighting, ThreatActor,
+};
 pub use timestamp::Timestamp;
-pub use validate::{Report, Violation};
+pub use validate::{Report as ValidationReport, Violation};
+pub use vocab::{CustomTerm, ExtensionType, IdentityClass, ThreatActorType};
 
 /// Whether `s` is a valid STIX type name: 3–250 characters of lower-case ASCII letters, digits
 /// and single hyphens, starting with a letter (`^([a-z][a-z0-9]*)+(-[a-z0-9]+)*\-?$`).
@@ -39,7 +54,6 @@ pub fn is_property_name(s: &str) -> bool {
     b.len() >= 3
         && b.len() <= 250
         && b[0].is_ascii_lowercase()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }

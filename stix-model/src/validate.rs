@@ -16,7 +16,11 @@ pub struct Violation {
 
 impl Violation {
     /// A violation at `path` of the object `object_id`.
-    pub fn new(object_id: Option<&str>, path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        object_id: Option<&str>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             object_id: object_id.map(str::to_owned),
             path: path.into(),

@@ -1,0 +1,338 @@
+//! Bundles ([STIX 2.1 §8]): read object by object, never as one `serde_json::Value`.
+//!
+//! [STIX 2.1 §8]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_gms872kuzdmg
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{Read, Write};
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::validate::Report;
+use crate::{Error, Identifier, StixObject, Violation};
+
+/// A STIX 2.1 bundle: `{"type": "bundle", "id": …, "objects": […]}`.
+///
+/// A 2.1 bundle has no `spec_version`; a bundle-level property the spec does not define
+/// (OpenCTI's splitter writes `spec_version` and `x_opencti_seq`) is kept in `custom`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Bundle {
+    #[serde(rename = "type")]
+    ty: BundleType,
+    /// The bundle's id (`bundle--<uuid>`).
+    pub id: Identifier,
+    /// The objects, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<StixObject>,
+    /// Other bundle-level properties.
+    #[serde(flatten)]
+    pub custom: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "bundle")]
+enum BundleType {
+    #[serde(rename = "bundle")]
+    Bundle,
+}
+
+impl Bundle {
+    /// A bundle with a new random id.
+    pub fn new(objects: Vec<StixObject>) -> Self {
+        let id = Identifier::from_uuid("bundle", uuid::Uuid::new_v4());
+        Self {
+            ty: BundleType::Bundle,
+            // A v4 UUID always forms a valid id; the fallback keeps this infallible.
+            id: id.unwrap_or_else(|_| fixed_bundle_id()),
+            objects,
+            custom: BTreeMap::new(),
+        }
+    }
+
+    /// A bundle with the given id.
+    pub fn with_id(id: Identifier, objects: Vec<StixObject>) -> Result<Self, Error> {
+        if id.object_type() != "bundle" {
+            return Err(Error::InvalidIdentifier {
+                value: id.to_string(),
+                reason: "a bundle id must start with bundle--",
+            });
+        }
+        Ok(Self {
+            ty: BundleType::Bundle,
+            id,
+            objects,
+            custom: BTreeMap::new(),
+        })
+    }
+
+    /// Parses a bundle strictly: the first invalid object fails the parse, with every
+    /// violation of that object in the error.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// Parses a bundle strictly from a reader (wrap files in a `BufReader`).
+    pub fn from_reader<R: Read>(reader: R) -> Result<Self, Error> {
+        Ok(serde_json::from_reader(reader)?)
+    }
+
+    /// Parses a bundle leniently: objects that do not parse are left out and reported, the
+    /// references are checked, and the report lists every violation found. Fails only on
+    /// malformed JSON or a document that is not a bundle at all.
+    pub fn read_lenient<R: Read>(reader: R) -> Result<(Self, Report), Error> {
+        let mut objects = Vec::new();
+        let mut report = Report::default();
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let head = de.deserialize_map(BundleVisitor {
+            on_object: |m: Map<String, Value>| {
+                match StixObject::from_map(m) {
+                    Ok(o) => objects.push(o),
+                    Err(v) => report.violations.extend(v),
+                }
+                Ok(())
+            },
+        })?;
+        de.end()?;
+        let (bundle, head_violations) = head.into_bundle(objects);
+        report.violations.extend(head_violations);
+        report.violations.extend(bundle.check_references());
+        Ok((bundle, report))
+    }
+
+    /// Visits the objects of a bundle one at a time without keeping them: memory stays
+    /// bounded by the largest object. Returns the bundle with no objects.
+    pub fn stream<R: Read>(
+        reader: R,
+        mut on_object: impl FnMut(Result<StixObject, Vec<Violation>>) -> Result<(), String>,
+    ) -> Result<Self, Error> {
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let head = de.deserialize_map(BundleVisitor {
+            on_object: |m| on_object(StixObject::from_map(m)),
+        })?;
+        de.end()?;
+        let (bundle, v) = head.into_bundle(Vec::new());
+        if v.is_empty() {
+            Ok(bundle)
+        } else {
+            Err(Error::Invalid(v))
+        }
+    }
+
+    /// Every violation: of each object, and of the references between them.
+    pub fn validate(&self) -> Report {
+        let mut violations = Vec::new();
+        for o in &self.objects {
+            violations.extend(o.validate());
+        }
+        violations.extend(self.check_references());
+        Report { violations }
+    }
+
+    /// References that point to no object in the bundle, and objects present twice with the
+    /// same `modified`.
+    pub fn check_references(&self) -> Vec<Violation> {
+        let mut present: BTreeSet<&str> = BTreeSet::new();
+        let mut versions: BTreeSet<(&str, Option<crate::Timestamp>)> = BTreeSet::new();
+        let mut out = Vec::new();
+        for o in &self.objects {
+            present.insert(o.id());
+            if !versions.insert((o.id(), o.modified())) {
+                out.push(Violation::new(
+                    Some(o.id()),
+                    "",
+                    "appears twice in the bundle with the same modified time",
+                ));
+            }
+        }
+        for o in &self.objects {
+            for (prop, r) in o.references() {
+                if !present.contains(r) {
+                    out.push(Violation::new(
+                        Some(o.id()),
+                        prop,
+                        format!("refers to {r}, which is not in the bundle"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes compact JSON.
+    pub fn to_writer<W: Write>(&self, w: W) -> Result<(), Error> {
+        Ok(serde_json::to_writer(w, self)?)
+    }
+
+    /// Compact JSON bytes.
+    pub fn to_vec(&self) -> Result<Vec<u8>, Error> {
+        Ok(serde_json::to_vec(self)?)
+    }
+
+    /// Indented JSON text.
+    pub fn to_string_pretty(&self) -> Result<String, Error> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+
+    /// Finds an object by id.
+    pub fn get(&self, id: &str) -> Option<&StixObject> {
+        self.objects.iter().find(|o| o.id() == id)
+    }
+}
+
+fn fixed_bundle_id() -> Identifier {
+    match Identifier::parse("bundle--00000000-0000-4000-8000-000000000000") {
+        Ok(id) => id,
+        Err(_) => unreachable!("constant id is valid"),
+    }
+}
+
+struct Head {
+    ty: Option<String>,
+    id: Option<String>,
+    objects_present: bool,
+    objects_empty: bool,
+    custom: BTreeMap<String, Value>,
+}
+
+impl Head {
+    fn into_bundle(self, objects: Vec<StixObject>) -> (Bundle, Vec<Violation>) {
+        let mut v = Vec::new();
+        let id = self.id.as_deref();
+        if self.ty.as_deref() != Some("bundle") {
+            v.push(Violation::new(
+                id,
+                "type",
+                "a bundle's type must be \"bundle\"",
+            ));
+        }
+        let parsed = match self.id.as_deref().map(Identifier::parse) {
+            Some(Ok(i)) if i.object_type() == "bundle" => i,
+            Some(Ok(_)) => {
+                v.push(Violation::new(
+                    id,
+                    "id",
+                    "a bundle id must start with bundle--",
+                ));
+                fixed_bundle_id()
+            }
+            Some(Err(e)) => {
+                v.push(Violation::new(None, "id", e.to_string()));
+                fixed_bundle_id()
+            }
+            None => {
+                v.push(Violation::new(None, "id", "required property is missing"));
+                fixed_bundle_id()
+            }
+        };
+        if self.objects_present && self.objects_empty {
+            v.push(Violation::new(
+                id,
+                "objects",
+                "must not be an empty list; omit the property instead",
+            ));
+        }
+        (
+            Bundle {
+                ty: BundleType::Bundle,
+                id: parsed,
+                objects,
+                custom: self.custom,
+            },
+            v,
+        )
+    }
+}
+
+struct BundleVisitor<F> {
+    on_object: F,
+}
+
+impl<'de, F> Visitor<'de> for BundleVisitor<F>
+where
+    F: FnMut(Map<String, Value>) -> Result<(), String>,
+{
+    type Value = Head;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a STIX bundle object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Head, A::Error> {
+        let mut head = Head {
+            ty: None,
+            id: None,
+            objects_present: false,
+            objects_empty: false,
+            custom: BTreeMap::new(),
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => head.ty = Some(map.next_value()?),
+                "id" => head.id = Some(map.next_value()?),
+                "objects" => {
+                    let n = map.next_value_seed(ObjectsSeed(&mut self.on_object))?;
+                    head.objects_present = true;
+                    head.objects_empty = n == 0;
+                }
+                _ => {
+                    let v: Value = map.next_value()?;
+                    head.custom.insert(key, v);
+                }
+            }
+        }
+        Ok(head)
+    }
+}
+
+struct ObjectsSeed<'a, F>(&'a mut F);
+
+impl<'de, F> DeserializeSeed<'de> for ObjectsSeed<'_, F>
+where
+    F: FnMut(Map<String, Value>) -> Result<(), String>,
+{
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for ObjectsSeed<'_, F>
+where
+    F: FnMut(Map<String, Value>) -> Result<(), String>,
+{
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of STIX objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut n = 0;
+        while let Some(obj) = seq.next_element::<Map<String, Value>>()? {
+            n += 1;
+            (self.0)(obj).map_err(de::Error::custom)?;
+        }
+        Ok(n)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bundle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut objects = Vec::new();
+        let head = d.deserialize_map(BundleVisitor {
+            on_object: |m| {
+                objects.push(StixObject::from_map(m).map_err(|v| Error::Invalid(v).to_string())?);
+                Ok(())
+            },
+        })?;
+        let (bundle, v) = head.into_bundle(objects);
+        if v.is_empty() {
+            Ok(bundle)
+        } else {
+            Err(de::Error::custom(Error::Invalid(v)))
+        }
+    }
+}

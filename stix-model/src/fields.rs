@@ -1,0 +1,203 @@
+//! Property extraction from a JSON object, collecting every violation with its path.
+//!
+//! Each typed object is read by taking its properties out of the parsed JSON map one by one
+//! (moving the values, no copies); whatever is left is kept as custom properties. Unlike a
+//! derived `Deserialize`, this reports every bad property of an object at once.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::Violation;
+
+pub(crate) struct Fields {
+    map: Map<String, Value>,
+    pub(crate) id: Option<String>,
+    pub(crate) violations: Vec<Violation>,
+}
+
+impl Fields {
+    pub(crate) fn new(map: Map<String, Value>) -> Self {
+        let id = map.get("id").and_then(Value::as_str).map(str::to_owned);
+        Self {
+            map,
+            id,
+            violations: Vec::new(),
+        }
+    }
+
+    pub(crate) fn violation(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.violations
+            .push(Violation::new(self.id.as_deref(), path, message));
+    }
+
+    pub(crate) fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key)
+    }
+
+    fn convert<T: DeserializeOwned>(&mut self, path: &str, v: Value) -> Option<T> {
+        match T::deserialize(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.violation(path, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// An optional property; `null` is a violation (STIX forbids nulls).
+    pub(crate) fn opt<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        match self.map.remove(key)? {
+            Value::Null => {
+                self.violation(key, "must not be null; omit the property instead");
+                None
+            }
+            v => self.convert(key, v),
+        }
+    }
+
+    /// A required property.
+    pub(crate) fn req<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        if !self.map.contains_key(key) {
+            self.violation(key, "required property is missing");
+            return None;
+        }
+        self.opt(key)
+    }
+
+    /// An optional list; present but empty is a violation. Each element is converted on its
+    /// own so that an error names its index.
+    pub(crate) fn list<T: DeserializeOwned>(&mut self, key: &str) -> Vec<T> {
+        match self.map.remove(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => {
+                if items.is_empty() {
+                    self.violation(key, "must not be an empty list; omit the property instead");
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    if let Some(t) = self.convert(&format!("{key}[{i}]"), item) {
+                        out.push(t);
+                    }
+                }
+                out
+            }
+            Some(Value::Null) => {
+                self.violation(key, "must not be null; omit the property instead");
+                Vec::new()
+            }
+            Some(_) => {
+                self.violation(key, "expected a list");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A required, non-empty list.
+    pub(crate) fn req_list<T: DeserializeOwned>(&mut self, key: &str) -> Vec<T> {
+        if !self.map.contains_key(key) {
+            self.violation(key, "required property is missing");
+        }
+        self.list(key)
+    }
+
+    /// An optional map of extensions (`extensions`), checked for shape.
+    pub(crate) fn extensions(&mut self) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        match self.map.remove("extensions") {
+            None => {}
+            Some(Value::Object(m)) => {
+                if m.is_empty() {
+                    self.violation("extensions", "must have at least one key");
+                }
+                for (k, v) in m {
+                    let path = format!("extensions.{k}");
+                    match &v {
+                        Value::Object(body) => {
+                            if k.starts_with("extension-definition--") {
+                                if crate::Identifier::parse(k.as_str()).is_err() {
+                                    self.violation(
+                                        &path,
+                                        "key is not a valid extension-definition id",
+                                    );
+                                }
+                                match body.get("extension_type") {
+                                    Some(Value::String(t)) if crate::ExtensionType::parse(t).is_some() => {}
+                                    Some(_) => self.violation(
+                                        format!("{path}.extension_type"),
+                                        "must be one of new-sdo, new-sco, new-sro, property-extension, toplevel-property-extension",
+                                    ),
+                                    None => self.violation(
+                                        format!("{path}.extension_type"),
+                                        "required property is missing",
+                                    ),
+                                }
+                            }
+                            check_value(self, &path, &v);
+                        }
+                        _ => self.violation(&path, "an extension must be an object"),
+                    }
+                    out.insert(k, v);
+                }
+            }
+            Some(_) => self.violation("extensions", "expected an object"),
+        }
+        out
+    }
+
+    /// Whatever is left: custom properties, checked for names, nulls, empty lists and
+    /// reserved names.
+    pub(crate) fn rest(&mut self) -> BTreeMap<String, Value> {
+        let map = std::mem::take(&mut self.map);
+        let mut out = BTreeMap::new();
+        for (k, v) in map {
+            if RESERVED.contains(&k.as_str()) {
+                self.violation(k.as_str(), "is a reserved property name in STIX 2.1");
+            } else if !crate::is_property_name(&k) {
+                self.violation(
+                    k.as_str(),
+                    "is not a valid property name (3-250 of a-z, 0-9, _; starting with a letter)",
+                );
+            }
+            check_value(self, &k, &v);
+            out.insert(k, v);
+        }
+        out
+    }
+}
+
+/// Property names STIX 2.1 reserves: an object carrying one is invalid.
+pub(crate) const RESERVED: &[&str] = &["action", "phone_numbers", "severity", "username"];
+
+/// No nulls and no empty lists anywhere inside a value.
+pub(crate) fn check_value(f: &mut Fields, path: &str, v: &Value) {
+    match v {
+        Value::Null => f.violation(path, "must not be null; omit the property instead"),
+        Value::Array(a) => {
+            if a.is_empty() {
+                f.violation(path, "must not be an empty list; omit the property instead");
+            }
+            for (i, x) in a.iter().enumerate() {
+                if matches!(x, Value::Array(_) | Value::Object(_) | Value::Null) {
+                    check_value(f, &format!("{path}[{i}]"), x);
+                }
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                if matches!(x, Value::Array(_) | Value::Object(_) | Value::Null) {
+                    check_value(f, &format!("{path}.{k}"), x);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Fields {
+    /// Puts a value back (used by custom objects, which keep every property).
+    pub(crate) fn put_back(&mut self, key: &str, v: Value) {
+        self.map.insert(key.to_owned(), v);
+    }
+}
