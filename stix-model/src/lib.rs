@@ -3,9 +3,12 @@
 
 mod bundle;
 mod common;
+mod country;
 mod error;
+pub mod extension;
 mod fields;
 mod id;
+pub mod markings;
 mod object;
 mod relationship_rules;
 mod sdo;
@@ -15,6 +18,7 @@ mod vocab;
 
 pub use bundle::Bundle;
 pub use common::{Common, Confidence, ExternalReference, GranularMarking, KillChainPhase};
+pub use country::CountryCode;
 pub use error::{Error, Result};
 pub use id::Identifier;
 pub use object::{CustomObject, StixObject, RESERVED_PROPERTY_NAMES};
