@@ -1,4 +1,5 @@
 //! Integration tests of stix-model (one test binary: see `mod` lines).
+#![allow(clippy::unwrap_used)]
 
 mod invalid;
 mod props;
