@@ -10,6 +10,7 @@ mod fields;
 mod id;
 pub mod markings;
 mod object;
+pub mod opencti;
 mod relationship_rules;
 mod sdo;
 mod timestamp;
