@@ -4,6 +4,7 @@
 mod bundle;
 mod common;
 mod country;
+pub mod disarm;
 mod error;
 pub mod extension;
 mod fields;
