@@ -25,7 +25,7 @@ fn run() -> Result<String, stix_model::Error> {
     );
     howitzers.created = Some(Timestamp::parse("2022-06-20T00:00:00.000Z")?);
     howitzers.first_seen = Some(PartialDate::parse("2022-06")?);
-    howitzers.techniques = vec!["T0002".into(), "T0049.003".into(), "T0086.002".into()];
+    howitzers.techniques = vec!["T0002".into(), "T0049.003".into(), "T0087".into()];
     howitzers.actors = vec![ActorDescription::new("Russia")];
     howitzers.target_countries = vec![CountryCode::parse("UA")?, CountryCode::parse("FR")?];
     howitzers.country_of_origin = Some(CountryCode::parse("RU")?);
@@ -47,9 +47,8 @@ fn run() -> Result<String, stix_model::Error> {
     doppelganger.created = Some(Timestamp::parse("2024-05-01T00:00:00.000Z")?);
     doppelganger.first_seen = Some(PartialDate::parse("2024")?);
     doppelganger.techniques = vec!["T0015.001".into(), "T0049.003".into()];
-    let mut actor = ActorDescription::new("Storm-1516*");
-    actor.uncertain = true;
-    doppelganger.actors = vec![actor];
+    // A trailing `*` marks an uncertain attribution, as in DISINFOX data.
+    doppelganger.actors = vec![ActorDescription::new("Storm-1516*")];
     doppelganger.target_countries = vec![CountryCode::parse("DE")?, CountryCode::parse("FR")?];
     doppelganger.channels = vec!["Facebook".into()];
     doppelganger.attribution_sources =

@@ -49,6 +49,16 @@ pub struct ActorDescription {
 }
 
 impl ActorDescription {
+    /// The name without surrounding spaces or a trailing `*` uncertainty mark.
+    pub fn clean_name(&self) -> &str {
+        self.name.trim().trim_end_matches('*').trim_end()
+    }
+
+    /// Uncertain when flagged, or when the name ends with `*` (DISINFOX's convention).
+    pub fn is_uncertain(&self) -> bool {
+        self.uncertain || self.name.trim().ends_with('*')
+    }
+
     /// A group actor of unknown type.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
@@ -280,8 +290,8 @@ impl BundleBuilder {
         ext.attribution.uncertain_actors = d
             .actors
             .iter()
-            .filter(|a| a.uncertain)
-            .map(|a| a.name.trim().to_owned())
+            .filter(|a| a.is_uncertain())
+            .map(|a| a.clean_name().to_owned())
             .collect();
         ext.source_urls = d.source_urls.iter().map(|s| s.trim().to_owned()).collect();
         ext.first_seen = d.first_seen;
@@ -346,7 +356,7 @@ impl BundleBuilder {
             rels.push(self.relationship("uses", &id, &ap.common.id, created, modified, None)?);
         }
         for (ta, a) in actors.iter().zip(&d.actors) {
-            let conf = if a.uncertain {
+            let conf = if a.is_uncertain() {
                 d.attribution_confidence.or(Confidence::new(50).ok())
             } else {
                 d.attribution_confidence
@@ -453,7 +463,7 @@ impl BundleBuilder {
         } else {
             ThreatActorKind::Group
         };
-        let name = a.name.trim().trim_end_matches('*').trim();
+        let name = a.clean_name();
         let id = opencti::threat_actor(name, kind)?;
         let mut ta = ThreatActor::new(self.authored(id, shared_time()), name);
         ta.threat_actor_types = a.types.clone();
