@@ -105,8 +105,20 @@ fn main() {
     );
     for (name, bytes) in inputs {
         let mb = bytes.len() as f64 / 1e6;
-        let t_ours = median(|| drop(black_box(ours(bytes))), 7).as_secs_f64();
-        let t_plain = median(|| drop(black_box(plain(bytes))), 7).as_secs_f64();
+        let t_ours = median(
+            || {
+                black_box(ours(bytes));
+            },
+            7,
+        )
+        .as_secs_f64();
+        let t_plain = median(
+            || {
+                black_box(plain(bytes));
+            },
+            7,
+        )
+        .as_secs_f64();
         println!(
             "{name:<16} {mb:>10.1} {:>14.1} {:>14.1} {:>6.2}x",
             mb / t_ours,

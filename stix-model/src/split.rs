@@ -261,6 +261,10 @@ fn ref_keys(m: &Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
+/// A step of the depth-first visit: object index, its kept references (with the target's
+/// index when present), the next reference to look at, and the targets to sum.
+type Frame = (usize, Vec<(String, Option<usize>)>, usize, Vec<usize>);
+
 /// Splits objects of the bundle `bundle_id` (a new id is made when `None`).
 pub fn split_objects(
     bundle_id: Option<&str>,
@@ -333,7 +337,7 @@ pub fn split_objects(
             continue;
         }
         // Each frame: (object index, refs to examine, position, children to sum).
-        let mut stack: Vec<(usize, Vec<(String, Option<usize>)>, usize, Vec<usize>)> = Vec::new();
+        let mut stack: Vec<Frame> = Vec::new();
         let refs = prune(
             root,
             &mut slots,
