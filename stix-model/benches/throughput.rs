@@ -64,8 +64,10 @@ fn main() {
     let big_objects = Bundle::from_slice(&big).unwrap().objects.len();
     let inputs = [("disarm-1.7", &disarm), ("generated-100k", &big)];
 
+    // SUMMARY_ONLY=1 skips criterion's runs and prints only the summary.
+    let full = std::env::var_os("SUMMARY_ONLY").is_none();
     let mut c = Criterion::default().configure_from_args().sample_size(10);
-    for (name, bytes) in inputs {
+    for &(name, bytes) in inputs.iter().filter(|_| full) {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         g.bench_function("stix-model parse+validate+serialize", |b| {
@@ -85,18 +87,20 @@ fn main() {
             .map(|o| o.as_object().unwrap().clone())
             .collect()
     };
-    c.bench_function("split generated-100k", |b| {
-        b.iter_batched(
-            || objects.clone(),
-            |objs| {
-                stix_model::split::split_objects(None, objs, &Default::default())
-                    .bundles
-                    .len()
-            },
-            criterion::BatchSize::LargeInput,
-        )
-    });
-    c.final_summary();
+    if full {
+        c.bench_function("split generated-100k", |b| {
+            b.iter_batched(
+                || objects.clone(),
+                |objs| {
+                    stix_model::split::split_objects(None, objs, &Default::default())
+                        .bundles
+                        .len()
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        c.final_summary();
+    }
 
     println!("\nsummary (median of 7 runs)");
     println!(

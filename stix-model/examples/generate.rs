@@ -39,8 +39,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut out = std::io::stdout().lock();
-    match b.build().to_writer(&mut out).map(|()| writeln!(out)) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match b
+        .build()
+        .to_writer(&mut out)
+        .map(|()| writeln!(out).and_then(|()| out.flush()))
+    {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("error: {e}");

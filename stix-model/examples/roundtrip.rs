@@ -28,11 +28,12 @@ fn main() -> ExitCode {
         eprintln!("{} violation(s)", report.violations.len());
         return ExitCode::from(1);
     }
-    let mut out = io::stdout().lock();
+    let mut out = io::BufWriter::new(io::stdout().lock());
     let written = bundle
         .to_writer(&mut out)
         .map_err(|e| e.to_string())
-        .and_then(|()| writeln!(out).map_err(|e| e.to_string()));
+        .and_then(|()| writeln!(out).map_err(|e| e.to_string()))
+        .and_then(|()| out.flush().map_err(|e| e.to_string()));
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

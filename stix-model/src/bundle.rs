@@ -2,14 +2,15 @@
 //!
 //! [STIX 2.1 §8]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_gms872kuzdmg
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::fields::Entries;
 use crate::validate::Report;
 use crate::{Error, Identifier, StixObject, Violation};
 
@@ -87,8 +88,8 @@ impl Bundle {
         let mut report = Report::default();
         let mut de = serde_json::Deserializer::from_reader(reader);
         let head = de.deserialize_map(BundleVisitor {
-            on_object: |m: Map<String, Value>| {
-                match StixObject::from_map(m) {
+            on_object: |m: Entries| {
+                match StixObject::from_entries(m) {
                     Ok(o) => objects.push(o),
                     Err(v) => report.violations.extend(v),
                 }
@@ -110,7 +111,7 @@ impl Bundle {
     ) -> Result<Self, Error> {
         let mut de = serde_json::Deserializer::from_reader(reader);
         let head = de.deserialize_map(BundleVisitor {
-            on_object: |m| on_object(StixObject::from_map(m)),
+            on_object: |m| on_object(StixObject::from_entries(m)),
         })?;
         de.end()?;
         let (bundle, v) = head.into_bundle(Vec::new());
@@ -134,25 +135,34 @@ impl Bundle {
     /// References that point to no object in the bundle, and objects present twice with the
     /// same `modified`.
     pub fn check_references(&self) -> Vec<Violation> {
-        let mut present: BTreeSet<&str> = BTreeSet::new();
-        let mut versions: BTreeSet<(&str, Option<crate::Timestamp>)> = BTreeSet::new();
         let mut out = Vec::new();
-        for o in &self.objects {
-            present.insert(o.id());
-            if !versions.insert((o.id(), o.modified())) {
+        // Sorted (id, modified) pairs: a binary search answers "is it here", and equal
+        // neighbours are duplicates. Faster than a tree of strings on large bundles.
+        let mut present: Vec<(&str, Option<crate::Timestamp>)> = self
+            .objects
+            .iter()
+            .map(|o| (o.id(), o.modified()))
+            .collect();
+        present.sort_unstable();
+        for w in present.windows(2) {
+            if w[0] == w[1] {
                 out.push(Violation::new(
-                    Some(o.id()),
+                    Some(w[0].0),
                     "",
                     "appears twice in the bundle with the same modified time",
                 ));
             }
         }
+        let mut refs = Vec::new();
         for o in &self.objects {
-            for (prop, r) in o.references() {
-                if !present.contains(r) {
+            refs.clear();
+            o.collect_references(&mut refs);
+            for (prop, r) in &refs {
+                let found = present.partition_point(|(id, _)| id < r);
+                if present.get(found).is_none_or(|(id, _)| id != r) {
                     out.push(Violation::new(
                         Some(o.id()),
-                        prop,
+                        *prop,
                         format!("refers to {r}, which is not in the bundle"),
                     ));
                 }
@@ -252,7 +262,7 @@ struct BundleVisitor<F> {
 
 impl<'de, F> Visitor<'de> for BundleVisitor<F>
 where
-    F: FnMut(Map<String, Value>) -> Result<(), String>,
+    F: FnMut(Entries) -> Result<(), String>,
 {
     type Value = Head;
 
@@ -291,7 +301,7 @@ struct ObjectsSeed<'a, F>(&'a mut F);
 
 impl<'de, F> DeserializeSeed<'de> for ObjectsSeed<'_, F>
 where
-    F: FnMut(Map<String, Value>) -> Result<(), String>,
+    F: FnMut(Entries) -> Result<(), String>,
 {
     type Value = usize;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
@@ -301,7 +311,7 @@ where
 
 impl<'de, F> Visitor<'de> for ObjectsSeed<'_, F>
 where
-    F: FnMut(Map<String, Value>) -> Result<(), String>,
+    F: FnMut(Entries) -> Result<(), String>,
 {
     type Value = usize;
 
@@ -311,7 +321,7 @@ where
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        while let Some(obj) = seq.next_element::<Map<String, Value>>()? {
+        while let Some(obj) = seq.next_element::<Entries>()? {
             n += 1;
             (self.0)(obj).map_err(de::Error::custom)?;
         }
@@ -324,7 +334,8 @@ impl<'de> Deserialize<'de> for Bundle {
         let mut objects = Vec::new();
         let head = d.deserialize_map(BundleVisitor {
             on_object: |m| {
-                objects.push(StixObject::from_map(m).map_err(|v| Error::Invalid(v).to_string())?);
+                objects
+                    .push(StixObject::from_entries(m).map_err(|v| Error::Invalid(v).to_string())?);
                 Ok(())
             },
         })?;

@@ -59,7 +59,7 @@ impl fmt::Display for Confidence {
 /// `description`, `url`, `external_id`.
 ///
 /// [STIX 2.1 §2.5]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_bajcvqteiard
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ExternalReference {
     /// The source, e.g. `mitre-attack` or `DISARM`.
@@ -79,6 +79,36 @@ pub struct ExternalReference {
     /// Custom properties, kept as they came.
     #[serde(flatten)]
     pub custom: BTreeMap<String, Value>,
+}
+
+// Written by hand: a derived `Deserialize` with a flattened map buffers every property.
+impl<'de> Deserialize<'de> for ExternalReference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut m = serde_json::Map::<String, Value>::deserialize(d)?;
+        fn take<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+            m: &mut serde_json::Map<String, Value>,
+            k: &str,
+        ) -> Result<Option<T>, E> {
+            match m.remove(k) {
+                None => Ok(None),
+                Some(Value::Null) => Err(E::custom(format_args!("{k} must not be null"))),
+                Some(v) => T::deserialize(v)
+                    .map(Some)
+                    .map_err(|e| E::custom(format_args!("{k}: {e}"))),
+            }
+        }
+        let source_name = take::<String, D::Error>(&mut m, "source_name")?
+            .ok_or_else(|| D::Error::missing_field("source_name"))?;
+        Ok(Self {
+            source_name,
+            description: take::<_, D::Error>(&mut m, "description")?,
+            url: take::<_, D::Error>(&mut m, "url")?,
+            hashes: take::<_, D::Error>(&mut m, "hashes")?,
+            external_id: take::<_, D::Error>(&mut m, "external_id")?,
+            custom: m.into_iter().collect(),
+        })
+    }
 }
 
 impl ExternalReference {
@@ -107,15 +137,15 @@ impl ExternalReference {
         }
     }
 
-    pub(crate) fn check(&self, f: &mut Fields, path: &str) {
+    pub(crate) fn check(&self, f: &mut Fields, path: impl Fn() -> String) {
         if self.description.is_none() && self.url.is_none() && self.external_id.is_none() {
             f.violation(
-                path,
+                path(),
                 "an external reference needs at least one of description, url, external_id",
             );
         }
         if matches!(&self.hashes, Some(h) if h.is_empty()) {
-            f.violation(format!("{path}.hashes"), "must not be empty");
+            f.violation(format!("{}.hashes", path()), "must not be empty");
         }
     }
 }
@@ -268,7 +298,7 @@ impl Common {
         }
         let external_references: Vec<ExternalReference> = f.list("external_references");
         for (i, r) in external_references.iter().enumerate() {
-            r.check(f, &format!("external_references[{i}]"));
+            r.check(f, || format!("external_references[{i}]"));
         }
         let object_marking_refs: Vec<Identifier> = f.list("object_marking_refs");
         for (i, r) in object_marking_refs.iter().enumerate() {

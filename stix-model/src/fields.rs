@@ -11,14 +11,68 @@ use serde_json::{Map, Value};
 
 use crate::Violation;
 
+/// An object's properties in the order read, each key once (the last value wins, as in
+/// `serde_json::Map`). A short vector beats a tree for the dozen properties of an object.
+#[derive(Debug, Default)]
+pub(crate) struct Entries(pub(crate) Vec<(String, Value)>);
+
+impl Entries {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+    pub(crate) fn insert(&mut self, key: String, v: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((key, v)),
+        }
+    }
+}
+
+impl From<Map<String, Value>> for Entries {
+    fn from(m: Map<String, Value>) -> Self {
+        Self(m.into_iter().collect())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Entries, A::Error> {
+                let mut e = Entries(Vec::with_capacity(a.size_hint().unwrap_or(16)));
+                while let Some(k) = a.next_key::<String>()? {
+                    let v: Value = a.next_value()?;
+                    e.insert(k, v);
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 pub(crate) struct Fields {
-    map: Map<String, Value>,
+    map: Entries,
     pub(crate) id: Option<String>,
     pub(crate) violations: Vec<Violation>,
 }
 
 impl Fields {
-    pub(crate) fn new(map: Map<String, Value>) -> Self {
+    pub(crate) fn new(map: Entries) -> Self {
         let id = map.get("id").and_then(Value::as_str).map(str::to_owned);
         Self {
             map,
@@ -36,11 +90,15 @@ impl Fields {
         self.map.remove(key)
     }
 
-    fn convert<T: DeserializeOwned>(&mut self, path: &str, v: Value) -> Option<T> {
+    fn convert<T: DeserializeOwned>(
+        &mut self,
+        path: impl FnOnce() -> String,
+        v: Value,
+    ) -> Option<T> {
         match T::deserialize(v) {
             Ok(t) => Some(t),
             Err(e) => {
-                self.violation(path, e.to_string());
+                self.violation(path(), e.to_string());
                 None
             }
         }
@@ -53,7 +111,7 @@ impl Fields {
                 self.violation(key, "must not be null; omit the property instead");
                 None
             }
-            v => self.convert(key, v),
+            v => self.convert(|| key.to_owned(), v),
         }
     }
 
@@ -77,7 +135,7 @@ impl Fields {
                 }
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
-                    if let Some(t) = self.convert(&format!("{key}[{i}]"), item) {
+                    if let Some(t) = self.convert(|| format!("{key}[{i}]"), item) {
                         out.push(t);
                     }
                 }
@@ -112,31 +170,33 @@ impl Fields {
                     self.violation("extensions", "must have at least one key");
                 }
                 for (k, v) in m {
-                    let path = format!("extensions.{k}");
+                    let path = || format!("extensions.{k}");
                     match &v {
                         Value::Object(body) => {
                             if k.starts_with("extension-definition--") {
                                 if crate::Identifier::parse(k.as_str()).is_err() {
                                     self.violation(
-                                        &path,
+                                        path(),
                                         "key is not a valid extension-definition id",
                                     );
                                 }
                                 match body.get("extension_type") {
                                     Some(Value::String(t)) if crate::ExtensionType::parse(t).is_some() => {}
                                     Some(_) => self.violation(
-                                        format!("{path}.extension_type"),
+                                        format!("{}.extension_type", path()),
                                         "must be one of new-sdo, new-sco, new-sro, property-extension, toplevel-property-extension",
                                     ),
                                     None => self.violation(
-                                        format!("{path}.extension_type"),
+                                        format!("{}.extension_type", path()),
                                         "required property is missing",
                                     ),
                                 }
                             }
-                            check_value(self, &path, &v);
+                            if has_bad_value(&v) {
+                                report_bad_values(self, &path(), &v);
+                            }
                         }
-                        _ => self.violation(&path, "an extension must be an object"),
+                        _ => self.violation(path(), "an extension must be an object"),
                     }
                     out.insert(k, v);
                 }
@@ -149,7 +209,7 @@ impl Fields {
     /// Whatever is left: custom properties, checked for names, nulls, empty lists and
     /// reserved names.
     pub(crate) fn rest(&mut self) -> BTreeMap<String, Value> {
-        let map = std::mem::take(&mut self.map);
+        let map = std::mem::take(&mut self.map).0;
         let mut out = BTreeMap::new();
         for (k, v) in map {
             if RESERVED.contains(&k.as_str()) {
@@ -170,8 +230,24 @@ impl Fields {
 /// Property names STIX 2.1 reserves: an object carrying one is invalid.
 pub(crate) const RESERVED: &[&str] = &["action", "phone_numbers", "severity", "username"];
 
+/// Whether a value holds a null or an empty list anywhere (cheap, no allocation).
+fn has_bad_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty() || a.iter().any(has_bad_value),
+        Value::Object(m) => m.values().any(has_bad_value),
+        _ => false,
+    }
+}
+
 /// No nulls and no empty lists anywhere inside a value.
 pub(crate) fn check_value(f: &mut Fields, path: &str, v: &Value) {
+    if has_bad_value(v) {
+        report_bad_values(f, path, v);
+    }
+}
+
+fn report_bad_values(f: &mut Fields, path: &str, v: &Value) {
     match v {
         Value::Null => f.violation(path, "must not be null; omit the property instead"),
         Value::Array(a) => {
@@ -180,14 +256,14 @@ pub(crate) fn check_value(f: &mut Fields, path: &str, v: &Value) {
             }
             for (i, x) in a.iter().enumerate() {
                 if matches!(x, Value::Array(_) | Value::Object(_) | Value::Null) {
-                    check_value(f, &format!("{path}[{i}]"), x);
+                    report_bad_values(f, &format!("{path}[{i}]"), x);
                 }
             }
         }
         Value::Object(m) => {
             for (k, x) in m {
                 if matches!(x, Value::Array(_) | Value::Object(_) | Value::Null) {
-                    check_value(f, &format!("{path}.{k}"), x);
+                    report_bad_values(f, &format!("{path}.{k}"), x);
                 }
             }
         }

@@ -32,8 +32,13 @@ impl Identifier {
             value: text.clone(),
             reason,
         };
-        let Some(sep) = text.find("--") else {
-            return Err(bad("expected <type>--<uuid>"));
+        // The UUID part is 36 bytes: the separator sits just before it.
+        let sep = match text.len().checked_sub(38) {
+            Some(sep) if text.as_bytes().get(sep..sep + 2) == Some(b"--") => sep,
+            _ => match text.find("--") {
+                Some(sep) => sep,
+                None => return Err(bad("expected <type>--<uuid>")),
+            },
         };
         if !crate::is_type_name(&text[..sep]) {
             return Err(bad("type part is not a valid STIX type name"));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::common::check_precision;
-use crate::fields::{Fields, RESERVED};
+use crate::fields::{Entries, Fields, RESERVED};
 use crate::sdo::custom_refs;
 use crate::{
     AttackPattern, Campaign, Channel, Error, ExtensionDefinition, Identifier, Identity, Incident,
@@ -168,14 +168,21 @@ macro_rules! objects {
             /// `*_ref(s)`.
             pub fn references(&self) -> Vec<(&'static str, &str)> {
                 let mut out = Vec::new();
+                self.collect_references(&mut out);
+                out
+            }
+
+            /// Appends every reference the object holds to `out` (see [`Self::references`]).
+            pub fn collect_references<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
+                let out = &mut *out;
                 match self {
-                    $(Self::$var(o) => o.refs(&mut out),)*
-                    Self::MarkingDefinition(o) => o.refs(&mut out),
+                    $(Self::$var(o) => o.refs(out),)*
+                    Self::MarkingDefinition(o) => o.refs(out),
                     Self::Custom(c) => {
                         if let Some(r) = c.get("created_by_ref").and_then(Value::as_str) {
                             out.push(("created_by_ref", r));
                         }
-                        custom_refs(c.properties(), &mut out);
+                        custom_refs(c.properties(), out);
                         if let Some(Value::Object(e)) = c.get("extensions") {
                             for k in e.keys().filter(|k| k.starts_with("extension-definition--")) {
                                 out.push(("extensions", k.as_str()));
@@ -183,11 +190,14 @@ macro_rules! objects {
                         }
                     }
                 }
-                out
             }
 
             /// Reads an object from its JSON properties, reporting every violation.
             pub fn from_map(map: Map<String, Value>) -> Result<Self, Vec<Violation>> {
+                Self::from_entries(Entries::from(map))
+            }
+
+            pub(crate) fn from_entries(map: Entries) -> Result<Self, Vec<Violation>> {
                 let ty = match map.get("type") {
                     Some(Value::String(t)) => t.clone(),
                     Some(_) => return Err(vec![Violation::new(map.get("id").and_then(Value::as_str), "type", "expected a string")]),
@@ -290,8 +300,8 @@ struct Tagged<'a, T> {
 
 impl<'de> Deserialize<'de> for StixObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(d)?;
-        Self::from_map(map).map_err(|v| de::Error::custom(Error::Invalid(v)))
+        let map = Entries::deserialize(d)?;
+        Self::from_entries(map).map_err(|v| de::Error::custom(Error::Invalid(v)))
     }
 }
 

@@ -732,7 +732,7 @@ impl MarkingDefinition {
         }
         let external_references: Vec<ExternalReference> = f.list("external_references");
         for (i, r) in external_references.iter().enumerate() {
-            r.check(f, &format!("external_references[{i}]"));
+            r.check(f, || format!("external_references[{i}]"));
         }
         let object_marking_refs = f.list("object_marking_refs");
         let granular_markings: Vec<GranularMarking> = f.list("granular_markings");

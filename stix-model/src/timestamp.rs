@@ -221,23 +221,50 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+impl Timestamp {
+    /// Writes the text form into `buf` and returns its length (at most 30 bytes).
+    fn encode(&self, buf: &mut [u8; 32]) -> usize {
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(days);
+        let y = y.clamp(0, 9999) as u32;
+        fn put(buf: &mut [u8; 32], at: usize, v: u32, width: usize) {
+            let mut v = v;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        put(buf, 0, y, 4);
+        put(buf, 5, m, 2);
+        put(buf, 8, d, 2);
+        put(buf, 11, rem / 3600, 2);
+        put(buf, 14, rem % 3600 / 60, 2);
+        put(buf, 17, rem % 60, 2);
+        buf[4] = b'-';
+        buf[7] = b'-';
+        buf[10] = b'T';
+        buf[13] = b':';
+        buf[16] = b':';
+        let mut len = 19;
+        if self.digits > 0 {
+            let digits = usize::from(self.digits);
+            buf[19] = b'.';
+            let frac = self.nanos / 10u32.pow(9 - u32::from(self.digits));
+            put(buf, 20, frac, digits);
+            len = 20 + digits;
+        }
+        buf[len] = b'Z';
+        len + 1
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )?;
-        if self.digits > 0 {
-            let frac = self.nanos / 10u32.pow(9 - u32::from(self.digits));
-            write!(f, ".{frac:0width$}", width = usize::from(self.digits))?;
-        }
-        f.write_str("Z")
+        let mut buf = [0u8; 32];
+        let n = self.encode(&mut buf);
+        // Only ASCII digits and separators are written.
+        f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -256,7 +283,12 @@ impl std::str::FromStr for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0u8; 32];
+        let n = self.encode(&mut buf);
+        match std::str::from_utf8(&buf[..n]) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => Err(serde::ser::Error::custom("timestamp encoding")),
+        }
     }
 }
 

@@ -1,0 +1,193 @@
+//! Passwords (argon2), API keys (random, stored as SHA-256 hashes), and the caller of a request.
+//!
+//! A key is `dfx_` followed by 43 characters of URL-safe base64: 32 random bytes from the
+//! operating system. It is shown once; the database keeps its SHA-256 (a fast hash is right
+//! for a 256-bit random secret) and its first characters to recognise it. Keys never appear in
+//! logs. Requests authenticate with `Authorization: Bearer <key>` or, for the existing OpenCTI
+//! DISINFOX connector, the raw `Authorization: <key>`.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::header;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Role, User};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+const KEY_PREFIX: &str = "dfx_";
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("operating system random source: {e}"))?;
+    Ok(b)
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// A new random API key (the secret) and its hash.
+pub fn new_api_key() -> anyhow::Result<(String, Vec<u8>)> {
+    let secret = format!("{KEY_PREFIX}{}", base64url(&random_bytes::<32>()?));
+    let hash = hash_api_key(&secret);
+    Ok((secret, hash))
+}
+
+/// The stored hash of a key.
+pub fn hash_api_key(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// A random password for generated accounts (24 URL-safe characters).
+pub fn generate_password() -> anyhow::Result<String> {
+    Ok(base64url(&random_bytes::<18>()?))
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
+/// Whether a password matches a stored hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// The minimum password length.
+pub const MIN_PASSWORD: usize = 12;
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Read.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// The key used, if any (none for a browser session).
+    pub key_id: Option<i64>,
+    /// What the credentials allow (a read key of an analyst can only read).
+    pub scope: Scope,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller may write incidents.
+    pub fn require_write(&self) -> Result<(), ApiError> {
+        if self.scope == Scope::Write && self.user.role.can_write() {
+            Ok(())
+        } else if !self.user.role.can_write() {
+            Err(ApiError::Forbidden(format!(
+                "the {} role cannot change incidents",
+                self.user.role.as_str()
+            )))
+        } else {
+            Err(ApiError::Forbidden("this API key is read-only".into()))
+        }
+    }
+
+    /// Fails with 403 unless the caller is an administrator (with write scope).
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.role == Role::Admin && self.scope == Scope::Write {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only administrators can do this".into()))
+        }
+    }
+}
+
+/// The key in an `Authorization` header: `Bearer <key>` or the raw key.
+pub fn key_from_header(value: &str) -> Option<&str> {
+    let v = value.trim();
+    let key = match v.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        None => v,
+    };
+    (!key.is_empty() && key.len() <= 200).then_some(key)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::Unauthorized(
+                "authentication required: send Authorization: Bearer <API key>".into(),
+            ));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(key_from_header)
+            .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
+        let Some((info, user)) = state.store.api_key_by_hash(&hash_api_key(key)).await? else {
+            return Err(ApiError::Unauthorized("invalid or revoked API key".into()));
+        };
+        state.rate_limiter.check(info.id)?;
+        if let Err(e) = state.store.touch_api_key(info.id, info.last_used_at.as_deref()).await {
+            tracing::warn!(error = ?e, "could not record API key use");
+        }
+        let scope = if info.scope == "write" { Scope::Write } else { Scope::Read };
+        let caller = Caller {
+            user,
+            key_id: Some(info.id),
+            scope,
+        };
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_and_well_formed() {
+        let (a, ha) = new_api_key().unwrap();
+        let (b, _) = new_api_key().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("dfx_") && a.len() == 4 + 43, "{a}");
+        assert_eq!(hash_api_key(&a), ha);
+        assert_eq!(key_from_header(&format!("Bearer {a}")), Some(a.as_str()));
+        assert_eq!(key_from_header(&a), Some(a.as_str()));
+        assert_eq!(key_from_header("Basic abc"), None);
+        assert_eq!(key_from_header(""), None);
+    }
+
+    #[test]
+    fn passwords() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert_eq!(base64url(&[0xff, 0xff, 0xff]), "____");
+    }
+}
