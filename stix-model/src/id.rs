@@ -40,7 +40,8 @@ impl Identifier {
                 None => return Err(bad("expected <type>--<uuid>")),
             },
         };
-        if !crate::is_type_name(&text[..sep]) {
+        // The id pattern wants the type part to end in a letter or digit.
+        if !crate::is_type_name(&text[..sep]) || text[..sep].ends_with('-') {
             return Err(bad("type part is not a valid STIX type name"));
         }
         if !is_uuid_text(&text[sep + 2..]) {
