@@ -6,11 +6,12 @@
 //! logs. Requests authenticate with `Authorization: Bearer <key>` or, for the existing OpenCTI
 //! DISINFOX connector, the raw `Authorization: <key>`.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Role, User};
@@ -29,7 +30,10 @@ fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
 fn base64url(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         let chars = chunk.len() + 1;
         for i in 0..chars {
             out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -57,18 +61,20 @@ pub fn generate_password() -> anyhow::Result<String> {
 
 /// Hashes a password with argon2id and a random salt.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
-        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt = random_bytes::<16>()?;
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password_with_salt(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
 /// Whether a password matches a stored hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// The minimum password length.
@@ -114,7 +120,9 @@ impl Caller {
         if self.user.role == Role::Admin && self.scope == Scope::Write {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("only administrators can do this".into()))
+            Err(ApiError::Forbidden(
+                "only administrators can do this".into(),
+            ))
         }
     }
 }
@@ -151,10 +159,18 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::Unauthorized("invalid or revoked API key".into()));
         };
         state.rate_limiter.check(info.id)?;
-        if let Err(e) = state.store.touch_api_key(info.id, info.last_used_at.as_deref()).await {
+        if let Err(e) = state
+            .store
+            .touch_api_key(info.id, info.last_used_at.as_deref())
+            .await
+        {
             tracing::warn!(error = ?e, "could not record API key use");
         }
-        let scope = if info.scope == "write" { Scope::Write } else { Scope::Read };
+        let scope = if info.scope == "write" {
+            Scope::Write
+        } else {
+            Scope::Read
+        };
         let caller = Caller {
             user,
             key_id: Some(info.id),

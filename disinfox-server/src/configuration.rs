@@ -14,20 +14,90 @@ use stix_model::opencti::OpenCtiIdRules;
 /// One documented setting: `(key, env var, default, meaning)`. The README's configuration
 /// reference and the drift test are built from this table.
 pub const KEYS: &[(&str, &str, &str, &str)] = &[
-    ("listen", "DISINFOX_LISTEN", "127.0.0.1:8080", "address and port to listen on"),
-    ("database_url", "DISINFOX_DATABASE_URL", "sqlite://<data_dir>/disinfox.db", "database; a SQLite URL (created with its schema on first start)"),
-    ("data_dir", "DISINFOX_DATA_DIR", "./data", "directory for the default SQLite database"),
-    ("public_url", "DISINFOX_PUBLIC_URL", "http://<listen>", "URL clients use to reach the server (links, TAXII)"),
-    ("organization", "DISINFOX_ORGANIZATION", "DISINFOX", "name of the organization that authors the incidents (created_by_ref)"),
-    ("tlp", "DISINFOX_TLP", "green", "TLP marking of exported objects: clear, green, amber, amber+strict, red"),
-    ("disarm_version", "DISINFOX_DISARM_VERSION", "1.7", "DISARM version techniques are checked against: 1.6 or 1.7"),
-    ("opencti_id_rules", "DISINFOX_OPENCTI_ID_RULES", "7", "OpenCTI attack-pattern id rules: 6 or 7"),
-    ("body_limit_bytes", "DISINFOX_BODY_LIMIT_BYTES", "10485760", "largest accepted request body, in bytes"),
-    ("request_timeout_secs", "DISINFOX_REQUEST_TIMEOUT_SECS", "30", "time limit of one request, in seconds"),
-    ("rate_limit_per_minute", "DISINFOX_RATE_LIMIT_PER_MINUTE", "600", "requests per minute per API key (0: no limit)"),
-    ("bundle_page_limit", "DISINFOX_BUNDLE_PAGE_LIMIT", "100", "incidents per page of /api/v1/bundle when the client gives no limit"),
-    ("log_format", "DISINFOX_LOG_FORMAT", "text", "log format: text or json"),
-    ("log_level", "DISINFOX_LOG_LEVEL", "info", "log level or tracing filter (e.g. info, disinfox_server=debug)"),
+    (
+        "listen",
+        "DISINFOX_LISTEN",
+        "127.0.0.1:8080",
+        "address and port to listen on",
+    ),
+    (
+        "database_url",
+        "DISINFOX_DATABASE_URL",
+        "sqlite://<data_dir>/disinfox.db",
+        "database; a SQLite URL (created with its schema on first start)",
+    ),
+    (
+        "data_dir",
+        "DISINFOX_DATA_DIR",
+        "./data",
+        "directory for the default SQLite database",
+    ),
+    (
+        "public_url",
+        "DISINFOX_PUBLIC_URL",
+        "http://<listen>",
+        "URL clients use to reach the server (links, TAXII)",
+    ),
+    (
+        "organization",
+        "DISINFOX_ORGANIZATION",
+        "DISINFOX",
+        "name of the organization that authors the incidents (created_by_ref)",
+    ),
+    (
+        "tlp",
+        "DISINFOX_TLP",
+        "green",
+        "TLP marking of exported objects: clear, green, amber, amber+strict, red",
+    ),
+    (
+        "disarm_version",
+        "DISINFOX_DISARM_VERSION",
+        "1.7",
+        "DISARM version techniques are checked against: 1.6 or 1.7",
+    ),
+    (
+        "opencti_id_rules",
+        "DISINFOX_OPENCTI_ID_RULES",
+        "7",
+        "OpenCTI attack-pattern id rules: 6 or 7",
+    ),
+    (
+        "body_limit_bytes",
+        "DISINFOX_BODY_LIMIT_BYTES",
+        "10485760",
+        "largest accepted request body, in bytes",
+    ),
+    (
+        "request_timeout_secs",
+        "DISINFOX_REQUEST_TIMEOUT_SECS",
+        "30",
+        "time limit of one request, in seconds",
+    ),
+    (
+        "rate_limit_per_minute",
+        "DISINFOX_RATE_LIMIT_PER_MINUTE",
+        "600",
+        "requests per minute per API key (0: no limit)",
+    ),
+    (
+        "bundle_page_limit",
+        "DISINFOX_BUNDLE_PAGE_LIMIT",
+        "100",
+        "incidents per page of /api/v1/bundle when the client gives no limit",
+    ),
+    (
+        "log_format",
+        "DISINFOX_LOG_FORMAT",
+        "text",
+        "log format: text or json",
+    ),
+    (
+        "log_level",
+        "DISINFOX_LOG_LEVEL",
+        "info",
+        "log level or tracing filter (e.g. info, disinfox_server=debug)",
+    ),
 ];
 
 /// The server's settings.
@@ -122,7 +192,10 @@ impl Settings {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| err("--config", format!("cannot read {}: {e}", p.display())))?;
                 toml::from_str(&text).map_err(|e| {
-                    err("--config", format!("{} is not a valid settings file: {e}", p.display()))
+                    err(
+                        "--config",
+                        format!("{} is not a valid settings file: {e}", p.display()),
+                    )
                 })?
             }
             None => FileSettings::default(),
@@ -132,7 +205,10 @@ impl Settings {
                 && !KEYS.iter().any(|(_, e, _, _)| e == k)
                 && !IGNORED_ENV.contains(&k.as_str())
             {
-                return Err(err(k, "unknown setting; see the configuration reference in README.md"));
+                return Err(err(
+                    k,
+                    "unknown setting; see the configuration reference in README.md",
+                ));
             }
         }
         let get = |key: &str, file_value: Option<String>| -> Option<(String, String)> {
@@ -150,12 +226,17 @@ impl Settings {
         };
 
         let listen = match get("listen", fs.listen) {
-            Some((k, v)) => v
-                .parse()
-                .map_err(|_| err(&k, format!("{v:?} is not an address and port, e.g. 127.0.0.1:8080")))?,
+            Some((k, v)) => v.parse().map_err(|_| {
+                err(
+                    &k,
+                    format!("{v:?} is not an address and port, e.g. 127.0.0.1:8080"),
+                )
+            })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
-        let data_dir = PathBuf::from(get("data_dir", fs.data_dir).map_or_else(|| "./data".to_owned(), |(_, v)| v));
+        let data_dir = PathBuf::from(
+            get("data_dir", fs.data_dir).map_or_else(|| "./data".to_owned(), |(_, v)| v),
+        );
         let database_url = match get("database_url", fs.database_url) {
             Some((k, v)) => {
                 if !v.starts_with("sqlite:") {
@@ -165,8 +246,10 @@ impl Settings {
             }
             None => format!("sqlite://{}", data_dir.join("disinfox.db").display()),
         };
-        let public_url = get("public_url", fs.public_url)
-            .map_or_else(|| format!("http://{listen}"), |(_, v)| v.trim_end_matches('/').to_owned());
+        let public_url = get("public_url", fs.public_url).map_or_else(
+            || format!("http://{listen}"),
+            |(_, v)| v.trim_end_matches('/').to_owned(),
+        );
         let organization = match get("organization", fs.organization) {
             Some((k, v)) if v.trim().is_empty() => return Err(err(&k, "must not be empty")),
             Some((_, v)) => v,
@@ -177,36 +260,70 @@ impl Settings {
             None => Tlp::Green,
         };
         let disarm_version = match get("disarm_version", fs.disarm_version) {
-            Some((k, v)) => v.parse().map_err(|_| err(&k, format!("{v:?} is not a DISARM version; expected 1.6 or 1.7")))?,
+            Some((k, v)) => v.parse().map_err(|_| {
+                err(
+                    &k,
+                    format!("{v:?} is not a DISARM version; expected 1.6 or 1.7"),
+                )
+            })?,
             None => DisarmVersion::V1_7,
         };
         let opencti_id_rules = match get("opencti_id_rules", tv(fs.opencti_id_rules)) {
-            Some((k, v)) => v.parse().map_err(|_| err(&k, format!("{v:?} is not an OpenCTI version; expected 6 or 7")))?,
+            Some((k, v)) => v.parse().map_err(|_| {
+                err(
+                    &k,
+                    format!("{v:?} is not an OpenCTI version; expected 6 or 7"),
+                )
+            })?,
             None => OpenCtiIdRules::V7,
         };
-        let num = |key: &str, v: Option<toml::Value>, default: u64, min: u64| -> Result<u64, ConfigError> {
+        let num = |key: &str,
+                   v: Option<toml::Value>,
+                   default: u64,
+                   min: u64|
+         -> Result<u64, ConfigError> {
             match get(key, tv(v)) {
                 Some((k, s)) => match s.trim().parse::<u64>() {
                     Ok(n) if n >= min => Ok(n),
-                    _ => Err(err(&k, format!("{s:?} is not a whole number of at least {min}"))),
+                    _ => Err(err(
+                        &k,
+                        format!("{s:?} is not a whole number of at least {min}"),
+                    )),
                 },
                 None => Ok(default),
             }
         };
-        let body_limit_bytes = num("body_limit_bytes", fs.body_limit_bytes, 10 * 1024 * 1024, 1024)? as usize;
+        let body_limit_bytes = num(
+            "body_limit_bytes",
+            fs.body_limit_bytes,
+            10 * 1024 * 1024,
+            1024,
+        )? as usize;
         let request_timeout_secs = num("request_timeout_secs", fs.request_timeout_secs, 30, 1)?;
-        let rate_limit_per_minute = u32::try_from(num("rate_limit_per_minute", fs.rate_limit_per_minute, 600, 0)?)
-            .map_err(|_| err("rate_limit_per_minute", "too large"))?;
-        let bundle_page_limit = u32::try_from(num("bundle_page_limit", fs.bundle_page_limit, 100, 1)?)
-            .map_err(|_| err("bundle_page_limit", "too large"))?
-            .min(MAX_BUNDLE_PAGE);
+        let rate_limit_per_minute = u32::try_from(num(
+            "rate_limit_per_minute",
+            fs.rate_limit_per_minute,
+            600,
+            0,
+        )?)
+        .map_err(|_| err("rate_limit_per_minute", "too large"))?;
+        let bundle_page_limit =
+            u32::try_from(num("bundle_page_limit", fs.bundle_page_limit, 100, 1)?)
+                .map_err(|_| err("bundle_page_limit", "too large"))?
+                .min(MAX_BUNDLE_PAGE);
         let log_format = match get("log_format", fs.log_format) {
             Some((_, v)) if v == "text" => LogFormat::Text,
             Some((_, v)) if v == "json" => LogFormat::Json,
-            Some((k, v)) => return Err(err(&k, format!("{v:?} is not a log format; expected text or json"))),
+            Some((k, v)) => {
+                return Err(err(
+                    &k,
+                    format!("{v:?} is not a log format; expected text or json"),
+                ))
+            }
             None => LogFormat::Text,
         };
-        let log_level = get("log_level", fs.log_level).map_or_else(|| "info".to_owned(), |(_, v)| v);
+        let log_level =
+            get("log_level", fs.log_level).map_or_else(|| "info".to_owned(), |(_, v)| v);
         Ok(Self {
             listen,
             database_url,
@@ -227,7 +344,8 @@ impl Settings {
 
     /// Settings for tests: a given database, port 0, no rate limit.
     pub fn for_tests(database_url: String) -> Self {
-        let mut s = Self::load_from(None, &[]).unwrap_or_else(|e| unreachable!("defaults are valid: {e}"));
+        let mut s =
+            Self::load_from(None, &[]).unwrap_or_else(|e| unreachable!("defaults are valid: {e}"));
         s.database_url = database_url;
         s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         s.rate_limit_per_minute = 0;
@@ -239,14 +357,22 @@ impl Settings {
 pub const MAX_BUNDLE_PAGE: u32 = 1000;
 
 /// `DISINFOX_*` variables that are not settings of the server (used by other tools).
-const IGNORED_ENV: &[&str] = &["DISINFOX_URL", "DISINFOX_API_KEY", "DISINFOX_PYTHON", "DISINFOX_TEST_LOG"];
+const IGNORED_ENV: &[&str] = &[
+    "DISINFOX_URL",
+    "DISINFOX_API_KEY",
+    "DISINFOX_PYTHON",
+    "DISINFOX_TEST_LOG",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -254,7 +380,14 @@ mod tests {
         let s = Settings::load_from(None, &[]).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(s.database_url.ends_with("disinfox.db"));
-        let s = Settings::load_from(None, &env(&[("DISINFOX_LISTEN", "0.0.0.0:9000"), ("DISINFOX_TLP", "amber")])).unwrap();
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("DISINFOX_LISTEN", "0.0.0.0:9000"),
+                ("DISINFOX_TLP", "amber"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.tlp, Tlp::Amber);
     }
@@ -262,15 +395,33 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         for (k, v, want) in [
-            ("DISINFOX_LISTEN", "localhost", "DISINFOX_LISTEN: \"localhost\" is not an address"),
-            ("DISINFOX_TLP", "purple", "DISINFOX_TLP: \"purple\" is not a TLP level"),
-            ("DISINFOX_BODY_LIMIT_BYTES", "ten", "DISINFOX_BODY_LIMIT_BYTES: \"ten\" is not a whole number"),
+            (
+                "DISINFOX_LISTEN",
+                "localhost",
+                "DISINFOX_LISTEN: \"localhost\" is not an address",
+            ),
+            (
+                "DISINFOX_TLP",
+                "purple",
+                "DISINFOX_TLP: \"purple\" is not a TLP level",
+            ),
+            (
+                "DISINFOX_BODY_LIMIT_BYTES",
+                "ten",
+                "DISINFOX_BODY_LIMIT_BYTES: \"ten\" is not a whole number",
+            ),
             ("DISINFOX_LOG_FORMAT", "xml", "DISINFOX_LOG_FORMAT"),
-            ("DISINFOX_DATABASE_URL", "mysql://x", "DISINFOX_DATABASE_URL"),
+            (
+                "DISINFOX_DATABASE_URL",
+                "mysql://x",
+                "DISINFOX_DATABASE_URL",
+            ),
             ("DISINFOX_DISARM_VERSION", "2.0", "DISINFOX_DISARM_VERSION"),
             ("DISINFOX_LISTN", "x", "DISINFOX_LISTN: unknown setting"),
         ] {
-            let e = Settings::load_from(None, &env(&[(k, v)])).unwrap_err().to_string();
+            let e = Settings::load_from(None, &env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(want), "{k}={v}: {e}");
         }
     }

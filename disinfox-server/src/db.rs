@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use stix_model::{Identifier, Timestamp};
 use tokio::sync::Mutex;
 
@@ -130,6 +130,8 @@ pub struct IncidentFilter {
     pub from: Option<String>,
     /// Latest date.
     pub to: Option<String>,
+    /// Only incidents whose latest change comes after this sequence number (keyset paging).
+    pub after_seq: Option<i64>,
 }
 
 /// Sort order of the incident list (allow-listed).
@@ -174,7 +176,10 @@ fn parse_ts(s: &str) -> anyhow::Result<Timestamp> {
 impl Store {
     /// Opens (and creates, with its schema) the database.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or(path);
             if let Some(dir) = std::path::Path::new(path).parent() {
                 if !dir.as_os_str().is_empty() && path != ":memory:" {
@@ -213,7 +218,12 @@ impl Store {
     // ---- users -------------------------------------------------------------------------
 
     /// Creates a user; `Ok(None)` when the e-mail is taken.
-    pub async fn create_user(&self, email: &str, password_hash: &str, role: Role) -> anyhow::Result<Option<User>> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> anyhow::Result<Option<User>> {
         let _w = self.write.lock().await;
         let now = Timestamp::now().to_string();
         let r = sqlx::query("INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id")
@@ -255,18 +265,20 @@ impl Store {
 
     /// A user by id.
     pub async fn user(&self, id: i64) -> anyhow::Result<Option<User>> {
-        let row = sqlx::query("SELECT id, email, role, created_at, disabled FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, email, role, created_at, disabled FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| Self::user_from_row(&r)).transpose()
     }
 
     /// Every user.
     pub async fn users(&self) -> anyhow::Result<Vec<User>> {
-        let rows = sqlx::query("SELECT id, email, role, created_at, disabled FROM users ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, email, role, created_at, disabled FROM users ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(Self::user_from_row).collect()
     }
 
@@ -295,13 +307,23 @@ impl Store {
 
     /// The number of users.
     pub async fn user_count(&self) -> anyhow::Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?.get(0))
+        Ok(sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .get(0))
     }
 
     // ---- API keys ----------------------------------------------------------------------
 
     /// Stores a new key's hash.
-    pub async fn create_api_key(&self, user_id: i64, name: &str, prefix: &str, hash: &[u8], scope: &str) -> anyhow::Result<ApiKeyInfo> {
+    pub async fn create_api_key(
+        &self,
+        user_id: i64,
+        name: &str,
+        prefix: &str,
+        hash: &[u8],
+        scope: &str,
+    ) -> anyhow::Result<ApiKeyInfo> {
         let _w = self.write.lock().await;
         let now = Timestamp::now().to_string();
         let row = sqlx::query("INSERT INTO api_keys (user_id, name, prefix, hash, scope, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
@@ -411,7 +433,8 @@ impl Store {
             revoked: r.try_get::<i64, _>("revoked")? != 0,
             change_seq: r.try_get("change_seq")?,
             changed_at: r.try_get("changed_at")?,
-            incident: serde_json::from_str(&data).with_context(|| format!("stored incident {id}"))?,
+            incident: serde_json::from_str(&data)
+                .with_context(|| format!("stored incident {id}"))?,
         })
     }
 
@@ -419,10 +442,13 @@ impl Store {
 
     /// An incident by STIX id (revoked ones too).
     pub async fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>> {
-        let row = sqlx::query(&format!("SELECT {} FROM incidents WHERE id = ?", Self::COLUMNS))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM incidents WHERE id = ?",
+            Self::COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| Self::incident_from_row(&r)).transpose()
     }
 
@@ -455,7 +481,9 @@ impl Store {
                 (created.at_least_millis(), "create", m)
             }
         };
-        let (seq, at) = self.next_change(&mut tx, id.as_str(), action, user_id).await?;
+        let (seq, at) = self
+            .next_change(&mut tx, id.as_str(), action, user_id)
+            .await?;
         let data = serde_json::to_string(incident)?;
         let first_seen = incident.date_key(&created);
         sqlx::query(
@@ -478,14 +506,23 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        for table in ["incident_techniques", "incident_actors", "incident_countries", "incident_channels"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE incident_id = ?"))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+        for table in [
+            "incident_techniques",
+            "incident_actors",
+            "incident_countries",
+            "incident_channels",
+        ] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE incident_id = ?"
+            )))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
-        let catalogue = stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_7);
-        let fallback = stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_6);
+        let catalogue =
+            stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_7);
+        let fallback =
+            stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_6);
         for t in &incident.input.techniques {
             let tactic = catalogue
                 .technique(t)
@@ -506,8 +543,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let origin = incident.input.country_of_origin.iter().map(|c| (c, "origin"));
-        for (c, role) in incident.input.target_countries.iter().map(|c| (c, "target")).chain(origin) {
+        let origin = incident
+            .input
+            .country_of_origin
+            .iter()
+            .map(|c| (c, "origin"));
+        for (c, role) in incident
+            .input
+            .target_countries
+            .iter()
+            .map(|c| (c, "target"))
+            .chain(origin)
+        {
             sqlx::query("INSERT OR IGNORE INTO incident_countries (incident_id, country, role) VALUES (?, ?, ?)")
                 .bind(id.as_str())
                 .bind(c)
@@ -516,11 +563,13 @@ impl Store {
                 .await?;
         }
         for ch in &incident.input.channels {
-            sqlx::query("INSERT OR IGNORE INTO incident_channels (incident_id, channel) VALUES (?, ?)")
-                .bind(id.as_str())
-                .bind(ch)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO incident_channels (incident_id, channel) VALUES (?, ?)",
+            )
+            .bind(id.as_str())
+            .bind(ch)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(StoredIncident {
@@ -552,7 +601,11 @@ impl Store {
         let at = match last.as_deref().map(Timestamp::parse) {
             Some(Ok(prev)) if prev >= now => {
                 let micros = prev.unix_micros() + 1;
-                Timestamp::from_unix_nanos(micros.div_euclid(1_000_000), (micros.rem_euclid(1_000_000) * 1000) as u32, 6)
+                Timestamp::from_unix_nanos(
+                    micros.div_euclid(1_000_000),
+                    (micros.rem_euclid(1_000_000) * 1000) as u32,
+                    6,
+                )
             }
             _ => now,
         };
@@ -569,7 +622,11 @@ impl Store {
     }
 
     /// Deletes an incident: it stays, revoked, with a new version, so consumers learn of it.
-    pub async fn revoke_incident(&self, id: &str, user_id: Option<i64>) -> anyhow::Result<Option<StoredIncident>> {
+    pub async fn revoke_incident(
+        &self,
+        id: &str,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Option<StoredIncident>> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query("SELECT modified FROM incidents WHERE id = ? AND revoked = 0")
@@ -594,15 +651,32 @@ impl Store {
     fn filter_sql(f: &IncidentFilter, sql: &mut String, args: &mut Vec<String>) {
         sql.push_str(" WHERE i.revoked = 0");
         if let Some(q) = f.q.as_deref().map(fts_query).filter(|q| !q.is_empty()) {
-            sql.push_str(" AND i.rowid IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)");
+            sql.push_str(
+                " AND i.rowid IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)",
+            );
             args.push(q);
         }
         let facets: [(&Option<String>, &str); 5] = [
-            (&f.country, "SELECT incident_id FROM incident_countries WHERE country = ? AND role = 'target'"),
-            (&f.actor, "SELECT incident_id FROM incident_actors WHERE actor = ?"),
-            (&f.technique, "SELECT incident_id FROM incident_techniques WHERE technique = ?"),
-            (&f.tactic, "SELECT incident_id FROM incident_techniques WHERE tactic = ?"),
-            (&f.channel, "SELECT incident_id FROM incident_channels WHERE channel = ?"),
+            (
+                &f.country,
+                "SELECT incident_id FROM incident_countries WHERE country = ? AND role = 'target'",
+            ),
+            (
+                &f.actor,
+                "SELECT incident_id FROM incident_actors WHERE actor = ?",
+            ),
+            (
+                &f.technique,
+                "SELECT incident_id FROM incident_techniques WHERE technique = ?",
+            ),
+            (
+                &f.tactic,
+                "SELECT incident_id FROM incident_techniques WHERE tactic = ?",
+            ),
+            (
+                &f.channel,
+                "SELECT incident_id FROM incident_channels WHERE channel = ?",
+            ),
         ];
         for (v, sub) in facets {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
@@ -617,6 +691,10 @@ impl Store {
         if let Some(to) = &f.to {
             sql.push_str(" AND i.first_seen <= ?");
             args.push(to.clone());
+        }
+        if let Some(seq) = f.after_seq {
+            sql.push_str(" AND i.change_seq > CAST(? AS INTEGER)");
+            args.push(seq.to_string());
         }
     }
 
@@ -643,13 +721,17 @@ impl Store {
             "SELECT {} FROM incidents i{where_sql} ORDER BY {order} {dir}, i.change_seq {dir} LIMIT ? OFFSET ?",
             Self::COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in &args {
             q = q.bind(a);
         }
         let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(Self::incident_from_row).collect::<anyhow::Result<Vec<_>>>()?;
-        let mut cq = sqlx::query_scalar::<_, i64>(Box::leak(Box::<str>::from(format!("SELECT COUNT(*) FROM incidents i{where_sql}"))));
+        let items = rows
+            .iter()
+            .map(Self::incident_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let count_sql = format!("SELECT COUNT(*) FROM incidents i{where_sql}");
+        let mut cq = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
         for a in &args {
             cq = cq.bind(a);
         }
@@ -658,11 +740,15 @@ impl Store {
     }
 
     /// Incidents (revoked ones too) changed after `after_seq`, in change order.
-    pub async fn changes_after(&self, after_seq: i64, limit: i64) -> anyhow::Result<Vec<StoredIncident>> {
-        let rows = sqlx::query(&format!(
+    pub async fn changes_after(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<StoredIncident>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM incidents WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
             Self::COLUMNS
-        ))
+        )))
         .bind(after_seq)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -692,10 +778,10 @@ impl Store {
     /// Incidents counted per facet value (live incidents only), most frequent first.
     pub async fn facet_counts(&self, facet: Facet, limit: i64) -> anyhow::Result<Vec<Count>> {
         let (table, column, extra) = facet.sql();
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT f.{column} AS k, COUNT(*) AS n FROM {table} f JOIN incidents i ON i.id = f.incident_id
              WHERE i.revoked = 0 {extra} GROUP BY f.{column} ORDER BY n DESC, k LIMIT ?"
-        ))
+        )))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -724,33 +810,47 @@ impl Store {
 
     /// Live and revoked incident counts.
     pub async fn incident_counts(&self) -> anyhow::Result<(i64, i64)> {
-        let r = sqlx::query("SELECT COALESCE(SUM(revoked = 0), 0), COALESCE(SUM(revoked = 1), 0) FROM incidents")
-            .fetch_one(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "SELECT COALESCE(SUM(revoked = 0), 0), COALESCE(SUM(revoked = 1), 0) FROM incidents",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok((r.get(0), r.get(1)))
     }
 
     /// Live incidents sharing at least one technique, actor, target country or channel with
     /// `id`, with what they share: `(incident, kind, value)` rows.
-    pub async fn shared_facets(&self, id: &str, limit: i64) -> anyhow::Result<Vec<(String, &'static str, String)>> {
+    pub async fn shared_facets(
+        &self,
+        id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(String, &'static str, String)>> {
         let mut out = Vec::new();
         for (kind, table, column, extra) in [
             ("technique", "incident_techniques", "technique", ""),
             ("actor", "incident_actors", "actor", ""),
-            ("target", "incident_countries", "country", "AND a.role = 'target' AND b.role = 'target'"),
+            (
+                "target",
+                "incident_countries",
+                "country",
+                "AND a.role = 'target' AND b.role = 'target'",
+            ),
             ("channel", "incident_channels", "channel", ""),
         ] {
-            let rows = sqlx::query(&format!(
+            let rows = sqlx::query(AssertSqlSafe(format!(
                 "SELECT b.incident_id AS other, b.{column} AS v FROM {table} a
                  JOIN {table} b ON b.{column} = a.{column} AND b.incident_id != a.incident_id
                  JOIN incidents i ON i.id = b.incident_id AND i.revoked = 0
                  WHERE a.incident_id = ? {extra} LIMIT ?"
-            ))
+            )))
             .bind(id)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-            out.extend(rows.iter().map(|r| (r.get::<String, _>("other"), kind, r.get::<String, _>("v"))));
+            out.extend(
+                rows.iter()
+                    .map(|r| (r.get::<String, _>("other"), kind, r.get::<String, _>("v"))),
+            );
         }
         Ok(out)
     }
@@ -806,7 +906,11 @@ fn next_modified(now: Timestamp, prev: Timestamp) -> Timestamp {
         now
     } else {
         let ms = prev.unix_micros() / 1000 + 1;
-        Timestamp::from_unix_nanos(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32, 3)
+        Timestamp::from_unix_nanos(
+            ms.div_euclid(1000),
+            (ms.rem_euclid(1000) * 1_000_000) as u32,
+            3,
+        )
     }
 }
 
@@ -828,7 +932,10 @@ mod tests {
     #[test]
     fn fts_queries_carry_no_syntax() {
         assert_eq!(fts_query("howitzers France"), "\"howitzers\"* \"France\"*");
-        assert_eq!(fts_query("\"a\" OR b* NEAR(c)"), "\"a\"* \"OR\"* \"b\"* \"NEAR\"* \"c\"*");
+        assert_eq!(
+            fts_query("\"a\" OR b* NEAR(c)"),
+            "\"a\"* \"OR\"* \"b\"* \"NEAR\"* \"c\"*"
+        );
         assert_eq!(fts_query("  -- ; "), "");
     }
 

@@ -99,7 +99,11 @@ impl ApiError {
 }
 
 /// A JSON error response with the given status and message.
-pub fn error_response(status: StatusCode, message: impl Into<String>, fields: BTreeMap<String, String>) -> Response {
+pub fn error_response(
+    status: StatusCode,
+    message: impl Into<String>,
+    fields: BTreeMap<String, String>,
+) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
             status: status.as_u16(),

@@ -1,3 +1,5 @@
-fn main() {
-    println!("{}", env!("CARGO_PKG_NAME"));
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    disinfox_server::cli::main()
 }

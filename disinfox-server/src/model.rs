@@ -98,7 +98,8 @@ fn dedupe(v: Vec<String>) -> Vec<String> {
 }
 
 fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 /// Whether a source looks like a URL we can link to.
@@ -131,14 +132,20 @@ impl IncidentInput {
         }
         self.description = self.description.trim().to_owned();
         if self.description.chars().count() > MAX_TEXT {
-            fail("description", format!("must be at most {MAX_TEXT} characters"));
+            fail(
+                "description",
+                format!("must be at most {MAX_TEXT} characters"),
+            );
         } else if has_control(&self.description) {
             fail("description", "must not contain control characters".into());
         }
         let mut dates = [None, None];
-        for (i, (key, v)) in [("first_seen", &mut self.first_seen), ("last_seen", &mut self.last_seen)]
-            .into_iter()
-            .enumerate()
+        for (i, (key, v)) in [
+            ("first_seen", &mut self.first_seen),
+            ("last_seen", &mut self.last_seen),
+        ]
+        .into_iter()
+        .enumerate()
         {
             if let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 match PartialDate::parse(s) {
@@ -146,7 +153,10 @@ impl IncidentInput {
                         dates[i] = Some(d);
                         *v = Some(d.to_string());
                     }
-                    Err(_) => fail(key, format!("{s:?} is not a date; expected YYYY, YYYY-MM or YYYY-MM-DD")),
+                    Err(_) => fail(
+                        key,
+                        format!("{s:?} is not a date; expected YYYY, YYYY-MM or YYYY-MM-DD"),
+                    ),
                 }
             } else {
                 *v = None;
@@ -180,12 +190,17 @@ impl IncidentInput {
             match TechniqueId::parse(id_part) {
                 Ok(id) => {
                     let known = primary.technique(id.as_str()).is_some()
-                        || Catalogue::builtin(DisarmVersion::V1_6).technique(id.as_str()).is_some()
-                        || Catalogue::builtin(DisarmVersion::V1_7).technique(id.as_str()).is_some();
+                        || Catalogue::builtin(DisarmVersion::V1_6)
+                            .technique(id.as_str())
+                            .is_some()
+                        || Catalogue::builtin(DisarmVersion::V1_7)
+                            .technique(id.as_str())
+                            .is_some();
                     if !known {
                         match policy {
                             TechniquePolicy::Strict => bad.push(id.to_string()),
-                            TechniquePolicy::Keep => warnings.push(format!("technique {id} is not in DISARM 1.6 or 1.7; kept")),
+                            TechniquePolicy::Keep => warnings
+                                .push(format!("technique {id} is not in DISARM 1.6 or 1.7; kept")),
                         }
                     }
                     techniques.push(id.to_string());
@@ -194,7 +209,10 @@ impl IncidentInput {
             }
         }
         if !bad.is_empty() {
-            fail("techniques", format!("unknown DISARM technique ids: {}", bad.join(", ")));
+            fail(
+                "techniques",
+                format!("unknown DISARM technique ids: {}", bad.join(", ")),
+            );
         }
         self.techniques = dedupe(techniques);
 
@@ -223,7 +241,12 @@ impl IncidentInput {
             }
         }
         self.target_countries = dedupe(countries);
-        if let Some(c) = self.country_of_origin.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        if let Some(c) = self
+            .country_of_origin
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             match CountryCode::lookup(c) {
                 Some(code) => self.country_of_origin = Some(code.to_string()),
                 None => fail("country_of_origin", format!("{c:?} is not a country; use an ISO 3166-1 code such as RU, or an English name")),
@@ -231,8 +254,15 @@ impl IncidentInput {
         } else {
             self.country_of_origin = None;
         }
-        for (key, v) in [("region", &mut self.region), ("sub_region", &mut self.sub_region)] {
-            *v = v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        for (key, v) in [
+            ("region", &mut self.region),
+            ("sub_region", &mut self.sub_region),
+        ] {
+            *v = v
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
             if matches!(v.as_deref(), Some(s) if has_control(s) || s.len() > MAX_NAME) {
                 fail(key, "is not valid text".into());
             }
@@ -244,18 +274,28 @@ impl IncidentInput {
                 .filter(|c| !c.is_empty())
                 .collect(),
         );
-        if self.channels.iter().any(|c| has_control(c) || c.len() > MAX_NAME) {
+        if self
+            .channels
+            .iter()
+            .any(|c| has_control(c) || c.len() > MAX_NAME)
+        {
             fail("channels", "channel names must be short text".into());
         }
         let mut sources = Vec::new();
         for s in &self.attribution_sources {
             match parse_attribution_source(s) {
                 Some(a) => sources.push(a.as_str().to_owned()),
-                None => fail("attribution_sources", format!("{s:?} is not one of government, platform, company, researchers")),
+                None => fail(
+                    "attribution_sources",
+                    format!("{s:?} is not one of government, platform, company, researchers"),
+                ),
             }
         }
         self.attribution_sources = dedupe(sources);
-        for (key, v) in [("attribution_confidence", self.attribution_confidence), ("confidence", self.confidence)] {
+        for (key, v) in [
+            ("attribution_confidence", self.attribution_confidence),
+            ("confidence", self.confidence),
+        ] {
             if let Some(n) = v {
                 if Confidence::new(n).is_err() {
                     fail(key, format!("{n} is not between 0 and 100"));
@@ -296,7 +336,9 @@ pub fn parse_attribution_source(s: &str) -> Option<AttributionSource> {
         "government" => Some(AttributionSource::Government),
         "platform" => Some(AttributionSource::Platform),
         "company" => Some(AttributionSource::Company),
-        "researchers" | "researchers/journalists" | "journalists" => Some(AttributionSource::Researchers),
+        "researchers" | "researchers/journalists" | "journalists" => {
+            Some(AttributionSource::Researchers)
+        }
         _ => None,
     }
 }
@@ -316,17 +358,40 @@ impl Incident {
         d.description = Some(i.description.clone()).filter(|s| !s.is_empty());
         d.created = Some(created);
         d.modified = Some(modified);
-        d.first_seen = i.first_seen.as_deref().and_then(|s| PartialDate::parse(s).ok());
-        d.last_seen = i.last_seen.as_deref().and_then(|s| PartialDate::parse(s).ok());
+        d.first_seen = i
+            .first_seen
+            .as_deref()
+            .and_then(|s| PartialDate::parse(s).ok());
+        d.last_seen = i
+            .last_seen
+            .as_deref()
+            .and_then(|s| PartialDate::parse(s).ok());
         d.techniques = i.techniques.clone();
-        d.actors = i.actors.iter().map(|a| ActorDescription::new(a.clone())).collect();
-        d.target_countries = i.target_countries.iter().filter_map(|c| CountryCode::parse(c).ok()).collect();
-        d.country_of_origin = i.country_of_origin.as_deref().and_then(|c| CountryCode::parse(c).ok());
+        d.actors = i
+            .actors
+            .iter()
+            .map(|a| ActorDescription::new(a.clone()))
+            .collect();
+        d.target_countries = i
+            .target_countries
+            .iter()
+            .filter_map(|c| CountryCode::parse(c).ok())
+            .collect();
+        d.country_of_origin = i
+            .country_of_origin
+            .as_deref()
+            .and_then(|c| CountryCode::parse(c).ok());
         d.region = i.region.clone();
         d.sub_region = i.sub_region.clone();
         d.channels = i.channels.clone();
-        d.attribution_sources = i.attribution_sources.iter().filter_map(|s| parse_attribution_source(s)).collect();
-        d.attribution_confidence = i.attribution_confidence.and_then(|n| Confidence::new(n).ok());
+        d.attribution_sources = i
+            .attribution_sources
+            .iter()
+            .filter_map(|s| parse_attribution_source(s))
+            .collect();
+        d.attribution_confidence = i
+            .attribution_confidence
+            .and_then(|n| Confidence::new(n).ok());
         d.source_urls = i.source_urls.clone();
         d.cyber_attack = i.cyber_attack;
         d.labels = i.labels.clone();
@@ -337,7 +402,12 @@ impl Incident {
 
     /// The start date used for date filters and the timeline: first seen, else `created`.
     pub fn date_key(&self, created: &Timestamp) -> String {
-        match self.input.first_seen.as_deref().and_then(|s| PartialDate::parse(s).ok()) {
+        match self
+            .input
+            .first_seen
+            .as_deref()
+            .and_then(|s| PartialDate::parse(s).ok())
+        {
             Some(d) => {
                 let (y, m, dd) = d.start().date();
                 format!("{y:04}-{m:02}-{dd:02}")
@@ -364,14 +434,22 @@ mod tests {
     use super::*;
 
     fn valid(i: IncidentInput) -> Result<Incident, BTreeMap<String, String>> {
-        i.validate(DisarmVersion::V1_7, TechniquePolicy::Strict, &mut Vec::new())
+        i.validate(
+            DisarmVersion::V1_7,
+            TechniquePolicy::Strict,
+            &mut Vec::new(),
+        )
     }
 
     #[test]
     fn normalises() {
         let i = valid(IncidentInput {
             name: "  X  ".into(),
-            techniques: vec!["t0002".into(), "T0002: Facilitate State Propaganda".into(), "T0049.003".into()],
+            techniques: vec![
+                "t0002".into(),
+                "T0002: Facilitate State Propaganda".into(),
+                "T0049.003".into(),
+            ],
             target_countries: vec!["Ukraine".into(), "ua".into(), "UK".into()],
             actors: vec!["Russia".into(), "russia".into(), "IRA*".into()],
             first_seen: Some("2022".into()),
@@ -399,13 +477,26 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        for k in ["name", "techniques", "target_countries", "first_seen", "last_seen", "confidence", "source_urls", "attribution_sources"] {
+        for k in [
+            "name",
+            "techniques",
+            "target_countries",
+            "first_seen",
+            "last_seen",
+            "confidence",
+            "source_urls",
+            "attribution_sources",
+        ] {
             assert!(e.contains_key(k), "{k} in {e:?}");
         }
         let mut w = Vec::new();
-        let ok = IncidentInput { name: "x".into(), techniques: vec!["T9999".into()], ..Default::default() }
-            .validate(DisarmVersion::V1_7, TechniquePolicy::Keep, &mut w)
-            .unwrap();
+        let ok = IncidentInput {
+            name: "x".into(),
+            techniques: vec!["T9999".into()],
+            ..Default::default()
+        }
+        .validate(DisarmVersion::V1_7, TechniquePolicy::Keep, &mut w)
+        .unwrap();
         assert_eq!(ok.input.techniques, vec!["T9999"]);
         assert_eq!(w.len(), 1);
     }

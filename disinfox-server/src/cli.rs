@@ -1,0 +1,452 @@
+//! The command line: `serve`, `user add`, `apikey create|list|revoke`, `import`, `export`, `demo`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::auth;
+use crate::configuration::Settings;
+use crate::db::{Role, Store};
+use crate::startup::{AppState, Application};
+
+/// DISINFOX server: disinformation incidents as STIX 2.1.
+#[derive(Debug, Parser)]
+#[command(name = "disinfox-server", version, about)]
+pub struct Cli {
+    /// Settings file (TOML); DISINFOX_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the server.
+    Serve {
+        /// On an empty database: load the demo incidents, create an admin and print a login
+        /// and a read API key.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manages users.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manages API keys.
+    Apikey {
+        /// What to do.
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Imports a STIX bundle (.json) or a DISINFOX bulk CSV file (.csv).
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Record the changes as made by this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Writes a STIX bundle of every incident.
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Loads the demo incidents into an empty database and prints demo accounts.
+    Demo,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds a user. The password is read from standard input when it is not a terminal,
+    /// else generated and printed once.
+    Add {
+        /// E-mail address (the login).
+        #[arg(long)]
+        email: String,
+        /// admin, analyst or reader.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// `apikey` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Creates a key and prints only the key.
+    Create {
+        /// The owner's e-mail.
+        #[arg(long)]
+        user: String,
+        /// read or write.
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// A name to recognise the key.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Lists keys (never the keys themselves).
+    List {
+        /// Only this user's keys.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revokes a key by id.
+    Revoke {
+        /// The key id (from `apikey list`).
+        id: i64,
+    },
+}
+
+/// Runs the command line; exit code 2 for configuration and usage errors, 1 for failures.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(settings.log_format, &settings.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn state_only(settings: Settings) -> anyhow::Result<AppState> {
+    let store = Store::connect(&settings.database_url).await?;
+    Ok(AppState {
+        store,
+        rate_limiter: std::sync::Arc::new(crate::startup::RateLimiter::new(0)),
+        settings: std::sync::Arc::new(settings),
+    })
+}
+
+fn usage(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    eprintln!("error: {msg}");
+    Ok(ExitCode::from(2))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { demo } => {
+            let app = Application::build(settings).await?;
+            let url = format!("http://{}:{}", app.state().settings.listen.ip(), app.port());
+            if demo {
+                demo_accounts(app.state(), &url).await?;
+            } else {
+                println!("DISINFOX server listening on {url}");
+            }
+            tracing::info!(%url, "listening");
+            app.run_until_stopped(crate::startup::shutdown_signal())
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            let state = state_only(settings).await?;
+            let url = state.settings.public_url.clone();
+            demo_accounts(&state, &url).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command: UserCommand::Add { email, role },
+        } => {
+            let state = state_only(settings).await?;
+            let Some(role) = Role::parse(&role) else {
+                return usage(format!("--role: {role:?} is not admin, analyst or reader"));
+            };
+            if !crate::routes::api_valid_email(&email) {
+                return usage(format!("--email: {email:?} is not an e-mail address"));
+            }
+            let stdin = std::io::stdin();
+            let (password, generated) = if stdin.is_terminal() {
+                (auth::generate_password()?, true)
+            } else {
+                let mut line = String::new();
+                stdin
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
+                let p = line.trim_end_matches(['\n', '\r']).to_owned();
+                if p.is_empty() {
+                    (auth::generate_password()?, true)
+                } else {
+                    (p, false)
+                }
+            };
+            if !generated && password.chars().count() < auth::MIN_PASSWORD {
+                return usage(format!(
+                    "the password must be at least {} characters",
+                    auth::MIN_PASSWORD
+                ));
+            }
+            let hash = auth::hash_password(&password)?;
+            match state.store.create_user(email.trim(), &hash, role).await? {
+                None => usage(format!("a user {email} exists already")),
+                Some(u) => {
+                    eprintln!(
+                        "created user {} ({}) with id {}",
+                        u.email,
+                        u.role.as_str(),
+                        u.id
+                    );
+                    if generated {
+                        println!("{password}");
+                        eprintln!("(generated password, shown once)");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        Command::Apikey { command } => {
+            let state = state_only(settings).await?;
+            match command {
+                ApikeyCommand::Create { user, scope, name } => {
+                    let Some((u, _)) = state.store.user_by_email(&user).await? else {
+                        return usage(format!("--user: no user {user}"));
+                    };
+                    if !matches!(scope.as_str(), "read" | "write") {
+                        return usage(format!("--scope: {scope:?} is not read or write"));
+                    }
+                    if scope == "write" && !u.role.can_write() {
+                        return usage(format!("--scope write: {} is a reader", u.email));
+                    }
+                    let (secret, hash) = auth::new_api_key()?;
+                    state
+                        .store
+                        .create_api_key(u.id, &name, &secret[..12], &hash, &scope)
+                        .await?;
+                    println!("{secret}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                ApikeyCommand::List { user } => {
+                    let uid = match user {
+                        Some(e) => match state.store.user_by_email(&e).await? {
+                            Some((u, _)) => Some(u.id),
+                            None => return usage(format!("--user: no user {e}")),
+                        },
+                        None => None,
+                    };
+                    let users = state.store.users().await?;
+                    println!(
+                        "{:>4}  {:<28} {:<6} {:<14} {:<24} {:<24} revoked",
+                        "id", "user", "scope", "prefix", "created", "last used"
+                    );
+                    for k in state.store.api_keys(uid).await? {
+                        let email = users
+                            .iter()
+                            .find(|u| u.id == k.user_id)
+                            .map_or("?", |u| u.email.as_str());
+                        println!(
+                            "{:>4}  {:<28} {:<6} {:<14} {:<24} {:<24} {}",
+                            k.id,
+                            email,
+                            k.scope,
+                            k.prefix,
+                            k.created_at,
+                            k.last_used_at.as_deref().unwrap_or("-"),
+                            k.revoked_at.as_deref().unwrap_or("-")
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                ApikeyCommand::Revoke { id } => {
+                    if state.store.revoke_api_key(id, None).await? {
+                        eprintln!("revoked key {id}");
+                        Ok(ExitCode::SUCCESS)
+                    } else {
+                        usage(format!("no live key {id}"))
+                    }
+                }
+            }
+        }
+        Command::Import { file, user } => {
+            let state = state_only(settings).await?;
+            let uid = match user {
+                Some(e) => match state.store.user_by_email(&e).await? {
+                    Some((u, _)) => Some(u.id),
+                    None => return usage(format!("--user: no user {e}")),
+                },
+                None => None,
+            };
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let is_json = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+                || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let report = if is_json {
+                crate::import::import_stix(&state, &bytes, uid).await
+            } else {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} incidents {elapsed}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                if bytes.len() < 256 * 1024 || !std::io::stderr().is_terminal() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+                }
+                let r = crate::import::import_csv(&state, &bytes, uid, &mut |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                })
+                .await;
+                bar.finish_and_clear();
+                r
+            };
+            let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
+            for r in &report.rejected {
+                eprintln!(
+                    "rejected {}{}: {}",
+                    r.r#ref,
+                    r.name
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default(),
+                    r.errors.join("; ")
+                );
+            }
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "created {}, updated {}, unchanged {}, rejected {}",
+                report.created.len(),
+                report.updated.len(),
+                report.unchanged,
+                report.rejected.len()
+            );
+            Ok(if report.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Export { output } => {
+            let state = state_only(settings).await?;
+            let mut out: Box<dyn Write> = match &output {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let n = export_all(&state, &mut out).await?;
+            out.flush()?;
+            eprintln!("exported {n} incidents");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writes every live incident as one bundle, a chunk at a time.
+pub async fn export_all(state: &AppState, out: &mut dyn Write) -> anyhow::Result<usize> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut after = 0;
+    let mut first = true;
+    let mut n = 0;
+    write!(
+        out,
+        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+        uuid::Uuid::new_v4()
+    )?;
+    loop {
+        let f = crate::db::IncidentFilter {
+            after_seq: Some(after),
+            ..Default::default()
+        };
+        let (rows, _) = state
+            .store
+            .list_incidents(&f, crate::db::Sort::Modified, false, 0, 500)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.change_seq;
+        let b =
+            crate::routes::builder_for_export(state, &rows).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for o in b.into_objects() {
+            let unique = o.id().starts_with("incident--") || o.id().starts_with("relationship--");
+            if !unique && !seen.insert(o.id().to_owned()) {
+                continue;
+            }
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *out, &o)?;
+        }
+        n += rows.len();
+    }
+    out.write_all(b"]}\n")?;
+    Ok(n)
+}
+
+async fn demo_accounts(state: &AppState, url: &str) -> anyhow::Result<()> {
+    let added = crate::demo::seed(state, crate::demo::DEMO_INCIDENTS).await?;
+    let admin = "admin@disinfox.local";
+    let login = match state.store.user_by_email(admin).await? {
+        Some(_) => format!("{admin} (existing account: use its password)"),
+        None => {
+            let password = auth::generate_password()?;
+            state
+                .store
+                .create_user(admin, &auth::hash_password(&password)?, Role::Admin)
+                .await?;
+            format!("{admin} / {password}")
+        }
+    };
+    let reader = "reader@disinfox.local";
+    let reader_id = match state.store.user_by_email(reader).await? {
+        Some((u, _)) => u.id,
+        None => {
+            let p = auth::generate_password()?;
+            match state
+                .store
+                .create_user(reader, &auth::hash_password(&p)?, Role::Reader)
+                .await?
+            {
+                Some(u) => u.id,
+                None => anyhow::bail!("could not create {reader}"),
+            }
+        }
+    };
+    let (secret, hash) = auth::new_api_key()?;
+    state
+        .store
+        .create_api_key(reader_id, "demo", &secret[..12], &hash, "read")
+        .await?;
+    let (live, _) = state.store.incident_counts().await?;
+    println!("DISINFOX demo: {live} incidents ({added} added now)");
+    println!("  URL:          {url}");
+    println!("  admin login:  {login}");
+    println!("  read API key: {secret}");
+    println!(
+        "  try:          curl -H 'Authorization: Bearer {secret}' '{url}/api/v1/bundle?limit=5'"
+    );
+    Ok(())
+}

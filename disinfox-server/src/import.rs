@@ -1,0 +1,686 @@
+//! Bulk import: STIX 2.1 bundles and the upstream DISINFOX bulk CSV format.
+//!
+//! Every incident is validated on its own and stored in one transaction: a rejected incident
+//! changes nothing, and the report names it with its row numbers (CSV) or id (STIX) and the
+//! reasons. Importing the same file twice creates nothing new: ids are deterministic (CSV) or
+//! kept (STIX), and an unchanged incident is reported as such without a new version.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use stix_model::disarm::TechniqueId;
+use stix_model::extension::{DisinformationIncident, PartialDate};
+use stix_model::{Bundle, CountryCode, Identifier, StixObject, Timestamp};
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::{is_url, IncidentInput, TechniquePolicy};
+use crate::startup::AppState;
+
+/// What an import did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Ids of incidents created.
+    pub created: Vec<String>,
+    /// Ids of incidents given a new version.
+    pub updated: Vec<String>,
+    /// Incidents identical to what is stored.
+    pub unchanged: usize,
+    /// Incidents (or objects) rejected, with the reasons.
+    pub rejected: Vec<Rejected>,
+    /// Things accepted but worth knowing (unknown DISARM ids, odd cells).
+    pub warnings: Vec<String>,
+}
+
+/// A rejected incident or object.
+#[derive(Debug, Serialize)]
+pub struct Rejected {
+    /// `rows 3, 4` for CSV, the STIX id for bundles.
+    pub r#ref: String,
+    /// The incident's name when known.
+    pub name: Option<String>,
+    /// Why.
+    pub errors: Vec<String>,
+}
+
+const CHANNELS: &[&str] = &[
+    "Facebook",
+    "Instagram",
+    "X",
+    "Youtube",
+    "TikTok",
+    "Telegram",
+    "Gab",
+    "Parler",
+    "Gettr",
+    "Truth Social",
+    "Vkontakte",
+    "Odnoklassniki",
+    "Reddit",
+    "4chan",
+    "Discord",
+    "Tumblr",
+    "Pinterest",
+    "Paypal",
+    "LiveJournal",
+    "Pastebin",
+    "Vimeo",
+    "WhatsApp",
+    "WeChat",
+    "Line",
+    "Fiverr",
+    "OpenAI",
+];
+
+const NOWHERE: &[&str] = &[
+    "world",
+    "worldwide",
+    "global",
+    "international",
+    "nan",
+    "n/a",
+    "unknown",
+];
+
+#[derive(Debug, Default)]
+struct Group {
+    rows: Vec<usize>,
+    input: IncidentInput,
+    errors: Vec<String>,
+}
+
+fn flag(cell: &str) -> Result<bool, ()> {
+    match cell.trim().trim_start_matches('`').trim() {
+        "" | "0" | "0.0" => Ok(false),
+        "1" | "1.0" => Ok(true),
+        _ => Err(()),
+    }
+}
+
+fn split_list(cell: &str) -> Vec<String> {
+    cell.split([',', ';'])
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("nan"))
+        .collect()
+}
+
+/// Source cells: glued URLs are split, `www.` gets `https://`, placeholders are skipped.
+fn source_urls(cell: &str) -> (Vec<String>, Option<String>) {
+    let cell = cell.trim();
+    if cell.is_empty() || cell.eq_ignore_ascii_case("nan") || cell.starts_with('#') {
+        return (Vec::new(), None);
+    }
+    let mut urls = Vec::new();
+    let mut other = Vec::new();
+    for word in cell.split_whitespace() {
+        let mut pieces = Vec::new();
+        let mut rest = word;
+        while let Some(pos) = rest[1.min(rest.len())..]
+            .find("http")
+            .map(|p| p + 1.min(rest.len()))
+        {
+            pieces.push(&rest[..pos]);
+            rest = &rest[pos..];
+        }
+        pieces.push(rest);
+        for p in pieces {
+            let p = p.trim_matches(|c: char| c == ',' || c == ';' || c == '"');
+            if is_url(p) {
+                urls.push(p.to_owned());
+            } else if p.starts_with("www.") && p.len() > 5 {
+                urls.push(format!("https://{p}"));
+            } else if !p.is_empty() {
+                other.push(p.to_owned());
+            }
+        }
+    }
+    let note = (!other.is_empty()).then(|| other.join(" "));
+    (urls, note)
+}
+
+/// Parses a DISINFOX bulk CSV into incidents (one per event and year), with row numbers.
+fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let Some(event_col) = col("Event") else {
+        return Err(ApiError::BadRequest("CSV: no \"Event\" column; expected the DISINFOX bulk format (Year, Target Country, Event, …)".into()));
+    };
+    let year_col = col("Year");
+    let target_col = col("Target Country");
+    let region_col = col("Region");
+    let sub_col = col("Sub-region");
+    let origin_col = col("Country of Origin");
+    let actor_col = col("Threat Actor");
+    let desc_col = col("Event description");
+    let cyber_col = col("Cyber Attacks");
+    let technique_cols: Vec<(usize, String)> = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let id = h.split('_').next()?.trim();
+            TechniqueId::parse(id)
+                .ok()
+                .filter(|_| h.contains('_'))
+                .map(|t| (i, t.to_string()))
+        })
+        .collect();
+    let channel_cols: Vec<(usize, &str)> = CHANNELS
+        .iter()
+        .filter_map(|c| col(c).map(|i| (i, *c)))
+        .collect();
+    let attribution_cols: Vec<(usize, &str)> = [
+        ("Attribution Source: Government", "government"),
+        ("Attribution Source: Platform", "platform"),
+        ("Attribution Source: Company", "company"),
+        ("Attribution Source: Researchers/Journalists", "researchers"),
+    ]
+    .iter()
+    .filter_map(|(h, v)| col(h).map(|i| (i, *v)))
+    .collect();
+    let source_cols: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.starts_with("Source ") && h[7..].trim().parse::<u32>().is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    let known_ids: Vec<&String> = technique_cols.iter().map(|(_, t)| t).collect();
+    let catalogue_16 =
+        stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_6);
+    let catalogue_17 =
+        stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_7);
+    let unknown: Vec<&str> = known_ids
+        .iter()
+        .filter(|t| catalogue_16.technique(t).is_none() && catalogue_17.technique(t).is_none())
+        .map(|t| t.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        report.warnings.push(format!(
+            "technique columns not in DISARM 1.6 or 1.7 (kept on the incidents that flag them): {}",
+            unknown.join(", ")
+        ));
+    }
+
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let row = i + 2; // 1-based, after the header
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                report.rejected.push(Rejected {
+                    r#ref: format!("row {row}"),
+                    name: None,
+                    errors: vec![format!("unreadable CSV row: {e}")],
+                });
+                continue;
+            }
+        };
+        let cell = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
+        if rec.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let name = cell(Some(event_col)).to_owned();
+        let year = cell(year_col).trim_end_matches(".0").to_owned();
+        let key = (name.to_lowercase(), year.clone());
+        let gi = *index.entry(key).or_insert_with(|| {
+            groups.push(Group::default());
+            groups.len() - 1
+        });
+        let g = &mut groups[gi];
+        g.rows.push(row);
+        let inp = &mut g.input;
+        if name.is_empty() {
+            g.errors.push(format!("row {row}: Event is empty"));
+        }
+        inp.name = name;
+        if !year.is_empty() {
+            match PartialDate::parse(&year) {
+                Ok(d) if d.month().is_none() => inp.first_seen = Some(d.to_string()),
+                _ => g
+                    .errors
+                    .push(format!("row {row}: Year {year:?} is not a year")),
+            }
+        }
+        let desc = cell(desc_col);
+        if !desc.is_empty()
+            && !desc.eq_ignore_ascii_case("no description")
+            && !desc.eq_ignore_ascii_case("nan")
+            && inp.description.is_empty()
+        {
+            inp.description = desc.to_owned();
+        }
+        for c in split_list(cell(target_col)) {
+            if NOWHERE.contains(&c.to_lowercase().as_str()) {
+                report.warnings.push(format!(
+                    "row {row}: target {c:?} names no country; left out"
+                ));
+            } else if !inp.target_countries.contains(&c) {
+                inp.target_countries.push(c);
+            }
+        }
+        for (k, v) in [
+            (region_col, &mut inp.region),
+            (sub_col, &mut inp.sub_region),
+        ] {
+            let c = cell(k);
+            if !c.is_empty() && !c.eq_ignore_ascii_case("nan") {
+                *v = Some(c.to_owned());
+            }
+        }
+        let origin = cell(origin_col);
+        if !origin.is_empty() && !NOWHERE.contains(&origin.to_lowercase().as_str()) {
+            match CountryCode::lookup(origin.trim_end_matches('*')) {
+                Some(c) => inp.country_of_origin = Some(c.to_string()),
+                None => report.warnings.push(format!(
+                    "row {row}: country of origin {origin:?} is not a country; left out"
+                )),
+            }
+        }
+        for a in split_list(cell(actor_col)) {
+            if !inp.actors.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                inp.actors.push(a);
+            }
+        }
+        let mut flagged = |c: usize, header: &str| -> bool {
+            let v = rec.get(c).unwrap_or("");
+            match flag(v) {
+                Ok(b) => b,
+                Err(()) => {
+                    report.warnings.push(format!(
+                        "row {row}: column {header:?} holds {v:?}, not 0 or 1; read as 0"
+                    ));
+                    false
+                }
+            }
+        };
+        for (c, t) in &technique_cols {
+            if flagged(*c, &headers[*c]) && !inp.techniques.contains(t) {
+                inp.techniques.push(t.clone());
+            }
+        }
+        for (c, ch) in &channel_cols {
+            if flagged(*c, ch) && !inp.channels.iter().any(|x| x == ch) {
+                inp.channels.push((*ch).to_owned());
+            }
+        }
+        if let Some(c) = cyber_col {
+            if flagged(c, "Cyber Attacks") {
+                inp.cyber_attack = Some(true);
+            }
+        }
+        for (c, v) in &attribution_cols {
+            if flagged(*c, v) && !inp.attribution_sources.iter().any(|x| x == v) {
+                inp.attribution_sources.push((*v).to_owned());
+            }
+        }
+        for c in &source_cols {
+            let (urls, note) = source_urls(rec.get(*c).unwrap_or(""));
+            for u in urls {
+                if !inp.source_urls.contains(&u) {
+                    inp.source_urls.push(u);
+                }
+            }
+            if let Some(n) = note {
+                report
+                    .warnings
+                    .push(format!("row {row}: source {n:?} is not a URL; left out"));
+            }
+        }
+    }
+    Ok(groups)
+}
+
+/// Imports a DISINFOX bulk CSV file. `progress(done, total)` is called after each incident.
+pub async fn import_csv(
+    state: &AppState,
+    bytes: &[u8],
+    user_id: Option<i64>,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> ApiResult<ImportReport> {
+    let mut report = ImportReport::default();
+    let groups = parse_csv(bytes, &mut report)?;
+    let total = groups.len();
+    let now = Timestamp::now();
+    for (n, g) in groups.into_iter().enumerate() {
+        let rows = match g.rows.as_slice() {
+            [one] => format!("row {one}"),
+            many => format!(
+                "rows {}",
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let name = Some(g.input.name.clone()).filter(|n| !n.is_empty());
+        if !g.errors.is_empty() {
+            report.rejected.push(Rejected {
+                r#ref: rows,
+                name,
+                errors: g.errors,
+            });
+            progress(n + 1, total);
+            continue;
+        }
+        let mut warnings = Vec::new();
+        match g.input.validate(
+            state.settings.disarm_version,
+            TechniquePolicy::Keep,
+            &mut warnings,
+        ) {
+            Err(fields) => report.rejected.push(Rejected {
+                r#ref: rows,
+                name,
+                errors: fields
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect(),
+            }),
+            Ok(incident) => {
+                // The id is derived from the name and the start of the incident's year, so
+                // importing the same file again updates instead of duplicating.
+                let created = incident
+                    .input
+                    .first_seen
+                    .as_deref()
+                    .and_then(|d| PartialDate::parse(d).ok())
+                    .map_or(now, |d| d.start());
+                report
+                    .warnings
+                    .extend(warnings.into_iter().map(|w| format!("{rows}: {w}")));
+                save(state, &mut report, None, incident, created, None, user_id).await?;
+            }
+        }
+        progress(n + 1, total);
+    }
+    Ok(report)
+}
+
+async fn save(
+    state: &AppState,
+    report: &mut ImportReport,
+    id: Option<Identifier>,
+    incident: crate::model::Incident,
+    created: Timestamp,
+    modified: Option<Timestamp>,
+    user_id: Option<i64>,
+) -> ApiResult<()> {
+    let id = match id {
+        Some(id) => id,
+        None => stix_model::opencti::incident(
+            &incident.input.name,
+            &created.at_least_millis().to_string(),
+        )
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+    };
+    match state.store.incident(id.as_str()).await? {
+        Some(existing) if !existing.revoked && existing.incident == incident => {
+            report.unchanged += 1
+        }
+        Some(existing) if matches!(modified, Some(m) if m <= existing.modified) => {
+            report.unchanged += 1
+        }
+        Some(_) => {
+            state
+                .store
+                .save_incident(&id, &incident, created, modified, user_id)
+                .await?;
+            report.updated.push(id.to_string());
+        }
+        None => {
+            state
+                .store
+                .save_incident(&id, &incident, created, modified, user_id)
+                .await?;
+            report.created.push(id.to_string());
+        }
+    }
+    Ok(())
+}
+
+fn disarm_id(o: &StixObject) -> Option<String> {
+    let StixObject::AttackPattern(ap) = o else {
+        return None;
+    };
+    if let Some(x) = ap.custom.get("x_mitre_id").and_then(|v| v.as_str()) {
+        return TechniqueId::parse(x).ok().map(|t| t.to_string());
+    }
+    ap.common
+        .external_references
+        .iter()
+        .filter(|r| {
+            r.source_name.starts_with("mitre-") || r.source_name.eq_ignore_ascii_case("DISARM")
+        })
+        .find_map(|r| {
+            r.external_id
+                .as_deref()
+                .and_then(|x| TechniqueId::parse(x).ok())
+        })
+        .map(|t| t.to_string())
+}
+
+fn name_of(o: &StixObject) -> Option<String> {
+    match o {
+        StixObject::ThreatActor(t) => Some(t.name.clone()),
+        StixObject::IntrusionSet(t) => Some(t.name.clone()),
+        StixObject::Campaign(t) => Some(t.name.clone()),
+        StixObject::Identity(t) => Some(t.name.clone()),
+        StixObject::Channel(t) => Some(t.name.clone()),
+        _ => None,
+    }
+}
+
+fn country_of(o: &StixObject) -> Option<String> {
+    let StixObject::Location(l) = o else {
+        return None;
+    };
+    l.country
+        .as_deref()
+        .and_then(CountryCode::lookup)
+        .or_else(|| l.name.as_deref().and_then(CountryCode::lookup))
+        .map(|c| c.to_string())
+}
+
+/// Imports the incidents of a STIX 2.1 bundle (with their techniques, actors, locations and
+/// channels read from the relationships and from the DISINFOX extension).
+pub async fn import_stix(
+    state: &AppState,
+    bytes: &[u8],
+    user_id: Option<i64>,
+) -> ApiResult<ImportReport> {
+    let (bundle, validation) = Bundle::read_lenient(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("not a STIX bundle: {e}")))?;
+    let mut report = ImportReport::default();
+    // Objects that did not parse are reported; references that point nowhere are fine here.
+    let mut bad: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for v in validation
+        .violations
+        .iter()
+        .filter(|v| !v.message.contains("which is not in the bundle"))
+    {
+        bad.entry(v.object_id.clone().unwrap_or_else(|| "bundle".into()))
+            .or_default()
+            .push(v.to_string());
+    }
+    for (r, errors) in bad {
+        report.rejected.push(Rejected {
+            r#ref: r,
+            name: None,
+            errors,
+        });
+    }
+    let by_id: BTreeMap<&str, &StixObject> = bundle.objects.iter().map(|o| (o.id(), o)).collect();
+    let mut rels: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for o in &bundle.objects {
+        if let StixObject::Relationship(r) = o {
+            rels.entry(r.source_ref.as_str())
+                .or_default()
+                .push((r.relationship_type.as_str(), r.target_ref.as_str()));
+        }
+    }
+    for o in &bundle.objects {
+        let StixObject::Incident(inc) = o else {
+            continue;
+        };
+        let id = inc.common.id.clone();
+        if inc.common.revoked == Some(true) {
+            match state.store.revoke_incident(id.as_str(), user_id).await? {
+                Some(_) => report.updated.push(id.to_string()),
+                None => report.unchanged += 1,
+            }
+            continue;
+        }
+        let mut input = IncidentInput {
+            name: inc.name.clone(),
+            description: inc.description.clone().unwrap_or_default(),
+            labels: inc.common.labels.clone(),
+            confidence: inc.common.confidence.map(|c| i64::from(c.get())),
+            ..IncidentInput::default()
+        };
+        for r in &inc.common.external_references {
+            if let Some(u) = r.url.as_deref().filter(|u| is_url(u)) {
+                input.source_urls.push(u.to_owned());
+            }
+        }
+        if let Some(Ok(ext)) = DisinformationIncident::from_extensions(&inc.common.extensions) {
+            input.first_seen = ext.first_seen.map(|d| d.to_string());
+            input.last_seen = ext.last_seen.map(|d| d.to_string());
+            input.region = ext.region.clone();
+            input.sub_region = ext.sub_region.clone();
+            input.channels = ext.channels.clone();
+            input.attribution_sources = ext
+                .attribution
+                .source_kinds
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            input.attribution_confidence = ext.attribution.confidence.map(|c| i64::from(c.get()));
+            input.cyber_attack = ext.cyber_attack;
+            input.target_countries = ext
+                .target_countries
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            input.country_of_origin = ext.country_of_origin.map(|c| c.to_string());
+            input
+                .techniques
+                .extend(ext.unknown_techniques.iter().cloned());
+            for u in &ext.attribution.uncertain_actors {
+                input.actors.push(format!("{u}*"));
+            }
+        }
+        for (ty, target) in rels.get(id.as_str()).into_iter().flatten() {
+            let Some(t) = by_id.get(target) else {
+                report.warnings.push(format!(
+                    "{id}: {ty} {target} is not in the bundle; left out"
+                ));
+                continue;
+            };
+            match *ty {
+                "uses" => match disarm_id(t) {
+                    Some(x) if !input.techniques.contains(&x) => input.techniques.push(x),
+                    Some(_) => {}
+                    None => report.warnings.push(format!(
+                        "{id}: uses {target}, which is not a DISARM technique; left out"
+                    )),
+                },
+                "attributed-to" => {
+                    if let Some(n) = name_of(t) {
+                        let uncertain = format!("{n}*");
+                        if !input.actors.iter().any(|a| {
+                            a.eq_ignore_ascii_case(&n) || a.eq_ignore_ascii_case(&uncertain)
+                        }) {
+                            input.actors.push(n);
+                        }
+                    }
+                }
+                "targets" => {
+                    if let Some(c) = country_of(t) {
+                        if !input.target_countries.contains(&c) {
+                            input.target_countries.push(c);
+                        }
+                    }
+                }
+                "originates-from" => {
+                    input.country_of_origin = country_of(t).or(input.country_of_origin)
+                }
+                "related-to" => {
+                    if let (StixObject::Channel(_), Some(n)) = (t, name_of(t)) {
+                        if !input.channels.contains(&n) {
+                            input.channels.push(n);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut warnings = Vec::new();
+        match input.validate(
+            state.settings.disarm_version,
+            TechniquePolicy::Keep,
+            &mut warnings,
+        ) {
+            Err(fields) => report.rejected.push(Rejected {
+                r#ref: id.to_string(),
+                name: Some(inc.name.clone()),
+                errors: fields
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect(),
+            }),
+            Ok(incident) => {
+                report
+                    .warnings
+                    .extend(warnings.into_iter().map(|w| format!("{id}: {w}")));
+                save(
+                    state,
+                    &mut report,
+                    Some(id.clone()),
+                    incident,
+                    inc.common.created,
+                    Some(inc.common.modified),
+                    user_id,
+                )
+                .await?;
+            }
+        }
+    }
+    if bundle
+        .objects
+        .iter()
+        .all(|o| !matches!(o, StixObject::Incident(_)))
+        && report.rejected.is_empty()
+    {
+        report.warnings.push("the bundle holds no incident".into());
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells() {
+        assert_eq!(flag(" `1"), Ok(true));
+        assert_eq!(flag(""), Ok(false));
+        assert_eq!(flag("yes"), Err(()));
+        assert_eq!(split_list("Russia, Mexico ,"), vec!["Russia", "Mexico"]);
+        let (u, n) = source_urls("https://a.org/xhttps://b.org/y www.c.org plain text");
+        assert_eq!(
+            u,
+            vec!["https://a.org/x", "https://b.org/y", "https://www.c.org"]
+        );
+        assert_eq!(n.as_deref(), Some("plain text"));
+        assert_eq!(source_urls("#NAME?"), (vec![], None));
+    }
+}

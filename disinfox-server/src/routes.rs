@@ -1,0 +1,223 @@
+//! The router, built from one table of routes that also generates the OpenAPI document and
+//! drives the test proving that every data route needs authentication.
+
+pub mod api;
+pub mod bundle;
+pub mod openapi;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{self, MethodRouter};
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::error_response;
+use crate::startup::AppState;
+
+pub use api::valid_email as api_valid_email;
+pub use openapi::openapi_document;
+
+/// A STIX builder holding the given incidents, with this server's options (for `export`).
+pub fn builder_for_export(
+    state: &AppState,
+    incidents: &[crate::db::StoredIncident],
+) -> Result<stix_model::incident::BundleBuilder, crate::error::ApiError> {
+    bundle::builder_with(state, incidents, false)
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, landing page, API description).
+    Public,
+    /// Any authenticated caller.
+    Read,
+    /// Analysts and administrators with a write key.
+    Write,
+    /// Administrators.
+    Admin,
+}
+
+/// A documented route.
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path, with `{id}` placeholders.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// One line.
+    pub summary: &'static str,
+    /// Query parameters: `(name, description)`.
+    pub query: &'static [(&'static str, &'static str)],
+    /// The request body, when there is one: `(media type, description)`.
+    pub body: Option<(&'static str, &'static str)>,
+    /// The success status and what it returns.
+    pub ok: (u16, &'static str),
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+const FILTERS: &[(&str, &str)] = &[
+    ("q", "full-text search over names and descriptions"),
+    ("country", "target country (ISO 3166-1 alpha-2)"),
+    ("actor", "attributed actor"),
+    ("technique", "DISARM technique id, e.g. T0002"),
+    ("tactic", "DISARM tactic short name, e.g. plan-objectives"),
+    ("channel", "channel or platform"),
+    (
+        "from",
+        "earliest date, YYYY-MM-DD (first seen, else created)",
+    ),
+    ("to", "latest date, YYYY-MM-DD"),
+];
+
+macro_rules! spec {
+    ($m:literal $p:literal $a:ident $s:literal, query: $q:expr, body: $b:expr, ok: $ok:expr, $h:expr) => {
+        RouteSpec {
+            method: $m,
+            path: $p,
+            access: Access::$a,
+            summary: $s,
+            query: $q,
+            body: $b,
+            ok: $ok,
+            handler: || $h,
+        }
+    };
+}
+
+/// Every route of the server.
+pub fn routes() -> Vec<RouteSpec> {
+    use routing::{delete, get, patch, post, put};
+    vec![
+        spec!("GET" "/health" Public "Liveness and database check", query: &[], body: None, ok: (200, "status"), get(api::health)),
+        spec!("GET" "/api/v1/health" Public "Liveness and database check", query: &[], body: None, ok: (200, "status"), get(api::health)),
+        spec!("GET" "/api/v1/openapi.json" Public "This API description (OpenAPI 3.1)", query: &[], body: None, ok: (200, "OpenAPI document"), get(openapi::serve)),
+        spec!("GET" "/api/v1/me" Read "The caller: user, role and key scope", query: &[], body: None, ok: (200, "the caller"), get(api::me)),
+        spec!("POST" "/check-auth" Read "Checks an API key (compatibility with DISINFOX clients)", query: &[], body: None, ok: (200, "message"), post(api::check_auth)),
+        spec!("GET" "/api/v1/incidents" Read "Lists incidents with search, filters, sort and pagination", query: &[
+            ("q", "full-text search over names and descriptions"), ("country", "target country (ISO 3166-1 alpha-2)"), ("actor", "attributed actor"),
+            ("technique", "DISARM technique id, e.g. T0002"), ("tactic", "DISARM tactic short name"), ("channel", "channel or platform"),
+            ("from", "earliest date, YYYY-MM-DD"), ("to", "latest date, YYYY-MM-DD"), ("sort", "modified (default), created, date or name"),
+            ("order", "desc (default) or asc"), ("page", "page number, from 1"), ("per_page", "items per page, 1-200 (default 50)"),
+        ], body: None, ok: (200, "a page of incidents"), get(api::list_incidents)),
+        spec!("POST" "/api/v1/incidents" Write "Creates an incident", query: &[], body: Some(("application/json", "an incident")), ok: (201, "the incident"), post(api::create_incident)),
+        spec!("GET" "/api/v1/incidents/{id}" Read "Reads an incident", query: &[], body: None, ok: (200, "the incident"), get(api::get_incident)),
+        spec!("PUT" "/api/v1/incidents/{id}" Write "Replaces an incident (a new version: modified moves on, the id stays)", query: &[], body: Some(("application/json", "an incident")), ok: (200, "the incident"), put(api::update_incident)),
+        spec!("DELETE" "/api/v1/incidents/{id}" Write "Deletes an incident: it is published revoked", query: &[], body: None, ok: (204, "deleted"), delete(api::delete_incident)),
+        spec!("GET" "/api/v1/incidents/{id}/related" Read "Correlated incidents, ranked by what they share, with the reason", query: &[("limit", "at most this many (default 20)")], body: None, ok: (200, "related incidents"), get(api::related)),
+        spec!("GET" "/api/v1/incidents/{id}/bundle" Read "The STIX 2.1 bundle of one incident", query: &[("flavor", "standard (default) or opencti")], body: None, ok: (200, "a STIX bundle"), get(bundle::incident_bundle)),
+        spec!("GET" "/api/v1/bundle" Read "Incidents changed since a mark, as a STIX 2.1 bundle, paged (the OpenCTI connector's endpoint)", query: &[
+            ("newer_than", "RFC 3339 time; incidents changed after it (the high-water mark a previous call returned)"),
+            ("cursor", "the X-Disinfox-Next-Cursor of the previous page (takes precedence over newer_than)"),
+            ("limit", "incidents per page, 1-1000"), ("flavor", "standard (default) or opencti"),
+        ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle)),
+        spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export)),
+        spec!("POST" "/api/v1/import" Write "Imports a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (200, "a report: created, updated, rejected with reasons"), post(api::import)),
+        spec!("GET" "/api/v1/disarm" Read "DISARM tactics and techniques with incident counts", query: &[], body: None, ok: (200, "the DISARM catalogue"), get(api::disarm)),
+        spec!("GET" "/api/v1/actors" Read "Actors with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::actors)),
+        spec!("GET" "/api/v1/countries" Read "Target countries with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::countries)),
+        spec!("GET" "/api/v1/channels" Read "Channels with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::channels)),
+        spec!("GET" "/api/v1/stats" Read "Summary statistics", query: &[], body: None, ok: (200, "statistics"), get(api::stats)),
+        spec!("GET" "/api/v1/keys" Read "The caller's API keys (all keys for an administrator with ?all=true)", query: &[("all", "true: every user's keys (administrators)")], body: None, ok: (200, "keys, never their secrets"), get(api::list_keys)),
+        spec!("POST" "/api/v1/keys" Read "Creates an API key for the caller; the key is shown once", query: &[], body: Some(("application/json", "{name, scope: read|write}")), ok: (201, "the key and its secret"), post(api::create_key)),
+        spec!("DELETE" "/api/v1/keys/{id}" Read "Revokes one of the caller's keys (any key, for an administrator)", query: &[], body: None, ok: (204, "revoked"), delete(api::revoke_key)),
+        spec!("GET" "/api/v1/users" Admin "Lists users", query: &[], body: None, ok: (200, "users"), get(api::list_users)),
+        spec!("POST" "/api/v1/users" Admin "Creates a user; the password is generated and shown once unless given", query: &[], body: Some(("application/json", "{email, role, password?}")), ok: (201, "the user"), post(api::create_user)),
+        spec!("PATCH" "/api/v1/users/{id}" Admin "Changes a user's role or disables it (not one's own)", query: &[], body: Some(("application/json", "{role?, disabled?}")), ok: (200, "the user"), patch(api::update_user)),
+    ]
+}
+
+/// The router: the table's routes, the JSON error shape for every error, body limit,
+/// request timeout.
+pub fn router(state: AppState) -> Router {
+    let mut r: Router<AppState> = Router::new();
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for spec in routes() {
+        let mr = (spec.handler)();
+        let merged = match by_path.remove(spec.path) {
+            Some(existing) => existing.merge(mr),
+            None => mr,
+        };
+        by_path.insert(spec.path, merged);
+    }
+    for (path, mr) in by_path {
+        r = r.route(path, mr);
+    }
+    let limit = state.settings.body_limit_bytes;
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    r.fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(json_errors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "no such resource", BTreeMap::new())
+}
+
+/// Turns every error response that is not JSON yet (axum's extractor rejections, 405, 408,
+/// 413) into the API's JSON error shape, keeping the status and the message.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut message = String::from_utf8_lossy(&text).trim().to_owned();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE || message.contains("length limit") {
+        let mut r = error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+            BTreeMap::new(),
+        );
+        *r.headers_mut() = merge_headers(parts.headers, r.headers().clone());
+        return r;
+    }
+    let mut r = error_response(status, message, BTreeMap::new());
+    *r.headers_mut() = merge_headers(parts.headers, r.headers().clone());
+    r
+}
+
+fn merge_headers(
+    mut original: axum::http::HeaderMap,
+    new: axum::http::HeaderMap,
+) -> axum::http::HeaderMap {
+    original.remove(header::CONTENT_LENGTH);
+    for (k, v) in new {
+        if let Some(k) = k {
+            original.insert(k, v);
+        }
+    }
+    original
+}
+
+/// An empty body (for 204).
+pub fn empty() -> Body {
+    Body::empty()
+}

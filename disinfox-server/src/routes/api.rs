@@ -1,0 +1,757 @@
+//! JSON handlers of `/api/v1`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stix_model::disarm::Catalogue;
+use stix_model::{CountryCode, Identifier, Timestamp};
+
+use crate::auth::{self, Caller, Scope};
+use crate::correlate;
+use crate::db::{Facet, IncidentFilter, Role, Sort, StoredIncident};
+use crate::error::{ApiError, ApiResult};
+use crate::import;
+use crate::model::{IncidentInput, TechniquePolicy};
+use crate::startup::AppState;
+
+/// A JSON body parsed into `T`, with malformed bodies answered in the API's error shape.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("request body too large".into())
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Query parameters, answered in the API's error shape when malformed.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| Params(t))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
+        Ok(_) => {
+            Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "health check: database");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": {"status": 503, "message": "database unavailable"}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub(crate) async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({
+        "user": caller.user,
+        "scope": match caller.scope { Scope::Read => "read", Scope::Write => "write" },
+        "key_id": caller.key_id,
+    }))
+}
+
+pub(crate) async fn check_auth(_caller: Caller) -> Json<Value> {
+    Json(json!({"message": "the API key is valid"}))
+}
+
+/// An incident as the API returns it.
+#[derive(Debug, Serialize)]
+pub struct IncidentView {
+    /// STIX id.
+    pub id: String,
+    /// Creation time.
+    pub created: String,
+    /// Time of the current version.
+    pub modified: String,
+    /// True for deleted incidents.
+    pub revoked: bool,
+    /// The content.
+    #[serde(flatten)]
+    pub input: IncidentInput,
+    /// Technique names and tactics.
+    pub technique_details: Vec<Value>,
+    /// Country names.
+    pub country_names: BTreeMap<String, String>,
+}
+
+pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
+    let input = s.incident.input.clone();
+    let technique_details = input
+        .techniques
+        .iter()
+        .map(|t| match catalogue.technique(t) {
+            Some(x) => json!({"id": t, "name": x.name, "tactic": x.tactic}),
+            None => json!({"id": t, "name": null, "tactic": null, "unknown": true}),
+        })
+        .collect();
+    let country_names = input
+        .target_countries
+        .iter()
+        .chain(input.country_of_origin.iter())
+        .filter_map(|c| {
+            CountryCode::parse(c)
+                .ok()
+                .map(|code| (c.clone(), code.name().to_owned()))
+        })
+        .collect();
+    IncidentView {
+        id: s.id.to_string(),
+        created: s.created.to_string(),
+        modified: s.modified.to_string(),
+        revoked: s.revoked,
+        input,
+        technique_details,
+        country_names,
+    }
+}
+
+/// Query of the incident list.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    country: Option<String>,
+    actor: Option<String>,
+    technique: Option<String>,
+    tactic: Option<String>,
+    channel: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            let d = stix_model::extension::PartialDate::parse(s).map_err(|_| {
+                ApiError::BadRequest(format!("{key}: {s:?} is not a date; expected YYYY-MM-DD"))
+            })?;
+            let (y, m, dd) = d.start().date();
+            Ok(Some(format!("{y:04}-{m:02}-{dd:02}")))
+        }
+    }
+}
+
+impl ListQuery {
+    /// The filter part.
+    pub fn filter(&self) -> ApiResult<IncidentFilter> {
+        let country = match self
+            .country
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(c) => Some(
+                CountryCode::lookup(c)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("country: {c:?} is not a country"))
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let technique = match self
+            .technique
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(t) => Some(
+                stix_model::disarm::TechniqueId::parse(t)
+                    .map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "technique: {t:?} is not a DISARM technique id"
+                        ))
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let clean = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(IncidentFilter {
+            q: clean(&self.q),
+            country,
+            actor: clean(&self.actor).map(|a| a.trim_end_matches('*').to_owned()),
+            technique,
+            tactic: clean(&self.tactic),
+            channel: clean(&self.channel),
+            from: check_date("from", self.from.clone())?,
+            to: check_date("to", self.to.clone())?,
+            after_seq: None,
+        })
+    }
+}
+
+pub(crate) async fn list_incidents(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let filter = q.filter()?;
+    let sort = match q.sort.as_deref().unwrap_or("modified") {
+        "modified" => Sort::Modified,
+        "created" => Sort::Created,
+        "date" => Sort::Date,
+        "name" => Sort::Name,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "sort: {other:?} is not one of modified, created, date, name"
+            )))
+        }
+    };
+    let descending = match q.order.as_deref().unwrap_or("desc") {
+        "desc" => true,
+        "asc" => false,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "order: {other:?} is not asc or desc"
+            )))
+        }
+    };
+    let per_page = q.per_page.unwrap_or(50);
+    if !(1..=200).contains(&per_page) {
+        return Err(ApiError::BadRequest(
+            "per_page: must be from 1 to 200".into(),
+        ));
+    }
+    let page = q.page.unwrap_or(1);
+    if page < 1 {
+        return Err(ApiError::BadRequest("page: must be 1 or more".into()));
+    }
+    let (items, total) = state
+        .store
+        .list_incidents(&filter, sort, descending, (page - 1) * per_page, per_page)
+        .await?;
+    let catalogue = Catalogue::builtin(state.settings.disarm_version);
+    Ok(Json(json!({
+        "items": items.iter().map(|i| view(i, catalogue)).collect::<Vec<_>>(),
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": (total + per_page - 1) / per_page,
+    })))
+}
+
+fn invalid(fields: BTreeMap<String, String>) -> ApiError {
+    let message = format!(
+        "invalid incident: {}",
+        fields
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    ApiError::Invalid { message, fields }
+}
+
+pub(crate) async fn create_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<IncidentInput>,
+) -> ApiResult<Response> {
+    caller.require_write()?;
+    let incident = input
+        .validate(
+            state.settings.disarm_version,
+            TechniquePolicy::Strict,
+            &mut Vec::new(),
+        )
+        .map_err(invalid)?;
+    let created = Timestamp::now();
+    let id =
+        stix_model::opencti::incident(&incident.input.name, &created.to_string()).map_err(|e| {
+            ApiError::Invalid {
+                message: e.to_string(),
+                fields: BTreeMap::from([("name".into(), e.to_string())]),
+            }
+        })?;
+    if state.store.incident(id.as_str()).await?.is_some() {
+        return Err(ApiError::Conflict(format!("{id} exists already")));
+    }
+    let stored = state
+        .store
+        .save_incident(&id, &incident, created, None, Some(caller.user.id))
+        .await?;
+    let catalogue = Catalogue::builtin(state.settings.disarm_version);
+    let location = format!("/api/v1/incidents/{}", stored.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view(&stored, catalogue)),
+    )
+        .into_response())
+}
+
+fn parse_incident_id(id: &str) -> ApiResult<Identifier> {
+    match Identifier::parse(id) {
+        Ok(i) if i.object_type() == "incident" => Ok(i),
+        _ => Err(ApiError::NotFound(format!(
+            "no incident {id:?}: ids look like incident--<uuid>"
+        ))),
+    }
+}
+
+pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StoredIncident> {
+    let id = parse_incident_id(id)?;
+    state
+        .store
+        .incident(id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))
+}
+
+pub(crate) async fn get_incident(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentView>> {
+    let s = load(&state, &id).await?;
+    Ok(Json(view(
+        &s,
+        Catalogue::builtin(state.settings.disarm_version),
+    )))
+}
+
+pub(crate) async fn update_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<IncidentInput>,
+) -> ApiResult<Json<IncidentView>> {
+    caller.require_write()?;
+    let existing = load(&state, &id).await?;
+    if existing.revoked {
+        return Err(ApiError::Conflict(format!("{} was deleted", existing.id)));
+    }
+    let incident = input
+        .validate(
+            state.settings.disarm_version,
+            TechniquePolicy::Strict,
+            &mut Vec::new(),
+        )
+        .map_err(invalid)?;
+    let stored = state
+        .store
+        .save_incident(
+            &existing.id,
+            &incident,
+            existing.created,
+            None,
+            Some(caller.user.id),
+        )
+        .await?;
+    Ok(Json(view(
+        &stored,
+        Catalogue::builtin(state.settings.disarm_version),
+    )))
+}
+
+pub(crate) async fn delete_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require_write()?;
+    let id = parse_incident_id(&id)?;
+    match state
+        .store
+        .revoke_incident(id.as_str(), Some(caller.user.id))
+        .await?
+    {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::NotFound(format!("no live incident {id}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LimitQuery {
+    limit: Option<i64>,
+}
+
+pub(crate) async fn related(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let s = load(&state, &id).await?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
+    let items = correlate::related(&state.store, &s, limit).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<import::ImportReport>> {
+    caller.require_write()?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let report = if ct.starts_with("application/json") || ct.contains("+json") {
+        import::import_stix(&state, &body, Some(caller.user.id)).await?
+    } else if ct.starts_with("text/csv")
+        || ct.starts_with("application/vnd.ms-excel")
+        || ct.starts_with("text/plain")
+    {
+        import::import_csv(&state, &body, Some(caller.user.id), &mut |_, _| {}).await?
+    } else {
+        return Err(ApiError::UnsupportedMediaType(
+            "send a STIX bundle as application/json or a DISINFOX CSV file as text/csv".into(),
+        ));
+    };
+    Ok(Json(report))
+}
+
+pub(crate) async fn disarm(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let catalogue = Catalogue::builtin(state.settings.disarm_version);
+    let counts: BTreeMap<String, i64> = state
+        .store
+        .facet_counts(Facet::Technique, 10_000)
+        .await?
+        .into_iter()
+        .map(|c| (c.key, c.count))
+        .collect();
+    let tactics: Vec<Value> = catalogue
+        .tactics()
+        .iter()
+        .map(|t| {
+            let techniques: Vec<Value> = catalogue
+                .techniques_of_tactic(&t.shortname)
+                .map(|x| json!({
+                    "id": x.id.as_str(), "name": x.name, "parent": x.parent.as_ref().map(|p| p.as_str()),
+                    "url": x.url, "incidents": counts.get(x.id.as_str()).copied().unwrap_or(0),
+                }))
+                .collect();
+            json!({
+                "id": t.id.as_str(), "shortname": t.shortname, "name": t.name,
+                "phase": t.phase.map(|p| json!({"id": p.id(), "name": p.name()})),
+                "url": t.url, "techniques": techniques,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "version": catalogue.version_label(),
+        "attribution": "DISARM framework by the DISARM Foundation, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)",
+        "tactics": tactics,
+    })))
+}
+
+async fn counts(state: &AppState, facet: Facet, limit: Option<i64>) -> ApiResult<Json<Value>> {
+    let limit = limit.unwrap_or(100).clamp(1, 10_000);
+    let items = state.store.facet_counts(facet, limit).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+pub(crate) async fn actors(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Params(q): Params<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    counts(&state, Facet::Actor, q.limit).await
+}
+
+pub(crate) async fn countries(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Params(q): Params<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(300).clamp(1, 10_000);
+    let items: Vec<Value> = state
+        .store
+        .facet_counts(Facet::Country, limit)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let name = CountryCode::parse(&c.key).map(|x| x.name()).unwrap_or("");
+            json!({"key": c.key, "name": name, "count": c.count})
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+pub(crate) async fn channels(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Params(q): Params<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    counts(&state, Facet::Channel, q.limit).await
+}
+
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let (live, revoked) = state.store.incident_counts().await?;
+    let s = &state.store;
+    Ok(Json(json!({
+        "incidents": live,
+        "deleted": revoked,
+        "top_actors": s.facet_counts(Facet::Actor, 10).await?,
+        "top_countries": s.facet_counts(Facet::Country, 10).await?,
+        "top_origins": s.facet_counts(Facet::Origin, 10).await?,
+        "top_techniques": s.facet_counts(Facet::Technique, 10).await?,
+        "top_tactics": s.facet_counts(Facet::Tactic, 20).await?,
+        "top_channels": s.facet_counts(Facet::Channel, 10).await?,
+        "timeline": s.timeline().await?,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AllQuery {
+    all: Option<bool>,
+}
+
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<AllQuery>,
+) -> ApiResult<Json<Value>> {
+    let user = if q.all == Some(true) {
+        caller.require_admin()?;
+        None
+    } else {
+        Some(caller.user.id)
+    };
+    Ok(Json(json!({"items": state.store.api_keys(user).await?})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewKey {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+pub(crate) async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(k): JsonBody<NewKey>,
+) -> ApiResult<Response> {
+    if caller.scope != Scope::Write {
+        return Err(ApiError::Forbidden(
+            "a read-only key cannot create keys".into(),
+        ));
+    }
+    let scope = k.scope.as_deref().unwrap_or("read");
+    if !matches!(scope, "read" | "write") {
+        return Err(ApiError::Invalid {
+            message: "scope must be read or write".into(),
+            fields: BTreeMap::from([("scope".into(), "must be read or write".into())]),
+        });
+    }
+    if scope == "write" && !caller.user.role.can_write() {
+        return Err(ApiError::Forbidden(
+            "readers can only create read keys".into(),
+        ));
+    }
+    if k.name.chars().count() > 100 {
+        return Err(ApiError::Invalid {
+            message: "name too long".into(),
+            fields: BTreeMap::from([("name".into(), "at most 100 characters".into())]),
+        });
+    }
+    let (secret, hash) = auth::new_api_key()?;
+    let info = state
+        .store
+        .create_api_key(caller.user.id, k.name.trim(), &secret[..12], &hash, scope)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": secret, "info": info, "note": "the key is shown once; store it now"})),
+    )
+        .into_response())
+}
+
+pub(crate) async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    if caller.scope != Scope::Write {
+        return Err(ApiError::Forbidden(
+            "a read-only key cannot revoke keys".into(),
+        ));
+    }
+    let owner = if caller.user.role == Role::Admin {
+        None
+    } else {
+        Some(caller.user.id)
+    };
+    if state.store.revoke_api_key(id, owner).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no live key {id} of yours")))
+    }
+}
+
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    Ok(Json(json!({"items": state.store.users().await?})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUser {
+    email: String,
+    role: String,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Checks an e-mail address's shape.
+pub fn valid_email(e: &str) -> bool {
+    let e = e.trim();
+    matches!(e.split_once('@'), Some((a, b)) if !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.len() <= 254
+}
+
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(u): JsonBody<NewUser>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let mut fields = BTreeMap::new();
+    if !valid_email(&u.email) {
+        fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
+    }
+    let role = Role::parse(&u.role);
+    if role.is_none() {
+        fields.insert(
+            "role".to_owned(),
+            "must be admin, analyst or reader".to_owned(),
+        );
+    }
+    if matches!(&u.password, Some(p) if p.chars().count() < auth::MIN_PASSWORD) {
+        fields.insert(
+            "password".to_owned(),
+            format!("must be at least {} characters", auth::MIN_PASSWORD),
+        );
+    }
+    let Some(role) = role.filter(|_| fields.is_empty()) else {
+        return Err(invalid_user(fields));
+    };
+    let (password, generated) = match u.password {
+        Some(p) => (p, false),
+        None => (auth::generate_password()?, true),
+    };
+    let hash = auth::hash_password(&password)?;
+    let Some(user) = state.store.create_user(u.email.trim(), &hash, role).await? else {
+        return Err(ApiError::Conflict(format!(
+            "a user {} exists already",
+            u.email.trim()
+        )));
+    };
+    let mut body = json!({"user": user});
+    if generated {
+        body["password"] = json!(password);
+        body["note"] = json!("the password is shown once");
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+fn invalid_user(fields: BTreeMap<String, String>) -> ApiError {
+    ApiError::Invalid {
+        message: "invalid user".into(),
+        fields,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserPatch {
+    role: Option<String>,
+    disabled: Option<bool>,
+}
+
+pub(crate) async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(p): JsonBody<UserPatch>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    if id == caller.user.id {
+        return Err(ApiError::Forbidden(
+            "administrators cannot change their own role or disable themselves".into(),
+        ));
+    }
+    let Some(user) = state.store.user(id).await? else {
+        return Err(ApiError::NotFound(format!("no user {id}")));
+    };
+    let role = match p.role.as_deref() {
+        Some(r) => Role::parse(r).ok_or_else(|| {
+            invalid_user(BTreeMap::from([(
+                "role".into(),
+                "must be admin, analyst or reader".into(),
+            )]))
+        })?,
+        None => user.role,
+    };
+    let disabled = p.disabled.unwrap_or(user.disabled);
+    state.store.update_user(id, role, disabled).await?;
+    Ok(Json(json!({"user": state.store.user(id).await?})))
+}
