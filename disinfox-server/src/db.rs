@@ -855,6 +855,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The id of the live incident with this name (any case) and first-seen date, if any: the
+    /// identity of a row in the DISINFOX CSV format.
+    pub async fn incident_id_by_name(
+        &self,
+        name: &str,
+        first_seen: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let rows = sqlx::query("SELECT id, data FROM incidents WHERE name = ? COLLATE NOCASE AND revoked = 0 ORDER BY change_seq")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            let data: String = r.try_get("data")?;
+            let inc: Incident = serde_json::from_str(&data)?;
+            if inc.input.first_seen.as_deref() == first_seen {
+                return Ok(Some(r.try_get("id")?));
+            }
+        }
+        Ok(None)
+    }
+
     /// Live incidents by ids.
     pub async fn incidents_by_ids(&self, ids: &[String]) -> anyhow::Result<Vec<StoredIncident>> {
         let mut out = Vec::with_capacity(ids.len());

@@ -83,7 +83,7 @@ const NOWHERE: &[&str] = &[
 
 #[derive(Debug, Default)]
 struct Group {
-    rows: Vec<usize>,
+    rows: Vec<String>,
     input: IncidentInput,
     errors: Vec<String>,
 }
@@ -224,6 +224,13 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
                 continue;
             }
         };
+        // Spreadsheet row numbers (the header is row 1); a quoted cell may span lines.
+        let line = rec.position().map_or(row as u64, |p| p.line());
+        let row_label = if line == row as u64 {
+            format!("row {row}")
+        } else {
+            format!("row {row} (line {line})")
+        };
         let cell = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
@@ -236,10 +243,10 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
             groups.len() - 1
         });
         let g = &mut groups[gi];
-        g.rows.push(row);
+        g.rows.push(row_label.clone());
         let inp = &mut g.input;
         if name.is_empty() {
-            g.errors.push(format!("row {row}: Event is empty"));
+            g.errors.push(format!("{row_label}: Event is empty"));
         }
         inp.name = name;
         if !year.is_empty() {
@@ -247,7 +254,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
                 Ok(d) if d.month().is_none() => inp.first_seen = Some(d.to_string()),
                 _ => g
                     .errors
-                    .push(format!("row {row}: Year {year:?} is not a year")),
+                    .push(format!("{row_label}: Year {year:?} is not a year")),
             }
         }
         let desc = cell(desc_col);
@@ -261,7 +268,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
         for c in split_list(cell(target_col)) {
             if NOWHERE.contains(&c.to_lowercase().as_str()) {
                 report.warnings.push(format!(
-                    "row {row}: target {c:?} names no country; left out"
+                    "{row_label}: target {c:?} names no country; left out"
                 ));
             } else if !inp.target_countries.contains(&c) {
                 inp.target_countries.push(c);
@@ -281,7 +288,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
             match CountryCode::lookup(origin.trim_end_matches('*')) {
                 Some(c) => inp.country_of_origin = Some(c.to_string()),
                 None => report.warnings.push(format!(
-                    "row {row}: country of origin {origin:?} is not a country; left out"
+                    "{row_label}: country of origin {origin:?} is not a country; left out"
                 )),
             }
         }
@@ -296,7 +303,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
                 Ok(b) => b,
                 Err(()) => {
                     report.warnings.push(format!(
-                        "row {row}: column {header:?} holds {v:?}, not 0 or 1; read as 0"
+                        "{row_label}: column {header:?} holds {v:?}, not 0 or 1; read as 0"
                     ));
                     false
                 }
@@ -332,7 +339,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
             if let Some(n) = note {
                 report
                     .warnings
-                    .push(format!("row {row}: source {n:?} is not a URL; left out"));
+                    .push(format!("{row_label}: source {n:?} is not a URL; left out"));
             }
         }
     }
@@ -351,16 +358,7 @@ pub async fn import_csv(
     let total = groups.len();
     let now = Timestamp::now();
     for (n, g) in groups.into_iter().enumerate() {
-        let rows = match g.rows.as_slice() {
-            [one] => format!("row {one}"),
-            many => format!(
-                "rows {}",
-                many.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
+        let rows = g.rows.join(", ");
         let name = Some(g.input.name.clone()).filter(|n| !n.is_empty());
         if !g.errors.is_empty() {
             report.rejected.push(Rejected {
@@ -397,7 +395,23 @@ pub async fn import_csv(
                 report
                     .warnings
                     .extend(warnings.into_iter().map(|w| format!("{rows}: {w}")));
-                save(state, &mut report, None, incident, created, None, user_id).await?;
+                // A row's identity is its event name and year: importing the same file again
+                // updates (or leaves unchanged) instead of duplicating.
+                let existing = state
+                    .store
+                    .incident_id_by_name(&incident.input.name, incident.input.first_seen.as_deref())
+                    .await?
+                    .and_then(|id| Identifier::parse(id).ok());
+                save(
+                    state,
+                    &mut report,
+                    existing,
+                    incident,
+                    created,
+                    None,
+                    user_id,
+                )
+                .await?;
             }
         }
         progress(n + 1, total);

@@ -1,0 +1,193 @@
+//! Bulk import: the DISINFOX CSV format and STIX bundles, valid and broken.
+
+use serde_json::Value;
+
+use crate::support::{incident, spawn_app, TestApp};
+
+const CSV: &str = "Year,Target Country,Event,Region,Sub-region,Country of Origin,Threat Actor,Event description,T0002_Facilitate State Propaganda,T0049.003_Bots Amplify via Automated Forwarding and Reposting,T0007_Create fake Social Media Profiles,Facebook,Telegram,Cyber Attacks,Attribution Source: Government,Attribution Source: Researchers/Journalists,Source 1,Source 2,
+2022,\"Ukraine, France\",Howitzers for profit,Europe ,Eastern Europe,Russia,Russia,\"A \"\"fabricated\"\" video,
+over two lines\",1,`1,0,0,1,0,1,0,https://a.org/xhttps://b.org/y,nan,
+2022,Ukraine,Howitzers for profit,Europe,,Russia,IRA*,No description,0,0,1,1,0,,0,1,www.c.org,,
+,World,Empty year row,,,,,No description,1,0,0,0,0,0,0,0,,,
+20x2,Atlantis,Broken row,,,,,x,1,0,0,0,0,0,0,0,,,
+";
+
+async fn import(app: &TestApp, body: &'static str, ct: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url("/api/v1/import"))
+        .bearer_auth(&app.analyst)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn csv_rows_become_incidents_and_broken_rows_are_reported() {
+    let app = spawn_app().await;
+    let (status, report) = import(&app, CSV, "text/csv").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"].as_array().unwrap().len(), 2, "{report}");
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert_eq!(
+        rejected[0]["ref"], "row 5 (line 6)",
+        "spreadsheet row, and the file line"
+    );
+    assert!(rejected[0]["errors"][0].as_str().unwrap().contains("Year"));
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("T0007"),
+        "unknown ids are reported: {warnings}"
+    );
+    assert!(warnings.contains("World"));
+    let (_, list) = app.get("/api/v1/incidents?q=howitzers", &app.reader).await;
+    assert_eq!(list["total"], 1, "two rows of one event are one incident");
+    let inc = &list["items"][0];
+    assert_eq!(inc["actors"], serde_json::json!(["Russia", "IRA*"]));
+    assert_eq!(inc["target_countries"], serde_json::json!(["UA", "FR"]));
+    assert_eq!(
+        inc["techniques"],
+        serde_json::json!(["T0002", "T0049.003", "T0007"]),
+        "a stray ` is read as 1; T0007 kept"
+    );
+    assert_eq!(inc["channels"], serde_json::json!(["Telegram", "Facebook"]));
+    assert_eq!(inc["first_seen"], "2022");
+    assert_eq!(inc["region"], "Europe");
+    assert_eq!(inc["country_of_origin"], "RU");
+    assert_eq!(
+        inc["attribution_sources"],
+        serde_json::json!(["government", "researchers"])
+    );
+    assert_eq!(
+        inc["source_urls"],
+        serde_json::json!(["https://a.org/x", "https://b.org/y", "https://www.c.org"])
+    );
+    assert!(inc["description"]
+        .as_str()
+        .unwrap()
+        .contains("\"fabricated\" video,\nover two lines"));
+    // Importing the same file again changes nothing.
+    let (_, again) = import(&app, CSV, "text/csv").await;
+    assert_eq!(again["created"].as_array().unwrap().len(), 0);
+    assert_eq!(again["unchanged"], 2);
+    let (_, stats) = app.get("/api/v1/stats", &app.reader).await;
+    assert_eq!(stats["incidents"], 2);
+    // Not the format at all.
+    let (status, v) = import(&app, "a,b\n1,2\n", "text/csv").await;
+    assert_eq!(status, 400, "{v}");
+    let (status, _) = import(&app, "x", "application/xml").await;
+    assert_eq!(status, 415);
+}
+
+#[tokio::test]
+async fn stix_bundles_round_trip_between_servers_and_bad_objects_are_rejected() {
+    let a = spawn_app().await;
+    for i in 0..3 {
+        a.create(&incident(&format!("Shared {i}"))).await;
+    }
+    let r = a
+        .client
+        .get(a.url("/api/v1/export"))
+        .bearer_auth(&a.reader)
+        .send()
+        .await
+        .unwrap();
+    let exported = r.text().await.unwrap();
+    let b = spawn_app().await;
+    let r = b
+        .client
+        .post(b.url("/api/v1/import"))
+        .bearer_auth(&b.analyst)
+        .header("content-type", "application/json")
+        .body(exported.clone())
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["created"].as_array().unwrap().len(), 3, "{report}");
+    assert_eq!(report["rejected"].as_array().unwrap().len(), 0, "{report}");
+    let (_, la) = a
+        .get("/api/v1/incidents?sort=name&order=asc", &a.reader)
+        .await;
+    let (_, lb) = b
+        .get("/api/v1/incidents?sort=name&order=asc", &b.reader)
+        .await;
+    for (x, y) in la["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(lb["items"].as_array().unwrap())
+    {
+        for k in [
+            "id",
+            "name",
+            "techniques",
+            "actors",
+            "target_countries",
+            "country_of_origin",
+            "channels",
+            "source_urls",
+            "first_seen",
+            "created",
+            "modified",
+        ] {
+            assert_eq!(x[k], y[k], "{k}");
+        }
+    }
+    // Importing it again: unchanged.
+    let r = b
+        .client
+        .post(b.url("/api/v1/import"))
+        .bearer_auth(&b.analyst)
+        .header("content-type", "application/json")
+        .body(exported)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["unchanged"], 3, "{report}");
+    // A broken incident is rejected with its violations; nothing partial is stored.
+    let broken = r#"{"type":"bundle","id":"bundle--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60","objects":[{"type":"incident","spec_version":"2.1","id":"incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8","created":"2024-05-01T00:00:00Z","modified":"2024-05-01T00:00:00.000Z","name":"Broken"}]}"#;
+    let r = b
+        .client
+        .post(b.url("/api/v1/import"))
+        .bearer_auth(&b.analyst)
+        .header("content-type", "application/json")
+        .body(broken)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(
+        report["rejected"][0]["ref"], "incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8",
+        "{report}"
+    );
+    assert!(report["rejected"][0]["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("millisecond"));
+    assert_eq!(
+        b.get(
+            "/api/v1/incidents/incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8",
+            &b.reader
+        )
+        .await
+        .0,
+        404
+    );
+    let r = b
+        .client
+        .post(b.url("/api/v1/import"))
+        .bearer_auth(&b.analyst)
+        .header("content-type", "application/json")
+        .body("[1,2]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}

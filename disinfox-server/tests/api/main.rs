@@ -1,0 +1,9 @@
+//! Integration tests of disinfox-server: each test starts the server on port 0 with a fresh
+//! SQLite database.
+#![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
+
+mod auth;
+mod bundle;
+mod imports;
+mod incidents;
+mod support;
