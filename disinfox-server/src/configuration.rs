@@ -393,6 +393,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_setting_and_no_other() {
+        let readme = include_str!("../../README.md");
+        for (key, env, default, _) in KEYS {
+            let row = format!("| `{key}` | `{env}` | `{default}` |");
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+        let documented = readme.matches("| `DISINFOX_").count();
+        assert_eq!(
+            documented,
+            KEYS.len(),
+            "README.md documents a setting the code does not know"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         for (k, v, want) in [
             (
