@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/out
 cargo build -q --release -p stix-model --examples
-target/release/examples/generate 14650 > bench/out/generated-100k.json
+target/release/examples/generate 14800 > bench/out/generated-100k.json
 python3 - <<'PY'
 import json
 b = json.load(open("bench/out/generated-100k.json"))

@@ -102,27 +102,35 @@ fn main() {
         c.final_summary();
     }
 
-    println!("\nsummary (median of 7 runs)");
+    println!("\nsummary (median of 51 runs for DISARM, 7 for the large bundle; interleaved)");
     println!(
         "{:<16} {:>10} {:>14} {:>14} {:>7}",
         "input", "MB", "ours MB/s", "Value MB/s", "ratio"
     );
     for (name, bytes) in inputs {
         let mb = bytes.len() as f64 / 1e6;
-        let t_ours = median(
-            || {
-                black_box(ours(bytes));
-            },
-            7,
-        )
-        .as_secs_f64();
-        let t_plain = median(
-            || {
-                black_box(plain(bytes));
-            },
-            7,
-        )
-        .as_secs_f64();
+        let runs = if bytes.len() < 5_000_000 { 51 } else { 7 };
+        // Interleave the two so that machine noise hits both alike.
+        let mut t_ours = Vec::new();
+        let mut t_plain = Vec::new();
+        for _ in 0..runs {
+            t_ours.push(median(
+                || {
+                    black_box(ours(bytes));
+                },
+                1,
+            ));
+            t_plain.push(median(
+                || {
+                    black_box(plain(bytes));
+                },
+                1,
+            ));
+        }
+        t_ours.sort();
+        t_plain.sort();
+        let t_ours = t_ours[runs / 2].as_secs_f64();
+        let t_plain = t_plain[runs / 2].as_secs_f64();
         println!(
             "{name:<16} {mb:>10.1} {:>14.1} {:>14.1} {:>6.2}x",
             mb / t_ours,
