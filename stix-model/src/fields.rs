@@ -11,33 +11,182 @@ use serde_json::{Map, Value};
 
 use crate::Violation;
 
+/// Property names this crate reads, sorted: keys found here are not allocated when parsed.
+const KNOWN_KEYS: &[&str] = &[
+    "abstract",
+    "administrative_area",
+    "aliases",
+    "authors",
+    "channel_types",
+    "city",
+    "confidence",
+    "contact_information",
+    "content",
+    "count",
+    "country",
+    "created",
+    "created_by_ref",
+    "definition",
+    "definition_type",
+    "description",
+    "extension_properties",
+    "extension_type",
+    "extension_types",
+    "extensions",
+    "external_id",
+    "external_references",
+    "first_seen",
+    "goals",
+    "granular_markings",
+    "id",
+    "identity_class",
+    "kill_chain_name",
+    "kill_chain_phases",
+    "labels",
+    "lang",
+    "last_seen",
+    "latitude",
+    "longitude",
+    "marking_ref",
+    "modified",
+    "name",
+    "narrative_types",
+    "object_marking_refs",
+    "object_refs",
+    "objective",
+    "observed_data_refs",
+    "personal_motivations",
+    "phase_name",
+    "postal_code",
+    "precision",
+    "primary_motivation",
+    "published",
+    "region",
+    "relationship_type",
+    "report_types",
+    "resource_level",
+    "revoked",
+    "roles",
+    "schema",
+    "secondary_motivations",
+    "sectors",
+    "selectors",
+    "sighting_of_ref",
+    "sophistication",
+    "source_name",
+    "source_ref",
+    "spec_version",
+    "start_time",
+    "stop_time",
+    "street_address",
+    "summary",
+    "tactic_refs",
+    "target_ref",
+    "threat_actor_types",
+    "type",
+    "url",
+    "version",
+    "where_sighted_refs",
+    "x_mitre_deprecated",
+    "x_mitre_domains",
+    "x_mitre_id",
+    "x_mitre_is_subtechnique",
+    "x_mitre_platforms",
+    "x_mitre_shortname",
+    "x_mitre_version",
+    "x_opencti_location_type",
+];
+
+/// A property name: one of [`KNOWN_KEYS`] (no allocation) or any other.
+#[derive(Debug)]
+pub(crate) enum Key {
+    Known(&'static str),
+    Other(String),
+}
+
+impl Key {
+    fn new(s: &str) -> Self {
+        match KNOWN_KEYS.binary_search(&s) {
+            Ok(i) => Self::Known(KNOWN_KEYS[i]),
+            Err(_) => Self::Other(s.to_owned()),
+        }
+    }
+    fn from_string(s: String) -> Self {
+        match KNOWN_KEYS.binary_search(&s.as_str()) {
+            Ok(i) => Self::Known(KNOWN_KEYS[i]),
+            Err(_) => Self::Other(s),
+        }
+    }
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Known(s) => s,
+            Self::Other(s) => s,
+        }
+    }
+    fn into_string(self) -> String {
+        match self {
+            Self::Known(s) => s.to_owned(),
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a property name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key::new(v))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key, E> {
+                Ok(Key::from_string(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// An object's properties in the order read, each key once (the last value wins, as in
 /// `serde_json::Map`). A short vector beats a tree for the dozen properties of an object.
 #[derive(Debug, Default)]
-pub(crate) struct Entries(pub(crate) Vec<(String, Value)>);
+pub(crate) struct Entries(pub(crate) Vec<(Key, Value)>);
 
 impl Entries {
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     }
     fn remove(&mut self, key: &str) -> Option<Value> {
-        let i = self.0.iter().position(|(k, _)| k == key)?;
+        let i = self.0.iter().position(|(k, _)| k.as_str() == key)?;
         Some(self.0.swap_remove(i).1)
     }
     fn contains_key(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
+        self.0.iter().any(|(k, _)| k.as_str() == key)
     }
-    pub(crate) fn insert(&mut self, key: String, v: Value) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
+    fn insert_key(&mut self, key: Key, v: Value) {
+        match self.0.iter_mut().find(|(k, _)| k.as_str() == key.as_str()) {
             Some(slot) => slot.1 = v,
             None => self.0.push((key, v)),
         }
+    }
+    pub(crate) fn insert(&mut self, key: String, v: Value) {
+        self.insert_key(Key::from_string(key), v);
     }
 }
 
 impl From<Map<String, Value>> for Entries {
     fn from(m: Map<String, Value>) -> Self {
-        Self(m.into_iter().collect())
+        Self(
+            m.into_iter()
+                .map(|(k, v)| (Key::from_string(k), v))
+                .collect(),
+        )
     }
 }
 
@@ -54,9 +203,9 @@ impl<'de> serde::Deserialize<'de> for Entries {
                 mut a: A,
             ) -> Result<Entries, A::Error> {
                 let mut e = Entries(Vec::with_capacity(a.size_hint().unwrap_or(16)));
-                while let Some(k) = a.next_key::<String>()? {
+                while let Some(k) = a.next_key::<Key>()? {
                     let v: Value = a.next_value()?;
-                    e.insert(k, v);
+                    e.insert_key(k, v);
                 }
                 Ok(e)
             }
@@ -212,6 +361,7 @@ impl Fields {
         let map = std::mem::take(&mut self.map).0;
         let mut out = BTreeMap::new();
         for (k, v) in map {
+            let k = k.into_string();
             if RESERVED.contains(&k.as_str()) {
                 self.violation(k.as_str(), "is a reserved property name in STIX 2.1");
             } else if !crate::is_property_name(&k) {
@@ -275,5 +425,13 @@ impl Fields {
     /// Puts a value back (used by custom objects, which keep every property).
     pub(crate) fn put_back(&mut self, key: &str, v: Value) {
         self.map.insert(key.to_owned(), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_keys_are_sorted_for_binary_search() {
+        assert!(super::KNOWN_KEYS.windows(2).all(|w| w[0] < w[1]));
     }
 }
