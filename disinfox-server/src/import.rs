@@ -114,9 +114,11 @@ fn source_urls(cell: &str) -> (Vec<String>, Option<String>) {
     for word in cell.split_whitespace() {
         let mut pieces = Vec::new();
         let mut rest = word;
-        while let Some(pos) = rest[1.min(rest.len())..]
-            .find("http")
-            .map(|p| p + 1.min(rest.len()))
+        // Split before every "http" that is not at the start (two URLs glued together).
+        while let Some(pos) = rest
+            .char_indices()
+            .nth(1)
+            .and_then(|(first, _)| rest[first..].find("http").map(|p| p + first))
         {
             pieces.push(&rest[..pos]);
             rest = &rest[pos..];
@@ -696,5 +698,11 @@ mod tests {
         );
         assert_eq!(n.as_deref(), Some("plain text"));
         assert_eq!(source_urls("#NAME?"), (vec![], None));
+        assert_eq!(
+            source_urls("éhttps://x.org/a").0,
+            vec!["https://x.org/a"],
+            "no panic on a multi-byte first character"
+        );
+        assert_eq!(source_urls("ü").1.as_deref(), Some("ü"));
     }
 }
