@@ -785,13 +785,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Count {
-                key: r.get("k"),
-                count: r.get("n"),
-            })
-            .collect())
+        counts_of(&rows)
     }
 
     /// Live incidents per month (`YYYY-MM`) of their date.
@@ -799,13 +793,7 @@ impl Store {
         let rows = sqlx::query("SELECT substr(first_seen, 1, 7) AS k, COUNT(*) AS n FROM incidents WHERE revoked = 0 GROUP BY k ORDER BY k")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Count {
-                key: r.get("k"),
-                count: r.get("n"),
-            })
-            .collect())
+        counts_of(&rows)
     }
 
     /// Live and revoked incident counts.
@@ -888,6 +876,18 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// `k`/`n` rows as counts (`r.get` would panic on a bad column: use `try_get`).
+fn counts_of(rows: &[sqlx::sqlite::SqliteRow]) -> anyhow::Result<Vec<Count>> {
+    rows.iter()
+        .map(|r| {
+            Ok(Count {
+                key: r.try_get::<Option<String>, _>("k")?.unwrap_or_default(),
+                count: r.try_get("n")?,
+            })
+        })
+        .collect()
 }
 
 /// A facet of incidents.

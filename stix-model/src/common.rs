@@ -336,15 +336,32 @@ impl Common {
     }
 
     pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
-        if let Some(r) = &self.created_by_ref {
-            out.push(("created_by_ref", r.as_str()));
-        }
-        for r in &self.object_marking_refs {
-            out.push(("object_marking_refs", r.as_str()));
-        }
-        granular_refs(&self.granular_markings, out);
-        extension_refs(&self.extensions, out);
+        common_refs(
+            self.created_by_ref.as_ref(),
+            &self.object_marking_refs,
+            &self.granular_markings,
+            &self.extensions,
+            out,
+        );
     }
+}
+
+/// The references every object may hold: creator, markings, extension-definitions.
+pub(crate) fn common_refs<'a>(
+    created_by_ref: Option<&'a Identifier>,
+    object_marking_refs: &'a [Identifier],
+    granular_markings: &'a [GranularMarking],
+    extensions: &'a BTreeMap<String, Value>,
+    out: &mut Vec<(&'static str, &'a str)>,
+) {
+    if let Some(r) = created_by_ref {
+        out.push(("created_by_ref", r.as_str()));
+    }
+    for r in object_marking_refs {
+        out.push(("object_marking_refs", r.as_str()));
+    }
+    granular_refs(granular_markings, out);
+    extension_refs(extensions, out);
 }
 
 pub(crate) fn granular_refs<'a>(g: &'a [GranularMarking], out: &mut Vec<(&'static str, &'a str)>) {

@@ -352,53 +352,31 @@ impl BundleBuilder {
         }
 
         let mut rels = Vec::new();
+        let mut relate =
+            |ty: &str, target: &Identifier, conf: Option<Confidence>| -> Result<(), Error> {
+                rels.push(self.relationship(ty, &id, target, created, modified, conf)?);
+                Ok(())
+            };
         for ap in &techniques {
-            rels.push(self.relationship("uses", &id, &ap.common.id, created, modified, None)?);
+            relate("uses", &ap.common.id, None)?;
         }
         for (ta, a) in actors.iter().zip(&d.actors) {
+            // An uncertain attribution without a stated confidence gets 50 ("likely").
             let conf = if a.is_uncertain() {
                 d.attribution_confidence.or(Confidence::new(50).ok())
             } else {
                 d.attribution_confidence
             };
-            rels.push(self.relationship(
-                "attributed-to",
-                &id,
-                &ta.common.id,
-                created,
-                modified,
-                conf,
-            )?);
+            relate("attributed-to", &ta.common.id, conf)?;
         }
         for loc in &targets {
-            rels.push(self.relationship(
-                "targets",
-                &id,
-                &loc.common.id,
-                created,
-                modified,
-                None,
-            )?);
+            relate("targets", &loc.common.id, None)?;
         }
         if let Some(loc) = &origin {
-            rels.push(self.relationship(
-                "originates-from",
-                &id,
-                &loc.common.id,
-                created,
-                modified,
-                None,
-            )?);
+            relate("originates-from", &loc.common.id, None)?;
         }
         for ch in &channels {
-            rels.push(self.relationship(
-                "related-to",
-                &id,
-                &ch.common.id,
-                created,
-                modified,
-                None,
-            )?);
+            relate("related-to", &ch.common.id, None)?;
         }
 
         if !techniques.is_empty() {

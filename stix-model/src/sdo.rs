@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::common::{check_granular, check_precision, extension_refs, granular_refs};
+use crate::common::{check_granular, check_precision, common_refs};
 use crate::fields::Fields;
 use crate::{
     Common, ExtensionType, ExternalReference, GranularMarking, Identifier, IdentityClass,
@@ -779,14 +779,13 @@ impl MarkingDefinition {
     }
 
     pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
-        if let Some(r) = &self.created_by_ref {
-            out.push(("created_by_ref", r.as_str()));
-        }
-        for r in &self.object_marking_refs {
-            out.push(("object_marking_refs", r.as_str()));
-        }
-        granular_refs(&self.granular_markings, out);
-        extension_refs(&self.extensions, out);
+        common_refs(
+            self.created_by_ref.as_ref(),
+            &self.object_marking_refs,
+            &self.granular_markings,
+            &self.extensions,
+            out,
+        );
         custom_refs(&self.custom, out);
     }
 }
