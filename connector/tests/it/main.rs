@@ -1,0 +1,4 @@
+//! Integration tests of the connector.
+#![allow(clippy::unwrap_used)]
+
+mod graphql_contract;
