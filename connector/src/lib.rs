@@ -6,3 +6,4 @@
 pub mod configuration;
 pub mod duration;
 pub mod graphql;
+pub mod source;

@@ -1,0 +1,241 @@
+//! The DISINFOX side: pages of the server's bundle endpoint (`GET /api/v1/bundle`).
+//!
+//! Every request has a timeout. Connection errors, timeouts and 5xx answers are retried with
+//! exponential back-off and jitter, a bounded number of times; a 4xx is reported at once (it
+//! will not get better by asking again). Objects that are not valid STIX are reported and
+//! skipped, not fatal; a body that is not a bundle at all is an error.
+
+use std::time::Duration;
+
+use stix_model::{Bundle, StixObject, Violation};
+
+use crate::configuration::Secret;
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// The first back-off; each next one doubles, up to `max_delay`.
+    pub base_delay: Duration,
+    /// The longest back-off.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The back-off before attempt `n` (1-based, after a failure), with up to 50 % jitter.
+    pub fn delay(&self, n: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << n.saturating_sub(1).min(16));
+        let d = exp.min(self.max_delay);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos());
+        let jitter = d.mul_f64(f64::from(nanos % 1000) / 2000.0);
+        d + jitter
+    }
+}
+
+/// What went wrong fetching a page.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// 401 or 403: the API key is wrong, revoked or lacks the right.
+    #[error("the DISINFOX server refused the API key (HTTP {status}): {message}")]
+    Unauthorized {
+        /// Status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// Another 4xx: the request is wrong (e.g. a bad mark); not retried.
+    #[error("the DISINFOX server rejected the request (HTTP {status}): {message}")]
+    Rejected {
+        /// Status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// 5xx, timeouts or connection errors, still failing after every retry.
+    #[error("the DISINFOX server is unavailable after {attempts} attempts: {last}")]
+    Unavailable {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// The answer is not a STIX bundle.
+    #[error("the DISINFOX server's answer is not a STIX bundle: {0}")]
+    Malformed(String),
+}
+
+/// One page of the bundle endpoint.
+#[derive(Debug)]
+pub struct Page {
+    /// The valid objects, in the server's order.
+    pub objects: Vec<StixObject>,
+    /// Objects left out because they are not valid STIX, with why.
+    pub invalid: Vec<Violation>,
+    /// The cursor to continue from (also after the last page).
+    pub next_cursor: Option<String>,
+    /// The server's high-water mark (a change time).
+    pub high_water_mark: Option<String>,
+    /// Whether another page is ready now.
+    pub more: bool,
+}
+
+/// A client of the bundle endpoint.
+#[derive(Debug, Clone)]
+pub struct Source {
+    client: reqwest::Client,
+    url: String,
+    key: Secret,
+    page_size: u32,
+    retry: RetryPolicy,
+}
+
+impl Source {
+    /// A client of `url` (the bundle endpoint) with a per-request `timeout`.
+    pub fn new(
+        url: &str,
+        key: Secret,
+        page_size: u32,
+        timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<Self, SourceError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("disinfox-connector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SourceError::Malformed(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            url: url.to_owned(),
+            key,
+            page_size,
+            retry,
+        })
+    }
+
+    /// Fetches the page after `cursor` (or, with no cursor, after `newer_than`, or from the
+    /// beginning).
+    pub async fn fetch(
+        &self,
+        cursor: Option<&str>,
+        newer_than: Option<&str>,
+    ) -> Result<Page, SourceError> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("limit", self.page_size.to_string()),
+            ("flavor", "opencti".into()),
+        ];
+        match (cursor, newer_than) {
+            (Some(c), _) => query.push(("cursor", c.to_owned())),
+            (None, Some(t)) => query.push(("newer_than", t.to_owned())),
+            (None, None) => {}
+        }
+        let attempts = self.retry.attempts.max(1);
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            if attempt > 1 {
+                tokio::time::sleep(self.retry.delay(attempt - 1)).await;
+            }
+            let sent = self
+                .client
+                .get(&self.url)
+                .query(&query)
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", self.key.expose()),
+                )
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    last = if e.is_timeout() {
+                        "request timed out".to_owned()
+                    } else {
+                        format!("connection error: {e}")
+                    };
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let header = |n: &str| {
+                response
+                    .headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let next_cursor = header("x-disinfox-next-cursor");
+            let high_water_mark = header("x-disinfox-high-water-mark");
+            let more = header("x-disinfox-more").as_deref() == Some("true");
+            let body = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    last = if e.is_timeout() {
+                        "reading the answer timed out".to_owned()
+                    } else {
+                        format!("reading the answer: {e}")
+                    };
+                    continue;
+                }
+            };
+            let message = || {
+                serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| {
+                        String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
+                    })
+            };
+            match status {
+                200..=299 => {}
+                401 | 403 => {
+                    return Err(SourceError::Unauthorized {
+                        status,
+                        message: message(),
+                    })
+                }
+                500..=599 | 408 | 429 => {
+                    last = format!("HTTP {status}: {}", message());
+                    continue;
+                }
+                _ => {
+                    return Err(SourceError::Rejected {
+                        status,
+                        message: message(),
+                    })
+                }
+            }
+            let (bundle, report) = Bundle::read_lenient(&body[..])
+                .map_err(|e| SourceError::Malformed(e.to_string()))?;
+            // References to objects of other pages are fine here; invalid objects are not.
+            let invalid = report
+                .violations
+                .into_iter()
+                .filter(|v| !v.message.ends_with("which is not in the bundle"))
+                .collect();
+            return Ok(Page {
+                objects: bundle.objects,
+                invalid,
+                next_cursor,
+                high_water_mark,
+                more,
+            });
+        }
+        Err(SourceError::Unavailable { attempts, last })
+    }
+}
