@@ -261,9 +261,9 @@ fn ref_keys(m: &Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
-/// A step of the depth-first visit: object index, its kept references (with the target's
-/// index when present), the next reference to look at, and the targets to sum.
-type Frame = (usize, Vec<(String, Option<usize>)>, usize, Vec<usize>);
+/// A step of the depth-first visit: object index, the indices of its kept references that are
+/// in the bundle, and the next one to look at.
+type Frame = (usize, Vec<usize>, usize);
 
 /// Splits objects of the bundle `bundle_id` (a new id is made when `None`).
 pub fn split_objects(
@@ -336,56 +336,40 @@ pub fn split_objects(
         if nb_deps[root].is_some() {
             continue;
         }
-        // Each frame: (object index, refs to examine, position, children to sum).
         let mut stack: Vec<Frame> = Vec::new();
-        let refs = prune(
-            root,
-            &mut slots,
-            &ids,
-            &by_id,
-            &kept,
-            &on_path,
-            opts,
-            &mut result,
-        );
-        on_path[root] = true;
-        stack.push((root, refs, 0, Vec::new()));
-        while let Some(frame) = stack.last_mut() {
-            let (i, refs, pos, children) = frame;
-            if *pos < refs.len() {
-                let (_, target) = &refs[*pos];
+        let mut enter = Some(root);
+        loop {
+            if let Some(t) = enter.take() {
+                let targets = prune(
+                    t,
+                    &mut slots,
+                    &ids,
+                    &by_id,
+                    &kept,
+                    &on_path,
+                    opts,
+                    &mut result,
+                );
+                on_path[t] = true;
+                stack.push((t, targets, 0));
+            }
+            let Some((i, targets, pos)) = stack.last_mut() else {
+                break;
+            };
+            if let Some(&t) = targets.get(*pos) {
                 *pos += 1;
-                if let Some(t) = *target {
-                    children.push(t);
-                    if nb_deps[t].is_none() && !on_path[t] {
-                        let i = *i;
-                        kept[i].insert(t);
-                        let trefs = prune(
-                            t,
-                            &mut slots,
-                            &ids,
-                            &by_id,
-                            &kept,
-                            &on_path,
-                            opts,
-                            &mut result,
-                        );
-                        on_path[t] = true;
-                        stack.push((t, trefs, 0, Vec::new()));
-                    } else {
-                        let i = *i;
-                        kept[i].insert(t);
-                    }
+                kept[*i].insert(t);
+                if nb_deps[t].is_none() && !on_path[t] {
+                    enter = Some(t);
                 }
                 continue;
             }
-            let i = *i;
-            let total: u64 = 1 + children
+            let total: u64 = 1 + targets
                 .iter()
                 .map(|c| nb_deps[*c].unwrap_or(0))
                 .sum::<u64>();
-            nb_deps[i] = Some(total);
-            on_path[i] = false;
+            nb_deps[*i] = Some(total);
+            on_path[*i] = false;
             stack.pop();
         }
     }
@@ -429,7 +413,7 @@ pub fn split_objects(
 }
 
 /// Applies the keep rules to the references of object `i` (editing it in place) and returns
-/// the kept references with their index when the target is present.
+/// the indices of the kept references whose targets are in the bundle.
 #[allow(clippy::too_many_arguments)]
 fn prune(
     i: usize,
@@ -440,12 +424,12 @@ fn prune(
     on_path: &[bool],
     opts: &SplitOptions,
     result: &mut SplitResult,
-) -> Vec<(String, Option<usize>)> {
+) -> Vec<usize> {
     let mut out = Vec::new();
     let Some(obj) = slots[i].as_mut() else {
         return out;
     };
-    let self_id = ids[i].clone();
+    let self_id: &str = &ids[i];
     for key in ref_keys(obj) {
         let check = |target: &str| -> Result<Option<usize>, &'static str> {
             if !is_supported_id(target) {
@@ -469,10 +453,10 @@ fn prune(
         };
         match obj.get_mut(&key) {
             Some(Value::String(s)) => match check(s) {
-                Ok(idx) => out.push((s.clone(), idx)),
+                Ok(idx) => out.extend(idx),
                 Err(reason) => {
                     result.removed_refs.push(RemovedRef {
-                        from: self_id.clone(),
+                        from: self_id.to_owned(),
                         property: key.clone(),
                         target: s.clone(),
                         reason,
@@ -486,18 +470,18 @@ fn prune(
                     match item {
                         Value::String(s) => match check(&s) {
                             Ok(idx) => {
-                                out.push((s.clone(), idx));
+                                out.extend(idx);
                                 keep.push(Value::String(s));
                             }
                             Err(reason) => result.removed_refs.push(RemovedRef {
-                                from: self_id.clone(),
+                                from: self_id.to_owned(),
                                 property: key.clone(),
                                 target: s,
                                 reason,
                             }),
                         },
                         other => result.removed_refs.push(RemovedRef {
-                            from: self_id.clone(),
+                            from: self_id.to_owned(),
                             property: key.clone(),
                             target: other.to_string(),
                             reason: "not an id string",
