@@ -263,22 +263,7 @@ impl Common {
 
     /// Reads the common properties of an object of type `ty`.
     pub(crate) fn read(f: &mut Fields, ty: &str) -> Option<Self> {
-        let spec_version: Option<String> = f.req("spec_version");
-        if matches!(&spec_version, Some(v) if v != "2.1") {
-            f.violation("spec_version", "must be \"2.1\"");
-        }
-        let id: Option<Identifier> = f.req("id");
-        if let Some(id) = &id {
-            if id.object_type() != ty {
-                f.violation(
-                    "id",
-                    format!(
-                        "type part {:?} does not match type {ty:?}",
-                        id.object_type()
-                    ),
-                );
-            }
-        }
+        let (spec_version, id) = read_header(f, ty);
         let created_by_ref: Option<Identifier> = f.opt("created_by_ref");
         if let Some(r) = &created_by_ref {
             if r.object_type() != "identity" {
@@ -296,10 +281,7 @@ impl Common {
                 f.violation("lang", "is not an RFC 5646 language tag");
             }
         }
-        let external_references: Vec<ExternalReference> = f.list("external_references");
-        for (i, r) in external_references.iter().enumerate() {
-            r.check(f, || format!("external_references[{i}]"));
-        }
+        let external_references = read_external_references(f);
         let object_marking_refs: Vec<Identifier> = f.list("object_marking_refs");
         for (i, r) in object_marking_refs.iter().enumerate() {
             if r.object_type() != "marking-definition" {
@@ -362,6 +344,36 @@ pub(crate) fn common_refs<'a>(
     }
     granular_refs(granular_markings, out);
     extension_refs(extensions, out);
+}
+
+/// `spec_version` (must be `2.1`) and `id` (its type part must be `ty`) of any object.
+pub(crate) fn read_header(f: &mut Fields, ty: &str) -> (Option<String>, Option<Identifier>) {
+    let spec_version: Option<String> = f.req("spec_version");
+    if matches!(&spec_version, Some(v) if v != "2.1") {
+        f.violation("spec_version", "must be \"2.1\"");
+    }
+    let id: Option<Identifier> = f.req("id");
+    if let Some(id) = &id {
+        if id.object_type() != ty {
+            f.violation(
+                "id",
+                format!(
+                    "type part {:?} does not match type {ty:?}",
+                    id.object_type()
+                ),
+            );
+        }
+    }
+    (spec_version, id)
+}
+
+/// `external_references`, each checked.
+pub(crate) fn read_external_references(f: &mut Fields) -> Vec<ExternalReference> {
+    let refs: Vec<ExternalReference> = f.list("external_references");
+    for (i, r) in refs.iter().enumerate() {
+        r.check(f, || format!("external_references[{i}]"));
+    }
+    refs
 }
 
 pub(crate) fn granular_refs<'a>(g: &'a [GranularMarking], out: &mut Vec<(&'static str, &'a str)>) {

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::common::{check_granular, check_precision, common_refs};
+use crate::common::{
+    check_granular, check_precision, common_refs, read_external_references, read_header,
+};
 use crate::fields::Fields;
 use crate::{
     Common, ExtensionType, ExternalReference, GranularMarking, Identifier, IdentityClass,
@@ -717,23 +719,13 @@ impl MarkingDefinition {
     pub const TYPE: &'static str = "marking-definition";
 
     pub(crate) fn read(f: &mut Fields) -> Option<Self> {
-        let spec_version: Option<String> = f.req("spec_version");
-        if matches!(&spec_version, Some(v) if v != "2.1") {
-            f.violation("spec_version", "must be \"2.1\"");
-        }
-        let id: Option<Identifier> = f.req("id");
-        if matches!(&id, Some(id) if id.object_type() != Self::TYPE) {
-            f.violation("id", "type part does not match type \"marking-definition\"");
-        }
+        let (spec_version, id) = read_header(f, Self::TYPE);
         let created_by_ref = f.opt("created_by_ref");
         let created: Option<Timestamp> = f.req("created");
         if let Some(c) = &created {
             check_precision(f, "created", c);
         }
-        let external_references: Vec<ExternalReference> = f.list("external_references");
-        for (i, r) in external_references.iter().enumerate() {
-            r.check(f, || format!("external_references[{i}]"));
-        }
+        let external_references = read_external_references(f);
         let object_marking_refs = f.list("object_marking_refs");
         let granular_markings: Vec<GranularMarking> = f.list("granular_markings");
         check_granular(f, &granular_markings);
