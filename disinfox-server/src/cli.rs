@@ -367,43 +367,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
 
 /// Writes every live incident as one bundle, a chunk at a time.
 pub async fn export_all(state: &AppState, out: &mut dyn Write) -> anyhow::Result<usize> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut after = 0;
-    let mut first = true;
-    let mut n = 0;
-    write!(
-        out,
-        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
-        uuid::Uuid::new_v4()
-    )?;
-    loop {
-        let f = crate::db::IncidentFilter {
-            after_seq: Some(after),
-            ..Default::default()
-        };
-        let (rows, _) = state
-            .store
-            .list_incidents(&f, crate::db::Sort::Modified, false, 0, 500)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.change_seq;
-        let b =
-            crate::routes::builder_for_export(state, &rows).map_err(|e| anyhow::anyhow!("{e}"))?;
-        for o in b.into_objects() {
-            let unique = o.id().starts_with("incident--") || o.id().starts_with("relationship--");
-            if !unique && !seen.insert(o.id().to_owned()) {
-                continue;
-            }
-            if !first {
-                out.write_all(b",")?;
-            }
-            first = false;
-            serde_json::to_writer(&mut *out, &o)?;
-        }
-        n += rows.len();
+    let opts = crate::routes::bundle::options(state, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut exporter = crate::export::Exporter::new(state.clone(), Default::default(), opts);
+    while let Some(chunk) = exporter.next_chunk().await? {
+        out.write_all(&chunk)?;
     }
-    out.write_all(b"]}\n")?;
-    Ok(n)
+    out.write_all(b"\n")?;
+    Ok(exporter.incidents())
 }
 
 async fn demo_accounts(state: &AppState, url: &str) -> anyhow::Result<()> {

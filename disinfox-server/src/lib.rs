@@ -9,6 +9,7 @@ pub mod correlate;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod model;
 pub mod routes;

@@ -23,14 +23,6 @@ use crate::startup::AppState;
 pub use api::valid_email as api_valid_email;
 pub use openapi::openapi_document;
 
-/// A STIX builder holding the given incidents, with this server's options (for `export`).
-pub fn builder_for_export(
-    state: &AppState,
-    incidents: &[crate::db::StoredIncident],
-) -> Result<stix_model::incident::BundleBuilder, crate::error::ApiError> {
-    bundle::builder_with(state, incidents, false)
-}
-
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

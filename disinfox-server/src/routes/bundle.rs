@@ -1,7 +1,5 @@
 //! STIX bundles: the incremental bundle endpoint, one incident's bundle, and the streamed export.
 
-use std::collections::BTreeSet;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -13,7 +11,7 @@ use stix_model::{Bundle, Timestamp};
 use super::api::{load, ListQuery, Params};
 use crate::auth::Caller;
 use crate::configuration::MAX_BUNDLE_PAGE;
-use crate::db::{micros_text, Sort, StoredIncident};
+use crate::db::{micros_text, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 
@@ -208,90 +206,15 @@ pub(crate) async fn export(
 ) -> ApiResult<Response> {
     let filter = q.filter()?;
     let opts = options(&state, false)?;
-    const CHUNK: i64 = 500;
-    struct S {
-        state: AppState,
-        filter: crate::db::IncidentFilter,
-        opts: BuildOptions,
-        seen: BTreeSet<String>,
-        after: i64,
-        first: bool,
-        done: bool,
-    }
-    let bundle_id = format!("bundle--{}", uuid::Uuid::new_v4());
-    let head = format!("{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":[");
-    let init = S {
-        state,
-        filter,
-        opts,
-        seen: BTreeSet::new(),
-        after: 0,
-        first: true,
-        done: false,
-    };
-    let stream = futures_util::stream::unfold(init, move |mut s| {
-        let head = head.clone();
-        async move {
-            if s.done {
-                return None;
+    let exporter = crate::export::Exporter::new(state, filter, opts);
+    let stream = futures_util::stream::unfold(exporter, |mut e| async move {
+        match e.next_chunk().await {
+            Ok(Some(bytes)) => Some((Ok::<Bytes, std::io::Error>(Bytes::from(bytes)), e)),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(error = ?err, "export failed; the response is cut short");
+                Some((Err(std::io::Error::other("export failed")), e))
             }
-            let mut out = Vec::new();
-            if s.first {
-                out.extend_from_slice(head.as_bytes());
-            }
-            let mut f = s.filter.clone();
-            f.after_seq = Some(s.after);
-            let rows = match s
-                .state
-                .store
-                .list_incidents(&f, Sort::Modified, false, 0, CHUNK)
-                .await
-            {
-                Ok((rows, _)) => rows,
-                Err(e) => {
-                    tracing::error!(error = ?e, "export: reading incidents; the response is cut short");
-                    return Some((
-                        Err(std::io::Error::other("export failed")),
-                        S { done: true, ..s },
-                    ));
-                }
-            };
-            if let Some(last) = rows.last() {
-                s.after = last.change_seq;
-            }
-            let mut b = BundleBuilder::new(s.opts.clone());
-            for r in &rows {
-                let d = r
-                    .incident
-                    .to_description(&r.id, r.created, r.modified, false);
-                if let Err(e) = b.add_incident(&d) {
-                    tracing::error!(error = %e, id = %r.id, "export: building an incident; skipped");
-                }
-            }
-            for o in b.into_objects() {
-                // Incidents and relationships are unique to their incident; shared objects
-                // (identities, markings, techniques, actors, countries) are written once.
-                let unique =
-                    o.id().starts_with("incident--") || o.id().starts_with("relationship--");
-                if !unique && !s.seen.insert(o.id().to_owned()) {
-                    continue;
-                }
-                if !s.first {
-                    out.push(b',');
-                }
-                s.first = false;
-                if serde_json::to_writer(&mut out, &o).is_err() {
-                    return Some((
-                        Err(std::io::Error::other("export serialization failed")),
-                        S { done: true, ..s },
-                    ));
-                }
-            }
-            if (rows.len() as i64) < CHUNK {
-                out.extend_from_slice(b"]}");
-                s.done = true;
-            }
-            Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), s))
         }
     });
     let mut r = Response::new(Body::from_stream(stream));
