@@ -184,6 +184,17 @@ async fn newer_than_marks_updates_and_deletions() {
 #[tokio::test]
 async fn export_and_one_incident_bundle_are_closed() {
     let app = spawn_app().await;
+    // An export with no incident is still a valid, closed bundle.
+    let r = app
+        .client
+        .get(app.url("/api/v1/export"))
+        .bearer_auth(&app.reader)
+        .send()
+        .await
+        .unwrap();
+    let (empty, report) = Bundle::read_lenient(&r.bytes().await.unwrap()[..]).unwrap();
+    assert!(report.is_valid(), "{:?}", report.violations);
+    assert!(!empty.objects.iter().any(|o| o.object_type() == "incident"));
     for i in 0..3 {
         app.create(&incident(&format!("Export {i}"))).await;
     }
