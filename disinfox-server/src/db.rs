@@ -384,13 +384,16 @@ impl Store {
         Ok(Some((key, user)))
     }
 
-    /// Records a key's use (at most once a minute, to keep reads cheap).
+    /// Records a key's use (at most once a minute, to keep reads cheap). Like every write, it
+    /// takes the writer lock: a write between another transaction's read and its first write
+    /// would make SQLite fail that transaction at once (SQLITE_BUSY, no busy wait in WAL mode).
     pub async fn touch_api_key(&self, id: i64, last_used_at: Option<&str>) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let stale = last_used_at
             .and_then(|t| Timestamp::parse(t).ok())
             .is_none_or(|t| now.unix_seconds() - t.unix_seconds() >= 60);
         if stale {
+            let _w = self.write.lock().await;
             sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
                 .bind(now.to_string())
                 .bind(id)

@@ -245,3 +245,57 @@ async fn related_incidents_are_ranked_by_what_they_share() {
         .unwrap()
         .contains("target country UA"));
 }
+
+/// Regression: the first use of a key records its use time. That write once ran outside the
+/// writer lock and could land inside an incident write's transaction, which SQLite then failed
+/// at once with SQLITE_BUSY (a 500 for the analyst). Many fresh keys used while incidents are
+/// written make the old interleaving near-certain.
+#[tokio::test]
+async fn writes_succeed_while_keys_are_first_used() {
+    let app = spawn_app().await;
+    let reader = app
+        .state
+        .store
+        .user_by_email("reader@test.org")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let mut keys = Vec::new();
+    for i in 0..60 {
+        let (secret, hash) = disinfox_server::auth::new_api_key().unwrap();
+        app.state
+            .store
+            .create_api_key(reader.id, &format!("k{i}"), &secret[..12], &hash, "read")
+            .await
+            .unwrap();
+        keys.push(secret);
+    }
+    let readers = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/incidents?limit=1");
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for key in keys {
+                let r = client.get(&url).bearer_auth(&key).send().await.unwrap();
+                statuses.push(r.status().as_u16());
+            }
+            statuses
+        })
+    };
+    let mut writes = Vec::new();
+    for i in 0..30 {
+        let r = app
+            .client
+            .post(app.url("/api/v1/incidents"))
+            .bearer_auth(&app.analyst)
+            .json(&incident(&format!("Concurrent {i}")))
+            .send()
+            .await
+            .unwrap();
+        writes.push(r.status().as_u16());
+    }
+    let reads = readers.await.unwrap();
+    assert!(writes.iter().all(|s| *s == 201), "writes: {writes:?}");
+    assert!(reads.iter().all(|s| *s == 200), "reads: {reads:?}");
+}
