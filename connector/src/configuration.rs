@@ -24,7 +24,13 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "OPENCTI_SSL_VERIFY",
         "opencti.ssl_verify",
         "true",
-        "check OpenCTI's TLS certificate (pycti's default is false; ours is true)",
+        "check OpenCTI's TLS certificate: true, false, or the path of a CA bundle (PEM); pycti's default is false, ours is true",
+    ),
+    (
+        "OPENCTI_CUSTOM_HEADERS",
+        "opencti.custom_headers",
+        "",
+        "extra HTTP headers to OpenCTI, name:value;name2:value2",
     ),
     (
         "OPENCTI_JSON_LOGGING",
@@ -37,6 +43,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "connector.id",
         "",
         "connector id, a UUIDv4 (required)",
+    ),
+    (
+        "CONNECTOR_TYPE",
+        "connector.type",
+        "EXTERNAL_IMPORT",
+        "connector type; only EXTERNAL_IMPORT",
     ),
     (
         "CONNECTOR_NAME",
@@ -93,6 +105,24 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "port of the metrics",
     ),
     (
+        "CONNECTOR_METRICS_NAMESPACE",
+        "connector.metrics_namespace",
+        "",
+        "prefix of every metric name (namespace_subsystem_name)",
+    ),
+    (
+        "CONNECTOR_METRICS_SUBSYSTEM",
+        "connector.metrics_subsystem",
+        "",
+        "second prefix of every metric name",
+    ),
+    (
+        "CONNECTOR_MAX_MESSAGE_SIZE",
+        "connector.max_message_size",
+        "16777216",
+        "largest message sent to OpenCTI, in bytes (RabbitMQ 4's default limit); larger objects are reported and skipped, API bundles are cut below it",
+    ),
+    (
         "MQ_HOST",
         "mq.host",
         "",
@@ -129,6 +159,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "RabbitMQ password (default: from registration)",
     ),
     (
+        "MQ_USE_SSL_CA",
+        "mq.use_ssl_ca",
+        "",
+        "CA bundle (PEM file) to check RabbitMQ's certificate (default: the system's)",
+    ),
+    (
         "DISINFOX_URL",
         "disinfox.url",
         "",
@@ -159,6 +195,11 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
     /// The value, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -187,8 +228,10 @@ pub struct Settings {
     pub opencti_url: String,
     /// OpenCTI token.
     pub opencti_token: Secret,
-    /// Check TLS certificates.
-    pub ssl_verify: bool,
+    /// How OpenCTI's TLS certificate is checked.
+    pub ssl_verify: TlsVerify,
+    /// Extra headers sent to OpenCTI.
+    pub custom_headers: Vec<(String, String)>,
     /// JSON logs.
     pub json_logging: bool,
     /// Connector id.
@@ -211,6 +254,10 @@ pub struct Settings {
     pub expose_metrics: bool,
     /// Metrics port.
     pub metrics_port: u16,
+    /// Metric name prefix (`namespace_subsystem_`, or empty).
+    pub metrics_prefix: String,
+    /// Largest message to OpenCTI, in bytes.
+    pub max_message_size: usize,
     /// RabbitMQ overrides.
     pub mq: MqOverrides,
     /// Bundle endpoint.
@@ -238,6 +285,19 @@ pub struct MqOverrides {
     pub user: Option<String>,
     /// Password.
     pub pass: Option<Secret>,
+    /// CA bundle for TLS.
+    pub ssl_ca: Option<std::path::PathBuf>,
+}
+
+/// How a TLS certificate is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsVerify {
+    /// Against the system's roots.
+    Yes,
+    /// Not at all.
+    No,
+    /// Against the CA bundle in this PEM file.
+    CaFile(std::path::PathBuf),
 }
 
 /// A configuration error: one line naming the key and the expected form.
@@ -321,6 +381,34 @@ impl Source<'_> {
             .parse()
             .map_err(|_| err(env, format!("{v:?} is not {what}")))
     }
+}
+
+/// `name:value;name2:value2` (pycti's `OPENCTI_CUSTOM_HEADERS`): split on `;`, then on the
+/// first `:`, both sides trimmed, empty pairs skipped. A pair without `:` is an error here
+/// (pycti ignores it with a warning).
+fn custom_headers(v: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for pair in v.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, val) = pair.split_once(':').ok_or_else(|| {
+            err(
+                "OPENCTI_CUSTOM_HEADERS",
+                format!("{pair:?} is not name:value"),
+            )
+        })?;
+        let (k, val) = (k.trim(), val.trim());
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        {
+            return Err(err(
+                "OPENCTI_CUSTOM_HEADERS",
+                format!("{k:?} is not a header name"),
+            ));
+        }
+        out.push((k.to_owned(), val.to_owned()));
+    }
+    Ok(out)
 }
 
 fn url(env: &str, v: String) -> Result<String, ConfigError> {
@@ -439,6 +527,34 @@ impl Settings {
         if timeout == 0 {
             return Err(err("DISINFOX_TIMEOUT_SECS", "must be at least 1"));
         }
+        if s.string("CONNECTOR_TYPE") != "EXTERNAL_IMPORT" {
+            return Err(err(
+                "CONNECTOR_TYPE",
+                format!(
+                    "{:?} is not EXTERNAL_IMPORT, the only type of this connector",
+                    s.string("CONNECTOR_TYPE")
+                ),
+            ));
+        }
+        let max_message_size: usize = s.number(
+            "CONNECTOR_MAX_MESSAGE_SIZE",
+            "a number of bytes, e.g. 16777216",
+        )?;
+        if max_message_size < 65_536 {
+            return Err(err(
+                "CONNECTOR_MAX_MESSAGE_SIZE",
+                format!("{max_message_size} is below the smallest useful size, 65536 bytes"),
+            ));
+        }
+        for metric in ["CONNECTOR_METRICS_NAMESPACE", "CONNECTOR_METRICS_SUBSYSTEM"] {
+            let p = s.string(metric);
+            if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(err(
+                    metric,
+                    format!("{p:?} is not a metric name part (letters, digits, _)"),
+                ));
+            }
+        }
         let mq_port = match s.string("MQ_PORT") {
             p if p.is_empty() => None,
             p => Some(
@@ -454,7 +570,20 @@ impl Settings {
                 s.required("OPENCTI_URL", "http://opencti:8080")?,
             )?,
             opencti_token: Secret(token),
-            ssl_verify: s.boolean("OPENCTI_SSL_VERIFY")?,
+            ssl_verify: match s.string("OPENCTI_SSL_VERIFY").as_str() {
+                "true" | "True" | "yes" => TlsVerify::Yes,
+                "false" | "False" | "no" => TlsVerify::No,
+                path if path.contains('/') || path.ends_with(".pem") || path.ends_with(".crt") => {
+                    TlsVerify::CaFile(path.into())
+                }
+                other => {
+                    return Err(err(
+                        "OPENCTI_SSL_VERIFY",
+                        format!("{other:?} is not true, false or the path of a CA bundle"),
+                    ))
+                }
+            },
+            custom_headers: custom_headers(&s.string("OPENCTI_CUSTOM_HEADERS"))?,
             json_logging: s.boolean("OPENCTI_JSON_LOGGING")?,
             connector_id,
             name,
@@ -471,6 +600,15 @@ impl Settings {
             queue_threshold,
             expose_metrics: s.boolean("CONNECTOR_EXPOSE_METRICS")?,
             metrics_port: s.number("CONNECTOR_METRICS_PORT", "a port number, e.g. 9095")?,
+            metrics_prefix: [
+                s.string("CONNECTOR_METRICS_NAMESPACE"),
+                s.string("CONNECTOR_METRICS_SUBSYSTEM"),
+            ]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("{p}_"))
+            .collect(),
+            max_message_size,
             mq: MqOverrides {
                 host: opt("MQ_HOST"),
                 port: mq_port,
@@ -478,6 +616,7 @@ impl Settings {
                 use_ssl: s.opt_boolean("MQ_USE_SSL")?,
                 user: opt("MQ_USER"),
                 pass: opt("MQ_PASS").map(Secret),
+                ssl_ca: opt("MQ_USE_SSL_CA").map(std::path::PathBuf::from),
             },
             disinfox_url: url(
                 "DISINFOX_URL",
@@ -535,6 +674,25 @@ mod tests {
         let once =
             Settings::from_parts(None, &env(&[("CONNECTOR_DURATION_PERIOD", "PT0S")])).unwrap();
         assert!(once.run_and_terminate);
+        let more = Settings::from_parts(
+            None,
+            &env(&[
+                ("OPENCTI_SSL_VERIFY", "/etc/ssl/ca.pem"),
+                ("OPENCTI_CUSTOM_HEADERS", " X-Tenant : a ;; X-B:b:c "),
+                ("CONNECTOR_METRICS_NAMESPACE", "octi"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(more.ssl_verify, TlsVerify::CaFile("/etc/ssl/ca.pem".into()));
+        assert_eq!(
+            more.custom_headers,
+            vec![
+                ("X-Tenant".to_owned(), "a".to_owned()),
+                ("X-B".to_owned(), "b:c".to_owned())
+            ]
+        );
+        assert_eq!(more.metrics_prefix, "octi_");
+        assert_eq!(s.ssl_verify, TlsVerify::Yes);
     }
 
     #[test]
@@ -578,6 +736,31 @@ mod tests {
                 "DISINFOX_PAGE_SIZE: 0 is not from 1 to 1000",
             ),
             ("MQ_PORT", "x", "MQ_PORT"),
+            (
+                "OPENCTI_SSL_VERIFY",
+                "maybe",
+                "OPENCTI_SSL_VERIFY: \"maybe\" is not true, false or the path",
+            ),
+            (
+                "OPENCTI_CUSTOM_HEADERS",
+                "X-A:1;broken",
+                "OPENCTI_CUSTOM_HEADERS: \"broken\" is not name:value",
+            ),
+            (
+                "CONNECTOR_TYPE",
+                "STREAM",
+                "CONNECTOR_TYPE: \"STREAM\" is not EXTERNAL_IMPORT",
+            ),
+            (
+                "CONNECTOR_MAX_MESSAGE_SIZE",
+                "10",
+                "CONNECTOR_MAX_MESSAGE_SIZE: 10 is below",
+            ),
+            (
+                "CONNECTOR_METRICS_NAMESPACE",
+                "a-b",
+                "CONNECTOR_METRICS_NAMESPACE: \"a-b\" is not a metric name part",
+            ),
         ] {
             let e = Settings::from_parts(None, &env(&[(k, v)]))
                 .unwrap_err()

@@ -37,6 +37,19 @@ pub const WORK_ADD: &str = "mutation WorkAdd($connectorId: String!, $friendlyNam
   workAdd(connectorId: $connectorId, friendlyName: $friendlyName) { id }
 }";
 
+/// Opens a multipart work (7.x only: it completes only after `toProcessed`, however fast the
+/// workers report).
+pub const WORK_ADD_MULTIPART: &str =
+    "mutation WorkAddMultipart($connectorId: String!, $friendlyName: String, $isMultiPartWork: Boolean) {
+  workAdd(connectorId: $connectorId, friendlyName: $friendlyName, isMultiPartWork: $isMultiPartWork) { id }
+}";
+
+/// Reports one expectation of a work, with an error: how a skipped object shows in the work.
+pub const WORK_REPORT_EXPECTATION: &str =
+    "mutation WorkReportExpectation($id: ID!, $error: WorkErrorInput) {
+  workEdit(id: $id) { reportExpectation(error: $error) }
+}";
+
 /// Adds expectations to a work (before publishing that many messages).
 pub const WORK_ADD_EXPECTATIONS: &str =
     "mutation WorkAddExpectations($id: ID!, $expectations: Int) {
@@ -65,6 +78,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("PingConnector", PING),
     ("GetConnector", GET_CONNECTOR),
     ("WorkAdd", WORK_ADD),
+    ("WorkAddMultipart", WORK_ADD_MULTIPART),
+    ("WorkReportExpectation", WORK_REPORT_EXPECTATION),
     ("WorkAddExpectations", WORK_ADD_EXPECTATIONS),
     ("WorkToProcessed", WORK_TO_PROCESSED),
     ("WorkPing", WORK_PING),

@@ -1,14 +1,27 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use connector::logging::{self, Level};
+use tokio_util::sync::CancellationToken;
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut config: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--config" => config = args.next().map(PathBuf::from),
+            "--config" => match args.next() {
+                Some(p) => config = Some(PathBuf::from(p)),
+                None => {
+                    eprintln!("error: --config needs a file name");
+                    return ExitCode::from(2);
+                }
+            },
             "--version" => {
                 println!("disinfox-connector {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            "--help" | "-h" => {
+                println!("disinfox-connector [--config FILE]\n\nPulls incidents from a disinfox-server and pushes them into OpenCTI.\nSettings: config.yml (or --config FILE), overridden by environment variables;\nsee config.yml.sample and the README's configuration reference.");
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -19,19 +32,69 @@ fn main() -> ExitCode {
             }
         }
     }
-    match connector::configuration::Settings::load(config.as_deref()) {
-        Ok(s) => {
-            eprintln!(
-                "configuration valid: connector {} ({}), period {} s; the run loop is not implemented yet",
-                s.name,
-                s.connector_id,
-                s.period.as_secs()
-            );
-            ExitCode::from(1)
-        }
+    let settings = match connector::configuration::Settings::load(config.as_deref()) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
+    };
+    logging::init(
+        Level::parse(&settings.log_level).unwrap_or(Level::Info),
+        settings.json_logging,
+        &settings.name,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let stop = CancellationToken::new();
+        let signals = stop.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            connector::info!("Stop signal received; finishing the page in flight is not awaited, the work is closed");
+            signals.cancel();
+        });
+        match connector::run(settings, stop).await {
+            Ok(()) | Err(connector::worker::StartError::Stopped) => ExitCode::SUCCESS,
+            Err(e @ connector::worker::StartError::RunFailed(_)) => {
+                connector::error!(e, "Run and terminate: the run failed");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                connector::error!(e, "The connector cannot start");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -10,42 +10,7 @@ use std::time::Duration;
 use stix_model::{Bundle, StixObject, Violation};
 
 use crate::configuration::Secret;
-
-/// How often and how patiently to retry.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all (at least 1).
-    pub attempts: u32,
-    /// The first back-off; each next one doubles, up to `max_delay`.
-    pub base_delay: Duration,
-    /// The longest back-off.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The back-off before attempt `n` (1-based, after a failure), with up to 50 % jitter.
-    pub fn delay(&self, n: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << n.saturating_sub(1).min(16));
-        let d = exp.min(self.max_delay);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |t| t.subsec_nanos());
-        let jitter = d.mul_f64(f64::from(nanos % 1000) / 2000.0);
-        d + jitter
-    }
-}
+pub use crate::retry::RetryPolicy;
 
 /// What went wrong fetching a page.
 #[derive(Debug, thiserror::Error)]
@@ -102,9 +67,16 @@ pub struct Source {
     key: Secret,
     page_size: u32,
     retry: RetryPolicy,
+    extra: Vec<(&'static str, String)>,
 }
 
 impl Source {
+    /// Adds a query parameter to every request (e.g. `opencti_ids=6`).
+    pub fn with_query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
     /// A client of `url` (the bundle endpoint) with a per-request `timeout`.
     pub fn new(
         url: &str,
@@ -125,6 +97,7 @@ impl Source {
             key,
             page_size,
             retry,
+            extra: Vec::new(),
         })
     }
 
@@ -139,6 +112,7 @@ impl Source {
             ("limit", self.page_size.to_string()),
             ("flavor", "opencti".into()),
         ];
+        query.extend(self.extra.iter().map(|(k, v)| (*k, v.clone())));
         match (cursor, newer_than) {
             (Some(c), _) => query.push(("cursor", c.to_owned())),
             (None, Some(t)) => query.push(("newer_than", t.to_owned())),

@@ -109,6 +109,7 @@ pub fn routes() -> Vec<RouteSpec> {
             ("newer_than", "RFC 3339 time; incidents changed after it (the high-water mark a previous call returned)"),
             ("cursor", "the X-Disinfox-Next-Cursor of the previous page (takes precedence over newer_than)"),
             ("limit", "incidents per page, 1-1000"), ("flavor", "standard (default) or opencti"),
+            ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
         ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle)),
         spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export)),
         spec!("POST" "/api/v1/import" Write "Imports a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (200, "a report: created, updated, rejected with reasons"), post(api::import)),

@@ -84,6 +84,15 @@ fn variables_coerce_to_the_declared_types() {
             json!({"connectorId": "c", "bundle": "{}", "work_id": "w"}),
         ),
         (graphql::GET_CONNECTOR, json!({"id": "c"})),
+        (
+            graphql::WORK_ADD_MULTIPART,
+            json!({"connectorId": "c", "friendlyName": "DISINFOX run", "isMultiPartWork": true}),
+        ),
+        (
+            graphql::WORK_REPORT_EXPECTATION,
+            json!({"id": "w", "error": {"error": "not valid STIX", "source": "incident--x"}}),
+        ),
+        (graphql::WORK_PING, json!({"id": "w"})),
     ];
     for (doc, vars) in cases {
         let d = ExecutableDocument::parse_and_validate(&schema, doc, "op.graphql").unwrap();

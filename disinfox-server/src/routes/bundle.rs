@@ -49,7 +49,15 @@ pub(crate) fn builder_with(
     incidents: &[StoredIncident],
     opencti: bool,
 ) -> ApiResult<BundleBuilder> {
-    let mut b = BundleBuilder::new(options(state, opencti)?);
+    builder_from(options(state, opencti)?, incidents)
+}
+
+/// A builder with these options and the incidents added.
+pub(crate) fn builder_from(
+    options: BuildOptions,
+    incidents: &[StoredIncident],
+) -> ApiResult<BundleBuilder> {
+    let mut b = BundleBuilder::new(options);
     for s in incidents {
         let d = s
             .incident
@@ -123,6 +131,18 @@ pub(crate) struct ChangesQuery {
     cursor: Option<String>,
     limit: Option<String>,
     flavor: Option<String>,
+    opencti_ids: Option<String>,
+}
+
+/// `opencti_ids=6|7`: the OpenCTI release whose deterministic-id rules the bundle follows
+/// (the connector asks for its platform's); the server's setting when absent.
+fn id_rules(state: &AppState, v: Option<&str>) -> ApiResult<stix_model::opencti::OpenCtiIdRules> {
+    match v {
+        None | Some("") => Ok(state.settings.opencti_id_rules),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("opencti_ids: {v:?} is not 6 or 7"))),
+    }
 }
 
 pub(crate) async fn changes_bundle(
@@ -131,6 +151,7 @@ pub(crate) async fn changes_bundle(
     Params(q): Params<ChangesQuery>,
 ) -> ApiResult<Response> {
     let opencti = flavor_opencti(q.flavor.as_deref())?;
+    let rules = id_rules(&state, q.opencti_ids.as_deref())?;
     let limit = match q.limit.as_deref() {
         None | Some("") => state.settings.bundle_page_limit,
         Some(l) => match l.parse::<u32>() {
@@ -176,7 +197,9 @@ pub(crate) async fn changes_bundle(
     let bundle = if rows.is_empty() {
         Bundle::new(Vec::new())
     } else {
-        builder_with(&state, &rows, opencti)?.build()
+        let mut o = options(&state, opencti)?;
+        o.id_rules = rules;
+        builder_from(o, &rows)?.build()
     };
     let mut headers = vec![
         (HeaderName::from_static(HIGH_WATER_MARK), next_mark),
@@ -189,9 +212,13 @@ pub(crate) async fn changes_bundle(
     ];
     if more {
         let flavor = if opencti { "&flavor=opencti" } else { "" };
+        let ids = match q.opencti_ids.as_deref() {
+            Some(v) if !v.is_empty() => format!("&opencti_ids={v}"),
+            _ => String::new(),
+        };
         headers.push((
             header::LINK,
-            format!("</api/v1/bundle?cursor={next_seq}&limit={limit}{flavor}>; rel=\"next\""),
+            format!("</api/v1/bundle?cursor={next_seq}&limit={limit}{flavor}{ids}>; rel=\"next\""),
         ));
     }
     bundle_response(&bundle, headers)
