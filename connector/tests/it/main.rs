@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod graphql_contract;
+mod opencti;
 mod source;
