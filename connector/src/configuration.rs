@@ -775,6 +775,32 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_setting_and_no_other() {
+        let readme = include_str!("../../README.md");
+        for (env, path, default, _) in KEYS {
+            let d = if default.is_empty() {
+                String::new()
+            } else {
+                format!("`{default}`")
+            };
+            let row = format!("| `{env}` | `{path}` | {d} |");
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+        // Rows whose second cell is a config.yml path: `section.key`.
+        let rows = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('|').nth(1))
+            .filter_map(|cell| cell.trim().trim_matches('`').split_once('.'))
+            .filter(|(section, _)| ["opencti", "connector", "mq", "disinfox"].contains(section))
+            .count();
+        assert_eq!(
+            rows,
+            KEYS.len(),
+            "README.md documents a connector setting the code does not know"
+        );
+    }
+
+    #[test]
     fn the_sample_config_names_every_setting_with_its_default() {
         let sample = include_str!("../../config.yml.sample");
         let yaml: Value = serde_norway::from_str(sample).unwrap();

@@ -399,7 +399,7 @@ mod tests {
             let row = format!("| `{key}` | `{env}` | `{default}` |");
             assert!(readme.contains(&row), "README.md lacks the row {row}");
         }
-        let documented = readme.matches("| `DISINFOX_").count();
+        let documented = readme.matches("` | `DISINFOX_").count();
         assert_eq!(
             documented,
             KEYS.len(),
