@@ -7,3 +7,4 @@ pub mod configuration;
 pub mod duration;
 pub mod graphql;
 pub mod source;
+pub mod standin;
