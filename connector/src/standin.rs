@@ -264,12 +264,10 @@ impl StandIn {
                 addr: options.listen,
                 source,
             })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StandInError::Bind {
-                addr: options.listen,
-                source,
-            })?;
+        let addr = listener.local_addr().map_err(|source| StandInError::Bind {
+            addr: options.listen,
+            source,
+        })?;
         let shared = Arc::new(Shared {
             token: options.token.clone(),
             schema,
@@ -407,7 +405,8 @@ impl StandInHandle {
 
     /// The registered connectors, by id.
     pub fn connectors(&self) -> Vec<ConnectorRecord> {
-        self.shared.view(|m| m.connectors.values().cloned().collect())
+        self.shared
+            .view(|m| m.connectors.values().cloned().collect())
     }
 
     /// One connector.

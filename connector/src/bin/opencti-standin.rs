@@ -24,16 +24,13 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<StandInOptions
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--listen" => {
                 let v = value()?;
-                o.listen = v
-                    .parse()
-                    .map_err(|_| format!("--listen: {v:?} is not an address, e.g. 127.0.0.1:4000"))?;
+                o.listen = v.parse().map_err(|_| {
+                    format!("--listen: {v:?} is not an address, e.g. 127.0.0.1:4000")
+                })?;
             }
             "--token" => o.token = value()?,
             "--version" => o.version = value()?,
@@ -117,21 +114,44 @@ mod tests {
 
     #[test]
     fn flags() {
-        let o = parse(args(&["--listen", "127.0.0.1:0", "--token", "t", "--version", "7.260807.0", "--queue-prefix", "p"]))
-            .unwrap()
-            .unwrap();
+        let o = parse(args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--version",
+            "7.260807.0",
+            "--queue-prefix",
+            "p",
+        ]))
+        .unwrap()
+        .unwrap();
         assert_eq!(o.listen.port(), 0);
-        assert_eq!((o.token.as_str(), o.version.as_str(), o.queue_prefix.as_str()), ("t", "7.260807.0", "p"));
+        assert_eq!(
+            (
+                o.token.as_str(),
+                o.version.as_str(),
+                o.queue_prefix.as_str()
+            ),
+            ("t", "7.260807.0", "p")
+        );
         assert_eq!(parse(args(&[])).unwrap().unwrap().listen.port(), 4000);
-        assert!(parse(args(&["--listen", "nowhere"])).unwrap_err().contains("--listen"));
-        assert!(parse(args(&["--token"])).unwrap_err().contains("needs a value"));
+        assert!(parse(args(&["--listen", "nowhere"]))
+            .unwrap_err()
+            .contains("--listen"));
+        assert!(parse(args(&["--token"]))
+            .unwrap_err()
+            .contains("needs a value"));
         assert!(parse(args(&["--bogus"])).is_err());
         assert!(parse(args(&["--help"])).unwrap().is_none());
     }
 
     #[test]
     fn passwords_are_not_printed() {
-        assert_eq!(redact("amqp://guest:secret@h:5672/%2f"), "amqp://guest:***@h:5672/%2f");
+        assert_eq!(
+            redact("amqp://guest:secret@h:5672/%2f"),
+            "amqp://guest:***@h:5672/%2f"
+        );
         assert_eq!(redact("amqp://h:5672"), "amqp://h:5672");
     }
 }

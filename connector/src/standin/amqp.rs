@@ -76,7 +76,11 @@ impl Broker {
             ..QueueDeclareOptions::default()
         };
         let bindings = [
-            (p.listen_queue(id), p.connector_exchange(), p.listen_routing(id)),
+            (
+                p.listen_queue(id),
+                p.connector_exchange(),
+                p.listen_routing(id),
+            ),
             (p.push_queue(id), p.worker_exchange(), p.push_routing(id)),
         ];
         {
@@ -167,16 +171,16 @@ impl Broker {
         for q in [p.push_queue(id), p.listen_queue(id)] {
             let ch = self.topology_channel(&mut slot).await?;
             // A queue that does not exist (never asserted) has nothing to purge.
-                let exists = ch
-                    .queue_declare(
-                        q.as_str().into(),
-                        QueueDeclareOptions {
-                            passive: true,
-                            ..QueueDeclareOptions::default()
-                        },
-                        FieldTable::default(),
-                    )
-                    .await;
+            let exists = ch
+                .queue_declare(
+                    q.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await;
             if exists.is_ok() {
                 ch.queue_purge(q.as_str().into(), QueuePurgeOptions::default())
                     .await?;
@@ -211,11 +215,10 @@ impl Broker {
 
     /// Stops the consumers and closes the connection.
     pub(crate) async fn close(&self) {
-        let tasks: Vec<JoinHandle<()>> = std::mem::take(
-            &mut *self.consumers.lock().unwrap_or_else(|e| e.into_inner()),
-        )
-        .into_values()
-        .collect();
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.consumers.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_values()
+                .collect();
         for t in tasks {
             t.abort();
         }
@@ -258,10 +261,9 @@ fn decode(env: &Value, user_id: &str) -> Result<Envelope, String> {
         Some(Value::String(a)) => return Err(format!("unknown applicant_id {a:?}")),
         _ => return Err("applicant_id is neither a string nor null".into()),
     }
-    if !m
-        .get("action_sequence")
+    if m.get("action_sequence")
         .and_then(Value::as_u64)
-        .is_some_and(|n| n >= 1)
+        .is_none_or(|n| n == 0)
     {
         return Err("action_sequence is not a positive integer".into());
     }
@@ -312,7 +314,11 @@ fn handle_delivery(shared: &Shared, connector_id: &str, queue: &str, d: &Deliver
             exchange: d.exchange.to_string(),
             routing_key: d.routing_key.to_string(),
             delivery_mode: *d.properties.delivery_mode(),
-            content_encoding: d.properties.content_encoding().as_ref().map(|s| s.to_string()),
+            content_encoding: d
+                .properties
+                .content_encoding()
+                .as_ref()
+                .map(|s| s.to_string()),
             envelope,
             bundle: None,
             rejected: None,

@@ -10,7 +10,9 @@ use apollo_compiler::request::coerce_variable_values;
 use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::{GraphQLError, JsonMap, JsonValue};
 use apollo_compiler::validation::{DiagnosticList, Valid};
-use apollo_compiler::{ExecutableDocument, Schema};
+#[cfg(test)]
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::Schema;
 use serde_json::{json, Map, Value};
 use tokio::runtime::Handle;
 
@@ -51,9 +53,12 @@ const INPUT_FIELD_SINCE: &[(&str, (u64, u64, u64))] = &[
 pub(crate) fn schema_for(version: &str) -> Result<Valid<Schema>, String> {
     use apollo_compiler::schema::ExtendedType;
     let v = version_tuple(version);
-    let mut schema = Schema::parse(SCHEMA, "opencti-schema-subset.graphql")
-        .map_err(|e| e.errors.to_string())?;
-    fn object<'s>(s: &'s mut Schema, name: &str) -> Option<&'s mut apollo_compiler::schema::ObjectType> {
+    let mut schema =
+        Schema::parse(SCHEMA, "opencti-schema-subset.graphql").map_err(|e| e.errors.to_string())?;
+    fn object<'s>(
+        s: &'s mut Schema,
+        name: &str,
+    ) -> Option<&'s mut apollo_compiler::schema::ObjectType> {
         match s.types.get_mut(name)? {
             ExtendedType::Object(o) => Some(o.make_mut()),
             _ => None,
@@ -63,9 +68,10 @@ pub(crate) fn schema_for(version: &str) -> Result<Valid<Schema>, String> {
         if let Some(o) = object(&mut schema, "ConnectorConfig") {
             o.fields.shift_remove("s3");
         }
-        if let Some(f) = object(&mut schema, "Mutation").and_then(|o| o.fields.get_mut("workAdd"))
-        {
-            f.make_mut().arguments.retain(|a| a.name != "isMultiPartWork");
+        if let Some(f) = object(&mut schema, "Mutation").and_then(|o| o.fields.get_mut("workAdd")) {
+            f.make_mut()
+                .arguments
+                .retain(|a| a.name != "isMultiPartWork");
         }
         if let Some(f) = object(&mut schema, "WorkEditMutations")
             .and_then(|o| o.fields.get_mut("reportExpectation"))
@@ -95,7 +101,8 @@ pub(crate) struct Request {
 /// What to answer.
 #[derive(Debug)]
 pub(crate) struct Answer {
-    pub(crate) body: Value,
+    /// The JSON response.
+    pub(crate) body: Vec<u8>,
     pub(crate) outcome: RequestOutcome,
     pub(crate) errors: Vec<String>,
 }
@@ -129,14 +136,20 @@ fn request_error(errors: Vec<GraphQLError>, code: &str) -> Answer {
         }
     }
     Answer {
-        body,
+        body: body.to_string().into_bytes(),
         outcome: RequestOutcome::Rejected,
         errors: messages,
     }
 }
 
 fn diagnostics(list: &DiagnosticList) -> Vec<GraphQLError> {
-    list.iter().map(|d| d.to_json()).collect()
+    let mut out: Vec<GraphQLError> = Vec::new();
+    for e in list.iter().map(|d| d.to_json()) {
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
 }
 
 fn to_json(v: Value) -> JsonValue {
@@ -157,11 +170,11 @@ fn from_json_map(m: &JsonMap) -> Map<String, Value> {
 /// run on `rt`).
 pub(crate) fn run(shared: &Arc<Shared>, rt: &Handle, req: Request, authenticated: bool) -> Answer {
     let schema = &shared.schema;
-    let doc = match ExecutableDocument::parse(schema, req.query, "request.graphql") {
+    let ast = match ast::Document::parse(req.query, "request.graphql") {
         Ok(d) => d,
         Err(e) => return request_error(diagnostics(&e.errors), "GRAPHQL_PARSE_FAILED"),
     };
-    let doc = match doc.validate(schema) {
+    let doc = match ast.to_executable_validate(schema) {
         Ok(d) => d,
         Err(e) => return request_error(diagnostics(&e.errors), "GRAPHQL_VALIDATION_FAILED"),
     };
@@ -201,11 +214,16 @@ pub(crate) fn run(shared: &Arc<Shared>, rt: &Handle, req: Request, authenticated
         Ok(r) => r,
         Err(e) => return request_error(vec![e.to_graphql_error(&doc.sources)], "BAD_REQUEST"),
     };
-    // Field errors carry OpenCTI's extensions, kept aside by the resolvers by message.
+    // Field errors carry OpenCTI's message and extensions, kept aside by the resolvers
+    // (apollo-compiler prefixes the message).
     let mut kept = ctx.errors.into_inner().unwrap_or_else(|e| e.into_inner());
     for e in &mut response.errors {
-        if let Some(i) = kept.iter().position(|(m, _)| *m == e.message) {
-            let (_, ext) = kept.remove(i);
+        let Some(message) = e.message.strip_prefix(RESOLVER_ERROR_PREFIX) else {
+            continue;
+        };
+        if let Some(i) = kept.iter().position(|(m, _)| m == message) {
+            let (m, ext) = kept.remove(i);
+            e.message = m;
             if let Value::Object(ext) = ext {
                 for (k, v) in ext {
                     e.extensions.insert(k, to_json(v));
@@ -219,12 +237,17 @@ pub(crate) fn run(shared: &Arc<Shared>, rt: &Handle, req: Request, authenticated
     } else {
         RequestOutcome::FieldErrors
     };
+    // Serialized as is: the keys stay in the order of the selection set.
+    let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
     Answer {
-        body: serde_json::to_value(&response).unwrap_or(Value::Null),
+        body,
         outcome,
         errors,
     }
 }
+
+/// What apollo-compiler puts before a resolver's error message.
+const RESOLVER_ERROR_PREFIX: &str = "resolver error: ";
 
 /// Request-scoped context of the resolvers.
 struct Ctx {
@@ -333,7 +356,10 @@ fn connector_out(ctx: &Ctx, id: &str) -> Result<Out, ApiError> {
 
 fn register_connector(ctx: &Ctx, args: &Map<String, Value>) -> Result<Out, ApiError> {
     let Some(Value::Object(input)) = args.get("input") else {
-        return Err(ApiError::functional("Missing registration input", Value::Null));
+        return Err(ApiError::functional(
+            "Missing registration input",
+            Value::Null,
+        ));
     };
     let id = arg_str(input, "id").unwrap_or_default().to_owned();
     assert_queues(ctx, &id)?;
@@ -347,7 +373,10 @@ fn ping_connector(ctx: &Ctx, args: &Map<String, Value>) -> Result<Out, ApiError>
         if m.connectors.contains_key(id) {
             Ok(())
         } else {
-            Err(ApiError::functional("No connector found", json!({ "id": id })))
+            Err(ApiError::functional(
+                "No connector found",
+                json!({ "id": id }),
+            ))
         }
     })?;
     assert_queues(ctx, id)?;
@@ -425,9 +454,9 @@ impl ObjectValue for WorkEdit<'_> {
             }
             "toProcessed" => {
                 let in_error = args.get("inError").and_then(Value::as_bool);
-                m.to_processed(id, message, in_error.unwrap_or(false))
+                m.work_to_processed(id, message, in_error.unwrap_or(false))
             }
-            "toReceived" => m.to_received(id, message),
+            "toReceived" => m.work_to_received(id, message),
             "addDraftContext" => m.work_ping(id),
             other => Err(ApiError::unknown(format!("unexpected field {other}"))),
         });
@@ -475,7 +504,9 @@ fn resolved<'a>(schema: &Schema, ty: &ast::Type, v: Value) -> ResolvedValue<'a> 
                     .collect::<Vec<_>>(),
             )
         }
-        Value::Object(fields) if !ty.is_list() && schema.get_object(ty.inner_named_type()).is_some() => {
+        Value::Object(fields)
+            if !ty.is_list() && schema.get_object(ty.inner_named_type()).is_some() =>
+        {
             ResolvedValue::object(JsonObject {
                 type_name: ty.inner_named_type().to_string(),
                 fields,
@@ -493,7 +524,8 @@ mod tests {
     fn the_6x_schema_lacks_the_7x_fields_and_old_versions_lack_input_fields() {
         let s6 = schema_for("6.8.10").unwrap();
         let s7 = schema_for("7.260807.0").unwrap();
-        let ok = |s: &Valid<Schema>, q: &str| ExecutableDocument::parse_and_validate(s, q, "q").is_ok();
+        let ok =
+            |s: &Valid<Schema>, q: &str| ExecutableDocument::parse_and_validate(s, q, "q").is_ok();
         let s3 = "query { connector(id: \"x\") { config { s3 { bucket_name } } } }";
         let multi = "mutation { workAdd(connectorId: \"x\", isMultiPartWork: true) { id } }";
         let report = "mutation { workEdit(id: \"w\") { reportExpectation(expectations: 2) } }";
@@ -502,17 +534,31 @@ mod tests {
             assert!(ok(&s7, q), "{q}");
         }
         let old = schema_for("6.8.8").unwrap();
-        let input = |s: &Valid<Schema>| s.get_input_object("RegisterConnectorInput").unwrap().fields.contains_key("auto_update");
+        let input = |s: &Valid<Schema>| {
+            s.get_input_object("RegisterConnectorInput")
+                .unwrap()
+                .fields
+                .contains_key("auto_update")
+        };
         assert!(!input(&old));
         assert!(input(&s6));
     }
 
     #[test]
     fn operation_names() {
-        assert_eq!(operation_name("query A { about { version } }", None).as_deref(), Some("A"));
+        assert_eq!(
+            operation_name("query A { about { version } }", None).as_deref(),
+            Some("A")
+        );
         assert_eq!(operation_name("query A { x } query B { y }", None), None);
-        assert_eq!(operation_name("query A { x } query B { y }", Some("B")).as_deref(), Some("B"));
+        assert_eq!(
+            operation_name("query A { x } query B { y }", Some("B")).as_deref(),
+            Some("B")
+        );
         assert_eq!(operation_name("{ about { version } }", None), None);
-        assert_eq!(operation_name("mutation M { broken(", None).as_deref(), Some("M"));
+        assert_eq!(
+            operation_name("mutation M { broken(", None).as_deref(),
+            Some("M")
+        );
     }
 }

@@ -142,7 +142,12 @@ fn finish(shared: &Shared, seq: u64, outcome: RequestOutcome, status: u16, error
 }
 
 /// Applies the faults of one phase: waits for the delays, and answers when one says so.
-async fn faults(shared: &Shared, seq: u64, operation: Option<&str>, after: bool) -> Option<Response> {
+async fn faults(
+    shared: &Shared,
+    seq: u64,
+    operation: Option<&str>,
+    after: bool,
+) -> Option<Response> {
     let applied = shared.with(|m| fault::apply(&mut m.faults, operation, after));
     if !applied.delay.is_zero() {
         tokio::time::sleep(applied.delay).await;
@@ -161,7 +166,13 @@ async fn faults(shared: &Shared, seq: u64, operation: Option<&str>, after: bool)
         ),
         FaultAction::Delay(_) => return None,
     };
-    finish(shared, seq, RequestOutcome::Fault, status.as_u16(), vec![what]);
+    finish(
+        shared,
+        seq,
+        RequestOutcome::Fault,
+        status.as_u16(),
+        vec![what],
+    );
     Some((status, body).into_response())
 }
 
@@ -182,7 +193,8 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
                 400,
                 vec![message.to_owned()],
             );
-            let body = json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
+            let body =
+                json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
@@ -199,8 +211,7 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     }
     let rt = tokio::runtime::Handle::current();
     let exec_shared = shared.clone();
-    let answer =
-        tokio::task::spawn_blocking(move || exec::run(&exec_shared, &rt, req, auth)).await;
+    let answer = tokio::task::spawn_blocking(move || exec::run(&exec_shared, &rt, req, auth)).await;
     let answer = match answer {
         Ok(a) => a,
         Err(e) => {
@@ -219,7 +230,11 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         return r;
     }
     finish(&shared, seq, answer.outcome, 200, answer.errors);
-    Json(answer.body).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        answer.body,
+    )
+        .into_response()
 }
 
 // ---- /standin -------------------------------------------------------------------------
@@ -270,11 +285,7 @@ async fn post_reset(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Res
     match reset_connector_state(&s, &id).await {
         Ok(()) => json_or_404(s.view(|m| m.connectors.get(&id).cloned()), "connector", &id),
         Err(e) if e.message == "No connector found" => not_found("connector", &id),
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            Json(json!({"error": e.message})),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({"error": e.message}))).into_response(),
     }
 }
 
@@ -284,11 +295,7 @@ struct QueueSize {
     messages_size: f64,
 }
 
-async fn put_queue(
-    State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn put_queue(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
     match serde_json::from_slice::<QueueSize>(&body) {
         Ok(q) => {
             s.with(|m| {

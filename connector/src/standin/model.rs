@@ -263,8 +263,7 @@ impl WorkRecord {
     /// 6.x: complete as soon as processed ≥ expected; a 7.x multipart work also needs
     /// `toProcessed`.
     fn check_completion(&mut self) {
-        if self.processed >= self.expected && (!self.multipart || self.processed_time.is_some())
-        {
+        if self.processed >= self.expected && (!self.multipart || self.processed_time.is_some()) {
             self.status = WorkStatus::Complete;
             self.completed_number = Some(self.processed);
             self.completed_time = Some(Timestamp::now());
@@ -715,7 +714,7 @@ impl Model {
     }
 
     /// `toProcessed(message, inError)`.
-    pub(crate) fn to_processed(
+    pub(crate) fn work_to_processed(
         &mut self,
         id: &str,
         message: Option<&str>,
@@ -737,7 +736,11 @@ impl Model {
     }
 
     /// `toReceived(message)`.
-    pub(crate) fn to_received(&mut self, id: &str, message: Option<&str>) -> Result<(), ApiError> {
+    pub(crate) fn work_to_received(
+        &mut self,
+        id: &str,
+        message: Option<&str>,
+    ) -> Result<(), ApiError> {
         let w = self.work_mut(id)?;
         let now = Timestamp::now();
         w.received_time = Some(now);
@@ -826,7 +829,14 @@ impl Model {
                 w
             }
         };
-        self.worker_import(Via::Api, Some(connector_id), Some(&work_id), parsed, true, false);
+        self.worker_import(
+            Via::Api,
+            Some(connector_id),
+            Some(&work_id),
+            parsed,
+            true,
+            false,
+        );
         Ok(())
     }
 
@@ -894,9 +904,12 @@ impl Model {
         for o in &parts {
             let error = self.import_object(o, work_id);
             match &error {
-                None => rec
-                    .imported
-                    .push(o.get("id").and_then(Value::as_str).unwrap_or_default().into()),
+                None => rec.imported.push(
+                    o.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                ),
                 Some(e) => rec.dropped.push(e.clone()),
             }
             let err = error.map(|e| json!({"error": e, "source": o.get("id")}));

@@ -3,3 +3,4 @@
 
 mod graphql_contract;
 mod source;
+mod standin;
