@@ -122,6 +122,14 @@ pub struct StandInOptions {
     /// The RabbitMQ connection registration returns. `None`: taken from `amqp_url`, else
     /// placeholders ([`RabbitMqConnection::default`]).
     pub rabbitmq: Option<RabbitMqConnection>,
+    /// The largest request body accepted (OpenCTI's `app:max_payload_body_size`, 50 MB by
+    /// default); a larger one is answered 413.
+    pub max_body_bytes: usize,
+    /// Keep the payloads: bundles in [`PushRecord::bundle`] and the AMQP records, long strings
+    /// in [`RequestRecord::variables`]. Off (for long benchmark runs), bundles are not kept
+    /// and strings over 4 KiB in variables become `"<N bytes>"`; imported objects are always
+    /// kept.
+    pub keep_payloads: bool,
 }
 
 impl Default for StandInOptions {
@@ -134,6 +142,8 @@ impl Default for StandInOptions {
             amqp_url: None,
             queue_prefix: String::new(),
             rabbitmq: None,
+            max_body_bytes: 50 * 1024 * 1024,
+            keep_payloads: true,
         }
     }
 }
@@ -195,6 +205,7 @@ pub struct Summary {
 /// State shared by the HTTP handlers, the resolvers, the AMQP consumers and the handle.
 pub(crate) struct Shared {
     pub(crate) token: String,
+    pub(crate) max_body_bytes: usize,
     pub(crate) schema: Valid<Schema>,
     model: Mutex<Model>,
     changes: watch::Sender<u64>,
@@ -257,6 +268,7 @@ impl StandIn {
                 format!("{}_", options.queue_prefix)
             },
             connection,
+            keep_payloads: options.keep_payloads,
         };
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
@@ -270,6 +282,7 @@ impl StandIn {
         })?;
         let shared = Arc::new(Shared {
             token: options.token.clone(),
+            max_body_bytes: options.max_body_bytes,
             schema,
             model: Mutex::new(Model::new(platform)),
             changes: watch::channel(0).0,

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use connector::standin::{StandIn, StandInOptions};
 
 const USAGE: &str = "usage: opencti-standin [--listen ADDR] [--token T] [--version V] \
-[--amqp-url amqp://user:pass@host:port/vhost] [--queue-prefix P]
+[--amqp-url amqp://user:pass@host:port/vhost] [--queue-prefix P] [--no-payloads]
   --listen        address to serve on (default 127.0.0.1:4000)
   --token         the bearer token to accept (default a fixed demo token, printed)
   --version       the platform version about { version } answers (default 6.8.10)
   --amqp-url      a RabbitMQ broker: assert the queues and consume the push queues
-  --queue-prefix  OpenCTI's rabbitmq:queue_prefix (default none)";
+  --queue-prefix  OpenCTI's rabbitmq:queue_prefix (default none)
+  --no-payloads   do not keep bundles and long variables (objects are kept): for long runs";
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<StandInOptions>, String> {
     let mut o = StandInOptions {
@@ -21,8 +22,13 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<StandInOptions
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--no-payloads" => {
+                o.keep_payloads = false;
+                continue;
+            }
+            _ => {}
         }
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -144,6 +150,12 @@ mod tests {
             .contains("needs a value"));
         assert!(parse(args(&["--bogus"])).is_err());
         assert!(parse(args(&["--help"])).unwrap().is_none());
+        assert!(
+            !parse(args(&["--no-payloads"]))
+                .unwrap()
+                .unwrap()
+                .keep_payloads
+        );
     }
 
     #[test]

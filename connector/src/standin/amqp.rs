@@ -341,6 +341,10 @@ fn handle_delivery(shared: &Shared, connector_id: &str, queue: &str, d: &Deliver
                 false
             }
         };
+        if !m.platform.keep_payloads {
+            rec.envelope = None;
+            rec.bundle = None;
+        }
         m.amqp_messages.push(rec);
         accepted
     })

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,10 @@ use super::{reset_connector_state, summary, Shared};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/graphql", post(graphql))
+        .route(
+            "/graphql",
+            post(graphql).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/standin/summary", get(get_summary))
         .route("/standin/requests", get(get_requests))
         .route("/standin/connectors", get(get_connectors))
@@ -105,6 +108,16 @@ fn authenticated(shared: &Shared, headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim() == shared.token)
 }
 
+/// Long strings replaced by their length (payloads not kept).
+fn shorten(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.len() > 4096 => Value::String(format!("<{} bytes>", s.len())),
+        Value::Array(a) => Value::Array(a.into_iter().map(shorten).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, shorten(v))).collect()),
+        other => other,
+    }
+}
+
 fn record(
     shared: &Shared,
     operation: Option<String>,
@@ -113,6 +126,11 @@ fn record(
     auth: bool,
 ) -> u64 {
     shared.with(|m| {
+        let variables = if m.platform.keep_payloads {
+            variables
+        } else {
+            shorten(variables)
+        };
         let seq = m.requests.len() as u64 + 1;
         m.requests.push(RequestRecord {
             seq,
@@ -139,6 +157,18 @@ fn finish(shared: &Shared, seq: u64, outcome: RequestOutcome, status: u16, error
             r.errors = errors;
         }
     });
+}
+
+/// Records how a request was refused; a plain-text answer with the message.
+fn refuse(
+    shared: &Shared,
+    seq: u64,
+    outcome: RequestOutcome,
+    status: StatusCode,
+    message: String,
+) -> Response {
+    finish(shared, seq, outcome, status.as_u16(), vec![message.clone()]);
+    (status, message).into_response()
 }
 
 /// Applies the faults of one phase: waits for the delays, and answers when one says so.
@@ -176,8 +206,20 @@ async fn faults(
     Some((status, body).into_response())
 }
 
-async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     let auth = authenticated(&shared, &headers);
+    let body = match axum::body::to_bytes(body, shared.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            let message = format!(
+                "request entity too large (over {} bytes)",
+                shared.max_body_bytes
+            );
+            let seq = record(&shared, None, "", Value::Null, auth);
+            let status = StatusCode::PAYLOAD_TOO_LARGE;
+            return refuse(&shared, seq, RequestOutcome::BadRequest, status, message);
+        }
+    };
     let req = match parse_body(&body) {
         Ok(r) => r,
         Err((query, variables, op, message)) => {
@@ -186,16 +228,12 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             if let Some(r) = faults(&shared, seq, operation.as_deref(), false).await {
                 return r;
             }
-            finish(
-                &shared,
-                seq,
-                RequestOutcome::BadRequest,
-                400,
-                vec![message.to_owned()],
-            );
             let body =
                 json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
-            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+            let status = StatusCode::BAD_REQUEST;
+            let errors = vec![message.to_owned()];
+            finish(&shared, seq, RequestOutcome::BadRequest, 400, errors);
+            return (status, Json(body)).into_response();
         }
     };
     let operation = exec::operation_name(&req.query, req.operation_name.as_deref());
@@ -216,14 +254,8 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         Ok(a) => a,
         Err(e) => {
             let message = format!("the stand-in failed executing the request: {e}");
-            finish(
-                &shared,
-                seq,
-                RequestOutcome::FieldErrors,
-                500,
-                vec![message.clone()],
-            );
-            return (StatusCode::INTERNAL_SERVER_ERROR, message).into_response();
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            return refuse(&shared, seq, RequestOutcome::FieldErrors, status, message);
         }
     };
     if let Some(r) = faults(&shared, seq, operation.as_deref(), true).await {

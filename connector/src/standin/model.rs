@@ -393,6 +393,7 @@ pub(crate) struct Platform {
     /// `<P>`: the queue prefix followed by `_`, or empty.
     pub(crate) prefix: String,
     pub(crate) connection: RabbitMqConnection,
+    pub(crate) keep_payloads: bool,
 }
 
 impl Platform {
@@ -923,7 +924,9 @@ impl Model {
             // The message as a whole is one expectation.
             self.report(work_id, first_error.as_ref(), &mut rec);
         }
-        rec.bundle = bundle;
+        if self.platform.keep_payloads {
+            rec.bundle = bundle;
+        }
         let n = rec.imported.len() as u64;
         self.pushes.push(rec);
         n

@@ -811,6 +811,39 @@ async fn the_queue_size_is_what_the_test_sets_and_control_endpoints_answer() {
     assert_eq!(status, 404);
 }
 
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_and_payloads_can_be_left_out() {
+    let s = StandIn::start(StandInOptions {
+        max_body_bytes: 20_000,
+        keep_payloads: false,
+        ..StandInOptions::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&s);
+    c.register("6.8.10").await;
+    let w = c.work_add().await;
+    let big = json!({"type": "incident", "spec_version": "2.1", "id": INCIDENT,
+                     "name": "x".repeat(10_000)});
+    assert_eq!(c.push(&bundle(vec![big.clone()]), Some(&w)).await.0, 200);
+    let long = json!({"type": "incident", "spec_version": "2.1", "id": INCIDENT,
+                      "name": "x".repeat(30_000)});
+    assert_eq!(c.push(&bundle(vec![long]), Some(&w)).await.0, 413);
+    let last = s.requests().pop().unwrap();
+    assert_eq!(
+        (last.outcome, last.http_status),
+        (RequestOutcome::BadRequest, 413)
+    );
+    // The object is kept, the payloads are not.
+    assert_eq!(s.object(INCIDENT).unwrap().object, big);
+    assert_eq!(s.pushes()[0].bundle, Value::Null);
+    let push = &s.requests_of("StixBundlePush")[0];
+    assert!(push.variables["bundle"]
+        .as_str()
+        .unwrap()
+        .ends_with(" bytes>"));
+}
+
 // ---- AMQP, against a real broker ----------------------------------------------------------
 
 fn amqp_url() -> String {
