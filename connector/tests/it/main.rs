@@ -1,6 +1,11 @@
 //! Integration tests of the connector.
 #![allow(clippy::unwrap_used)]
 
+mod amqp_path;
+mod e2e;
 mod graphql_contract;
 mod opencti;
+mod process;
 mod source;
+mod standin;
+mod support;

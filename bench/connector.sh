@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Connector figures (numbers go in the closing notes): INCIDENTS (default 10,000) incidents
+# from a seeded disinfox-server through disinfox-connector to the OpenCTI stand-in, over the
+# API path (and the AMQP path when a RabbitMQ broker answers at $AMQP_URL): wall time,
+# objects per second, peak RSS of the connector.
+#
+# With PY_CONNECTOR=<dir of OpenCTI-Platform/connectors external-import/disinfox/src> the
+# existing Python DISINFOX connector (pycti from PyPI) is measured the same way against the
+# same server and stand-in, and the ratios are printed. That connector reads one answer of
+# the endpoint per run (it ignores paging), so it gets one page of at most 1,000 incidents;
+# the ratio is of objects per second and of peak memory.
+#
+#   bash bench/connector.sh [INCIDENTS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-10000}
+amqp_url=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cargo build -q --release -p disinfox-server --bin disinfox-server --example seed
+cargo build -q --release -p connector --bin disinfox-connector --bin opencti-standin
+bin=target/release
+export DISINFOX_LOG_LEVEL=warn DISINFOX_RATE_LIMIT_PER_MINUTE=0
+
+echo "== seeding $n incidents"
+DISINFOX_DATA_DIR="$work/data" /usr/bin/time -f "seed: %e s" \
+  "$bin/examples/seed" "sqlite://$work/data/disinfox.db" "$n" 100
+export DISINFOX_DATA_DIR="$work/data"
+echo "benchmark-password-1" | "$bin/disinfox-server" user add --email bench@example.org --role reader >/dev/null 2>&1
+key=$("$bin/disinfox-server" apikey create --user bench@example.org)
+sport=$((20000 + RANDOM % 20000))
+DISINFOX_LISTEN="127.0.0.1:$sport" "$bin/disinfox-server" serve >/dev/null 2>"$work/server.err" &
+pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$sport/health" >/dev/null && break; sleep 0.1; done
+
+token=6f1c0d5e-3b7a-4c2e-9a8d-0e5f4b3c2a19
+start_standin() { # $1 = port, $2... = extra flags
+  local port=$1
+  shift
+  "$bin/opencti-standin" --listen "127.0.0.1:$port" --token "$token" "$@" >"$work/standin-$port.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/standin/summary" >/dev/null && break; sleep 0.1; done
+}
+summary() { curl -sf "http://127.0.0.1:$1/standin/summary"; }
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+run_rust() { # $1 = label, $2 = stand-in port, $3 = protocol
+  local out="$work/rust-$2.time"
+  OPENCTI_URL="http://127.0.0.1:$2" OPENCTI_TOKEN="$token" \
+  CONNECTOR_ID=$(cat /proc/sys/kernel/random/uuid) CONNECTOR_RUN_AND_TERMINATE=true \
+  CONNECTOR_QUEUE_PROTOCOL="$3" CONNECTOR_LOG_LEVEL=error \
+  DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle" DISINFOX_API_KEY="$key" DISINFOX_PAGE_SIZE=500 \
+    /usr/bin/time -f "%e %M" -o "$out" "$bin/disinfox-connector" 2>"$work/rust-$2.log" \
+    || { echo "connector failed:"; tail -5 "$work/rust-$2.log"; return 1; }
+  if [ "$3" = amqp ]; then
+    # The stand-in's worker consumes in the background: wait until it has every message.
+    for _ in $(seq 1 600); do
+      s=$(summary "$2")
+      [ "$(echo "$s" | field works_complete)" -ge 1 ] && break
+      sleep 0.1
+    done
+  fi
+  local s wall rss objects
+  s=$(summary "$2")
+  read -r wall rss <"$out"
+  objects=$(echo "$s" | field objects_received)
+  echo "$1: $objects objects ($(echo "$s" | field objects) distinct) in $wall s = $(python3 -c "print(round($objects / $wall))") objects/s; connector peak RSS $((rss / 1024)) MiB"
+  echo "$objects $wall $rss" >"$work/$1.result"
+}
+
+echo "== Rust connector, API path (stixBundlePush)"
+start_standin $((sport + 1))
+run_rust rust-api $((sport + 1)) api
+
+if "$bin/opencti-standin" --help >/dev/null 2>&1 && python3 - "$amqp_url" <<'EOF' 2>/dev/null
+import socket, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+socket.create_connection((u.hostname, u.port or 5672), timeout=2).close()
+EOF
+then
+  echo "== Rust connector, AMQP path (RabbitMQ at $amqp_url)"
+  start_standin $((sport + 2)) --amqp-url "$amqp_url" --queue-prefix "bench$RANDOM"
+  run_rust rust-amqp $((sport + 2)) amqp
+else
+  echo "== AMQP path skipped: no broker at $amqp_url"
+fi
+
+if [ -n "${PY_CONNECTOR:-}" ]; then
+  echo "== Python DISINFOX connector (pycti), API path"
+  py="$PWD/bench/out/pyvenv"
+  if [ ! -x "$py/bin/python" ]; then
+    python3 -m venv "$py"
+    "$py/bin/pip" install -q --disable-pip-version-check "pycti==6.8.10"
+  fi
+  pport=$((sport + 3))
+  start_standin "$pport"
+  cat >"$work/config.yml" <<EOF
+opencti:
+  url: 'http://127.0.0.1:$pport'
+  token: '$token'
+connector:
+  id: '$(cat /proc/sys/kernel/random/uuid)'
+  name: 'DISINFOX Connector'
+  scope: 'stix2'
+  log_level: 'error'
+  duration_period: 'PT5M'
+  queue_protocol: 'api'
+  run_and_terminate: true
+disinfox:
+  url: 'http://127.0.0.1:$sport/api/v1/bundle'
+  api_key: '$key'
+EOF
+  cp -r "$PY_CONNECTOR" "$work/pysrc"
+  cp "$work/config.yml" "$work/pysrc/config.yml"
+  # The Python connector reads one answer: ask for the largest page the server gives.
+  (cd "$work/pysrc" && OPENCTI_URL="http://127.0.0.1:$pport" OPENCTI_TOKEN="$token" \
+    CONNECTOR_RUN_AND_TERMINATE=true CONNECTOR_QUEUE_PROTOCOL=api CONNECTOR_LOG_LEVEL=error \
+    DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \
+    /usr/bin/time -f "%e %M" -o "$work/py.time" "$py/bin/python" main.py >"$work/py.log" 2>&1) \
+    || { echo "python connector failed:"; tail -20 "$work/py.log"; exit 1; }
+  s=$(summary "$pport")
+  read -r pwall prss <"$work/py.time"
+  pobjects=$(echo "$s" | field objects_received)
+  echo "python-api: $pobjects objects in $pwall s = $(python3 -c "print(round($pobjects / $pwall))") objects/s; connector peak RSS $((prss / 1024)) MiB"
+  read -r robjects rwall rrss <"$work/rust-api.result"
+  python3 -c "
+r = $robjects / $rwall
+p = $pobjects / $pwall
+print(f'ratio (API path): {r / p:.1f}x the objects per second at {$rrss / $prss:.2f} of the peak memory')
+"
+fi
