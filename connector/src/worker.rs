@@ -461,7 +461,12 @@ impl Connector {
         self.metrics.runs.inc();
         self.metrics.set_state(RunState::Running);
         let mut report = RunReport::default();
-        let result = self.pages(&mut report).await;
+        let result = self.pages(&mut report).await.map_err(|e| match e {
+            // A call cut short by the stop signal is the stop, not an OpenCTI failure.
+            RunError::OpenCti(OpenCtiError::Stopped)
+            | RunError::StateNotSaved(OpenCtiError::Stopped) => RunError::Stopped,
+            other => other,
+        });
         let closer = self.opencti.uninterruptible();
         let close = async {
             let (message, in_error) = match &result {

@@ -1,5 +1,5 @@
 //! Integration tests of the connector.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod amqp_path;
 mod e2e;

@@ -75,7 +75,8 @@ async fn logs_are_pycti_json_lines_without_secrets() {
     assert!(!err.contains(&server.key), "the API key leaked");
     let mut lines = 0;
     for line in err.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         for k in ["timestamp", "level", "name", "message"] {
             assert!(keys.contains(&k), "{line}");
@@ -85,7 +86,10 @@ async fn logs_are_pycti_json_lines_without_secrets() {
     }
     assert!(lines >= 3, "{err}");
     assert!(err.contains("Connector registered with ID"), "{err}");
-    assert_eq!(incidents_received(&octi).len(), server.incident_ids().await.len());
+    assert_eq!(
+        incidents_received(&octi).len(),
+        server.incident_ids().await.len()
+    );
 }
 
 #[tokio::test]
@@ -97,28 +101,43 @@ async fn killed_in_the_middle_of_a_run_and_restarted_it_loses_nothing() {
     let env = env_for(
         &server,
         &octi,
-        &[("DISINFOX_PAGE_SIZE", "10"), ("OPENCTI_JSON_LOGGING", "false")],
+        &[
+            ("DISINFOX_PAGE_SIZE", "10"),
+            ("OPENCTI_JSON_LOGGING", "false"),
+        ],
     );
     let mut child = spawn(&env);
     assert!(
-        octi.wait_until(Duration::from_secs(60), |s| s.pushes().len() >= 4).await,
+        octi.wait_until(Duration::from_secs(60), |s| s.pushes().len() >= 4)
+            .await,
         "the run started"
     );
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     let _ = child.wait();
     let partial = incidents_received(&octi).len();
     let n = server.incident_ids().await.len();
-    assert!(partial > 0 && partial < n, "killed mid-run: {partial} of {n}");
+    assert!(
+        partial > 0 && partial < n,
+        "killed mid-run: {partial} of {n}"
+    );
     // The work of the killed run stays open: that is what a kill does. The restart goes on
     // from the last committed page.
     let mut again = spawn(&env);
     let status = wait_exit(&mut again, Duration::from_secs(120)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", stderr_of(again));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        stderr_of(again)
+    );
     let got = incidents_received(&octi);
     assert_eq!(got.len(), n, "every incident arrived");
     let twice = got.values().filter(|c| **c > 1).count();
     assert!(got.values().all(|c| *c <= 2));
-    assert!(twice <= 10, "at most the page in flight came twice: {twice}");
+    assert!(
+        twice <= 10,
+        "at most the page in flight came twice: {twice}"
+    );
     assert!(remote_state(&octi).is_some_and(|s| s.contains_key("last_run")));
 }
 
@@ -136,7 +155,10 @@ async fn sigterm_stops_within_ten_seconds_closes_the_work_and_keeps_the_position
         ],
     );
     let mut child = spawn(&env);
-    assert!(octi.wait_until(Duration::from_secs(60), |s| s.pushes().len() >= 2).await);
+    assert!(
+        octi.wait_until(Duration::from_secs(60), |s| s.pushes().len() >= 2)
+            .await
+    );
     let pid = child.id().to_string();
     let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(term.success());
@@ -150,7 +172,10 @@ async fn sigterm_stops_within_ten_seconds_closes_the_work_and_keeps_the_position
     assert_eq!(works.len(), 1);
     assert_eq!(works[0].to_processed_calls, 1, "the work is closed");
     assert!(
-        works[0].messages.iter().any(|m| m.message.contains("stopping")),
+        works[0]
+            .messages
+            .iter()
+            .any(|m| m.message.contains("stopping")),
         "{:?}",
         works[0]
     );
@@ -161,7 +186,9 @@ async fn sigterm_stops_within_ten_seconds_closes_the_work_and_keeps_the_position
     octi.clear_faults();
     let mut again = spawn(&env_for(&server, &octi, &[("DISINFOX_PAGE_SIZE", "10")]));
     assert_eq!(
-        wait_exit(&mut again, Duration::from_secs(120)).await.and_then(|s| s.code()),
+        wait_exit(&mut again, Duration::from_secs(120))
+            .await
+            .and_then(|s| s.code()),
         Some(0)
     );
     let got = incidents_received(&octi);

@@ -46,7 +46,15 @@ impl Server {
         format!("sqlite://{}", dir.0.join("server.db").display())
     }
 
-    async fn serve(dir: &TempDir, addr: SocketAddr) -> (Store, SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    async fn serve(
+        dir: &TempDir,
+        addr: SocketAddr,
+    ) -> (
+        Store,
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let mut settings = ServerSettings::for_tests(Self::db_url(dir));
         settings.listen = addr;
         let app = Application::build(settings).await.unwrap();
@@ -66,7 +74,8 @@ impl Server {
     /// A server with `n` incidents and a read key.
     pub async fn start(n: usize) -> Self {
         let dir = TempDir::new();
-        let (store, addr, tx, done) = Self::serve(&dir, SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        let (store, addr, tx, done) =
+            Self::serve(&dir, SocketAddr::from(([127, 0, 0, 1], 0))).await;
         let user = store
             .create_user(
                 "connector@test.org",
