@@ -87,8 +87,8 @@ pub const ALL: &[(&str, &str)] = &[
 ];
 
 /// A platform version as `(major, minor, patch)`; 7.x date-based versions compare higher than
-/// every 6.x one.
-fn version_tuple(v: &str) -> (u64, u64, u64) {
+/// every 6.x one. Parts that are not numbers count as 0.
+pub fn version_tuple(v: &str) -> (u64, u64, u64) {
     let mut p = v.trim().split('.').map(|x| x.parse::<u64>().unwrap_or(0));
     (
         p.next().unwrap_or(0),

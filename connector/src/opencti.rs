@@ -477,12 +477,7 @@ fn graphql_error(e: &Value) -> OpenCtiError {
 
 /// The version's major number (7 for date-based 7.x releases).
 pub fn major(version: &str) -> u64 {
-    version
-        .trim()
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
+    crate::graphql::version_tuple(version).0
 }
 
 #[cfg(test)]

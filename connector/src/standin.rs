@@ -259,7 +259,7 @@ impl StandIn {
             None => None,
         };
         let platform = Platform {
-            major: exec::version_tuple(&options.version).0,
+            major: crate::graphql::version_tuple(&options.version).0,
             version: options.version.clone(),
             user_id: options.user_id.clone(),
             prefix: if options.queue_prefix.is_empty() {

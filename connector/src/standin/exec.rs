@@ -24,16 +24,6 @@ use super::Shared;
 /// in the file's header).
 const SCHEMA: &str = include_str!("../../tests/data/opencti-schema-subset.graphql");
 
-/// A platform version as `(major, minor, patch)` (non-numbers read as 0).
-pub(crate) fn version_tuple(v: &str) -> (u64, u64, u64) {
-    let mut p = v.trim().split('.').map(|x| x.parse::<u64>().unwrap_or(0));
-    (
-        p.next().unwrap_or(0),
-        p.next().unwrap_or(0),
-        p.next().unwrap_or(0),
-    )
-}
-
 /// `RegisterConnectorInput` fields and the first release sending them (pycti is released in
 /// lockstep with the platform, reference §3.2): an older platform is given a schema without
 /// them, so it rejects a registration that sends them, as an old server does.
@@ -52,7 +42,7 @@ const INPUT_FIELD_SINCE: &[(&str, (u64, u64, u64))] = &[
 /// predates.
 pub(crate) fn schema_for(version: &str) -> Result<Valid<Schema>, String> {
     use apollo_compiler::schema::ExtendedType;
-    let v = version_tuple(version);
+    let v = crate::graphql::version_tuple(version);
     let mut schema =
         Schema::parse(SCHEMA, "opencti-schema-subset.graphql").map_err(|e| e.errors.to_string())?;
     fn object<'s>(
