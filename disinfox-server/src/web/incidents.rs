@@ -1028,10 +1028,31 @@ struct MatrixPage {
     l: Layout,
     f: FilterForm,
     columns: Vec<MatrixColumn>,
+    legend: Vec<(u8, String)>,
     total: i64,
-    max: i64,
     filtered: bool,
     list_href: String,
+}
+
+/// The shades in use and the counts each stands for.
+fn legend(max: i64) -> Vec<(u8, String)> {
+    let mut out = vec![(0, "0".to_owned())];
+    let mut from = 1;
+    for lv in 1..=5u8 {
+        let to = (1..=max).filter(|n| level(*n, max) == lv).max();
+        if let Some(to) = to {
+            out.push((
+                lv,
+                if to == from {
+                    to.to_string()
+                } else {
+                    format!("{from}–{to}")
+                },
+            ));
+            from = to + 1;
+        }
+    }
+    out
 }
 
 /// The shade of a count: 0 for none, then 1–5 in proportion to the largest count.
@@ -1113,12 +1134,14 @@ pub(crate) async fn matrix(
     } else {
         StatusCode::OK
     };
+    let mut l = Layout::new(&state, Some(&ctx), "DISARM matrix", "matrix");
+    l.wide = true;
     let page = MatrixPage {
-        l: Layout::new(&state, Some(&ctx), "DISARM matrix", "matrix"),
+        l,
         f: filter_form(&state, "/matrix", &q, error, false).await?,
         columns,
+        legend: legend(max),
         total,
-        max,
         filtered,
         list_href: url_with("/incidents", &q, &[]),
     };
@@ -1283,5 +1306,17 @@ mod tests {
         assert_eq!(level(0, 10), 0);
         assert_eq!(level(1, 10), 1);
         assert_eq!(level(10, 10), 5);
+        assert_eq!(
+            legend(6),
+            vec![
+                (0, "0".to_owned()),
+                (1, "1".to_owned()),
+                (2, "2".to_owned()),
+                (3, "3".to_owned()),
+                (4, "4".to_owned()),
+                (5, "5–6".to_owned())
+            ]
+        );
+        assert_eq!(legend(0), vec![(0, "0".to_owned())]);
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct Layout {
     pub(crate) disarm: String,
     /// A one-line confirmation (after a redirect).
     pub(crate) notice: Option<&'static str>,
+    /// The page uses the whole width of the window (the DISARM matrix).
+    pub(crate) wide: bool,
 }
 
 impl Layout {
@@ -62,6 +64,7 @@ impl Layout {
                 .version_label()
                 .to_owned(),
             notice: None,
+            wide: false,
         }
     }
 

@@ -33,34 +33,48 @@ fn program(env: &str, default: &str) -> String {
     std::env::var(env).unwrap_or_else(|_| default.to_owned())
 }
 
-impl Browser {
-    /// Starts chromedriver on a free port and a headless Chromium session for `base`.
-    pub async fn start(base: &str) -> Self {
-        let driver_path = program("CHROMEDRIVER", "/usr/bin/chromedriver");
-        let chromium = program("CHROMIUM", "/usr/bin/chromium");
-        let port = free_port();
-        let mut cmd = Command::new(&driver_path);
-        cmd.arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut driver = cmd.spawn().unwrap_or_else(|e| {
+/// Starts chromedriver on a free port; `None` when it exits before listening.
+fn start_driver(driver_path: &str) -> Option<(Child, u16)> {
+    let port = free_port();
+    let mut driver = Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
             panic!(
                 "cannot start {driver_path}: {e}. Install Debian's chromium and chromium-driver \
                  (bash scripts/test does), or set CHROMEDRIVER and CHROMIUM"
             )
         });
-        // chromedriver prints one line when it listens; then keep draining its output.
-        let stdout = driver.stdout.take().expect("chromedriver stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(l)) if l.contains("started successfully") => break,
-                Some(Ok(_)) => continue,
-                _ => panic!("{driver_path} exited before listening on port {port}"),
+    // chromedriver prints one line when it listens; then its output is drained.
+    let stdout = driver.stdout.take().expect("chromedriver stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("started successfully") => break,
+            Some(Ok(_)) => continue,
+            _ => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                return None;
             }
         }
-        std::thread::spawn(move || for _ in lines {});
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Some((driver, port))
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and a headless Chromium session for `base`.
+    pub async fn start(base: &str) -> Self {
+        let driver_path = program("CHROMEDRIVER", "/usr/bin/chromedriver");
+        let chromium = program("CHROMIUM", "/usr/bin/chromium");
+        // A port freed for chromedriver may be taken by someone else first: try a few.
+        let (driver, port) = (0..3)
+            .find_map(|_| start_driver(&driver_path))
+            .unwrap_or_else(|| panic!("{driver_path} did not start listening (3 tries)"));
         let profile = TempDir::new();
         let caps = json!({
             "browserName": "chrome",
@@ -218,6 +232,11 @@ impl Browser {
     /// Saves a screenshot of the whole page (the window grown to the page's height) as
     /// `target/screenshots/<name>.png`; `width` sets the window width (a phone: 390).
     pub async fn screenshot(&self, name: &str, width: u32) -> PathBuf {
+        self.screenshot_at_most(name, width, 6000).await
+    }
+
+    /// Like [`Self::screenshot`], at most `max_height` pixels high (the top of the page).
+    pub async fn screenshot_at_most(&self, name: &str, width: u32, max_height: u32) -> PathBuf {
         self.c.set_window_size(width, 900).await.unwrap();
         let h = self
             .c
@@ -226,8 +245,14 @@ impl Browser {
             .unwrap()
             .as_u64()
             .unwrap_or(900)
-            .clamp(600, 6000) as u32;
+            .clamp(600, 6000) as u32
+            + 40;
+        let h = h.min(max_height);
         self.c.set_window_size(width, h).await.unwrap();
+        self.c
+            .execute("window.scrollTo(0, 0);", vec![])
+            .await
+            .unwrap();
         let png = self.c.screenshot().await.unwrap();
         self.c.set_window_size(1280, 900).await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");

@@ -150,6 +150,15 @@ async fn an_analyst_creates_an_incident_and_finds_it_by_search_facet_and_matrix(
     b.close().await;
 }
 
+async fn bundle_with(app: &TestApp, key: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/bundle"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_made_on_the_profile_page_reads_the_bundle_endpoint() {
     let (app, b) = setup().await;
@@ -165,13 +174,7 @@ async fn an_api_key_made_on_the_profile_page_reads_the_bundle_endpoint() {
         .await;
     let key = b.text("#new-key").await;
     assert!(key.starts_with("dfx_") && key.len() == 47, "{key}");
-    let r = app
-        .client
-        .get(app.url("/api/v1/bundle"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let r = bundle_with(&app, &key).await;
     assert_eq!(r.status().as_u16(), 200);
     let bundle: Value = r.json().await.unwrap();
     assert_eq!(bundle["type"], "bundle");
@@ -190,14 +193,7 @@ async fn an_api_key_made_on_the_profile_page_reads_the_bundle_endpoint() {
         .unwrap();
     b.click_and_wait("table.keys form button.danger").await;
     assert!(b.text(".notice").await.contains("revoked"));
-    let r = app
-        .client
-        .get(app.url("/api/v1/bundle"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(bundle_with(&app, &key).await.status().as_u16(), 401);
     b.close().await;
 }
 

@@ -53,7 +53,7 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
     assert!(bars.len() > 12, "a bar per month: {}", bars.len());
     assert!(b.text("footer").await.contains("CC BY-SA 4.0"));
     b.screenshot("dashboard", 1280).await;
-    b.screenshot("dashboard-phone", 390).await;
+    b.screenshot_at_most("dashboard-phone", 390, 1400).await;
 
     b.goto("/incidents").await;
     assert_eq!(b.text("h1 .count").await, "240");
@@ -71,10 +71,28 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
         .await;
     assert!(b.text(".chips").await.contains("Tactic: Maximise Exposure"));
     b.screenshot("incidents-filtered", 1280).await;
-    b.screenshot("incidents-phone", 390).await;
+    b.screenshot_at_most("incidents-phone", 390, 1400).await;
 
     b.click_and_wait("table.incidents tbody tr:first-child td:first-child a")
         .await;
+    assert!(b.path().await.starts_with("/incidents/incident--"));
+    // The incident with the most techniques, for the picture.
+    let (all, _) = app
+        .state
+        .store
+        .list_incidents(&Default::default(), Default::default(), true, 0, 1000)
+        .await
+        .unwrap();
+    let rich = all
+        .iter()
+        .max_by_key(|s| {
+            (
+                s.incident.input.techniques.len(),
+                s.incident.input.target_countries.len(),
+            )
+        })
+        .unwrap();
+    b.goto(&format!("/incidents/{}", rich.id)).await;
     assert!(b.text("main").await.contains("Related incidents"));
     assert!(
         b.exists("ol.related li").await,
@@ -98,8 +116,8 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
         "the most used techniques are the darkest"
     );
     assert!(b.text(".attribution").await.contains("DISARM Foundation"));
-    b.c.set_window_size(2200, 900).await.unwrap();
-    b.screenshot("matrix", 2200).await;
+    b.screenshot("matrix-full", 2400).await;
+    b.screenshot_at_most("matrix", 2400, 1500).await;
 
     b.goto("/actors").await;
     b.screenshot("actors", 1280).await;
