@@ -54,6 +54,11 @@ pub fn hash_api_key(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
+/// A random token of 32 bytes in URL-safe base64 (browser session ids, CSRF tokens).
+pub fn random_token() -> anyhow::Result<String> {
+    Ok(base64url(&random_bytes::<32>()?))
+}
+
 /// A random password for generated accounts (24 URL-safe characters).
 pub fn generate_password() -> anyhow::Result<String> {
     Ok(base64url(&random_bytes::<18>()?))

@@ -295,11 +295,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             };
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let is_json = file
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-                || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-            let report = if is_json {
+            let format = crate::import::Format::of_file(&file.to_string_lossy(), &bytes);
+            let report = if format == crate::import::Format::Stix {
                 crate::import::import_stix(&state, &bytes, uid).await
             } else {
                 let bar = indicatif::ProgressBar::new(0);

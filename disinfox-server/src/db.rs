@@ -424,6 +424,73 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    // ---- browser sessions --------------------------------------------------------------
+
+    /// Stores a new browser session (the hash of its id) and removes expired ones.
+    pub async fn create_session(
+        &self,
+        id_hash: &[u8],
+        user_id: i64,
+        csrf: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        let now = Timestamp::now();
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now.unix_seconds())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id_hash)
+            .bind(user_id)
+            .bind(csrf)
+            .bind(now.to_string())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The live session with this id hash: its (enabled) user and CSRF token.
+    pub async fn session(&self, id_hash: &[u8]) -> anyhow::Result<Option<(User, String)>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.role, u.created_at, u.disabled, s.csrf
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+        )
+        .bind(id_hash)
+        .bind(Timestamp::now().unix_seconds())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((Self::user_from_row(&r)?, r.try_get("csrf")?)))
+            .transpose()
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, id_hash: &[u8]) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user but `keep` (after a password change or when disabled).
+    pub async fn delete_user_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&[u8]>,
+    ) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND (?2 IS NULL OR id_hash != ?2)")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     // ---- incidents ---------------------------------------------------------------------
 
     fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<StoredIncident> {
@@ -780,14 +847,31 @@ impl Store {
 
     /// Incidents counted per facet value (live incidents only), most frequent first.
     pub async fn facet_counts(&self, facet: Facet, limit: i64) -> anyhow::Result<Vec<Count>> {
+        self.facet_counts_where(facet, &IncidentFilter::default(), limit)
+            .await
+    }
+
+    /// Incidents matching the filter counted per facet value, most frequent first (the
+    /// facet side bar of the incident list and the shading of the DISARM matrix).
+    pub async fn facet_counts_where(
+        &self,
+        facet: Facet,
+        f: &IncidentFilter,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Count>> {
         let (table, column, extra) = facet.sql();
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT f.{column} AS k, COUNT(*) AS n FROM {table} f JOIN incidents i ON i.id = f.incident_id
-             WHERE i.revoked = 0 {extra} GROUP BY f.{column} ORDER BY n DESC, k LIMIT ?"
-        )))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut where_sql = String::new();
+        let mut args = Vec::new();
+        Self::filter_sql(f, &mut where_sql, &mut args);
+        let sql = format!(
+            "SELECT f.{column} AS k, COUNT(*) AS n FROM {table} f JOIN incidents i ON i.id = f.incident_id{where_sql}
+             {extra} GROUP BY f.{column} ORDER BY n DESC, k LIMIT ?"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = q.bind(a);
+        }
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
         counts_of(&rows)
     }
 

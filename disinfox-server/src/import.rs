@@ -31,6 +31,60 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
 }
 
+/// The two formats of a bulk import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A STIX 2.1 bundle (JSON).
+    Stix,
+    /// The upstream DISINFOX bulk CSV.
+    Csv,
+}
+
+impl Format {
+    /// The format of a request body by its media type (the API), if it is one of the two.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        let ct = media_type.trim().to_ascii_lowercase();
+        if ct.starts_with("application/json") || ct.contains("+json") {
+            Some(Self::Stix)
+        } else if ct.starts_with("text/csv")
+            || ct.starts_with("application/vnd.ms-excel")
+            || ct.starts_with("text/plain")
+        {
+            Some(Self::Csv)
+        } else {
+            None
+        }
+    }
+
+    /// The format of a file by its name and content (the command line and the upload page): a
+    /// `.json` name or a first character `{` is a bundle, anything else CSV.
+    pub fn of_file(name: &str, bytes: &[u8]) -> Self {
+        let is_json = std::path::Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if is_json {
+            Self::Stix
+        } else {
+            Self::Csv
+        }
+    }
+}
+
+/// Imports a file of either format; `progress` is told of CSV progress `(done, total)`.
+pub async fn import(
+    state: &AppState,
+    format: Format,
+    bytes: &[u8],
+    user_id: Option<i64>,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> ApiResult<ImportReport> {
+    match format {
+        Format::Stix => import_stix(state, bytes, user_id).await,
+        Format::Csv => import_csv(state, bytes, user_id, progress).await,
+    }
+}
+
 /// A rejected incident or object.
 #[derive(Debug, Serialize)]
 pub struct Rejected {
@@ -42,7 +96,8 @@ pub struct Rejected {
     pub errors: Vec<String>,
 }
 
-const CHANNELS: &[&str] = &[
+/// The channel columns of the DISINFOX CSV format (also the channels the web form suggests).
+pub const CHANNELS: &[&str] = &[
     "Facebook",
     "Instagram",
     "X",

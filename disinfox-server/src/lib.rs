@@ -12,6 +12,8 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod model;
+pub mod ops;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod web;

@@ -127,18 +127,21 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-/// The router: the table's routes, the JSON error shape for every error, body limit,
-/// request timeout.
+/// The router: the table's routes and the web pages ([`crate::web::pages`]), the JSON error
+/// shape for every API error (HTML error pages for the pages), body limit, request timeout.
 pub fn router(state: AppState) -> Router {
     let mut r: Router<AppState> = Router::new();
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
-    for spec in routes() {
-        let mr = (spec.handler)();
-        let merged = match by_path.remove(spec.path) {
+    let api = routes().into_iter().map(|s| (s.path, (s.handler)()));
+    let pages = crate::web::pages()
+        .into_iter()
+        .map(|p| (p.path, p.guarded(&state)));
+    for (path, mr) in api.chain(pages) {
+        let merged = match by_path.remove(path) {
             Some(existing) => existing.merge(mr),
             None => mr,
         };
-        by_path.insert(spec.path, merged);
+        by_path.insert(path, merged);
     }
     for (path, mr) in by_path {
         r = r.route(path, mr);
@@ -148,6 +151,10 @@ pub fn router(state: AppState) -> Router {
     r.fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::html_pages,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -162,6 +169,9 @@ async fn not_found() -> Response {
 /// Turns every error response that is not JSON yet (axum's extractor rejections, 405, 408,
 /// 413) into the API's JSON error shape, keeping the status and the message.
 async fn json_errors(req: Request, next: Next) -> Response {
+    if crate::web::is_page_path(req.uri().path()) {
+        return next.run(req).await;
+    }
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {

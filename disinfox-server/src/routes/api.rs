@@ -11,15 +11,19 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stix_model::disarm::Catalogue;
-use stix_model::{CountryCode, Identifier, Timestamp};
+use stix_model::CountryCode;
 
-use crate::auth::{self, Caller, Scope};
+use crate::auth::{Caller, Scope};
 use crate::correlate;
-use crate::db::{Facet, IncidentFilter, Role, Sort, StoredIncident};
+use crate::db::{Facet, IncidentFilter, Sort, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::import;
-use crate::model::{IncidentInput, TechniquePolicy};
+use crate::model::IncidentInput;
+use crate::ops::{self, ListRequest};
 use crate::startup::AppState;
+
+/// The DISARM licence statement shown with DISARM data (API and pages).
+pub const DISARM_ATTRIBUTION: &str = "DISARM framework by the DISARM Foundation, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)";
 
 /// A JSON body parsed into `T`, with malformed bodies answered in the API's error shape.
 pub struct JsonBody<T>(pub T);
@@ -146,21 +150,21 @@ pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
     }
 }
 
-/// Query of the incident list.
-#[derive(Debug, Default, Deserialize)]
+/// Query of the incident list (the API's and the web page's).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ListQuery {
-    q: Option<String>,
-    country: Option<String>,
-    actor: Option<String>,
-    technique: Option<String>,
-    tactic: Option<String>,
-    channel: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    sort: Option<String>,
-    order: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
+    pub(crate) q: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) actor: Option<String>,
+    pub(crate) technique: Option<String>,
+    pub(crate) tactic: Option<String>,
+    pub(crate) channel: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) sort: Option<String>,
+    pub(crate) order: Option<String>,
+    pub(crate) page: Option<i64>,
+    pub(crate) per_page: Option<i64>,
 }
 
 fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
@@ -229,6 +233,48 @@ impl ListQuery {
             after_seq: None,
         })
     }
+
+    /// The whole request: filters, sort, order and page, checked.
+    pub fn request(&self) -> ApiResult<ListRequest> {
+        let filter = self.filter()?;
+        let sort = match self.sort.as_deref().unwrap_or("modified") {
+            "modified" => Sort::Modified,
+            "created" => Sort::Created,
+            "date" => Sort::Date,
+            "name" => Sort::Name,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "sort: {other:?} is not one of modified, created, date, name"
+                )))
+            }
+        };
+        let descending = match self.order.as_deref().unwrap_or("desc") {
+            "desc" => true,
+            "asc" => false,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "order: {other:?} is not asc or desc"
+                )))
+            }
+        };
+        let per_page = self.per_page.unwrap_or(50);
+        if !(1..=200).contains(&per_page) {
+            return Err(ApiError::BadRequest(
+                "per_page: must be from 1 to 200".into(),
+            ));
+        }
+        let page = self.page.unwrap_or(1);
+        if page < 1 {
+            return Err(ApiError::BadRequest("page: must be 1 or more".into()));
+        }
+        Ok(ListRequest {
+            filter,
+            sort,
+            descending,
+            page,
+            per_page,
+        })
+    }
 }
 
 pub(crate) async fn list_incidents(
@@ -236,61 +282,17 @@ pub(crate) async fn list_incidents(
     _caller: Caller,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let filter = q.filter()?;
-    let sort = match q.sort.as_deref().unwrap_or("modified") {
-        "modified" => Sort::Modified,
-        "created" => Sort::Created,
-        "date" => Sort::Date,
-        "name" => Sort::Name,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "sort: {other:?} is not one of modified, created, date, name"
-            )))
-        }
-    };
-    let descending = match q.order.as_deref().unwrap_or("desc") {
-        "desc" => true,
-        "asc" => false,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "order: {other:?} is not asc or desc"
-            )))
-        }
-    };
-    let per_page = q.per_page.unwrap_or(50);
-    if !(1..=200).contains(&per_page) {
-        return Err(ApiError::BadRequest(
-            "per_page: must be from 1 to 200".into(),
-        ));
-    }
-    let page = q.page.unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::BadRequest("page: must be 1 or more".into()));
-    }
-    let (items, total) = state
-        .store
-        .list_incidents(&filter, sort, descending, (page - 1) * per_page, per_page)
-        .await?;
+    let req = q.request()?;
+    let (items, total) = ops::list_incidents(&state, &req).await?;
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
+    let per_page = req.per_page;
     Ok(Json(json!({
         "items": items.iter().map(|i| view(i, catalogue)).collect::<Vec<_>>(),
         "total": total,
-        "page": page,
+        "page": req.page,
         "per_page": per_page,
         "pages": (total + per_page - 1) / per_page,
     })))
-}
-
-fn invalid(fields: BTreeMap<String, String>) -> ApiError {
-    let message = format!(
-        "invalid incident: {}",
-        fields
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    ApiError::Invalid { message, fields }
 }
 
 pub(crate) async fn create_incident(
@@ -298,29 +300,7 @@ pub(crate) async fn create_incident(
     caller: Caller,
     JsonBody(input): JsonBody<IncidentInput>,
 ) -> ApiResult<Response> {
-    caller.require_write()?;
-    let incident = input
-        .validate(
-            state.settings.disarm_version,
-            TechniquePolicy::Strict,
-            &mut Vec::new(),
-        )
-        .map_err(invalid)?;
-    let created = Timestamp::now();
-    let id =
-        stix_model::opencti::incident(&incident.input.name, &created.to_string()).map_err(|e| {
-            ApiError::Invalid {
-                message: e.to_string(),
-                fields: BTreeMap::from([("name".into(), e.to_string())]),
-            }
-        })?;
-    if state.store.incident(id.as_str()).await?.is_some() {
-        return Err(ApiError::Conflict(format!("{id} exists already")));
-    }
-    let stored = state
-        .store
-        .save_incident(&id, &incident, created, None, Some(caller.user.id))
-        .await?;
+    let stored = ops::create_incident(&state, &caller, input).await?;
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
     let location = format!("/api/v1/incidents/{}", stored.id);
     Ok((
@@ -331,22 +311,8 @@ pub(crate) async fn create_incident(
         .into_response())
 }
 
-fn parse_incident_id(id: &str) -> ApiResult<Identifier> {
-    match Identifier::parse(id) {
-        Ok(i) if i.object_type() == "incident" => Ok(i),
-        _ => Err(ApiError::NotFound(format!(
-            "no incident {id:?}: ids look like incident--<uuid>"
-        ))),
-    }
-}
-
 pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StoredIncident> {
-    let id = parse_incident_id(id)?;
-    state
-        .store
-        .incident(id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))
+    ops::load_incident(state, id).await
 }
 
 pub(crate) async fn get_incident(
@@ -367,28 +333,7 @@ pub(crate) async fn update_incident(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<IncidentInput>,
 ) -> ApiResult<Json<IncidentView>> {
-    caller.require_write()?;
-    let existing = load(&state, &id).await?;
-    if existing.revoked {
-        return Err(ApiError::Conflict(format!("{} was deleted", existing.id)));
-    }
-    let incident = input
-        .validate(
-            state.settings.disarm_version,
-            TechniquePolicy::Strict,
-            &mut Vec::new(),
-        )
-        .map_err(invalid)?;
-    let stored = state
-        .store
-        .save_incident(
-            &existing.id,
-            &incident,
-            existing.created,
-            None,
-            Some(caller.user.id),
-        )
-        .await?;
+    let stored = ops::update_incident(&state, &caller, &id, input).await?;
     Ok(Json(view(
         &stored,
         Catalogue::builtin(state.settings.disarm_version),
@@ -400,16 +345,8 @@ pub(crate) async fn delete_incident(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require_write()?;
-    let id = parse_incident_id(&id)?;
-    match state
-        .store
-        .revoke_incident(id.as_str(), Some(caller.user.id))
-        .await?
-    {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(ApiError::NotFound(format!("no live incident {id}"))),
-    }
+    ops::delete_incident(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,20 +376,14 @@ pub(crate) async fn import(
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let report = if ct.starts_with("application/json") || ct.contains("+json") {
-        import::import_stix(&state, &body, Some(caller.user.id)).await?
-    } else if ct.starts_with("text/csv")
-        || ct.starts_with("application/vnd.ms-excel")
-        || ct.starts_with("text/plain")
-    {
-        import::import_csv(&state, &body, Some(caller.user.id), &mut |_, _| {}).await?
-    } else {
+        .unwrap_or("");
+    let Some(format) = import::Format::from_media_type(ct) else {
         return Err(ApiError::UnsupportedMediaType(
             "send a STIX bundle as application/json or a DISINFOX CSV file as text/csv".into(),
         ));
     };
+    let report =
+        import::import(&state, format, &body, Some(caller.user.id), &mut |_, _| {}).await?;
     Ok(Json(report))
 }
 
@@ -461,13 +392,7 @@ pub(crate) async fn disarm(
     _caller: Caller,
 ) -> ApiResult<Json<Value>> {
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
-    let counts: BTreeMap<String, i64> = state
-        .store
-        .facet_counts(Facet::Technique, 10_000)
-        .await?
-        .into_iter()
-        .map(|c| (c.key, c.count))
-        .collect();
+    let counts = ops::technique_counts(&state, &IncidentFilter::default()).await?;
     let tactics: Vec<Value> = catalogue
         .tactics()
         .iter()
@@ -488,7 +413,7 @@ pub(crate) async fn disarm(
         .collect();
     Ok(Json(json!({
         "version": catalogue.version_label(),
-        "attribution": "DISARM framework by the DISARM Foundation, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)",
+        "attribution": DISARM_ATTRIBUTION,
         "tactics": tactics,
     })))
 }
@@ -537,20 +462,8 @@ pub(crate) async fn channels(
 pub(crate) async fn stats(
     State(state): State<AppState>,
     _caller: Caller,
-) -> ApiResult<Json<Value>> {
-    let (live, revoked) = state.store.incident_counts().await?;
-    let s = &state.store;
-    Ok(Json(json!({
-        "incidents": live,
-        "deleted": revoked,
-        "top_actors": s.facet_counts(Facet::Actor, 10).await?,
-        "top_countries": s.facet_counts(Facet::Country, 10).await?,
-        "top_origins": s.facet_counts(Facet::Origin, 10).await?,
-        "top_techniques": s.facet_counts(Facet::Technique, 10).await?,
-        "top_tactics": s.facet_counts(Facet::Tactic, 20).await?,
-        "top_channels": s.facet_counts(Facet::Channel, 10).await?,
-        "timeline": s.timeline().await?,
-    })))
+) -> ApiResult<Json<ops::Stats>> {
+    Ok(Json(ops::stats(&state).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -586,34 +499,7 @@ pub(crate) async fn create_key(
     caller: Caller,
     JsonBody(k): JsonBody<NewKey>,
 ) -> ApiResult<Response> {
-    if caller.scope != Scope::Write {
-        return Err(ApiError::Forbidden(
-            "a read-only key cannot create keys".into(),
-        ));
-    }
-    let scope = k.scope.as_deref().unwrap_or("read");
-    if !matches!(scope, "read" | "write") {
-        return Err(ApiError::Invalid {
-            message: "scope must be read or write".into(),
-            fields: BTreeMap::from([("scope".into(), "must be read or write".into())]),
-        });
-    }
-    if scope == "write" && !caller.user.role.can_write() {
-        return Err(ApiError::Forbidden(
-            "readers can only create read keys".into(),
-        ));
-    }
-    if k.name.chars().count() > 100 {
-        return Err(ApiError::Invalid {
-            message: "name too long".into(),
-            fields: BTreeMap::from([("name".into(), "at most 100 characters".into())]),
-        });
-    }
-    let (secret, hash) = auth::new_api_key()?;
-    let info = state
-        .store
-        .create_api_key(caller.user.id, k.name.trim(), &secret[..12], &hash, scope)
-        .await?;
+    let (secret, info) = ops::create_key(&state, &caller, &k.name, k.scope.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"key": secret, "info": info, "note": "the key is shown once; store it now"})),
@@ -626,21 +512,8 @@ pub(crate) async fn revoke_key(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    if caller.scope != Scope::Write {
-        return Err(ApiError::Forbidden(
-            "a read-only key cannot revoke keys".into(),
-        ));
-    }
-    let owner = if caller.user.role == Role::Admin {
-        None
-    } else {
-        Some(caller.user.id)
-    };
-    if state.store.revoke_api_key(id, owner).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!("no live key {id} of yours")))
-    }
+    ops::revoke_key(&state, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(crate) async fn list_users(
@@ -673,51 +546,14 @@ pub(crate) async fn create_user(
     caller: Caller,
     JsonBody(u): JsonBody<NewUser>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
-    let mut fields = BTreeMap::new();
-    if !valid_email(&u.email) {
-        fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
-    }
-    let role = Role::parse(&u.role);
-    if role.is_none() {
-        fields.insert(
-            "role".to_owned(),
-            "must be admin, analyst or reader".to_owned(),
-        );
-    }
-    if matches!(&u.password, Some(p) if p.chars().count() < auth::MIN_PASSWORD) {
-        fields.insert(
-            "password".to_owned(),
-            format!("must be at least {} characters", auth::MIN_PASSWORD),
-        );
-    }
-    let Some(role) = role.filter(|_| fields.is_empty()) else {
-        return Err(invalid_user(fields));
-    };
-    let (password, generated) = match u.password {
-        Some(p) => (p, false),
-        None => (auth::generate_password()?, true),
-    };
-    let hash = auth::hash_password(&password)?;
-    let Some(user) = state.store.create_user(u.email.trim(), &hash, role).await? else {
-        return Err(ApiError::Conflict(format!(
-            "a user {} exists already",
-            u.email.trim()
-        )));
-    };
+    let (user, generated) =
+        ops::create_user(&state, &caller, &u.email, &u.role, u.password).await?;
     let mut body = json!({"user": user});
-    if generated {
+    if let Some(password) = generated {
         body["password"] = json!(password);
         body["note"] = json!("the password is shown once");
     }
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-fn invalid_user(fields: BTreeMap<String, String>) -> ApiError {
-    ApiError::Invalid {
-        message: "invalid user".into(),
-        fields,
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -733,25 +569,6 @@ pub(crate) async fn update_user(
     Path(id): Path<i64>,
     JsonBody(p): JsonBody<UserPatch>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
-    if id == caller.user.id {
-        return Err(ApiError::Forbidden(
-            "administrators cannot change their own role or disable themselves".into(),
-        ));
-    }
-    let Some(user) = state.store.user(id).await? else {
-        return Err(ApiError::NotFound(format!("no user {id}")));
-    };
-    let role = match p.role.as_deref() {
-        Some(r) => Role::parse(r).ok_or_else(|| {
-            invalid_user(BTreeMap::from([(
-                "role".into(),
-                "must be admin, analyst or reader".into(),
-            )]))
-        })?,
-        None => user.role,
-    };
-    let disabled = p.disabled.unwrap_or(user.disabled);
-    state.store.update_user(id, role, disabled).await?;
-    Ok(Json(json!({"user": state.store.user(id).await?})))
+    let user = ops::update_user(&state, &caller, id, p.role.as_deref(), p.disabled).await?;
+    Ok(Json(json!({"user": user})))
 }

@@ -97,8 +97,17 @@ pub(crate) async fn incident_bundle(
     Params(q): Params<FlavorQuery>,
 ) -> ApiResult<Response> {
     let opencti = flavor_opencti(q.flavor.as_deref())?;
-    let s = load(&state, &id).await?;
-    let b = builder_with(&state, std::slice::from_ref(&s), opencti)?.build();
+    incident_bundle_download(&state, &id, opencti).await
+}
+
+/// One incident's bundle as a JSON file download (the API's and the incident page's).
+pub(crate) async fn incident_bundle_download(
+    state: &AppState,
+    id: &str,
+    opencti: bool,
+) -> ApiResult<Response> {
+    let s = load(state, id).await?;
+    let b = builder_with(state, std::slice::from_ref(&s), opencti)?.build();
     let mut r = bundle_response(&b, Vec::new())?;
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}.json\"", s.id)) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);

@@ -1,9 +1,12 @@
 //! Authentication and roles: every data route needs a key; roles and scopes are enforced.
 
 use disinfox_server::routes::{openapi_document, routes, Access};
+use disinfox_server::web::pages;
+use reqwest::header::LOCATION;
 use reqwest::Method;
 use serde_json::json;
 
+use crate::pages::{is_html, no_redirects, page_path};
 use crate::support::{incident, spawn_app, spawn_with};
 
 #[tokio::test]
@@ -62,6 +65,71 @@ async fn every_route_but_health_and_the_description_requires_authentication() {
     assert_eq!(
         public,
         vec!["/health", "/api/v1/health", "/api/v1/openapi.json"]
+    );
+}
+
+#[tokio::test]
+/// The web pages too: every page but the public ones leads to the sign-in form (and the
+/// public sign-in form still wants its CSRF token).
+async fn every_page_but_the_public_ones_leads_to_the_sign_in_form() {
+    let app = spawn_app().await;
+    let client = no_redirects();
+    let table = pages();
+    assert!(table.len() >= 20);
+    for p in &table {
+        let path = page_path(p.path);
+        let method = Method::from_bytes(p.method.as_bytes()).unwrap();
+        let r = client.request(method, app.url(&path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        match (p.access, p.method) {
+            (Access::Public, "GET") => assert_eq!(status, 200, "{} {path} is public", p.method),
+            (Access::Public, _) => {
+                assert_eq!(status, 403, "{} {path}: no CSRF token", p.method);
+                assert!(is_html(&r));
+            }
+            (_, "GET") => {
+                assert_eq!(status, 303, "{} {path} needs a session", p.method);
+                let to = r.headers()[LOCATION].to_str().unwrap();
+                assert!(to.starts_with("/login?next=%2F"), "{path}: {to}");
+            }
+            _ => {
+                assert_eq!(status, 303, "{} {path} needs a session", p.method);
+                assert_eq!(r.headers()[LOCATION], "/login");
+            }
+        }
+    }
+    let public: Vec<_> = table
+        .iter()
+        .filter(|p| p.access == Access::Public)
+        .map(|p| (p.method, p.path))
+        .collect();
+    assert_eq!(
+        public,
+        vec![
+            ("GET", "/"),
+            ("GET", "/assets/{file}"),
+            ("GET", "/login"),
+            ("POST", "/login")
+        ]
+    );
+    // Pages are not in the API description, and API routes keep their JSON 401.
+    let doc = disinfox_server::routes::openapi_document();
+    for p in &table {
+        assert!(
+            doc["paths"][p.path].is_null(),
+            "{} documented as API",
+            p.path
+        );
+    }
+    let r = client
+        .get(app.url("/api/v1/incidents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["status"],
+        401
     );
 }
 

@@ -6,4 +6,5 @@ mod auth;
 mod bundle;
 mod imports;
 mod incidents;
+mod pages;
 mod support;

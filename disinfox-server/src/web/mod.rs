@@ -1,0 +1,184 @@
+//! The web pages: server-rendered HTML (askama templates compiled into the binary), with the
+//! stylesheet, script and icon served from the binary too, so the pages work on a network
+//! with no way out.
+//!
+//! Every page is in [`pages`], a table parallel to the API's route table: the router is built
+//! from it, and its access level is enforced by a guard layered on each route (sign-in,
+//! role, and the CSRF token of every state-changing request), so a page cannot forget a
+//! check. The handlers call the same operations as the JSON API ([`crate::ops`]).
+//!
+//! Browser sessions live in SQLite (the cookie holds a random id, the table its SHA-256);
+//! cookies are HttpOnly and SameSite, and Secure when the public URL is https.
+
+mod account;
+mod assets;
+mod chart;
+mod form;
+mod incidents;
+mod session;
+mod views;
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, MethodRouter};
+
+use crate::routes::Access;
+use crate::startup::AppState;
+
+pub use session::{SESSION_COOKIE, SESSION_HOURS};
+
+/// A page route.
+pub struct PageSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path, with `{id}`-style placeholders.
+    pub path: &'static str,
+    /// Who may open it: anyone, any signed-in user, analysts, administrators.
+    pub access: Access,
+    /// One line.
+    pub summary: &'static str,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+impl PageSpec {
+    /// The route's handler, behind the guard of its access level.
+    pub fn guarded(&self, state: &AppState) -> MethodRouter<AppState> {
+        let mr = (self.handler)();
+        let s = state.clone();
+        match self.access {
+            Access::Public => mr.layer(middleware::from_fn_with_state(s, session::guard_public)),
+            Access::Read => mr.layer(middleware::from_fn_with_state(s, session::guard_read)),
+            Access::Write => mr.layer(middleware::from_fn_with_state(s, session::guard_write)),
+            Access::Admin => mr.layer(middleware::from_fn_with_state(s, session::guard_admin)),
+        }
+    }
+}
+
+macro_rules! page {
+    ($m:literal $p:literal $a:ident $s:literal, $h:expr) => {
+        PageSpec {
+            method: $m,
+            path: $p,
+            access: Access::$a,
+            summary: $s,
+            handler: || $h,
+        }
+    };
+}
+
+/// Every page of the server. Not part of the OpenAPI document.
+pub fn pages() -> Vec<PageSpec> {
+    vec![
+        page!("GET" "/" Public "What this instance is; sign in", get(account::landing)),
+        page!("GET" "/assets/{file}" Public "Stylesheet, script and icon", get(assets::serve)),
+        page!("GET" "/login" Public "The sign-in form", get(account::login_form)),
+        page!("POST" "/login" Public "Signs in", post(account::login)),
+        page!("POST" "/logout" Read "Signs out", post(account::logout)),
+        page!("GET" "/dashboard" Read "Counts, latest incidents, top actors, countries, techniques, channels, incidents over time", get(incidents::dashboard)),
+        page!("GET" "/incidents" Read "Incidents: full-text search, facet filters, sort, pages", get(incidents::list)),
+        page!("GET" "/incidents/new" Write "The new-incident form", get(incidents::new_form)),
+        page!("POST" "/incidents/new" Write "Creates an incident", post(incidents::create)),
+        page!("GET" "/incidents/{id}" Read "An incident: every field, techniques by tactic, related incidents, STIX bundle", get(incidents::detail)),
+        page!("GET" "/incidents/{id}/bundle" Read "Downloads the incident's STIX 2.1 bundle", get(incidents::bundle_download)),
+        page!("GET" "/incidents/{id}/edit" Write "The edit form of an incident", get(incidents::edit_form)),
+        page!("POST" "/incidents/{id}/edit" Write "Saves a new version of an incident", post(incidents::update)),
+        page!("POST" "/incidents/{id}/delete" Write "Deletes an incident (published revoked)", post(incidents::delete)),
+        page!("GET" "/import" Write "The bulk import form", get(incidents::import_form)),
+        page!("POST" "/import" Write "Imports a STIX bundle or a DISINFOX CSV file; shows the report", post(incidents::import)),
+        page!("GET" "/matrix" Read "The DISARM matrix shaded by incident counts (all or filtered)", get(incidents::matrix)),
+        page!("GET" "/actors" Read "Actors with incident counts", get(incidents::actors)),
+        page!("GET" "/actors/{name}" Read "An actor and its incidents", get(incidents::actor)),
+        page!("GET" "/profile" Read "The signed-in user: API keys, password", get(account::profile)),
+        page!("POST" "/profile/keys" Read "Creates an API key (shown once)", post(account::create_key)),
+        page!("POST" "/profile/keys/{id}/revoke" Read "Revokes an API key", post(account::revoke_key)),
+        page!("POST" "/profile/password" Read "Changes the password", post(account::change_password)),
+        page!("GET" "/admin/users" Admin "Users and roles", get(account::users)),
+        page!("POST" "/admin/users" Admin "Creates a user", post(account::create_user)),
+        page!("POST" "/admin/users/{id}" Admin "Changes a user's role or disables it", post(account::update_user)),
+    ]
+}
+
+/// First path segments of the pages (`""` for `/`).
+static PAGE_SEGMENTS: LazyLock<BTreeSet<&'static str>> = LazyLock::new(|| {
+    pages()
+        .iter()
+        .map(|p| first_segment(p.path))
+        .filter(|s| !s.is_empty())
+        .collect()
+});
+
+fn first_segment(path: &str) -> &str {
+    path.trim_start_matches('/').split('/').next().unwrap_or("")
+}
+
+/// Whether a request path belongs to the pages (HTML answers) rather than the API (JSON).
+pub fn is_page_path(path: &str) -> bool {
+    path == "/" || PAGE_SEGMENTS.contains(first_segment(path))
+}
+
+/// The outer layer of the pages: security headers on every page answer, and an HTML error
+/// page for every error answer that is not one already (extractor rejections, 404, 405,
+/// 413, errors of the handlers). API paths pass through untouched.
+pub async fn html_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !is_page_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let res = next.run(req).await;
+    let mut res = views::error_page_for(&state, res).await;
+    let h = res.headers_mut();
+    for (k, v) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ] {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_paths_and_api_paths_are_told_apart() {
+        for p in [
+            "/",
+            "/login",
+            "/incidents",
+            "/incidents/x/edit",
+            "/assets/style.css",
+        ] {
+            assert!(is_page_path(p), "{p}");
+        }
+        for p in ["/api/v1/incidents", "/health", "/check-auth", "/nowhere"] {
+            assert!(!is_page_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn no_page_path_collides_with_an_api_route() {
+        let api: BTreeSet<_> = crate::routes::routes().iter().map(|r| r.path).collect();
+        for p in pages() {
+            assert!(!api.contains(p.path), "{}", p.path);
+            assert!(
+                !crate::routes::routes()
+                    .iter()
+                    .any(|r| first_segment(r.path) == first_segment(p.path)
+                        && !first_segment(p.path).is_empty()),
+                "{} shares its first segment with an API route",
+                p.path
+            );
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Every main page, on the demo dataset, with a screenshot of each in target/screenshots/.
+
+use crate::browser::Browser;
+use crate::support::{spawn_app, TempDir};
+
+const CSV: &str = "Year,Target Country,Event,Threat Actor,Event description,T0002_Facilitate State Propaganda,T0049.003_Bots Amplify via Automated Forwarding and Reposting,Telegram,Source 1
+2023,\"Ukraine, Poland\",Imported grain scare,Russia,A story about poisoned grain,1,1,1,https://example.org/grain
+20x3,Atlantis,Broken row,,x,1,0,0,
+";
+
+/// The demo incidents, with their first sightings spread over 2022–2024 (the demo dataset
+/// itself puts them all in January 2022), so that the chart over time has something to show.
+async fn seed_over_three_years(app: &crate::support::TestApp) {
+    let inputs = disinfox_server::demo::inputs(disinfox_server::demo::DEMO_INCIDENTS, 42);
+    for (i, (mut input, created)) in inputs.into_iter().enumerate() {
+        // More incidents in later months, with some noise.
+        let month = ((i * 7919) % 997 % 36).max((i * 36 / 240).saturating_sub(6));
+        input.first_seen = Some(format!("{}-{:02}", 2022 + month / 12, month % 12 + 1));
+        let incident = input
+            .validate(
+                stix_model::disarm::DisarmVersion::V1_7,
+                disinfox_server::model::TechniquePolicy::Keep,
+                &mut Vec::new(),
+            )
+            .unwrap();
+        let id = stix_model::opencti::incident(&incident.input.name, &created.to_string()).unwrap();
+        app.state
+            .store
+            .save_incident(&id, &incident, created, None, None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
+    let app = spawn_app().await;
+    seed_over_three_years(&app).await;
+    let b = Browser::start(&app.base).await;
+
+    b.goto("/").await;
+    assert!(b.main_text().await.contains("DISINFOX server of DISINFOX"));
+    b.screenshot("landing", 1280).await;
+    b.goto("/login").await;
+    b.screenshot("login", 1280).await;
+    b.sign_in("admin@test.org").await;
+
+    assert!(b.text(".stats").await.contains("240"));
+    let bars =
+        b.c.find_all(fantoccini::Locator::Css("svg.chart rect"))
+            .await
+            .unwrap();
+    assert!(bars.len() > 12, "a bar per month: {}", bars.len());
+    assert!(b.text("footer").await.contains("CC BY-SA 4.0"));
+    b.screenshot("dashboard", 1280).await;
+    b.screenshot_at_most("dashboard-phone", 390, 1400).await;
+
+    b.goto("/incidents").await;
+    assert_eq!(b.text("h1 .count").await, "240");
+    assert_eq!(
+        b.c.find_all(fantoccini::Locator::Css("table.incidents tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
+    b.click_and_wait(".pager a[rel=next]").await;
+    assert!(b.path().await.ends_with("page=2"));
+    b.screenshot("incidents", 1280).await;
+    b.goto("/incidents?tactic=maximise-exposure&sort=date&order=asc")
+        .await;
+    assert!(b.text(".chips").await.contains("Tactic: Maximise Exposure"));
+    b.screenshot("incidents-filtered", 1280).await;
+    b.screenshot_at_most("incidents-phone", 390, 1400).await;
+
+    b.click_and_wait("table.incidents tbody tr:first-child td:first-child a")
+        .await;
+    assert!(b.path().await.starts_with("/incidents/incident--"));
+    // The incident with the most techniques, for the picture.
+    let (all, _) = app
+        .state
+        .store
+        .list_incidents(&Default::default(), Default::default(), true, 0, 1000)
+        .await
+        .unwrap();
+    let rich = all
+        .iter()
+        .max_by_key(|s| {
+            (
+                s.incident.input.techniques.len(),
+                s.incident.input.target_countries.len(),
+            )
+        })
+        .unwrap();
+    b.goto(&format!("/incidents/{}", rich.id)).await;
+    assert!(b.text("main").await.contains("Related incidents"));
+    assert!(
+        b.exists("ol.related li").await,
+        "demo incidents are related"
+    );
+    assert!(b.exists(".tactic-group").await);
+    b.click("#bundle details summary").await;
+    assert!(b
+        .text("#bundle-json")
+        .await
+        .contains("\"type\": \"bundle\""));
+    b.screenshot("incident", 1280).await;
+
+    b.goto("/matrix").await;
+    let shaded =
+        b.c.find_all(fantoccini::Locator::Css(".matrix li.h5"))
+            .await
+            .unwrap();
+    assert!(
+        !shaded.is_empty(),
+        "the most used techniques are the darkest"
+    );
+    assert!(b.text(".attribution").await.contains("DISARM Foundation"));
+    b.screenshot("matrix-full", 2400).await;
+    b.screenshot_at_most("matrix", 2400, 1500).await;
+
+    b.goto("/actors").await;
+    b.screenshot("actors", 1280).await;
+    b.click_and_wait("table.bars tr:first-child a").await;
+    assert!(b.text("h1").await.contains("incidents"));
+    b.screenshot("actor", 1280).await;
+
+    b.goto("/incidents/new").await;
+    b.fill("[data-picker-search]", "bots").await;
+    b.screenshot("incident-new", 1280).await;
+    b.fill("#f-name", "Screenshot").await;
+    b.fill("#f-first_seen", "last spring").await;
+    b.fill("input[name=target_countries]", "Atlantis").await;
+    b.click_and_wait("form.incident-form button[type=submit]")
+        .await;
+    assert!(b.exists("#err-first_seen").await);
+    b.screenshot("incident-form-errors", 1280).await;
+
+    let dir = TempDir::new();
+    let file = dir.0.join("bulk.csv");
+    std::fs::write(&file, CSV).unwrap();
+    b.goto("/import").await;
+    b.c.find(fantoccini::Locator::Css("input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    b.click_and_wait("form[action='/import'] button").await;
+    let report = b.text(".report").await;
+    assert!(report.contains("Imported grain scare"), "{report}");
+    assert!(
+        report.contains("row 3") && report.contains("is not a year"),
+        "{report}"
+    );
+    b.screenshot("import-report", 1280).await;
+
+    b.goto("/profile").await;
+    b.fill(
+        "form[action='/profile/keys'] input[name=name]",
+        "OpenCTI connector",
+    )
+    .await;
+    b.click_and_wait("form[action='/profile/keys'] button[type=submit]")
+        .await;
+    assert!(b.exists("#new-key").await);
+    b.screenshot("profile", 1280).await;
+
+    b.goto("/admin/users").await;
+    assert!(b.text("table.users").await.contains("reader@test.org"));
+    b.screenshot("users", 1280).await;
+    b.close().await;
+}
