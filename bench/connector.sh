@@ -120,7 +120,8 @@ EOF
   # The Python connector reads one answer: ask for the largest page the server gives.
   (cd "$work/pysrc" && OPENCTI_URL="http://127.0.0.1:$pport" OPENCTI_TOKEN="$token" \
     CONNECTOR_RUN_AND_TERMINATE=true CONNECTOR_QUEUE_PROTOCOL=api CONNECTOR_LOG_LEVEL=error \
-    DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \
+    DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" \
+    DISINFOX_BASE_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \
     /usr/bin/time -f "%e %M" -o "$work/py.time" "$py/bin/python" main.py >"$work/py.log" 2>&1) \
     || { echo "python connector failed:"; tail -20 "$work/py.log"; exit 1; }
   s=$(summary "$pport")
