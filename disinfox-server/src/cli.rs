@@ -62,6 +62,13 @@ pub enum Command {
     },
     /// Loads the demo incidents into an empty database and prints demo accounts.
     Demo,
+    /// Checks that the server answers `GET /health` (exit 0) or not (exit 1): the container
+    /// health check.
+    Health {
+        /// The server's base URL (default: the configured listen address).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 /// `user` subcommands.
@@ -137,6 +144,35 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `GET <base>/health` over plain HTTP/1.1 with a 5-second limit; `Ok` on a 200.
+async fn health(base: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = base
+        .strip_prefix("http://")
+        .context("only http:// URLs can be checked")?;
+    let host = rest.split('/').next().unwrap_or(rest);
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(host)
+            .await
+            .with_context(|| format!("connecting to {host}"))?;
+        stream
+            .write_all(
+                format!("GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut head = vec![0u8; 64];
+        let n = stream.read(&mut head).await?;
+        let line = String::from_utf8_lossy(&head[..n]);
+        let status = line.split_whitespace().nth(1).unwrap_or("");
+        anyhow::ensure!(status == "200", "GET /health answered {status:?}");
+        Ok(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), check)
+        .await
+        .context("no answer within 5 s")?
+}
+
 async fn state_only(settings: Settings) -> anyhow::Result<AppState> {
     let store = Store::connect(&settings.database_url).await?;
     Ok(AppState {
@@ -153,6 +189,28 @@ fn usage(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Health { url } => {
+            let target = match url {
+                Some(u) => u,
+                None => {
+                    let mut addr = settings.listen;
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{addr}")
+                }
+            };
+            match health(&target).await {
+                Ok(()) => {
+                    println!("ok");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Serve { demo } => {
             let app = Application::build(settings).await?;
             let url = format!("http://{}:{}", app.state().settings.listen.ip(), app.port());

@@ -87,6 +87,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "incidents per page of /api/v1/bundle when the client gives no limit",
     ),
     (
+        "connector_api_key",
+        "DISINFOX_CONNECTOR_API_KEY",
+        "",
+        "a read API key to provision at start for the OpenCTI connector (at least 32 characters; empty: none)",
+    ),
+    (
         "log_format",
         "DISINFOX_LOG_FORMAT",
         "text",
@@ -127,6 +133,8 @@ pub struct Settings {
     pub rate_limit_per_minute: u32,
     /// Default page size of the bundle endpoint.
     pub bundle_page_limit: u32,
+    /// A read key to provision for the connector.
+    pub connector_api_key: Option<String>,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// Tracing filter.
@@ -174,6 +182,7 @@ struct FileSettings {
     request_timeout_secs: Option<toml::Value>,
     rate_limit_per_minute: Option<toml::Value>,
     bundle_page_limit: Option<toml::Value>,
+    connector_api_key: Option<String>,
     log_format: Option<String>,
     log_level: Option<String>,
 }
@@ -311,6 +320,20 @@ impl Settings {
             u32::try_from(num("bundle_page_limit", fs.bundle_page_limit, 100, 1)?)
                 .map_err(|_| err("bundle_page_limit", "too large"))?
                 .min(MAX_BUNDLE_PAGE);
+        let connector_api_key = match get("connector_api_key", fs.connector_api_key) {
+            Some((_, v)) if v.is_empty() => None,
+            Some((k, v)) => {
+                if v.chars().count() < 32 || v.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    return Err(err(
+                        &k,
+                        "must be at least 32 characters without spaces, e.g. from `head -c 32 /dev/urandom | base64`",
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
         let log_format = match get("log_format", fs.log_format) {
             Some((_, v)) if v == "text" => LogFormat::Text,
             Some((_, v)) if v == "json" => LogFormat::Json,
@@ -337,6 +360,7 @@ impl Settings {
             request_timeout_secs,
             rate_limit_per_minute,
             bundle_page_limit,
+            connector_api_key,
             log_format,
             log_level,
         })
@@ -399,7 +423,12 @@ mod tests {
     fn the_readme_documents_every_setting_and_no_other() {
         let readme = include_str!("../../README.md");
         for (key, env, default, _) in KEYS {
-            let row = format!("| `{key}` | `{env}` | `{default}` |");
+            let default = if default.is_empty() {
+                String::new()
+            } else {
+                format!("`{default}`")
+            };
+            let row = format!("| `{key}` | `{env}` | {default} |");
             assert!(readme.contains(&row), "README.md lacks the row {row}");
         }
         let documented = readme.matches("` | `DISINFOX_").count();
@@ -436,6 +465,11 @@ mod tests {
             ),
             ("DISINFOX_DISARM_VERSION", "2.0", "DISINFOX_DISARM_VERSION"),
             ("DISINFOX_LISTN", "x", "DISINFOX_LISTN: unknown setting"),
+            (
+                "DISINFOX_CONNECTOR_API_KEY",
+                "short",
+                "DISINFOX_CONNECTOR_API_KEY: must be at least 32 characters",
+            ),
         ] {
             let e = Settings::load_from(None, &env(&[(k, v)]))
                 .unwrap_err()

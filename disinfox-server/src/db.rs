@@ -384,6 +384,22 @@ impl Store {
         Ok(Some((key, user)))
     }
 
+    /// Whether a key with this hash was ever created: its id and whether it is revoked (or
+    /// its user disabled).
+    pub async fn api_key_status(&self, hash: &[u8]) -> anyhow::Result<Option<(i64, bool)>> {
+        let row = sqlx::query(
+            "SELECT k.id, k.revoked_at IS NOT NULL OR u.disabled <> 0 AS dead
+             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("id")?, r.try_get::<bool, _>("dead")?)),
+            None => None,
+        })
+    }
+
     /// Records a key's use (at most once a minute, to keep reads cheap). Like every write, it
     /// takes the writer lock: a write between another transaction's read and its first write
     /// would make SQLite fail that transaction at once (SQLITE_BUSY, no busy wait in WAL mode).

@@ -369,3 +369,45 @@ async fn rate_limit_and_body_limit_answer_in_json() {
     assert_eq!(status, 413, "{v}");
     assert_eq!(v["error"]["status"], 413);
 }
+
+#[tokio::test]
+async fn a_provisioned_connector_key_reads_and_cannot_write() {
+    let key = "connector-key-from-the-env-file-0123456789";
+    let app = spawn_with(|s| s.connector_api_key = Some(key.to_owned())).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/bundle?limit=1"))
+        .header("Authorization", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let w = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(key)
+        .json(&incident("Written with the connector key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(w.status(), 403, "a read key does not write");
+    // Provisioning again (a restart) keeps one key.
+    disinfox_server::startup::provision_connector_key(&app.state.store, key)
+        .await
+        .unwrap();
+    let keys = app.state.store.api_keys(None).await.unwrap();
+    let provisioned: Vec<_> = keys
+        .iter()
+        .filter(|k| k.name.contains("DISINFOX_CONNECTOR_API_KEY"))
+        .collect();
+    assert_eq!(provisioned.len(), 1);
+    assert_eq!(provisioned[0].scope, "read");
+    // A revoked provisioned key is not silently brought back.
+    app.state
+        .store
+        .revoke_api_key(provisioned[0].id, None)
+        .await
+        .unwrap();
+    let again = disinfox_server::startup::provision_connector_key(&app.state.store, key).await;
+    assert!(again.unwrap_err().to_string().contains("revoked"));
+}
