@@ -90,48 +90,54 @@ else
   echo "== AMQP path skipped: no broker at $amqp_url"
 fi
 
+run_python() { # $1 = label, $2 = stand-in port, $3 = protocol
+  mkdir -p "$work/py-$2"
+  cp -r "$PY_CONNECTOR"/. "$work/py-$2/"
+  # The Python connector reads one answer per run (it ignores paging): ask for the largest
+  # page the server gives. It reads DISINFOX_BASE_URL in some revisions, DISINFOX_URL in others.
+  (cd "$work/py-$2" && OPENCTI_URL="http://127.0.0.1:$2" OPENCTI_TOKEN="$token" \
+    CONNECTOR_ID=$(cat /proc/sys/kernel/random/uuid) CONNECTOR_TYPE=EXTERNAL_IMPORT \
+    CONNECTOR_NAME="DISINFOX Connector" CONNECTOR_SCOPE=stix2 CONNECTOR_DURATION_PERIOD=PT5M \
+    CONNECTOR_RUN_AND_TERMINATE=true CONNECTOR_QUEUE_PROTOCOL="$3" CONNECTOR_LOG_LEVEL=error \
+    DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" \
+    DISINFOX_BASE_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \
+    /usr/bin/time -f "%e %M" -o "$work/$1.time" "$py/bin/python" main.py >"$work/$1.log" 2>&1) \
+    || { echo "python connector failed:"; tail -20 "$work/$1.log"; return 1; }
+  if [ "$3" = amqp ]; then
+    for _ in $(seq 1 600); do
+      [ "$(summary "$2" | field works_complete)" -ge 1 ] && break
+      sleep 0.1
+    done
+  fi
+  local s wall rss objects
+  s=$(summary "$2")
+  read -r wall rss <"$work/$1.time"
+  objects=$(echo "$s" | field objects_received)
+  echo "$1: $objects objects in $wall s = $(python3 -c "print(round($objects / $wall))") objects/s; connector peak RSS $((rss / 1024)) MiB"
+  echo "$objects $wall $rss" >"$work/$1.result"
+}
+
+ratio() { # $1 = rust label, $2 = python label
+  [ -f "$work/$1.result" ] && [ -f "$work/$2.result" ] || return 0
+  read -r ro rw rr <"$work/$1.result"
+  read -r po pw pr <"$work/$2.result"
+  python3 -c "print(f'ratio $1 / $2: {($ro / $rw) / ($po / $pw):.1f}x the objects per second at {$rr / $pr:.2f} of the peak memory')"
+}
+
 if [ -n "${PY_CONNECTOR:-}" ]; then
-  echo "== Python DISINFOX connector (pycti), API path"
   py="$PWD/bench/out/pyvenv"
   if [ ! -x "$py/bin/python" ]; then
     python3 -m venv "$py"
     "$py/bin/pip" install -q --disable-pip-version-check "pycti==6.8.10"
   fi
-  pport=$((sport + 3))
-  start_standin "$pport"
-  cat >"$work/config.yml" <<EOF
-opencti:
-  url: 'http://127.0.0.1:$pport'
-  token: '$token'
-connector:
-  id: '$(cat /proc/sys/kernel/random/uuid)'
-  name: 'DISINFOX Connector'
-  scope: 'stix2'
-  log_level: 'error'
-  duration_period: 'PT5M'
-  queue_protocol: 'api'
-  run_and_terminate: true
-disinfox:
-  url: 'http://127.0.0.1:$sport/api/v1/bundle'
-  api_key: '$key'
-EOF
-  cp -r "$PY_CONNECTOR" "$work/pysrc"
-  cp "$work/config.yml" "$work/pysrc/config.yml"
-  # The Python connector reads one answer: ask for the largest page the server gives.
-  (cd "$work/pysrc" && OPENCTI_URL="http://127.0.0.1:$pport" OPENCTI_TOKEN="$token" CONNECTOR_TYPE=EXTERNAL_IMPORT \
-    CONNECTOR_RUN_AND_TERMINATE=true CONNECTOR_QUEUE_PROTOCOL=api CONNECTOR_LOG_LEVEL=error \
-    DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" \
-    DISINFOX_BASE_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \
-    /usr/bin/time -f "%e %M" -o "$work/py.time" "$py/bin/python" main.py >"$work/py.log" 2>&1) \
-    || { echo "python connector failed:"; tail -20 "$work/py.log"; exit 1; }
-  s=$(summary "$pport")
-  read -r pwall prss <"$work/py.time"
-  pobjects=$(echo "$s" | field objects_received)
-  echo "python-api: $pobjects objects in $pwall s = $(python3 -c "print(round($pobjects / $pwall))") objects/s; connector peak RSS $((prss / 1024)) MiB"
-  read -r robjects rwall rrss <"$work/rust-api.result"
-  python3 -c "
-r = $robjects / $rwall
-p = $pobjects / $pwall
-print(f'ratio (API path): {r / p:.1f}x the objects per second at {$rrss / $prss:.2f} of the peak memory')
-"
+  echo "== Python DISINFOX connector (pycti 6.8.10), API path"
+  start_standin $((sport + 3))
+  run_python python-api $((sport + 3)) api
+  ratio rust-api python-api
+  if [ -f "$work/rust-amqp.result" ]; then
+    echo "== Python DISINFOX connector (pycti 6.8.10), AMQP path"
+    start_standin $((sport + 4)) --amqp-url "$amqp_url" --queue-prefix "benchpy$RANDOM"
+    run_python python-amqp $((sport + 4)) amqp
+    ratio rust-amqp python-amqp
+  fi
 fi

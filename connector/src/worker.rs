@@ -576,7 +576,9 @@ impl Connector {
             if self.stop.is_cancelled() {
                 return Err(RunError::Stopped);
             }
-            let page = self.fetch(&position).await?;
+            let mut page = self.fetch(&position).await?;
+            // Where this page leaves the position (computed before the objects move on).
+            let changes = page_position(&page);
             report.pages += 1;
             self.metrics.pages.inc();
             let n = page.objects.len() as u64;
@@ -599,12 +601,12 @@ impl Connector {
                     .iter()
                     .filter(|o| o.object_type() == "incident")
                     .count() as u64;
-                let pushed = self.push(&work, &page.objects, report).await?;
+                let objects = std::mem::take(&mut page.objects);
+                let pushed = self.push(&work, objects, report).await?;
                 report.pushed += pushed;
                 self.metrics.objects_pushed.add(pushed);
                 self.metrics.records_sent.add(pushed);
             }
-            let changes = page_position(&page);
             let moved = {
                 let s = self.shared();
                 changes.iter().any(|(k, v)| {
@@ -643,11 +645,12 @@ impl Connector {
     async fn push(
         &self,
         work: &str,
-        objects: &[StixObject],
+        objects: Vec<StixObject>,
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
+        // Each typed object becomes a JSON map and is dropped at once: one copy at a time.
         let maps: Vec<Map<String, Value>> = objects
-            .iter()
+            .into_iter()
             .filter_map(|o| match serde_json::to_value(o) {
                 Ok(Value::Object(m)) => Some(m),
                 _ => None,
@@ -680,44 +683,58 @@ impl Connector {
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
         let limit = (self.settings.max_message_size / 4 * 3).saturating_sub(64 * 1024);
-        let mut chunks: Vec<(Vec<String>, usize)> = Vec::new();
-        let mut current: (Vec<String>, usize) = (Vec::new(), 0);
-        for mut b in bundles {
-            let Some(object) = b
-                .get_mut("objects")
-                .and_then(|o| o.get_mut(0))
-                .map(Value::take)
-            else {
-                continue;
-            };
-            let text = object.to_string();
-            if text.len() > limit {
-                self.too_large(work, &object, text.len(), report).await?;
-                continue;
-            }
-            if current.1 + text.len() + 1 > limit && !current.0.is_empty() {
-                chunks.push(std::mem::take(&mut current));
-            }
-            current.1 += text.len() + 1;
-            current.0.push(text);
-        }
-        if !current.0.is_empty() {
-            chunks.push(current);
-        }
+        const CLOSE: &str = "]}";
+        let open = || {
+            format!(
+                "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+                uuid::Uuid::new_v4()
+            )
+        };
         let mut pushed = 0u64;
-        for (objects, size) in chunks {
-            let mut body = String::with_capacity(size + 64);
-            body.push_str("{\"type\":\"bundle\",\"id\":\"bundle--");
-            body.push_str(&uuid::Uuid::new_v4().to_string());
-            body.push_str("\",\"objects\":[");
-            body.push_str(&objects.join(","));
-            body.push_str("]}");
-            tokio::select! {
-                r = self.opencti.bundle_push(&self.registration.id, &body, Some(work)) => r?,
-                () = self.stop.cancelled() => return Err(RunError::Stopped),
+        let mut body = open();
+        let mut in_body = 0u64;
+        let mut bundles = bundles.into_iter();
+        loop {
+            let next = bundles.next();
+            let text = match next {
+                Some(mut b) => {
+                    let Some(object) = b
+                        .get_mut("objects")
+                        .and_then(|o| o.get_mut(0))
+                        .map(Value::take)
+                    else {
+                        continue;
+                    };
+                    let text = object.to_string();
+                    if text.len() > limit {
+                        self.too_large(work, &object, text.len(), report).await?;
+                        continue;
+                    }
+                    Some(text)
+                }
+                None => None,
+            };
+            let full = match &text {
+                Some(t) => in_body > 0 && body.len() + t.len() + CLOSE.len() + 1 > limit,
+                None => in_body > 0,
+            };
+            if full {
+                body.push_str(CLOSE);
+                tokio::select! {
+                    r = self.opencti.bundle_push(&self.registration.id, &body, Some(work)) => r?,
+                    () = self.stop.cancelled() => return Err(RunError::Stopped),
+                }
+                self.metrics.bundles_sent.inc();
+                pushed += in_body;
+                body = open();
+                in_body = 0;
             }
-            self.metrics.bundles_sent.inc();
-            pushed += objects.len() as u64;
+            let Some(t) = text else { break };
+            if in_body > 0 {
+                body.push(',');
+            }
+            body.push_str(&t);
+            in_body += 1;
         }
         Ok(pushed)
     }
