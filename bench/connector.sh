@@ -42,11 +42,22 @@ token=6f1c0d5e-3b7a-4c2e-9a8d-0e5f4b3c2a19
 start_standin() { # $1 = port, $2... = extra flags
   local port=$1
   shift
-  "$bin/opencti-standin" --listen "127.0.0.1:$port" --token "$token" "$@" >"$work/standin-$port.out" 2>&1 &
+  "$bin/opencti-standin" --listen "127.0.0.1:$port" --token "$token" --no-payloads "$@" >"$work/standin-$port.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/standin/summary" >/dev/null && break; sleep 0.1; done
 }
 summary() { curl -sf "http://127.0.0.1:$1/standin/summary"; }
+# Waits until the stand-in's worker has reported every expectation of every work.
+drained() {
+  for _ in $(seq 1 1200); do
+    curl -sf "http://127.0.0.1:$1/standin/works" | python3 -c "
+import json, sys
+works = json.load(sys.stdin)
+sys.exit(0 if works and all(w['processed'] >= w['expected'] for w in works) else 1)" && return 0
+    sleep 0.1
+  done
+  echo "the stand-in did not drain its queue"
+}
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 run_rust() { # $1 = label, $2 = stand-in port, $3 = protocol
@@ -57,14 +68,7 @@ run_rust() { # $1 = label, $2 = stand-in port, $3 = protocol
   DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle" DISINFOX_API_KEY="$key" DISINFOX_PAGE_SIZE=500 \
     /usr/bin/time -f "%e %M" -o "$out" "$bin/disinfox-connector" 2>"$work/rust-$2.log" \
     || { echo "connector failed:"; tail -5 "$work/rust-$2.log"; return 1; }
-  if [ "$3" = amqp ]; then
-    # The stand-in's worker consumes in the background: wait until it has every message.
-    for _ in $(seq 1 600); do
-      s=$(summary "$2")
-      [ "$(echo "$s" | field works_complete)" -ge 1 ] && break
-      sleep 0.1
-    done
-  fi
+  [ "$3" = amqp ] && drained "$2"
   local s wall rss objects
   s=$(summary "$2")
   read -r wall rss <"$out"
@@ -103,12 +107,7 @@ run_python() { # $1 = label, $2 = stand-in port, $3 = protocol
     DISINFOX_BASE_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \
     /usr/bin/time -f "%e %M" -o "$work/$1.time" "$py/bin/python" main.py >"$work/$1.log" 2>&1) \
     || { echo "python connector failed:"; tail -20 "$work/$1.log"; return 1; }
-  if [ "$3" = amqp ]; then
-    for _ in $(seq 1 600); do
-      [ "$(summary "$2" | field works_complete)" -ge 1 ] && break
-      sleep 0.1
-    done
-  fi
+  [ "$3" = amqp ] && drained "$2"
   local s wall rss objects
   s=$(summary "$2")
   read -r wall rss <"$work/$1.time"
