@@ -6,4 +6,6 @@ mod auth;
 mod bundle;
 mod imports;
 mod incidents;
+mod navigator;
 mod support;
+mod taxii;
