@@ -112,17 +112,19 @@ macro_rules! spec {
     };
 }
 
+/// The parameters of the TAXII objects and manifest endpoints; the first four are those of
+/// the versions endpoint, the first five those of the object endpoint.
 const TAXII_OBJECT_FILTERS: &[(&str, &str)] = &[
     ("added_after", "only objects added after this time"),
     ("limit", "objects per page, 1-1000 (default 100)"),
     ("next", "the next of the previous page"),
-    ("match[id]", "object ids, comma-separated"),
-    ("match[type]", "object types, comma-separated"),
+    ("match[spec_version]", "STIX versions (2.1)"),
     (
         "match[version]",
         "last (default), first, all, or modified times",
     ),
-    ("match[spec_version]", "STIX versions (2.1)"),
+    ("match[id]", "object ids, comma-separated"),
+    ("match[type]", "object types, comma-separated"),
 ];
 
 /// Every route of the server.
@@ -168,8 +170,8 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!(taxii "/taxii2/disinfox/collections/" "TAXII 2.1 collections", query: &[], ok: "the collections resource", get(taxii::collections)),
         spec!(taxii "/taxii2/disinfox/collections/{id}/" "TAXII 2.1 collection", query: &[], ok: "the collection resource", get(taxii::collection)),
         spec!(taxii "/taxii2/disinfox/collections/{id}/objects/" "TAXII 2.1 objects of the collection, paged", query: TAXII_OBJECT_FILTERS, ok: "an envelope", get(taxii::objects)),
-        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/" "TAXII 2.1 one object", query: &[("added_after", ""), ("limit", ""), ("next", ""), ("match[version]", ""), ("match[spec_version]", "")], ok: "an envelope", get(taxii::object)),
-        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/versions/" "TAXII 2.1 versions of one object", query: &[("added_after", ""), ("limit", ""), ("next", ""), ("match[spec_version]", "")], ok: "the versions resource", get(taxii::versions)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/" "TAXII 2.1 one object", query: &TAXII_OBJECT_FILTERS[..5], ok: "an envelope", get(taxii::object)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/versions/" "TAXII 2.1 versions of one object", query: &TAXII_OBJECT_FILTERS[..4], ok: "the versions resource", get(taxii::versions)),
         spec!(taxii "/taxii2/disinfox/collections/{id}/manifest/" "TAXII 2.1 manifest of the collection, paged", query: TAXII_OBJECT_FILTERS, ok: "the manifest resource", get(taxii::manifest)),
         spec!("GET" "/api/v1/users" Admin "Lists users", query: &[], body: None, ok: (200, "users"), get(api::list_users)),
         spec!("POST" "/api/v1/users" Admin "Creates a user; the password is generated and shown once unless given", query: &[], body: Some(("application/json", "{email, role, password?}")), ok: (201, "the user"), post(api::create_user)),

@@ -162,6 +162,14 @@ impl FromRequestParts<AppState> for TaxiiCaller {
     type Rejection = TaxiiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> TaxiiResult<Self> {
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && parts.extensions.get::<Caller>().is_none()
+        {
+            return Err(TaxiiError::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication required: send an API key as a bearer token or as the password of HTTP Basic authentication",
+            ));
+        }
         let caller = Caller::from_request_parts(parts, state).await?;
         let accept = parts
             .headers
@@ -355,9 +363,22 @@ async fn fetch(state: &AppState, p: &Params) -> TaxiiResult<(Vec<Item>, bool)> {
     Ok(taxii::page(state, &start, &p.filter, p.limit).await?)
 }
 
-/// A 200 response with the `X-TAXII-Date-Added-First`/`-Last` headers of the items.
-fn paged(items: &[Item], body: &Value) -> Response {
-    let mut r = taxii_json(StatusCode::OK, body);
+/// A page as a TAXII resource: `{"more", "next" (when more), <key>: [one value per item]}`
+/// (no list when empty), with the `X-TAXII-Date-Added-First`/`-Last` headers of the items.
+fn paged(
+    items: &[Item],
+    more: bool,
+    key: &str,
+    value: impl Fn(&Item) -> TaxiiResult<Value>,
+) -> TaxiiResult<Response> {
+    let mut body = json!({"more": more});
+    if let Some(last) = items.last().filter(|_| more) {
+        body["next"] = json!(last.position.token());
+    }
+    if !items.is_empty() {
+        body[key] = items.iter().map(value).collect::<TaxiiResult<_>>()?;
+    }
+    let mut r = taxii_json(StatusCode::OK, &body);
     for (name, item) in [
         (DATE_ADDED_FIRST, items.first()),
         (DATE_ADDED_LAST, items.last()),
@@ -366,25 +387,33 @@ fn paged(items: &[Item], body: &Value) -> Response {
             r.headers_mut().insert(HeaderName::from_static(name), v);
         }
     }
-    r
+    Ok(r)
 }
 
-fn envelope(items: &[Item], more: bool) -> TaxiiResult<Value> {
-    let mut body = json!({"more": more});
-    if more {
-        if let Some(last) = items.last() {
-            body["next"] = json!(last.position.token());
-        }
-    }
-    if !items.is_empty() {
-        let objects = items
-            .iter()
-            .map(|i| serde_json::to_value(&i.object))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TaxiiError::from(ApiError::Internal(e.into())))?;
-        body["objects"] = Value::Array(objects);
-    }
-    Ok(body)
+/// An object as JSON.
+fn object_json(i: &Item) -> TaxiiResult<Value> {
+    serde_json::to_value(&i.object).map_err(|e| ApiError::Internal(e.into()).into())
+}
+
+/// A manifest record.
+fn manifest_record(i: &Item) -> TaxiiResult<Value> {
+    Ok(json!({
+        "id": i.object.id(),
+        "date_added": i.date_added,
+        "version": i.version(),
+        "media_type": MEDIA_STIX,
+    }))
+}
+
+/// A page of the collection (objects and manifest take the same parameters).
+async fn collection_page(
+    state: &AppState,
+    id: &str,
+    q: RawQuery,
+) -> TaxiiResult<(Vec<Item>, bool)> {
+    check_collection(id)?;
+    let p = params(&raw(q)?, &["id", "type", "version", "spec_version"])?;
+    fetch(state, &p).await
 }
 
 pub(crate) async fn objects(
@@ -393,10 +422,8 @@ pub(crate) async fn objects(
     Path(id): Path<String>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    check_collection(&id)?;
-    let p = params(&raw(q)?, &["id", "type", "version", "spec_version"])?;
-    let (items, more) = fetch(&state, &p).await?;
-    Ok(paged(&items, &envelope(&items, more)?))
+    let (items, more) = collection_page(&state, &id, q).await?;
+    paged(&items, more, "objects", object_json)
 }
 
 pub(crate) async fn manifest(
@@ -405,38 +432,20 @@ pub(crate) async fn manifest(
     Path(id): Path<String>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    check_collection(&id)?;
-    let p = params(&raw(q)?, &["id", "type", "version", "spec_version"])?;
-    let (items, more) = fetch(&state, &p).await?;
-    let mut body = json!({"more": more});
-    if more {
-        if let Some(last) = items.last() {
-            body["next"] = json!(last.position.token());
-        }
-    }
-    if !items.is_empty() {
-        body["objects"] = items
-            .iter()
-            .map(|i| {
-                json!({
-                    "id": i.object.id(),
-                    "date_added": i.date_added,
-                    "version": i.version(),
-                    "media_type": MEDIA_STIX,
-                })
-            })
-            .collect();
-    }
-    Ok(paged(&items, &body))
+    let (items, more) = collection_page(&state, &id, q).await?;
+    paged(&items, more, "objects", manifest_record)
 }
 
-/// The parameters of a request about one object, with `match[id]` set to it.
+/// The page of a request about one object (`match[id]` set to it); 404 when the collection
+/// does not hold it at all.
 async fn one_object(
     state: &AppState,
+    id: &str,
     object_id: &str,
     q: RawQuery,
     allowed: &[&str],
 ) -> TaxiiResult<(Vec<Item>, bool)> {
+    check_collection(id)?;
     let mut p = params(&raw(q)?, allowed)?;
     p.filter.ids = Some(BTreeSet::from([object_id.to_owned()]));
     let found = fetch(state, &p).await?;
@@ -465,9 +474,9 @@ pub(crate) async fn object(
     Path((id, object_id)): Path<(String, String)>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    check_collection(&id)?;
-    let (items, more) = one_object(&state, &object_id, q, &["version", "spec_version"]).await?;
-    Ok(paged(&items, &envelope(&items, more)?))
+    let (items, more) =
+        one_object(&state, &id, &object_id, q, &["version", "spec_version"]).await?;
+    paged(&items, more, "objects", object_json)
 }
 
 pub(crate) async fn versions(
@@ -476,18 +485,8 @@ pub(crate) async fn versions(
     Path((id, object_id)): Path<(String, String)>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    check_collection(&id)?;
-    let (items, more) = one_object(&state, &object_id, q, &["spec_version"]).await?;
-    let mut body = json!({"more": more});
-    if more {
-        if let Some(last) = items.last() {
-            body["next"] = json!(last.position.token());
-        }
-    }
-    if !items.is_empty() {
-        body["versions"] = items.iter().map(Item::version).collect();
-    }
-    Ok(paged(&items, &body))
+    let (items, more) = one_object(&state, &id, &object_id, q, &["spec_version"]).await?;
+    paged(&items, more, "versions", |i| Ok(json!(i.version())))
 }
 
 /// Turns an error response of a TAXII path that is not a TAXII error yet (axum's 405, the
