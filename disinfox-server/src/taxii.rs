@@ -38,7 +38,8 @@ pub const MEDIA_STIX: &str = "application/stix+json;version=2.1";
 /// The STIX version of every object.
 pub const SPEC_VERSION: &str = "2.1";
 
-/// Incidents read per window while a page is assembled.
+/// The most incidents read per window while a page is assembled (every incident gives at
+/// least one object, so `limit + 1` incidents fill a page unless filters drop objects).
 const WINDOW: i64 = 200;
 
 /// Ranks of the TLP marking, author, project identity and extension-definition (0 to 3, in
@@ -332,12 +333,13 @@ pub async fn page(
 ) -> ApiResult<(Vec<Item>, bool)> {
     let opts = options(state, false)?;
     let with_incidents = filter.may_have_type(&["incident", "relationship"]);
+    let window = i64::try_from(limit).map_or(WINDOW, |l| l.saturating_add(1).min(WINDOW));
     let mut out = Vec::new();
     let mut from = after.seq;
     loop {
         let (incidents, entries, upto) = state
             .store
-            .collection_window(from, WINDOW, with_incidents)
+            .collection_window(from, window, with_incidents)
             .await?;
         let mut items = Vec::new();
         for e in &entries {

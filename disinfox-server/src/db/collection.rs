@@ -250,3 +250,57 @@ impl Store {
         Ok(keys)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{IncidentInput, TechniquePolicy};
+    use stix_model::disarm::DisarmVersion;
+
+    #[test]
+    fn keys_follow_what_the_builder_adds() {
+        let input = IncidentInput {
+            name: "x".into(),
+            techniques: vec!["T0002".into()],
+            actors: vec!["Russia*".into(), "RUSSIA".into(), "Storm-1516".into()],
+            target_countries: vec!["UA".into()],
+            country_of_origin: Some("RU".into()),
+            ..IncidentInput::default()
+        };
+        let i = input
+            .validate(
+                DisarmVersion::V1_7,
+                TechniquePolicy::Strict,
+                &mut Vec::new(),
+            )
+            .unwrap();
+        let keys = collection_keys(&i);
+        assert_eq!(
+            keys.keys().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "actor:russia",
+                "actor:storm-1516",
+                "country:RU",
+                "country:UA",
+                "disarm",
+                "technique:T0002",
+            ]
+        );
+        // One threat-actor per lower-cased name (its OpenCTI id), built from the first spelling.
+        assert_eq!(keys["actor:russia"], "Russia");
+        let none = IncidentInput {
+            name: "y".into(),
+            ..IncidentInput::default()
+        }
+        .validate(
+            DisarmVersion::V1_7,
+            TechniquePolicy::Strict,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(
+            collection_keys(&none).is_empty(),
+            "no DISARM without techniques"
+        );
+    }
+}

@@ -286,7 +286,8 @@ fn params(query: &[(String, String)], allowed: &[&str]) -> TaxiiResult<Params> {
     };
     for (k, v) in query {
         let field = k.strip_prefix("match[").and_then(|f| f.strip_suffix(']'));
-        if field.is_some_and(|f| !allowed.contains(&f)) {
+        // A filter the endpoint does not take, or one with no value, filters nothing.
+        if field.is_some_and(|f| !allowed.contains(&f) || list(v).is_empty()) {
             continue;
         }
         match (k.as_str(), field) {

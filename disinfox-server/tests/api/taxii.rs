@@ -535,9 +535,11 @@ async fn match_filters_limit_and_bad_parameters() {
     assert_eq!(a.body, json!({"more": false}));
     let a = get("match[spec_version]=2.0,2.1&limit=1000".into()).await;
     assert_eq!(a.objects(), all);
-    // Unknown filters are ignored.
-    let a = get("match[x_color]=red&limit=1000".into()).await;
-    assert_eq!(a.objects(), all);
+    // Unknown filters, and filters without a value, are ignored.
+    for q in ["match[x_color]=red", "match[type]=", "match[id]=,"] {
+        let a = get(format!("{q}&limit=1000")).await;
+        assert_eq!(a.objects(), all, "{q}");
+    }
 
     // limit: capped at 1000, at least 1.
     let a = get("limit=5000".into()).await;
