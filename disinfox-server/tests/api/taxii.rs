@@ -926,3 +926,49 @@ async fn shared_objects_leave_and_come_back() {
     let (objects, _) = walk(&app, "", 1000).await;
     assert_eq!(no_repeats(&versions(&objects)), bundle_versions(&app).await);
 }
+
+/// A database written before the collection tables existed gets them filled at start-up.
+#[tokio::test]
+async fn an_older_database_is_backfilled_at_start() {
+    let app = spawn_app().await;
+    let ids = seed(&app).await;
+    let (s, _) = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/incidents/{}", ids[1]),
+            &app.analyst,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let pool = app.state.store.pool();
+    for table in ["collection_refs", "collection_entries"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let (objects, _) = walk(&app, "", 1000).await;
+    assert!(objects
+        .iter()
+        .all(|o| o["type"] == "incident" || o["type"] == "relationship"));
+    // Opening the database again (a restart) fills the tables.
+    disinfox_server::db::Store::connect(&app.state.settings.database_url)
+        .await
+        .unwrap();
+    let recorded: BTreeSet<String> = app
+        .state
+        .store
+        .collection_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(
+        recorded,
+        app.state.store.expected_collection_keys().await.unwrap()
+    );
+    let (objects, _) = walk(&app, "", 7).await;
+    assert_eq!(no_repeats(&versions(&objects)), bundle_versions(&app).await);
+}
