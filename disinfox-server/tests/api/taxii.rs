@@ -153,6 +153,23 @@ fn refs(o: &Value) -> Vec<String> {
     out
 }
 
+/// The store's record of shared objects is what the live incidents refer to.
+async fn assert_recorded_collection(app: &TestApp) {
+    let recorded: BTreeSet<String> = app
+        .state
+        .store
+        .collection_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(
+        recorded,
+        app.state.store.expected_collection_keys().await.unwrap()
+    );
+}
+
 async fn seed(app: &TestApp) -> Vec<String> {
     let mut ids = Vec::new();
     let mut a = incident("Storm over the border");
@@ -847,19 +864,7 @@ async fn paging_is_exact_while_incidents_are_written() {
         );
     }
     // The store's record of shared objects is what the incidents refer to.
-    let recorded: BTreeSet<String> = app
-        .state
-        .store
-        .collection_entries()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.key)
-        .collect();
-    assert_eq!(
-        recorded,
-        app.state.store.expected_collection_keys().await.unwrap()
-    );
+    assert_recorded_collection(&app).await;
     // And a fresh walk is the bundle endpoint's answer.
     let (fresh, _) = walk(&app, "", 50).await;
     assert_eq!(no_repeats(&versions(&fresh)), after);
@@ -956,19 +961,7 @@ async fn an_older_database_is_backfilled_at_start() {
     disinfox_server::db::Store::connect(&app.state.settings.database_url)
         .await
         .unwrap();
-    let recorded: BTreeSet<String> = app
-        .state
-        .store
-        .collection_entries()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.key)
-        .collect();
-    assert_eq!(
-        recorded,
-        app.state.store.expected_collection_keys().await.unwrap()
-    );
+    assert_recorded_collection(&app).await;
     let (objects, _) = walk(&app, "", 7).await;
     assert_eq!(no_repeats(&versions(&objects)), bundle_versions(&app).await);
 }
