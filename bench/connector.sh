@@ -118,7 +118,7 @@ EOF
   cp -r "$PY_CONNECTOR" "$work/pysrc"
   cp "$work/config.yml" "$work/pysrc/config.yml"
   # The Python connector reads one answer: ask for the largest page the server gives.
-  (cd "$work/pysrc" && OPENCTI_URL="http://127.0.0.1:$pport" OPENCTI_TOKEN="$token" \
+  (cd "$work/pysrc" && OPENCTI_URL="http://127.0.0.1:$pport" OPENCTI_TOKEN="$token" CONNECTOR_TYPE=EXTERNAL_IMPORT \
     CONNECTOR_RUN_AND_TERMINATE=true CONNECTOR_QUEUE_PROTOCOL=api CONNECTOR_LOG_LEVEL=error \
     DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" \
     DISINFOX_BASE_URL="http://127.0.0.1:$sport/api/v1/bundle?limit=1000" DISINFOX_API_KEY="$key" \

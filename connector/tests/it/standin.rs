@@ -182,11 +182,32 @@ async fn every_connector_document_runs() {
     let w = c.work_add().await;
     c.expect(&w, 1).await;
     c.ok(graphql::WORK_PING, json!({ "id": w })).await;
+    c.ok(
+        graphql::WORK_REPORT_EXPECTATION,
+        json!({"id": w, "error": {"error": "invalid STIX, skipped", "source": "incident--x"}}),
+    )
+    .await;
     let (_, b) = c.push(&bundle(objects()), Some(&w)).await;
     assert_eq!(b["data"]["stixBundlePush"], true, "{b}");
     c.processed(&w, "done", false).await;
+    // The 7.x-only document, against a 7.x platform.
+    let seven = start("7.260807.0").await;
+    let c7 = Client::new(&seven);
+    c7.register("7.260807.0").await;
+    let d = c7
+        .ok(
+            graphql::WORK_ADD_MULTIPART,
+            json!({"connectorId": CID, "friendlyName": "DISINFOX run", "isMultiPartWork": true}),
+        )
+        .await;
+    assert!(d["workAdd"]["id"].is_string(), "{d}");
+    assert!(seven.works()[0].multipart);
     for (name, _) in graphql::ALL {
-        let got = s.requests_of(name);
+        let got = if *name == "WorkAddMultipart" {
+            seven.requests_of(name)
+        } else {
+            s.requests_of(name)
+        };
         assert!(!got.is_empty(), "{name} was not recorded");
         assert!(
             got.iter().all(|r| r.outcome == RequestOutcome::Ok),
@@ -194,7 +215,9 @@ async fn every_connector_document_runs() {
         );
     }
     assert!(s.rejected_requests().is_empty());
+    assert!(seven.rejected_requests().is_empty());
     s.shutdown().await;
+    seven.shutdown().await;
 }
 
 #[tokio::test]

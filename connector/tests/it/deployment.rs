@@ -1,0 +1,292 @@
+//! The deployment files agree with the code: every connector or server setting that
+//! `docker-compose.yml`, `example.env` and `config.yml.sample` name is one the code knows, the
+//! required ones are there, and the commands the files run parse.
+
+use std::collections::BTreeSet;
+
+use clap::Parser as _;
+use serde_json::Value;
+
+const COMPOSE: &str = include_str!("../../../docker-compose.yml");
+const EXAMPLE_ENV: &str = include_str!("../../../example.env");
+const DOCKERFILE: &str = include_str!("../../../Dockerfile");
+
+fn compose() -> Value {
+    serde_norway::from_str(COMPOSE).expect("docker-compose.yml is valid YAML")
+}
+
+/// `KEY=VALUE` lines of example.env, with the comment block above each.
+fn example_env() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut comment = String::new();
+    for line in EXAMPLE_ENV.lines() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix('#') {
+            comment.push_str(c);
+            comment.push('\n');
+        } else if let Some((k, v)) = t.split_once('=') {
+            out.push((k.to_owned(), v.to_owned(), std::mem::take(&mut comment)));
+        } else {
+            comment.clear();
+        }
+    }
+    out
+}
+
+/// The `${VAR}` / `${VAR:-default}` names the compose file uses.
+fn compose_variables() -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    let mut rest = COMPOSE;
+    while let Some(at) = rest.find("${") {
+        rest = &rest[at + 2..];
+        let end = rest.find('}').expect("closed ${");
+        let name = rest[..end].split(":-").next().unwrap_or_default();
+        vars.insert(name.to_owned());
+        rest = &rest[end..];
+    }
+    vars
+}
+
+/// `${VAR}` replaced by example.env's value, with each placeholder secret (`ChangeMe`) made
+/// into a valid one (a UUID, long enough for every key).
+fn substitute(value: &str) -> String {
+    let env = example_env();
+    let mut out = value.to_owned();
+    for (k, v, _) in &env {
+        let v = if v == "ChangeMe" {
+            "0c9c1a52-3e4f-4b6a-9d8e-7f1a2b3c4d5e".to_owned()
+        } else {
+            v.clone()
+        };
+        out = out.replace(&format!("${{{k}}}"), &v);
+    }
+    out
+}
+
+/// A service's environment as `(name, value)`, from list or map syntax, substituted.
+fn service_env(c: &Value, service: &str) -> Vec<(String, String)> {
+    let env = &c["services"][service]["environment"];
+    let pairs: Vec<(String, String)> = match env {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                let s = i.as_str().expect("environment entries are strings");
+                let (k, v) = s.split_once('=').expect("KEY=VALUE");
+                (k.to_owned(), v.to_owned())
+            })
+            .collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        other => panic!("{service}: environment is {other}"),
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k, substitute(&v)))
+        .collect()
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn compose_holds_the_whole_system_with_health_checks() {
+    let c = compose();
+    let services = c["services"].as_object().expect("services");
+    for s in [
+        "redis",
+        "minio",
+        "rabbitmq",
+        "opencti",
+        "worker",
+        "disinfox-server",
+        "disinfox-connector",
+    ] {
+        assert!(services.contains_key(s), "service {s} is missing");
+    }
+    assert!(
+        services.contains_key("elasticsearch") || services.contains_key("opensearch"),
+        "a search engine for OpenCTI"
+    );
+    for s in ["redis", "minio", "rabbitmq", "opencti", "disinfox-server"] {
+        assert!(
+            services[s].get("healthcheck").is_some(),
+            "{s} has no healthcheck"
+        );
+    }
+    // The connector waits for both peers to be healthy.
+    let deps = &services["disinfox-connector"]["depends_on"];
+    for peer in ["opencti", "disinfox-server"] {
+        assert_eq!(
+            deps[peer]["condition"], "service_healthy",
+            "disinfox-connector depends_on {peer}"
+        );
+    }
+    // A pinned OpenCTI release for platform and worker.
+    let version = example_env()
+        .into_iter()
+        .find(|(k, ..)| k == "OPENCTI_VERSION")
+        .map(|(_, v, _)| v)
+        .expect("OPENCTI_VERSION");
+    assert!(
+        version.split('.').count() == 3 && version.split('.').all(|p| p.parse::<u64>().is_ok()),
+        "OPENCTI_VERSION pins a release: {version}"
+    );
+    for s in ["opencti", "worker"] {
+        assert_eq!(
+            services[s]["image"].as_str(),
+            Some(
+                format!(
+                    "opencti/{}:${{OPENCTI_VERSION}}",
+                    if s == "opencti" { "platform" } else { "worker" }
+                )
+                .as_str()
+            )
+        );
+    }
+    // The server keeps its data in a named volume.
+    let volumes = string_list(&services["disinfox-server"]["volumes"]);
+    assert!(volumes.iter().any(|v| v.ends_with(":/data")), "{volumes:?}");
+}
+
+#[test]
+fn example_env_defines_exactly_the_variables_the_compose_file_uses() {
+    let defined: BTreeSet<String> = example_env().into_iter().map(|(k, ..)| k).collect();
+    let used = compose_variables();
+    let missing: Vec<_> = used.difference(&defined).collect();
+    let unused: Vec<_> = defined.difference(&used).collect();
+    assert!(missing.is_empty(), "example.env lacks {missing:?}");
+    assert!(unused.is_empty(), "example.env defines unused {unused:?}");
+    for (k, v, comment) in example_env() {
+        if v == "ChangeMe" {
+            assert!(
+                comment.contains("placeholder secret"),
+                "{k} is a placeholder secret without the mark"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_connector_settings_in_compose_are_known_and_complete() {
+    let c = compose();
+    let env = service_env(&c, "disinfox-connector");
+    let known: BTreeSet<&str> = connector::configuration::KEYS
+        .iter()
+        .map(|(e, ..)| *e)
+        .collect();
+    for (k, _) in &env {
+        assert!(
+            known.contains(k.as_str()),
+            "docker-compose.yml sets {k}, which the connector does not know"
+        );
+    }
+    for required in [
+        "OPENCTI_URL",
+        "OPENCTI_TOKEN",
+        "CONNECTOR_ID",
+        "DISINFOX_URL",
+        "DISINFOX_API_KEY",
+    ] {
+        assert!(
+            env.iter().any(|(k, _)| k == required),
+            "docker-compose.yml does not set {required}"
+        );
+    }
+    let settings = connector::configuration::Settings::from_parts(None, &env)
+        .unwrap_or_else(|e| panic!("the compose settings do not load: {e}"));
+    // The connector reaches the server's container port and its bundle endpoint.
+    let server = service_env(&c, "disinfox-server");
+    let listen = server
+        .iter()
+        .find(|(k, _)| k == "DISINFOX_LISTEN")
+        .map(|(_, v)| v.clone())
+        .expect("the server's DISINFOX_LISTEN");
+    let port = listen.rsplit(':').next().unwrap_or_default();
+    assert_eq!(
+        settings.disinfox_url,
+        format!("http://disinfox-server:{port}/api/v1/bundle")
+    );
+    // One secret serves both: the key the server provisions is the one the connector sends.
+    let provisioned = server
+        .iter()
+        .find(|(k, _)| k == "DISINFOX_CONNECTOR_API_KEY")
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        provisioned.as_deref(),
+        Some(settings.disinfox_api_key.expose())
+    );
+}
+
+#[test]
+fn the_server_settings_and_commands_in_compose_are_known() {
+    let c = compose();
+    let env = service_env(&c, "disinfox-server");
+    disinfox_server::configuration::Settings::load_from(None, &env)
+        .unwrap_or_else(|e| panic!("the compose settings of the server do not load: {e}"));
+    let known: BTreeSet<&str> = disinfox_server::configuration::KEYS
+        .iter()
+        .map(|(_, e, ..)| *e)
+        .collect();
+    for (k, _) in &env {
+        assert!(
+            known.contains(k.as_str()),
+            "docker-compose.yml sets {k}, which the server does not know"
+        );
+    }
+    let service = &c["services"]["disinfox-server"];
+    let mut command = vec!["disinfox-server".to_owned()];
+    command.extend(string_list(&service["command"]));
+    disinfox_server::cli::Cli::try_parse_from(&command)
+        .unwrap_or_else(|e| panic!("the server's compose command {command:?}: {e}"));
+    let health = string_list(&service["healthcheck"]["test"]);
+    assert_eq!(health.first().map(String::as_str), Some("CMD"));
+    disinfox_server::cli::Cli::try_parse_from(&health[1..])
+        .unwrap_or_else(|e| panic!("the server's health check {health:?}: {e}"));
+}
+
+#[test]
+fn the_dockerfile_builds_both_binaries_into_two_non_root_targets() {
+    for needle in [
+        " AS server",
+        " AS connector",
+        "--bin disinfox-server",
+        "--bin disinfox-connector",
+        "--locked",
+        "HEALTHCHECK",
+        "VOLUME [\"/data\"]",
+        "DISINFOX_DATA_DIR=/data",
+    ] {
+        assert!(DOCKERFILE.contains(needle), "Dockerfile lacks {needle:?}");
+    }
+    let users: Vec<&str> = DOCKERFILE
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("USER "))
+        .collect();
+    assert!(!users.is_empty() && users.iter().all(|u| *u != "root" && *u != "0"));
+    // The binary the connector image runs is the one this crate builds.
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_disinfox-connector"));
+    let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    assert!(DOCKERFILE.contains(&format!("ENTRYPOINT [\"{name}\"]")));
+    // The HEALTHCHECK command parses.
+    let line = DOCKERFILE
+        .lines()
+        .find(|l| l.contains("CMD [\"disinfox-server\", \"health\"]"))
+        .expect("the health check runs disinfox-server health");
+    assert!(line.trim_start().starts_with("CMD"));
+    disinfox_server::cli::Cli::try_parse_from(["disinfox-server", "health"]).unwrap();
+}
