@@ -1,6 +1,6 @@
-//! DISINFOX server: disinformation incidents recorded by analysts, shared as STIX 2.1 through a
-//! JSON API, a bundle endpoint for the OpenCTI connector, TAXII 2.1, DISARM Navigator layers,
-//! and (later) web pages.
+//! DISINFOX server: disinformation incidents recorded by analysts, shared as STIX 2.1 through
+//! web pages, a JSON API, a bundle endpoint for the OpenCTI connector, TAXII 2.1 and DISARM
+//! Navigator layers.
 #![warn(missing_docs)]
 
 pub mod auth;

@@ -46,7 +46,7 @@ pub struct LayerOptions {
     pub description: String,
     /// A link from each technique back to the server: a URL in which `{technique}` is
     /// replaced by the DISARM id, e.g.
-    /// `https://disinfox.example/api/v1/incidents?technique={technique}`. `None`: no link.
+    /// `https://disinfox.example/incidents?technique={technique}`. `None`: no link.
     pub technique_link: Option<String>,
     /// The label of that link (default "DISINFOX incidents").
     pub link_label: String,

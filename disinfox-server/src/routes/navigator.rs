@@ -17,10 +17,11 @@ use crate::error::ApiResult;
 use crate::navigator::{self, LayerOptions};
 use crate::startup::AppState;
 
-/// The link from a layer's techniques back to the server: the incidents using the technique.
+/// The link from a layer's techniques back to the server: the incident list (web page)
+/// filtered on the technique.
 fn technique_link(state: &AppState) -> String {
     format!(
-        "{}/api/v1/incidents?technique={{technique}}",
+        "{}/incidents?technique={{technique}}",
         state.settings.public_url.trim_end_matches('/')
     )
 }
@@ -38,7 +39,12 @@ pub(crate) async fn incident_layer(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let s = load(&state, &id).await?;
+    incident_layer_response(&state, &id).await
+}
+
+/// The layer of one incident, as a download (the API route and the incident page).
+pub(crate) async fn incident_layer_response(state: &AppState, id: &str) -> ApiResult<Response> {
+    let s = load(state, id).await?;
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
     let mut description = format!("DISARM techniques of the incident {}", s.id);
     if let Some(d) = &s.incident.input.first_seen {
@@ -51,7 +57,7 @@ pub(crate) async fn incident_layer(
     let opts = LayerOptions {
         name: s.incident.input.name.clone(),
         description,
-        technique_link: Some(technique_link(&state)),
+        technique_link: Some(technique_link(state)),
         metadata: vec![("incident".to_owned(), s.id.to_string())],
         ..LayerOptions::default()
     };
@@ -82,6 +88,15 @@ pub(crate) async fn filtered_layer(
     _caller: Caller,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Response> {
+    filtered_layer_response(&state, &q).await
+}
+
+/// The heatmap layer of the incidents matching `q`'s filters, as a download (the API route
+/// and the matrix page).
+pub(crate) async fn filtered_layer_response(
+    state: &AppState,
+    q: &ListQuery,
+) -> ApiResult<Response> {
     let filter = q.filter()?;
     let terms = filter_terms(&filter);
     let name = if terms.is_empty() {
@@ -98,7 +113,7 @@ pub(crate) async fn filtered_layer(
     };
     let opts = LayerOptions {
         name,
-        technique_link: Some(technique_link(&state)),
+        technique_link: Some(technique_link(state)),
         metadata: terms
             .into_iter()
             .map(|(k, v)| (format!("filter {k}"), v))
