@@ -3,8 +3,9 @@
 //! A key is `dfx_` followed by 43 characters of URL-safe base64: 32 random bytes from the
 //! operating system. It is shown once; the database keeps its SHA-256 (a fast hash is right
 //! for a 256-bit random secret) and its first characters to recognise it. Keys never appear in
-//! logs. Requests authenticate with `Authorization: Bearer <key>` or, for the existing OpenCTI
-//! DISINFOX connector, the raw `Authorization: <key>`.
+//! logs. Requests authenticate with `Authorization: Bearer <key>`, with HTTP Basic
+//! authentication carrying the key as password (any user name; what TAXII clients send), or,
+//! for the existing OpenCTI DISINFOX connector, the raw `Authorization: <key>`.
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -143,6 +144,22 @@ pub fn key_from_header(value: &str) -> Option<&str> {
     (!key.is_empty() && key.len() <= 200).then_some(key)
 }
 
+/// The key in an `Authorization: Basic <base64 of user:password>` header: the password (the
+/// user name is ignored); `None` for other schemes or a malformed value.
+pub fn key_from_basic(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (_user, password) = text.split_once(':')?;
+    (!password.is_empty() && password.len() <= 200).then(|| password.to_owned())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -155,12 +172,12 @@ impl FromRequestParts<AppState> for Caller {
                 "authentication required: send Authorization: Bearer <API key>".into(),
             ));
         };
+        let value = value.to_str().ok();
         let key = value
-            .to_str()
-            .ok()
-            .and_then(key_from_header)
+            .and_then(key_from_basic)
+            .or_else(|| value.and_then(key_from_header).map(str::to_owned))
             .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
-        let Some((info, user)) = state.store.api_key_by_hash(&hash_api_key(key)).await? else {
+        let Some((info, user)) = state.store.api_key_by_hash(&hash_api_key(&key)).await? else {
             return Err(ApiError::Unauthorized("invalid or revoked API key".into()));
         };
         state.rate_limiter.check(info.id)?;
@@ -201,6 +218,26 @@ mod tests {
         assert_eq!(key_from_header(&a), Some(a.as_str()));
         assert_eq!(key_from_header("Basic abc"), None);
         assert_eq!(key_from_header(""), None);
+        // "taxii:<key>" and ":<key>": any user name, even an empty one.
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        for user in ["taxii", ""] {
+            let h = format!("Basic {}", b64(&format!("{user}:{a}")));
+            assert_eq!(key_from_basic(&h).as_deref(), Some(a.as_str()));
+        }
+        assert_eq!(
+            key_from_basic(&format!("basic  {}", b64("u:k"))).as_deref(),
+            Some("k")
+        );
+        for bad in [
+            "Basic abc",
+            "Basic",
+            "Bearer x",
+            &format!("Basic {}", b64("nopassword")),
+            &format!("Basic {}", b64("u:")),
+        ] {
+            assert_eq!(key_from_basic(bad), None, "{bad}");
+        }
     }
 
     #[test]

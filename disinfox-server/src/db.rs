@@ -7,6 +7,7 @@
 //! one writer anyway), which also makes the change sequence and the change times strictly
 //! increasing in commit order: a reader that saw change `n` has seen every change before it.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,10 @@ use stix_model::{Identifier, Timestamp};
 use tokio::sync::Mutex;
 
 use crate::model::Incident;
+
+pub mod collection;
+
+pub use collection::CollectionEntry;
 
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -204,10 +209,15 @@ impl Store {
             .run(&pool)
             .await
             .context("running database migrations")?;
-        Ok(Self {
+        let store = Self {
             pool,
             write: Arc::new(Mutex::new(())),
-        })
+        };
+        store
+            .backfill_collection()
+            .await
+            .context("filling the TAXII collection tables")?;
+        Ok(store)
     }
 
     /// The pool (for health checks).
@@ -657,6 +667,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let keys = collection::collection_keys(incident);
+        Self::record_collection_refs(&mut tx, id.as_str(), Some(&keys), seq, &at).await?;
         tx.commit().await?;
         Ok(StoredIncident {
             id: id.clone(),
@@ -730,6 +742,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        Self::record_collection_refs(&mut tx, id, None, seq, &at).await?;
         tx.commit().await?;
         self.incident(id).await
     }
@@ -889,6 +902,35 @@ impl Store {
         }
         let rows = q.bind(limit).fetch_all(&self.pool).await?;
         counts_of(&rows)
+    }
+
+    /// For each DISARM technique id, how many live incidents matching the filter use it (the
+    /// heatmap score of a Navigator layer), and how many incidents match the filter.
+    pub async fn technique_counts(
+        &self,
+        f: &IncidentFilter,
+    ) -> anyhow::Result<(BTreeMap<String, i64>, i64)> {
+        let mut where_sql = String::new();
+        let mut args = Vec::new();
+        Self::filter_sql(f, &mut where_sql, &mut args);
+        let sql = format!(
+            "SELECT t.technique AS k, COUNT(*) AS n FROM incident_techniques t JOIN incidents i ON i.id = t.incident_id{where_sql} GROUP BY t.technique"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &args {
+            q = q.bind(a);
+        }
+        let counts = counts_of(&q.fetch_all(&self.pool).await?)?
+            .into_iter()
+            .map(|c| (c.key, c.count))
+            .collect();
+        let mut cq = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM incidents i{where_sql}"
+        )));
+        for a in &args {
+            cq = cq.bind(a);
+        }
+        Ok((counts, cq.fetch_one(&self.pool).await?))
     }
 
     /// Live incidents per month (`YYYY-MM`) of their date.

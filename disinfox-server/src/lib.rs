@@ -1,5 +1,6 @@
-//! DISINFOX server: disinformation incidents recorded by analysts, shared as STIX 2.1 through a
-//! JSON API, a bundle endpoint for the OpenCTI connector, and (later) web pages and TAXII 2.1.
+//! DISINFOX server: disinformation incidents recorded by analysts, shared as STIX 2.1 through
+//! web pages, a JSON API, a bundle endpoint for the OpenCTI connector, TAXII 2.1 and DISARM
+//! Navigator layers.
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -12,8 +13,10 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod model;
+pub mod navigator;
 pub mod ops;
 pub mod routes;
 pub mod startup;
+pub mod taxii;
 pub mod telemetry;
 pub mod web;

@@ -3,14 +3,16 @@
 
 pub mod api;
 pub mod bundle;
+pub mod navigator;
 pub mod openapi;
+pub mod taxii;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, StatusCode};
+use axum::http::{header, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{self, MethodRouter};
@@ -36,6 +38,16 @@ pub enum Access {
     Admin,
 }
 
+/// Which protocol a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The JSON API: described by the OpenAPI document, errors in the API's JSON shape.
+    Api,
+    /// TAXII 2.1: its own media types and error message, specified by OASIS; left out of the
+    /// OpenAPI document.
+    Taxii,
+}
+
 /// A documented route.
 pub struct RouteSpec {
     /// HTTP method.
@@ -52,6 +64,8 @@ pub struct RouteSpec {
     pub body: Option<(&'static str, &'static str)>,
     /// The success status and what it returns.
     pub ok: (u16, &'static str),
+    /// The protocol.
+    pub protocol: Protocol,
     handler: fn() -> MethodRouter<AppState>,
 }
 
@@ -79,10 +93,39 @@ macro_rules! spec {
             query: $q,
             body: $b,
             ok: $ok,
+            protocol: Protocol::Api,
+            handler: || $h,
+        }
+    };
+    (taxii $p:literal $s:literal, query: $q:expr, ok: $ok:literal, $h:expr) => {
+        RouteSpec {
+            method: "GET",
+            path: $p,
+            access: Access::Read,
+            summary: $s,
+            query: $q,
+            body: None,
+            ok: (200, $ok),
+            protocol: Protocol::Taxii,
             handler: || $h,
         }
     };
 }
+
+/// The parameters of the TAXII objects and manifest endpoints; the first four are those of
+/// the versions endpoint, the first five those of the object endpoint.
+const TAXII_OBJECT_FILTERS: &[(&str, &str)] = &[
+    ("added_after", "only objects added after this time"),
+    ("limit", "objects per page, 1-1000 (default 100)"),
+    ("next", "the next of the previous page"),
+    ("match[spec_version]", "STIX versions (2.1)"),
+    (
+        "match[version]",
+        "last (default), first, all, or modified times",
+    ),
+    ("match[id]", "object ids, comma-separated"),
+    ("match[type]", "object types, comma-separated"),
+];
 
 /// Every route of the server.
 pub fn routes() -> Vec<RouteSpec> {
@@ -121,6 +164,16 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!("GET" "/api/v1/keys" Read "The caller's API keys (all keys for an administrator with ?all=true)", query: &[("all", "true: every user's keys (administrators)")], body: None, ok: (200, "keys, never their secrets"), get(api::list_keys)),
         spec!("POST" "/api/v1/keys" Read "Creates an API key for the caller; the key is shown once", query: &[], body: Some(("application/json", "{name, scope: read|write}")), ok: (201, "the key and its secret"), post(api::create_key)),
         spec!("DELETE" "/api/v1/keys/{id}" Read "Revokes one of the caller's keys (any key, for an administrator)", query: &[], body: None, ok: (204, "revoked"), delete(api::revoke_key)),
+        spec!("GET" "/api/v1/incidents/{id}/navigator" Read "A DISARM Navigator layer (format 4.5) of one incident's techniques", query: &[], body: None, ok: (200, "a Navigator layer"), get(navigator::incident_layer)),
+        spec!("GET" "/api/v1/navigator" Read "A DISARM Navigator heatmap layer (format 4.5): each technique scored by the number of incidents matching the filters that use it (every incident without filters)", query: FILTERS, body: None, ok: (200, "a Navigator layer"), get(navigator::filtered_layer)),
+        spec!(taxii "/taxii2/" "TAXII 2.1 server discovery", query: &[], ok: "the discovery resource", get(taxii::discovery)),
+        spec!(taxii "/taxii2/disinfox/" "TAXII 2.1 API root", query: &[], ok: "the API root resource", get(taxii::api_root)),
+        spec!(taxii "/taxii2/disinfox/collections/" "TAXII 2.1 collections", query: &[], ok: "the collections resource", get(taxii::collections)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/" "TAXII 2.1 collection", query: &[], ok: "the collection resource", get(taxii::collection)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/" "TAXII 2.1 objects of the collection, paged", query: TAXII_OBJECT_FILTERS, ok: "an envelope", get(taxii::objects)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/" "TAXII 2.1 one object", query: &TAXII_OBJECT_FILTERS[..5], ok: "an envelope", get(taxii::object)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/versions/" "TAXII 2.1 versions of one object", query: &TAXII_OBJECT_FILTERS[..4], ok: "the versions resource", get(taxii::versions)),
+        spec!(taxii "/taxii2/disinfox/collections/{id}/manifest/" "TAXII 2.1 manifest of the collection, paged", query: TAXII_OBJECT_FILTERS, ok: "the manifest resource", get(taxii::manifest)),
         spec!("GET" "/api/v1/users" Admin "Lists users", query: &[], body: None, ok: (200, "users"), get(api::list_users)),
         spec!("POST" "/api/v1/users" Admin "Creates a user; the password is generated and shown once unless given", query: &[], body: Some(("application/json", "{email, role, password?}")), ok: (201, "the user"), post(api::create_user)),
         spec!("PATCH" "/api/v1/users/{id}" Admin "Changes a user's role or disables it (not one's own)", query: &[], body: Some(("application/json", "{role?, disabled?}")), ok: (200, "the user"), patch(api::update_user)),
@@ -162,8 +215,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> Response {
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if is_taxii(path) {
+        let hint = if path.ends_with('/') {
+            String::new()
+        } else {
+            format!("; TAXII URLs end with a slash: {path}/")
+        };
+        return taxii::error_response(StatusCode::NOT_FOUND, &format!("no such resource{hint}"));
+    }
     error_response(StatusCode::NOT_FOUND, "no such resource", BTreeMap::new())
+}
+
+fn is_taxii(path: &str) -> bool {
+    path == "/taxii2" || path.starts_with("/taxii2/")
 }
 
 /// Turns every error response that is not JSON yet (axum's extractor rejections, 405, 408,
@@ -172,10 +238,14 @@ async fn json_errors(req: Request, next: Next) -> Response {
     if crate::web::is_page_path(req.uri().path()) {
         return next.run(req).await;
     }
+    let taxii = is_taxii(req.uri().path());
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
+    }
+    if taxii {
+        return taxii_errors(res).await;
     }
     let is_json = res
         .headers()
@@ -205,6 +275,38 @@ async fn json_errors(req: Request, next: Next) -> Response {
     let mut r = error_response(status, message, BTreeMap::new());
     *r.headers_mut() = merge_headers(parts.headers, r.headers().clone());
     r
+}
+
+/// The TAXII error message for an error of a TAXII path that is not one yet.
+async fn taxii_errors(res: Response) -> Response {
+    let is_taxii = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/taxii+json"));
+    if is_taxii {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    // An API-shaped error keeps its message; anything else is the message.
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.trim().to_owned());
+    let message = if message.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_lowercase()
+    } else {
+        message
+    };
+    taxii::taxii_error_from(parts.status, &parts.headers, &message)
 }
 
 fn merge_headers(

@@ -3,12 +3,12 @@
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::{routes, Access};
+use super::{routes, Access, Protocol};
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi_document() -> Value {
     let mut paths = Map::new();
-    for r in routes() {
+    for r in routes().into_iter().filter(|r| r.protocol == Protocol::Api) {
         let params: Vec<Value> = r
             .path
             .split('/')
@@ -76,7 +76,7 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "DISINFOX API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Disinformation incidents as STIX 2.1. Authenticate with `Authorization: Bearer <API key>` (the raw key is accepted too).",
+            "description": "Disinformation incidents as STIX 2.1. Authenticate with `Authorization: Bearer <API key>` (the raw key, or HTTP Basic with the key as password, are accepted too). TAXII 2.1 is served under /taxii2/ (OASIS TAXII 2.1; not described here).",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "paths": paths,

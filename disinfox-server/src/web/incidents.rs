@@ -678,6 +678,26 @@ pub(crate) async fn bundle_download(
         .map_err(|e| PageError::from(e).with(&ctx))
 }
 
+pub(crate) async fn layer_download(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    crate::routes::navigator::incident_layer_response(&state, &id)
+        .await
+        .map_err(|e| PageError::from(e).with(&ctx))
+}
+
+pub(crate) async fn heatmap_download(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    crate::routes::navigator::filtered_layer_response(&state, &filters_only(&q))
+        .await
+        .map_err(|e| PageError::from(e).with(&ctx))
+}
+
 // ---- new and edit ------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -1032,6 +1052,7 @@ struct MatrixPage {
     total: i64,
     filtered: bool,
     list_href: String,
+    layer_href: String,
 }
 
 /// The shades in use and the counts each stands for.
@@ -1144,6 +1165,7 @@ pub(crate) async fn matrix(
         total,
         filtered,
         list_href: url_with("/incidents", &q, &[]),
+        layer_href: url_with("/matrix/navigator", &q, &[]),
     };
     render_status(status, &page)
 }

@@ -1,6 +1,6 @@
 //! Authentication and roles: every data route needs a key; roles and scopes are enforced.
 
-use disinfox_server::routes::{openapi_document, routes, Access};
+use disinfox_server::routes::{openapi_document, routes, Access, Protocol};
 use disinfox_server::web::pages;
 use reqwest::header::LOCATION;
 use reqwest::Method;
@@ -34,12 +34,40 @@ async fn every_route_but_health_and_the_description_requires_authentication() {
                 "{} {} must require authentication",
                 r.method, r.path
             );
-            let body: serde_json::Value = res.json().await.unwrap();
-            assert_eq!(
-                body["error"]["status"], 401,
-                "{} {}: JSON error shape",
-                r.method, r.path
-            );
+            if r.protocol == Protocol::Taxii {
+                // TAXII: the TAXII error message, and both schemes offered.
+                let challenges: Vec<_> = res
+                    .headers()
+                    .get_all("www-authenticate")
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .collect();
+                assert!(
+                    challenges.iter().any(|c| c.starts_with("Basic "))
+                        && challenges.iter().any(|c| c.starts_with("Bearer ")),
+                    "{} {}: {challenges:?}",
+                    r.method,
+                    r.path
+                );
+                assert_eq!(
+                    res.headers()["content-type"],
+                    "application/taxii+json;version=2.1"
+                );
+                let body: serde_json::Value = res.json().await.unwrap();
+                assert_eq!(
+                    body["http_status"], "401",
+                    "{} {}: TAXII error",
+                    r.method, r.path
+                );
+                assert!(body["title"].is_string() && body["error"].is_null());
+            } else {
+                let body: serde_json::Value = res.json().await.unwrap();
+                assert_eq!(
+                    body["error"]["status"], 401,
+                    "{} {}: JSON error shape",
+                    r.method, r.path
+                );
+            }
             // A wrong key is refused the same way.
             let res = app
                 .client
@@ -141,7 +169,18 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(doc, openapi_document());
     assert_eq!(doc["openapi"], "3.1.0");
     let mut n = 0;
-    for r in routes() {
+    let (api, taxii): (Vec<_>, Vec<_>) = routes()
+        .into_iter()
+        .partition(|r| r.protocol == Protocol::Api);
+    assert!(taxii.len() >= 8, "the TAXII routes are in the table");
+    for r in &taxii {
+        assert!(
+            doc["paths"][r.path].is_null(),
+            "TAXII {} is not part of the OpenAPI document",
+            r.path
+        );
+    }
+    for r in api {
         let op = &doc["paths"][r.path][r.method.to_lowercase()];
         assert!(
             op.is_object(),

@@ -6,5 +6,7 @@ mod auth;
 mod bundle;
 mod imports;
 mod incidents;
+mod navigator;
 mod pages;
 mod support;
+mod taxii;

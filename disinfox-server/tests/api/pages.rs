@@ -173,7 +173,12 @@ async fn roles_are_enforced_on_every_page() {
                 let r = run(&reader).await;
                 let s = r.status().as_u16();
                 assert!(s == 200 || s == 404, "reader: GET {path}: {s}");
-                assert!(is_html(&r), "{path}");
+                // A page, or a file it offers for download.
+                let download = r
+                    .headers()
+                    .get("content-disposition")
+                    .is_some_and(|v| v.to_str().unwrap_or("").starts_with("attachment"));
+                assert!(is_html(&r) || (s == 200 && download), "{path}");
             }
             _ => {}
         }
@@ -561,4 +566,82 @@ async fn the_import_page_reports_created_updated_and_rejected() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("was not imported"));
+}
+
+#[tokio::test]
+async fn the_incident_and_matrix_pages_offer_navigator_layers() {
+    let app = spawn_app().await;
+    let created = app.create(&incident("Layered incident")).await;
+    let id = created["id"].as_str().unwrap();
+    let s = sign_in(&app, "reader@test.org").await;
+    let catalogue = stix_model::disarm::Catalogue::builtin(app.state.settings.disarm_version);
+    // The incident page links its layer, and the link downloads a valid layer.
+    let html = s
+        .get(&format!("/incidents/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/incidents/{id}/navigator\"")),
+        "link on the page"
+    );
+    let r = s.get(&format!("/incidents/{id}/navigator")).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let layer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        disinfox_server::navigator::check_layer(&layer, catalogue),
+        Vec::<String>::new()
+    );
+    // Every scored technique links back to the incidents that use it (unscored parents,
+    // shown only to expand their sub-techniques, carry no link).
+    let scored: Vec<_> = layer["techniques"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["score"].is_number())
+        .collect();
+    assert!(!scored.is_empty());
+    let unlinked: Vec<_> = scored
+        .iter()
+        .filter(|t| {
+            !t["links"].as_array().is_some_and(|l| {
+                l.iter().any(|x| {
+                    x["url"]
+                        .as_str()
+                        .is_some_and(|u| u.contains("/incidents?technique="))
+                })
+            })
+        })
+        .collect();
+    assert!(unlinked.is_empty(), "{unlinked:?}");
+    // The matrix page links the heatmap of its filter.
+    let html = s.get("/matrix?country=UA").await.text().await.unwrap();
+    assert!(
+        html.contains("href=\"/matrix/navigator?country=UA\""),
+        "heatmap link keeps the filter"
+    );
+    let r = s.get("/matrix/navigator?country=UA").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let heat: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        disinfox_server::navigator::check_layer(&heat, catalogue),
+        Vec::<String>::new()
+    );
+    assert!(
+        heat["name"].as_str().unwrap().contains("country=UA"),
+        "{}",
+        heat["name"]
+    );
+    // Signed out, the download leads to the sign-in form like every page.
+    let anon = no_redirects()
+        .get(app.url(&format!("/incidents/{id}/navigator")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status().as_u16(), 303);
 }
