@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use stix_model::{Bundle, StixObject, Violation};
+use serde_json::{Map, Value};
+use stix_model::{Bundle, Violation};
 
 use crate::configuration::Secret;
 pub use crate::retry::RetryPolicy;
@@ -47,8 +48,8 @@ pub enum SourceError {
 /// One page of the bundle endpoint.
 #[derive(Debug)]
 pub struct Page {
-    /// The valid objects, in the server's order.
-    pub objects: Vec<StixObject>,
+    /// The valid objects (parsed and checked by stix-model), as JSON, in the server's order.
+    pub objects: Vec<Map<String, Value>>,
     /// Objects left out because they are not valid STIX, with why.
     pub invalid: Vec<Violation>,
     /// The cursor to continue from (also after the last page).
@@ -194,16 +195,28 @@ impl Source {
                     })
                 }
             }
-            let (bundle, report) = Bundle::read_lenient(&body[..])
-                .map_err(|e| SourceError::Malformed(e.to_string()))?;
-            // References to objects of other pages are fine here; invalid objects are not.
-            let invalid = report
-                .violations
-                .into_iter()
-                .filter(|v| !v.message.ends_with("which is not in the bundle"))
-                .collect();
+            // Each object is parsed (and so checked) on its own and handed on as JSON at once,
+            // so a page is held in one representation only. References to objects of other
+            // pages are fine here; invalid objects are not.
+            let mut objects = Vec::new();
+            let mut invalid = Vec::new();
+            let streamed = Bundle::stream(&body[..], |o| {
+                match o.map(|o| serde_json::to_value(&o)) {
+                    Ok(Ok(Value::Object(m))) => objects.push(m),
+                    Ok(_) => {}
+                    Err(v) => invalid.extend(v),
+                }
+                Ok(())
+            });
+            match streamed {
+                Ok(_) => {}
+                // The bundle's own properties are wrong (its id, a spec_version): reported,
+                // the objects go on.
+                Err(stix_model::Error::Invalid(v)) => invalid.extend(v),
+                Err(e) => return Err(SourceError::Malformed(e.to_string())),
+            }
             return Ok(Page {
-                objects: bundle.objects,
+                objects,
                 invalid,
                 next_cursor,
                 high_water_mark,

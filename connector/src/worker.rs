@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 use stix_model::split::{split_objects, SplitOptions};
-use stix_model::{StixObject, Timestamp};
+use stix_model::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp::{self, AmqpError, Target};
@@ -599,7 +599,7 @@ impl Connector {
                 report.incidents += page
                     .objects
                     .iter()
-                    .filter(|o| o.object_type() == "incident")
+                    .filter(|o| o.get("type").and_then(Value::as_str) == Some("incident"))
                     .count() as u64;
                 let objects = std::mem::take(&mut page.objects);
                 let pushed = self.push(&work, objects, report).await?;
@@ -645,18 +645,10 @@ impl Connector {
     async fn push(
         &self,
         work: &str,
-        objects: Vec<StixObject>,
+        objects: Vec<Map<String, Value>>,
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
-        // Each typed object becomes a JSON map and is dropped at once: one copy at a time.
-        let maps: Vec<Map<String, Value>> = objects
-            .into_iter()
-            .filter_map(|o| match serde_json::to_value(o) {
-                Ok(Value::Object(m)) => Some(m),
-                _ => None,
-            })
-            .collect();
-        let split = split_objects(None, maps, &SplitOptions::default());
+        let split = split_objects(None, objects, &SplitOptions::default());
         if !split.dropped.is_empty() {
             report.unsupported += split.dropped.len() as u64;
             self.metrics.objects_skipped.add(split.dropped.len() as u64);
@@ -849,9 +841,8 @@ fn page_position(page: &Page) -> Vec<(&'static str, Value)> {
             let newest = page
                 .objects
                 .iter()
-                .filter_map(|o| serde_json::to_value(o).ok())
-                .filter_map(|v| {
-                    v.get("modified")
+                .filter_map(|o| {
+                    o.get("modified")
                         .and_then(Value::as_str)
                         .and_then(|t| Timestamp::parse(t).ok())
                 })
