@@ -44,8 +44,9 @@ fn main() -> ExitCode {
         settings.json_logging,
         &settings.name,
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread is plenty for a connector that mostly waits on the network, and it keeps
+    // memory low (one allocator arena instead of one per worker thread).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -396,17 +396,17 @@ pub fn split_objects(
     result.bundles = out
         .into_iter()
         .map(|(deps, _, o)| {
-            let mut b = json!({
-                "type": "bundle",
-                "id": bundle_id,
-                "spec_version": "2.1",
-                "x_opencti_seq": deps,
-                "objects": [Value::Object(o)],
-            });
-            if let (Some(v), Value::Object(m)) = (&opts.event_version, &mut b) {
-                m.insert("x_opencti_event_version".into(), json!(v));
+            // Built by hand: `json!` would deep-copy the object into the new value.
+            let mut b = Map::new();
+            b.insert("type".into(), Value::from("bundle"));
+            b.insert("id".into(), Value::from(bundle_id.as_str()));
+            b.insert("spec_version".into(), Value::from("2.1"));
+            b.insert("x_opencti_seq".into(), Value::from(deps));
+            b.insert("objects".into(), Value::Array(vec![Value::Object(o)]));
+            if let Some(v) = &opts.event_version {
+                b.insert("x_opencti_event_version".into(), Value::from(v.as_str()));
             }
-            b
+            Value::Object(b)
         })
         .collect();
     result
