@@ -174,7 +174,7 @@ impl Target {
             .with_content_encoding("utf-8".into());
         let mut failed = Vec::new();
         // Confirms are awaited in windows so a large page does not hold every future at once.
-        const WINDOW: usize = 256;
+        const WINDOW: usize = 2048;
         for (w, window) in messages.chunks(WINDOW).enumerate() {
             let mut pending = Vec::with_capacity(window.len());
             for (i, body) in window.iter().enumerate() {

@@ -180,7 +180,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "DISINFOX_PAGE_SIZE",
         "disinfox.page_size",
         "500",
-        "incidents per page fetched from the server, 1-1000",
+        "incidents per page fetched from the server, 1-1000; smaller pages hold less in memory but repeat the objects incidents share more often",
     ),
     (
         "DISINFOX_TIMEOUT_SECS",
