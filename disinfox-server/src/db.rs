@@ -619,53 +619,68 @@ impl Store {
             stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_7);
         let fallback =
             stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_6);
-        for t in &incident.input.techniques {
-            let tactic = catalogue
-                .technique(t)
-                .or_else(|| fallback.technique(t))
-                .map(|x| x.tactic.clone())
-                .unwrap_or_default();
-            sqlx::query("INSERT OR IGNORE INTO incident_techniques (incident_id, technique, tactic) VALUES (?, ?, ?)")
-                .bind(id.as_str())
-                .bind(t)
-                .bind(tactic)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for a in incident.actor_names() {
-            sqlx::query("INSERT OR IGNORE INTO incident_actors (incident_id, actor) VALUES (?, ?)")
-                .bind(id.as_str())
-                .bind(a)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let origin = incident
+        // One set-based insert per facet table (SQLite's json_each over a list of rows).
+        let techniques: Vec<(&String, String)> = incident
             .input
-            .country_of_origin
+            .techniques
             .iter()
-            .map(|c| (c, "origin"));
-        for (c, role) in incident
+            .map(|t| {
+                let tactic = catalogue
+                    .technique(t)
+                    .or_else(|| fallback.technique(t))
+                    .map(|x| x.tactic.clone())
+                    .unwrap_or_default();
+                (t, tactic)
+            })
+            .collect();
+        let actors = incident.actor_names();
+        let countries: Vec<(&String, &str)> = incident
             .input
             .target_countries
             .iter()
             .map(|c| (c, "target"))
-            .chain(origin)
-        {
-            sqlx::query("INSERT OR IGNORE INTO incident_countries (incident_id, country, role) VALUES (?, ?, ?)")
-                .bind(id.as_str())
-                .bind(c)
-                .bind(role)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for ch in &incident.input.channels {
-            sqlx::query(
-                "INSERT OR IGNORE INTO incident_channels (incident_id, channel) VALUES (?, ?)",
+            .chain(
+                incident
+                    .input
+                    .country_of_origin
+                    .iter()
+                    .map(|c| (c, "origin")),
             )
-            .bind(id.as_str())
-            .bind(ch)
-            .execute(&mut *tx)
-            .await?;
+            .collect();
+        let facets: [(&str, String, usize); 4] = [
+            (
+                "INSERT OR IGNORE INTO incident_techniques (incident_id, technique, tactic)
+                 SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)",
+                serde_json::to_string(&techniques)?,
+                techniques.len(),
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_actors (incident_id, actor)
+                 SELECT ?1, value FROM json_each(?2)",
+                serde_json::to_string(&actors)?,
+                actors.len(),
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_countries (incident_id, country, role)
+                 SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)",
+                serde_json::to_string(&countries)?,
+                countries.len(),
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_channels (incident_id, channel)
+                 SELECT ?1, value FROM json_each(?2)",
+                serde_json::to_string(&incident.input.channels)?,
+                incident.input.channels.len(),
+            ),
+        ];
+        for (sql, rows, n) in facets {
+            if n > 0 {
+                sqlx::query(sql)
+                    .bind(id.as_str())
+                    .bind(rows)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         let keys = collection::collection_keys(incident);
         Self::record_collection_refs(&mut tx, id.as_str(), Some(&keys), seq, &at).await?;

@@ -98,37 +98,38 @@ impl Store {
             .bind(incident_id)
             .execute(&mut **tx)
             .await?;
-        let enter =
-            "INSERT OR IGNORE INTO collection_entries (key, seq, at, value) VALUES (?, ?, ?, ?)";
-        sqlx::query(enter)
-            .bind(BASE_KEY)
-            .bind(seq)
-            .bind(at)
-            .bind("")
-            .execute(&mut **tx)
-            .await?;
+        // A few set-based statements per write (SQLite's json_each over the keys) rather than
+        // two statements per key: incident writes stay cheap.
         let empty = BTreeMap::new();
         let keys = keys.unwrap_or(&empty);
-        for (k, v) in keys {
-            sqlx::query("INSERT INTO collection_refs (incident_id, key) VALUES (?, ?)")
-                .bind(incident_id)
-                .bind(k)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query(enter)
-                .bind(k)
-                .bind(seq)
-                .bind(at)
-                .bind(v)
-                .execute(&mut **tx)
-                .await?;
-        }
-        for k in old.iter().filter(|k| !keys.contains_key(*k)) {
+        let mut entering = keys.clone();
+        entering.insert(BASE_KEY.to_owned(), String::new());
+        let entering = serde_json::to_string(&entering)?;
+        if !keys.is_empty() {
             sqlx::query(
-                "DELETE FROM collection_entries WHERE key = ?1
-                 AND NOT EXISTS (SELECT 1 FROM collection_refs WHERE key = ?1)",
+                "INSERT INTO collection_refs (incident_id, key) SELECT ?1, key FROM json_each(?2)",
             )
-            .bind(k)
+            .bind(incident_id)
+            .bind(serde_json::to_string(keys)?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT OR IGNORE INTO collection_entries (key, seq, at, value)
+             SELECT key, ?2, ?3, value FROM json_each(?1)",
+        )
+        .bind(&entering)
+        .bind(seq)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        let gone: Vec<&String> = old.iter().filter(|k| !keys.contains_key(*k)).collect();
+        if !gone.is_empty() {
+            sqlx::query(
+                "DELETE FROM collection_entries WHERE key IN (SELECT value FROM json_each(?1))
+                 AND NOT EXISTS (SELECT 1 FROM collection_refs r WHERE r.key = collection_entries.key)",
+            )
+            .bind(serde_json::to_string(&gone)?)
             .execute(&mut **tx)
             .await?;
         }
