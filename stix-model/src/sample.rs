@@ -91,7 +91,8 @@ const CLAIMS: &[&str] = &[
     "Paid influencer campaign on",
 ];
 
-/// `n` synthetic incidents from `seed`, created one after another from 2022 on.
+/// `n` synthetic incidents from `seed`, created one after another from 2022 on: spread over
+/// the three years 2022–2024 (at least an hour apart), so a small set still covers many months.
 pub fn incidents(seed: u64, n: usize) -> Vec<IncidentDescription> {
     let mut rng = Rng::new(seed);
     let catalogue = Catalogue::builtin(DisarmVersion::V1_7);
@@ -99,6 +100,8 @@ pub fn incidents(seed: u64, n: usize) -> Vec<IncidentDescription> {
     let start = Timestamp::parse("2022-01-01T00:00:00.000Z")
         .map(|t| t.unix_seconds())
         .unwrap_or(0);
+    const THREE_YEARS: i64 = 3 * 365 * 86_400;
+    let step = (THREE_YEARS / n.max(1) as i64).max(3_600);
     (0..n)
         .map(|i| {
             let claim = rng.pick(CLAIMS).copied().unwrap_or("Report on");
@@ -115,7 +118,7 @@ pub fn incidents(seed: u64, n: usize) -> Vec<IncidentDescription> {
                 claim.to_lowercase(),
                 subject
             ));
-            let secs = start + (i as i64) * 3_600 + rng.below(3_600) as i64;
+            let secs = start + (i as i64) * step + rng.below(step as usize) as i64;
             let created = Timestamp::from_unix_nanos(secs, 0, 3);
             d.created = Some(created);
             let (y, m, _) = created.date();
