@@ -14,6 +14,9 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::db::{Role, User};
 use crate::error::ApiError;
@@ -81,6 +84,114 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
+}
+
+/// [`hash_password`] on a blocking thread: argon2 takes tens of milliseconds of CPU, which
+/// must not stall the request workers.
+pub async fn hash_password_async(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?
+}
+
+/// [`verify_password`] on a blocking thread (see [`hash_password_async`]).
+pub async fn verify_password_async(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// Failed sign-ins in a row before an address is locked.
+pub const FREE_FAILURES: u32 = 5;
+/// The first lock; each further failure doubles it, up to [`MAX_LOCK`].
+pub const FIRST_LOCK: Duration = Duration::from_secs(30);
+/// The longest lock.
+pub const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
+/// Failures older than this are forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Addresses tracked at most (the oldest is forgotten first).
+const TRACKED: usize = 10_000;
+
+/// Failed sign-ins per e-mail address (known or not, so a lock says nothing about whether an
+/// account exists). After [`FREE_FAILURES`] failures in a row the address is locked for
+/// [`FIRST_LOCK`], doubling with each further failure up to [`MAX_LOCK`]; a lock only delays,
+/// it never disables the account. A successful sign-in clears the address.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: Mutex<BTreeMap<String, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    locked_until: Option<Instant>,
+}
+
+fn throttle_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+impl LoginThrottle {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Failures>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long `email` stays locked, if it is.
+    pub fn locked_for(&self, email: &str) -> Option<Duration> {
+        self.locked_for_at(email, Instant::now())
+    }
+
+    /// [`Self::locked_for`] at `now`.
+    pub fn locked_for_at(&self, email: &str, now: Instant) -> Option<Duration> {
+        let until = self.map().get(&throttle_key(email))?.locked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    /// Records a failed sign-in for `email`.
+    pub fn failed(&self, email: &str) {
+        self.failed_at(email, Instant::now());
+    }
+
+    /// [`Self::failed`] at `now`.
+    pub fn failed_at(&self, email: &str, now: Instant) {
+        let mut map = self.map();
+        let key = throttle_key(email);
+        if map.len() >= TRACKED && !map.contains_key(&key) {
+            map.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+            if map.len() >= TRACKED {
+                let oldest = map
+                    .iter()
+                    .min_by_key(|(_, f)| f.last)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    map.remove(&k);
+                }
+            }
+        }
+        let f = map.entry(key).or_insert(Failures {
+            count: 0,
+            last: now,
+            locked_until: None,
+        });
+        if now.duration_since(f.last) >= FORGET_AFTER {
+            f.count = 0;
+        }
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        if f.count >= FREE_FAILURES {
+            let doublings = (f.count - FREE_FAILURES).min(16);
+            let lock = FIRST_LOCK.saturating_mul(1 << doublings).min(MAX_LOCK);
+            f.locked_until = Some(now + lock);
+        }
+    }
+
+    /// Clears `email` after a successful sign-in.
+    pub fn succeeded(&self, email: &str) {
+        self.map().remove(&throttle_key(email));
+    }
 }
 
 /// The minimum password length.
@@ -205,6 +316,49 @@ impl FromRequestParts<AppState> for Caller {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failed_sign_ins_lock_an_address_for_longer_and_longer() {
+        use super::{LoginThrottle, FIRST_LOCK, FREE_FAILURES, MAX_LOCK};
+        use std::time::{Duration, Instant};
+        let t = LoginThrottle::default();
+        let now = Instant::now();
+        for _ in 1..FREE_FAILURES {
+            t.failed_at("A@Example.org", now);
+            assert_eq!(t.locked_for_at("a@example.org", now), None);
+        }
+        t.failed_at(" a@example.org", now);
+        assert_eq!(t.locked_for_at("a@example.org", now), Some(FIRST_LOCK));
+        assert_eq!(
+            t.locked_for_at("b@example.org", now),
+            None,
+            "others unaffected"
+        );
+        let later = now + FIRST_LOCK;
+        assert_eq!(
+            t.locked_for_at("a@example.org", later),
+            None,
+            "the lock ends"
+        );
+        t.failed_at("a@example.org", later);
+        assert_eq!(
+            t.locked_for_at("a@example.org", later),
+            Some(FIRST_LOCK * 2)
+        );
+        for _ in 0..40 {
+            t.failed_at("a@example.org", later);
+        }
+        assert_eq!(t.locked_for_at("a@example.org", later), Some(MAX_LOCK));
+        t.succeeded("A@example.org");
+        assert_eq!(t.locked_for_at("a@example.org", later), None);
+        // Failures an hour apart start over.
+        let mut at = later;
+        for _ in 0..10 {
+            at += Duration::from_secs(3_600);
+            t.failed_at("c@example.org", at);
+            assert_eq!(t.locked_for_at("c@example.org", at), None);
+        }
+    }
+
     use super::*;
 
     #[test]

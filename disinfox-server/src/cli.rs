@@ -178,6 +178,7 @@ async fn state_only(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         store,
         rate_limiter: std::sync::Arc::new(crate::startup::RateLimiter::new(0)),
+        login_throttle: std::sync::Arc::default(),
         settings: std::sync::Arc::new(settings),
     })
 }

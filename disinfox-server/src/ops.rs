@@ -307,7 +307,7 @@ pub async fn create_user(
         Some(p) => (p, false),
         None => (auth::generate_password()?, true),
     };
-    let hash = auth::hash_password(&password)?;
+    let hash = auth::hash_password_async(&password).await?;
     let Some(user) = state.store.create_user(email.trim(), &hash, role).await? else {
         return Err(ApiError::Conflict(format!(
             "a user {} exists already",
@@ -367,11 +367,12 @@ pub async fn change_password(
 ) -> ApiResult<()> {
     let mut fields = BTreeMap::new();
     let stored = state.store.user_by_email(&caller.user.email).await?;
-    match &stored {
-        Some((_, hash)) if auth::verify_password(current, hash) => {}
-        _ => {
-            fields.insert("current".to_owned(), "is not your password".to_owned());
-        }
+    let current_ok = match &stored {
+        Some((_, hash)) => auth::verify_password_async(current, hash).await,
+        None => false,
+    };
+    if !current_ok {
+        fields.insert("current".to_owned(), "is not your password".to_owned());
     }
     if new.chars().count() < auth::MIN_PASSWORD {
         fields.insert(
@@ -392,7 +393,7 @@ pub async fn change_password(
     }
     state
         .store
-        .set_password(caller.user.id, &auth::hash_password(new)?)
+        .set_password(caller.user.id, &auth::hash_password_async(new).await?)
         .await?;
     state
         .store

@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Per-key rate limits.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Failed sign-ins per address.
+    pub login_throttle: Arc<crate::auth::LoginThrottle>,
 }
 
 /// A token bucket per API key: `per_minute` requests a minute, bursts up to that many.
@@ -81,6 +83,7 @@ impl Application {
         let state = AppState {
             store,
             rate_limiter: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
+            login_throttle: Arc::default(),
             settings: Arc::new(settings),
         };
         Ok(Self { listener, state })

@@ -99,16 +99,36 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
             },
         )
     };
+    if let Some(wait) = state.login_throttle.locked_for(&email) {
+        let secs = wait.as_secs().max(1);
+        let mut r = render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            &LoginPage {
+                l: Layout::new(&state, Some(&ctx), "Sign in", "login"),
+                email: email.clone(),
+                next: next.clone(),
+                error: Some(format!(
+                    "Too many failed sign-ins for this address. Try again in {secs} seconds."
+                )),
+            },
+        )?;
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return Ok(r);
+    }
     let user = match state.store.user_by_email(&email).await? {
-        Some((u, hash)) if auth::verify_password(password, &hash) => u,
-        Some(_) => return refused("Wrong e-mail address or password."),
-        None => {
-            if let Some(h) = DUMMY_HASH.as_deref() {
-                let _ = auth::verify_password(password, h);
+        Some((u, hash)) if auth::verify_password_async(password, &hash).await => u,
+        stored => {
+            if stored.is_none() {
+                if let Some(h) = DUMMY_HASH.as_deref() {
+                    let _ = auth::verify_password_async(password, h).await;
+                }
             }
+            state.login_throttle.failed(&email);
             return refused("Wrong e-mail address or password.");
         }
     };
+    state.login_throttle.succeeded(&email);
     if user.disabled {
         return refused("This account is disabled; ask an administrator.");
     }

@@ -243,6 +243,40 @@ async fn a_state_changing_request_needs_the_sessions_token() {
 }
 
 #[tokio::test]
+async fn repeated_failed_sign_ins_lock_the_address_for_a_while() {
+    let app = spawn_app().await;
+    for _ in 0..disinfox_server::auth::FREE_FAILURES {
+        let r = try_sign_in(&app, "reader@test.org", "wrong password").await;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    // Now even the right password is refused, without a session, and the page says when to
+    // try again.
+    let r = try_sign_in(&app, "Reader@test.org", PASSWORD).await;
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(set_cookie(&r, "dfx_session").is_none());
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many failed sign-ins for this address"));
+    // Other addresses are not affected.
+    sign_in(&app, "analyst@test.org").await;
+    // An address without an account is locked the same way: a lock tells nothing.
+    for _ in 0..disinfox_server::auth::FREE_FAILURES {
+        let r = try_sign_in(&app, "nobody@test.org", PASSWORD).await;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let r = try_sign_in(&app, "nobody@test.org", PASSWORD).await;
+    assert_eq!(r.status().as_u16(), 429);
+}
+
+#[tokio::test]
 async fn sessions_are_stored_hashed_with_safe_cookies_and_end() {
     let app = spawn_app().await;
     let r = try_sign_in(&app, "reader@test.org", "wrong password").await;
