@@ -1,8 +1,10 @@
 //! Splits a bundle on standard input the way OpenCTI's splitter does, and prints a summary
-//! (or, with `--print`, one bundle per line).
+//! (or, with `--print`, one bundle per line). With `--text` the bundle is streamed object by
+//! object (parsed and checked), each object kept as JSON text, and split with
+//! `split_texts`: what the connector does with a page.
 //!
 //! ```text
-//! cargo run -p stix-model --example split < bundle.json
+//! cargo run -p stix-model --example split [-- --text] < bundle.json
 //! ```
 
 use std::io::{self, BufReader, Read, Write};
@@ -14,6 +16,9 @@ fn main() -> ExitCode {
     if let Err(e) = BufReader::new(io::stdin().lock()).read_to_end(&mut text) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
+    }
+    if std::env::args().any(|a| a == "--text") {
+        return split_text(&text);
     }
     let value: serde_json::Value = match serde_json::from_slice(&text) {
         Ok(v) => v,
@@ -43,6 +48,43 @@ fn main() -> ExitCode {
     eprintln!(
         "split into {} bundles in {:.1} ms; dropped {} objects, removed {} references",
         result.bundles.len(),
+        elapsed.as_secs_f64() * 1e3,
+        result.dropped.len(),
+        result.removed_refs.len()
+    );
+    ExitCode::SUCCESS
+}
+
+fn split_text(bundle: &[u8]) -> ExitCode {
+    let t = Instant::now();
+    let mut objects = Vec::new();
+    let mut invalid = 0usize;
+    let streamed = stix_model::Bundle::stream(bundle, |o| {
+        match o {
+            Ok(o) => objects.extend(serde_json::to_string(&o).ok()),
+            Err(_) => invalid += 1,
+        }
+        Ok(())
+    });
+    if let Err(e) = streamed {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let read = t.elapsed();
+    let result = stix_model::split::split_texts(None, objects, &Default::default());
+    let elapsed = t.elapsed() - read;
+    if std::env::args().any(|a| a == "--print") {
+        let mut out = io::stdout().lock();
+        for b in result.clone().into_bundles() {
+            if writeln!(out, "{b}").is_err() {
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    eprintln!(
+        "streamed and checked in {:.1} ms ({invalid} invalid); split as text into {} bundles in {:.1} ms; dropped {} objects, removed {} references",
+        read.as_secs_f64() * 1e3,
+        result.expectations(),
         elapsed.as_secs_f64() * 1e3,
         result.dropped.len(),
         result.removed_refs.len()
