@@ -15,6 +15,8 @@ PY
 echo "== split: time and peak memory of the process (input file read and parsed included)"
 /usr/bin/time -f "split example: %e s wall, peak RSS %M KiB" \
   target/release/examples/split < bench/out/generated-100k.json
+/usr/bin/time -f "split example --text (streamed, objects held as JSON text): %e s wall, peak RSS %M KiB" \
+  target/release/examples/split --text < bench/out/generated-100k.json
 echo "== Rust throughput"
 cargo bench -q -p stix-model --bench throughput 2>&1 | grep -vE '^(Gnuplot|Benchmarking|\s*$)' | tail -n 40
 echo "== Python stix2"

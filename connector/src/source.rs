@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use stix_model::{Bundle, Violation};
 
 use crate::configuration::Secret;
@@ -48,8 +47,13 @@ pub enum SourceError {
 /// One page of the bundle endpoint.
 #[derive(Debug)]
 pub struct Page {
-    /// The valid objects (parsed and checked by stix-model), as JSON, in the server's order.
-    pub objects: Vec<Map<String, Value>>,
+    /// The valid objects (parsed and checked by stix-model), as compact JSON text, in the
+    /// server's order.
+    pub objects: Vec<String>,
+    /// How many of them are incidents.
+    pub incidents: u64,
+    /// The newest `modified` among them.
+    pub newest_modified: Option<stix_model::Timestamp>,
     /// Objects left out because they are not valid STIX, with why.
     pub invalid: Vec<Violation>,
     /// The cursor to continue from (also after the last page).
@@ -195,19 +199,25 @@ impl Source {
                     })
                 }
             }
-            // Each object is parsed (and so checked) on its own and handed on as JSON at once,
-            // so a page is held in one representation only. References to objects of other
-            // pages are fine here; invalid objects are not.
+            // Each object is parsed (and so checked) on its own and handed on as compact JSON
+            // text at once, so a page is held as text only, about its size on the wire.
+            // References to objects of other pages are fine here; invalid objects are not.
             let mut objects = Vec::new();
             let mut invalid = Vec::new();
+            let mut incidents = 0;
+            let mut newest_modified = None;
             let streamed = Bundle::stream(&body[..], |o| {
-                match o.map(|o| serde_json::to_value(&o)) {
-                    Ok(Ok(Value::Object(m))) => objects.push(m),
-                    Ok(_) => {}
+                match o {
+                    Ok(o) => {
+                        incidents += u64::from(o.object_type() == "incident");
+                        newest_modified = newest_modified.max(o.modified());
+                        objects.extend(serde_json::to_string(&o).ok());
+                    }
                     Err(v) => invalid.extend(v),
                 }
                 Ok(())
             });
+            drop(body);
             match streamed {
                 Ok(_) => {}
                 // The bundle's own properties are wrong (its id, a spec_version): reported,
@@ -217,6 +227,8 @@ impl Source {
             }
             return Ok(Page {
                 objects,
+                incidents,
+                newest_modified,
                 invalid,
                 next_cursor,
                 high_water_mark,

@@ -10,15 +10,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
-use stix_model::split::{split_objects, SplitOptions};
+use serde_json::{json, Value};
+use stix_model::split::{split_texts, SplitOptions, TextSplit};
 use stix_model::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp::{self, AmqpError, Target};
 use crate::configuration::{QueueProtocol, Settings};
 use crate::metrics::{Metrics, RunState};
-use crate::opencti::{self, ConnectorInfo, OpenCti, OpenCtiError, Registration};
+use crate::opencti::{self, BundlePush, ConnectorInfo, OpenCti, OpenCtiError, Registration};
 use crate::retry::RetryPolicy;
 use crate::source::{Page, Source, SourceError};
 use crate::state::{self, Position, State};
@@ -596,11 +596,7 @@ impl Connector {
                         .report_error(&work, &format!("invalid STIX, skipped: {v}"), &source)
                         .await?;
                 }
-                report.incidents += page
-                    .objects
-                    .iter()
-                    .filter(|o| o.get("type").and_then(Value::as_str) == Some("incident"))
-                    .count() as u64;
+                report.incidents += page.incidents;
                 let objects = std::mem::take(&mut page.objects);
                 let pushed = self.push(&work, objects, report).await?;
                 report.pushed += pushed;
@@ -645,10 +641,10 @@ impl Connector {
     async fn push(
         &self,
         work: &str,
-        objects: Vec<Map<String, Value>>,
+        objects: Vec<String>,
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
-        let split = split_objects(None, objects, &SplitOptions::default());
+        let split = split_texts(None, objects, &SplitOptions::default());
         if !split.dropped.is_empty() {
             report.unsupported += split.dropped.len() as u64;
             self.metrics.objects_skipped.add(split.dropped.len() as u64);
@@ -661,72 +657,53 @@ impl Connector {
             debug!("Objects OpenCTI does not import were left out", {"types": kinds});
         }
         match self.settings.queue_protocol {
-            QueueProtocol::Api => self.push_api(work, split.bundles, report).await,
-            QueueProtocol::Amqp => self.push_amqp(work, split.bundles, report).await,
+            QueueProtocol::Api => self.push_api(work, split, report).await,
+            QueueProtocol::Amqp => self.push_amqp(work, split, report).await,
         }
     }
 
-    /// Bundles of the split, repacked into bundles of at most ¾ of the message limit (OpenCTI
-    /// sends a pushed bundle to its workers as one base64 message), in dependency order.
+    /// The objects of the split, packed into bundles of at most ¾ of the message limit
+    /// (OpenCTI sends a pushed bundle to its workers as one base64 message), in dependency
+    /// order.
     async fn push_api(
         &self,
         work: &str,
-        bundles: Vec<Value>,
+        split: TextSplit,
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
         let limit = (self.settings.max_message_size / 4 * 3).saturating_sub(64 * 1024);
-        const CLOSE: &str = "]}";
-        let open = || {
-            format!(
-                "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
-                uuid::Uuid::new_v4()
-            )
-        };
+        let mut remaining: usize = split.objects.iter().map(|(_, t)| t.len() + 1).sum();
+        let id = self.registration.id.as_str();
         let mut pushed = 0u64;
-        let mut body = open();
-        let mut in_body = 0u64;
-        let mut bundles = bundles.into_iter();
+        let mut push = BundlePush::new(id, Some(work), remaining.min(limit));
+        let mut objects = split.objects.into_iter();
         loop {
-            let next = bundles.next();
-            let text = match next {
-                Some(mut b) => {
-                    let Some(object) = b
-                        .get_mut("objects")
-                        .and_then(|o| o.get_mut(0))
-                        .map(Value::take)
-                    else {
-                        continue;
-                    };
-                    let text = object.to_string();
-                    if text.len() > limit {
-                        self.too_large(work, &object, text.len(), report).await?;
-                        continue;
-                    }
-                    Some(text)
+            let text = match objects.next() {
+                Some((_, text)) if text.len() > limit => {
+                    remaining -= text.len() + 1;
+                    self.too_large(work, &text, text.len(), report).await?;
+                    continue;
                 }
+                Some((_, text)) => Some(text),
                 None => None,
             };
             let full = match &text {
-                Some(t) => in_body > 0 && body.len() + t.len() + CLOSE.len() + 1 > limit,
-                None => in_body > 0,
+                Some(t) => push.objects() > 0 && push.bundle_len() + t.len() + 1 > limit,
+                None => push.objects() > 0,
             };
             if full {
-                body.push_str(CLOSE);
+                let n = push.objects() as u64;
+                let next = BundlePush::new(id, Some(work), remaining.min(limit));
                 tokio::select! {
-                    r = self.opencti.bundle_push(&self.registration.id, &body, Some(work)) => r?,
+                    r = self.opencti.push(std::mem::replace(&mut push, next)) => r?,
                     () = self.stop.cancelled() => return Err(RunError::Stopped),
                 }
                 self.metrics.bundles_sent.inc();
-                pushed += in_body;
-                body = open();
-                in_body = 0;
+                pushed += n;
             }
             let Some(t) = text else { break };
-            if in_body > 0 {
-                body.push(',');
-            }
-            body.push_str(&t);
-            in_body += 1;
+            remaining -= t.len() + 1;
+            push.object(&t);
         }
         Ok(pushed)
     }
@@ -736,14 +713,13 @@ impl Connector {
     async fn push_amqp(
         &self,
         work: &str,
-        bundles: Vec<Value>,
+        split: TextSplit,
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
         let target = self.amqp.as_ref().ok_or(RunError::NoAmqp)?;
         let seven = opencti::major(&self.platform_version) >= 7;
-        let mut messages = Vec::with_capacity(bundles.len());
-        for b in bundles {
-            let text = b.to_string();
+        let mut messages = Vec::with_capacity(split.objects.len());
+        for text in split.into_bundles() {
             let body = amqp::message_body(
                 text.as_bytes(),
                 messages.len() + 1,
@@ -752,8 +728,7 @@ impl Connector {
                 seven,
             );
             if body.len() > self.settings.max_message_size {
-                let object = b.pointer("/objects/0").cloned().unwrap_or(Value::Null);
-                self.too_large(work, &object, body.len(), report).await?;
+                self.too_large(work, &text, body.len(), report).await?;
                 continue;
             }
             messages.push(body);
@@ -804,20 +779,17 @@ impl Connector {
         Ok(messages.len() as u64)
     }
 
+    /// Reports an object (or its bundle: `text`) too large for one message.
     async fn too_large(
         &self,
         work: &str,
-        object: &Value,
+        text: &str,
         size: usize,
         report: &mut RunReport,
     ) -> Result<(), RunError> {
         report.too_large += 1;
         self.metrics.objects_skipped.inc();
-        let id = object
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
+        let id = object_id(text);
         let message = format!(
             "object too large for one message ({size} bytes > CONNECTOR_MAX_MESSAGE_SIZE {}), skipped",
             self.settings.max_message_size
@@ -830,6 +802,24 @@ impl Connector {
 
 /// The state changes a page leads to: the server's cursor and mark, or — from a server that
 /// sends neither — the newest `modified` among the page's objects.
+/// The `id` of an object given as JSON text, or of the object in a one-object bundle.
+fn object_id(text: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        id: Option<String>,
+        objects: Option<Vec<Object>>,
+    }
+    match serde_json::from_str::<Object>(text) {
+        Ok(Object {
+            objects: Some(mut o),
+            ..
+        }) if o.len() == 1 => o.pop().and_then(|o| o.id),
+        Ok(o) => o.id,
+        Err(_) => None,
+    }
+    .unwrap_or_else(|| "?".into())
+}
+
 fn page_position(page: &Page) -> Vec<(&'static str, Value)> {
     let mut changes = Vec::new();
     if let Some(c) = &page.next_cursor {
@@ -838,15 +828,7 @@ fn page_position(page: &Page) -> Vec<(&'static str, Value)> {
     match &page.high_water_mark {
         Some(m) => changes.push(("last_fetch", json!(m))),
         None => {
-            let newest = page
-                .objects
-                .iter()
-                .filter_map(|o| {
-                    o.get("modified")
-                        .and_then(Value::as_str)
-                        .and_then(|t| Timestamp::parse(t).ok())
-                })
-                .max();
+            let newest = page.newest_modified;
             if let Some(t) = newest {
                 changes.push(("last_fetch", json!(t.with_digits(6).to_string())));
             }
