@@ -10,7 +10,7 @@
 # the endpoint per run (it ignores paging), so it gets one page of at most 1,000 incidents;
 # the ratio is of objects per second and of peak memory.
 #
-#   bash bench/connector.sh [INCIDENTS]
+#   [PAGE_SIZE=500] [PY_CONNECTOR=dir] bash bench/connector.sh [INCIDENTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
@@ -65,7 +65,7 @@ run_rust() { # $1 = label, $2 = stand-in port, $3 = protocol
   OPENCTI_URL="http://127.0.0.1:$2" OPENCTI_TOKEN="$token" \
   CONNECTOR_ID=$(cat /proc/sys/kernel/random/uuid) CONNECTOR_RUN_AND_TERMINATE=true \
   CONNECTOR_QUEUE_PROTOCOL="$3" CONNECTOR_LOG_LEVEL=error \
-  DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle" DISINFOX_API_KEY="$key" DISINFOX_PAGE_SIZE=500 \
+  DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle" DISINFOX_API_KEY="$key" DISINFOX_PAGE_SIZE="${PAGE_SIZE:-500}" \
     /usr/bin/time -f "%e %M" -o "$out" "$bin/disinfox-connector" 2>"$work/rust-$2.log" \
     || { echo "connector failed:"; tail -5 "$work/rust-$2.log"; return 1; }
   [ "$3" = amqp ] && drained "$2"

@@ -88,6 +88,10 @@ impl Target {
             None => None,
         };
         let query = AMQPQueryString {
+            // lapin keeps send and receive buffers of 32 frames each: at RabbitMQ's default
+            // 128 KiB frames that is 8 MiB per connection; 16 KiB frames make it 1 MiB, and a
+            // larger message simply goes out in more body frames.
+            frame_max: Some(FRAME_MAX),
             heartbeat: Some(10),
             connection_timeout: Some(10_000),
             ..AMQPQueryString::default()
@@ -224,6 +228,9 @@ impl Target {
         Ok(failed)
     }
 }
+
+/// The AMQP frame size the connector asks for.
+pub const FRAME_MAX: u32 = 16 * 1024;
 
 /// The message body OpenCTI's worker reads (§6.1) for one bundle (JSON text).
 pub fn message_body(

@@ -206,12 +206,19 @@ impl Source {
             let mut invalid = Vec::new();
             let mut incidents = 0;
             let mut newest_modified = None;
+            let mut scratch = Vec::new();
             let streamed = Bundle::stream(&body[..], |o| {
                 match o {
                     Ok(o) => {
                         incidents += u64::from(o.object_type() == "incident");
                         newest_modified = newest_modified.max(o.modified());
-                        objects.extend(serde_json::to_string(&o).ok());
+                        scratch.clear();
+                        if serde_json::to_writer(&mut scratch, &o).is_ok() {
+                            // Exactly sized, with room for the `nb_deps` the split puts in.
+                            let mut text = String::with_capacity(scratch.len() + 24);
+                            text.push_str(&String::from_utf8_lossy(&scratch));
+                            objects.push(text);
+                        }
                     }
                     Err(v) => invalid.extend(v),
                 }

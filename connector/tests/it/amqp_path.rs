@@ -31,7 +31,9 @@ async fn standin_with_broker(version: &str) -> StandInHandle {
 
 #[tokio::test]
 async fn every_object_travels_as_one_persistent_confirmed_message() {
-    let server = Server::start(60).await;
+    let mut server = Server::start(60).await;
+    // Larger than one AMQP frame: it goes out in several body frames.
+    let big = server.add_big().await;
     let octi = standin_with_broker("6.8.10").await;
     connector::run_with(
         settings(&server, &octi, &[("CONNECTOR_QUEUE_PROTOCOL", "amqp")]),
@@ -102,6 +104,20 @@ async fn every_object_travels_as_one_persistent_confirmed_message() {
     };
     assert!(first_of("identity") < first_of("incident"));
     assert!(first_of("incident") < first_of("relationship"));
+    let big = messages
+        .iter()
+        .find(|m| {
+            m.bundle
+                .as_ref()
+                .is_some_and(|b| b["objects"][0]["id"] == big.as_str())
+        })
+        .expect("the big incident's message");
+    let description = &big.bundle.as_ref().unwrap()["objects"][0]["description"];
+    assert_eq!(
+        description.as_str().map(|d| d.chars().count()),
+        Some(20_000)
+    );
+    assert!(big.envelope.as_ref().unwrap().to_string().len() > connector::amqp::FRAME_MAX as usize);
     assert!(octi.pushes().iter().all(|p| p.via == Via::Amqp));
     assert!(octi.rejected_requests().is_empty());
 }
