@@ -880,12 +880,13 @@ impl<'de> Visitor<'de> for SkeletonVisitor<'_> {
         let spans = self.0;
         let text = spans.0;
         let mut sk = Skeleton::default();
-        let mut extension_id = None;
+        // Given twice, a property counts once, with its last value, as in a JSON value.
+        let (mut opencti_id, mut extension_id) = (None, None);
         while let Some(key) = map.next_key_seed(StrSeed(spans))? {
             match Prop::of(key.get(text)) {
                 Prop::Id => sk.id = map.next_value_seed(StrAt::here(spans))?,
                 Prop::Type => sk.ty = map.next_value_seed(StrAt::here(spans))?,
-                Prop::OpenCtiId => sk.aliases.extend(map.next_value_seed(StrAt::here(spans))?),
+                Prop::OpenCtiId => opencti_id = map.next_value_seed(StrAt::here(spans))?,
                 Prop::Extensions => {
                     extension_id = map.next_value_seed(StrAt {
                         spans,
@@ -917,6 +918,7 @@ impl<'de> Visitor<'de> for SkeletonVisitor<'_> {
                 }
             }
         }
+        sk.aliases.extend(opencti_id);
         sk.aliases.extend(extension_id);
         sk.refs.sort_by(|a, b| a.0.get(text).cmp(b.0.get(text)));
         Ok(sk)
