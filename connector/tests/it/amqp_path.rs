@@ -29,6 +29,21 @@ async fn standin_with_broker(version: &str) -> StandInHandle {
     .unwrap_or_else(|e| panic!("RabbitMQ at {} is needed: {e}", amqp_url()))
 }
 
+/// Waits until the stand-in's worker has consumed every message of the work (on 6.x a work
+/// may show complete between two pages already, opencti#8224, so count).
+async fn wait_drained(octi: &StandInHandle, work: &str) {
+    assert!(
+        octi.wait_until(Duration::from_secs(30), |s| s
+            .work(work)
+            .is_some_and(
+                |w| w.status == WorkStatus::Complete && w.processed >= w.expected
+            ))
+        .await,
+        "{:?}",
+        octi.work(work)
+    );
+}
+
 #[tokio::test]
 async fn every_object_travels_as_one_persistent_confirmed_message() {
     let mut server = Server::start(60).await;
@@ -46,16 +61,8 @@ async fn every_object_travels_as_one_persistent_confirmed_message() {
     let works = octi.works_of(CONNECTOR_ID);
     assert_eq!(works.len(), 1);
     let work = works[0].clone();
-    // The worker consumes in the background: wait for it to report every expectation (on 6.x a
-    // work may show complete between two pages already, opencti#8224, so count).
-    assert!(
-        octi.wait_until(Duration::from_secs(30), |s| s.work(&work.id).is_some_and(
-            |w| w.status == WorkStatus::Complete && w.processed >= w.expected
-        ))
-        .await,
-        "{:?}",
-        octi.work(&work.id)
-    );
+    // The worker consumes in the background: wait for it to report every expectation.
+    wait_drained(&octi, &work.id).await;
     let got = incidents_received(&octi);
     assert_eq!(got.len(), n);
     assert!(got.values().all(|c| *c == 1), "{got:?}");
@@ -143,14 +150,7 @@ async fn an_object_over_the_message_limit_is_reported_not_sent() {
     .unwrap();
     let work = octi.works_of(CONNECTOR_ID)[0].clone();
     assert!(work.multipart, "7.x works are multipart");
-    assert!(
-        octi.wait_until(Duration::from_secs(30), |s| s.work(&work.id).is_some_and(
-            |w| w.status == WorkStatus::Complete && w.processed >= w.expected
-        ))
-        .await,
-        "{:?}",
-        octi.work(&work.id)
-    );
+    wait_drained(&octi, &work.id).await;
     let w = octi.work(&work.id).unwrap();
     assert!(
         w.errors

@@ -77,6 +77,27 @@ async fn run_once(settings: Settings) -> Result<(), connector::worker::StartErro
     connector::run_with(settings, fast(), CancellationToken::new()).await
 }
 
+/// The connector as a daemon (not run-and-terminate) with `extra` settings: its stop token
+/// and its task.
+fn spawn_daemon(
+    server: &Server,
+    standin: &StandInHandle,
+    extra: &[(&str, &str)],
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), connector::worker::StartError>>,
+) {
+    let mut all = vec![("CONNECTOR_RUN_AND_TERMINATE", "false")];
+    all.extend_from_slice(extra);
+    let stop = CancellationToken::new();
+    let daemon = tokio::spawn(connector::run_with(
+        settings(server, standin, &all),
+        fast(),
+        stop.clone(),
+    ));
+    (stop, daemon)
+}
+
 /// The state the stand-in stores for the connector, parsed.
 pub fn remote_state(s: &StandInHandle) -> Option<serde_json::Map<String, Value>> {
     connector::state::parse(s.connector(CONNECTOR_ID)?.state.as_deref())
@@ -272,19 +293,7 @@ async fn the_server_down_fails_the_run_in_a_work_and_loses_nothing() {
 async fn a_reset_in_opencti_makes_the_next_run_start_from_the_beginning() {
     let server = Server::start(50).await;
     let octi = standin("6.8.10").await;
-    let stop = CancellationToken::new();
-    let daemon = tokio::spawn(connector::run_with(
-        settings(
-            &server,
-            &octi,
-            &[
-                ("CONNECTOR_RUN_AND_TERMINATE", "false"),
-                ("CONNECTOR_DURATION_PERIOD", "PT1S"),
-            ],
-        ),
-        fast(),
-        stop.clone(),
-    ));
+    let (stop, daemon) = spawn_daemon(&server, &octi, &[("CONNECTOR_DURATION_PERIOD", "PT1S")]);
     let n = server.incident_ids().await.len();
     assert!(
         octi.wait_until(Duration::from_secs(30), |s| incidents_received(s).len()
@@ -321,20 +330,14 @@ async fn incidents_written_during_a_run_are_picked_up() {
     let mut server = Server::start(60).await;
     let octi = standin("6.8.10").await;
     octi.add_fault(Fault::delay(Duration::from_millis(150)).on("StixBundlePush"));
-    let stop = CancellationToken::new();
-    let daemon = tokio::spawn(connector::run_with(
-        settings(
-            &server,
-            &octi,
-            &[
-                ("CONNECTOR_RUN_AND_TERMINATE", "false"),
-                ("CONNECTOR_DURATION_PERIOD", "PT1S"),
-                ("DISINFOX_PAGE_SIZE", "10"),
-            ],
-        ),
-        fast(),
-        stop.clone(),
-    ));
+    let (stop, daemon) = spawn_daemon(
+        &server,
+        &octi,
+        &[
+            ("CONNECTOR_DURATION_PERIOD", "PT1S"),
+            ("DISINFOX_PAGE_SIZE", "10"),
+        ],
+    );
     assert!(
         octi.wait_until(Duration::from_secs(30), |s| !s.pushes().is_empty())
             .await
@@ -388,21 +391,15 @@ async fn metrics_count_what_the_run_did() {
         .local_addr()
         .unwrap()
         .port();
-    let stop = CancellationToken::new();
     let port_s = port.to_string();
-    let daemon = tokio::spawn(connector::run_with(
-        settings(
-            &server,
-            &octi,
-            &[
-                ("CONNECTOR_RUN_AND_TERMINATE", "false"),
-                ("CONNECTOR_EXPOSE_METRICS", "true"),
-                ("CONNECTOR_METRICS_PORT", &port_s),
-            ],
-        ),
-        fast(),
-        stop.clone(),
-    ));
+    let (stop, daemon) = spawn_daemon(
+        &server,
+        &octi,
+        &[
+            ("CONNECTOR_EXPOSE_METRICS", "true"),
+            ("CONNECTOR_METRICS_PORT", &port_s),
+        ],
+    );
     // Poll the endpoint until the first run has finished.
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut text = String::new();
