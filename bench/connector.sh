@@ -60,6 +60,18 @@ sys.exit(0 if works and all(w['processed'] >= w['expected'] for w in works) else
 }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
+# Prints a run's figures and keeps them for the ratios. $1 = label, $2 = stand-in port,
+# $3 = the /usr/bin/time output ("wall rss"), $4 = "distinct" to print the distinct count too.
+report() {
+  local s wall rss objects distinct=""
+  s=$(summary "$2")
+  read -r wall rss <"$3"
+  objects=$(echo "$s" | field objects_received)
+  [ "${4:-}" = distinct ] && distinct=" ($(echo "$s" | field objects) distinct)"
+  echo "$1: $objects objects$distinct in $wall s = $(python3 -c "print(round($objects / $wall))") objects/s; connector peak RSS $((rss / 1024)) MiB"
+  echo "$objects $wall $rss" >"$work/$1.result"
+}
+
 run_rust() { # $1 = label, $2 = stand-in port, $3 = protocol
   local out="$work/rust-$2.time"
   OPENCTI_URL="http://127.0.0.1:$2" OPENCTI_TOKEN="$token" \
@@ -69,12 +81,7 @@ run_rust() { # $1 = label, $2 = stand-in port, $3 = protocol
     /usr/bin/time -f "%e %M" -o "$out" "$bin/disinfox-connector" 2>"$work/rust-$2.log" \
     || { echo "connector failed:"; tail -5 "$work/rust-$2.log"; return 1; }
   [ "$3" = amqp ] && drained "$2"
-  local s wall rss objects
-  s=$(summary "$2")
-  read -r wall rss <"$out"
-  objects=$(echo "$s" | field objects_received)
-  echo "$1: $objects objects ($(echo "$s" | field objects) distinct) in $wall s = $(python3 -c "print(round($objects / $wall))") objects/s; connector peak RSS $((rss / 1024)) MiB"
-  echo "$objects $wall $rss" >"$work/$1.result"
+  report "$1" "$2" "$out" distinct
 }
 
 echo "== Rust connector, API path (stixBundlePush)"
@@ -108,12 +115,7 @@ run_python() { # $1 = label, $2 = stand-in port, $3 = protocol
     /usr/bin/time -f "%e %M" -o "$work/$1.time" "$py/bin/python" main.py >"$work/$1.log" 2>&1) \
     || { echo "python connector failed:"; tail -20 "$work/$1.log"; return 1; }
   [ "$3" = amqp ] && drained "$2"
-  local s wall rss objects
-  s=$(summary "$2")
-  read -r wall rss <"$work/$1.time"
-  objects=$(echo "$s" | field objects_received)
-  echo "$1: $objects objects in $wall s = $(python3 -c "print(round($objects / $wall))") objects/s; connector peak RSS $((rss / 1024)) MiB"
-  echo "$objects $wall $rss" >"$work/$1.result"
+  report "$1" "$2" "$work/$1.time"
 }
 
 ratio() { # $1 = rust label, $2 = python label
