@@ -88,9 +88,9 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
     let email = form.get("email").trim().to_owned();
     let password = form.get("password");
     let next = safe_next(form.get("next"));
-    let refused = |message: &str| {
+    let refused = |status: StatusCode, message: &str| {
         render_status(
-            StatusCode::UNAUTHORIZED,
+            status,
             &LoginPage {
                 l: Layout::new(&state, Some(&ctx), "Sign in", "login"),
                 email: email.clone(),
@@ -101,16 +101,9 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
     };
     if let Some(wait) = state.login_throttle.locked_for(&email) {
         let secs = wait.as_secs().max(1);
-        let mut r = render_status(
+        let mut r = refused(
             StatusCode::TOO_MANY_REQUESTS,
-            &LoginPage {
-                l: Layout::new(&state, Some(&ctx), "Sign in", "login"),
-                email: email.clone(),
-                next: next.clone(),
-                error: Some(format!(
-                    "Too many failed sign-ins for this address. Try again in {secs} seconds."
-                )),
-            },
+            &format!("Too many failed sign-ins for this address. Try again in {secs} seconds."),
         )?;
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -125,12 +118,18 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
                 }
             }
             state.login_throttle.failed(&email);
-            return refused("Wrong e-mail address or password.");
+            return refused(
+                StatusCode::UNAUTHORIZED,
+                "Wrong e-mail address or password.",
+            );
         }
     };
     state.login_throttle.succeeded(&email);
     if user.disabled {
-        return refused("This account is disabled; ask an administrator.");
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "This account is disabled; ask an administrator.",
+        );
     }
     if let Some(old) = &ctx.session {
         state.store.delete_session(old).await?;
