@@ -253,14 +253,7 @@ async fn related_incidents_are_ranked_by_what_they_share() {
 #[tokio::test]
 async fn writes_succeed_while_keys_are_first_used() {
     let app = spawn_app().await;
-    let reader = app
-        .state
-        .store
-        .user_by_email("reader@test.org")
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
+    let reader = app.user("reader@test.org").await;
     let mut keys = Vec::new();
     for i in 0..60 {
         let (secret, hash) = disinfox_server::auth::new_api_key().unwrap();

@@ -327,15 +327,7 @@ async fn sessions_are_stored_hashed_with_safe_cookies_and_end() {
     // A disabled user's sessions end at once.
     let s = sign_in(&app, "reader@test.org").await;
     let admin = sign_in(&app, "admin@test.org").await;
-    let reader_id = app
-        .state
-        .store
-        .user_by_email("reader@test.org")
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-        .id;
+    let reader_id = app.user("reader@test.org").await.id;
     let r = admin
         .post(
             &format!("/admin/users/{reader_id}"),

@@ -1,7 +1,7 @@
 //! Spawning the app and calling it.
 
 use disinfox_server::configuration::Settings;
-use disinfox_server::db::Role;
+use disinfox_server::db::{Role, User};
 use disinfox_server::startup::{AppState, Application};
 use serde_json::Value;
 
@@ -91,6 +91,17 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// The account of `email` (one of the test accounts).
+    pub async fn user(&self, email: &str) -> User {
+        self.state
+            .store
+            .user_by_email(email)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
