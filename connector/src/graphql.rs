@@ -1,7 +1,8 @@
 //! Every GraphQL document the connector sends to OpenCTI, and the variables of each.
 //!
 //! The documents follow pycti's (see `shared/reference/opencti-connector-protocol.md`) and are
-//! validated in tests against OpenCTI's schema (`tests/data/opencti-schema-subset.graphql`).
+//! validated in tests against OpenCTI's schema (`opencti_standin::SCHEMA_SUBSET`, the stand-in
+//! crate's `data/opencti-schema-subset.graphql`).
 //! Registration sends only the input fields the platform's version accepts: a server that
 //! predates a field rejects the whole mutation.
 

@@ -17,7 +17,6 @@ pub mod metrics;
 pub mod opencti;
 pub mod retry;
 pub mod source;
-pub mod standin;
 pub mod state;
 pub mod worker;
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use connector::configuration::Settings;
 use connector::retry::RetryPolicy;
-use connector::standin::{Fault, StandIn, StandInHandle, StandInOptions, WorkStatus};
 use connector::worker::Tuning;
+use opencti_standin::{Fault, StandIn, StandInHandle, StandInOptions, WorkStatus};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 

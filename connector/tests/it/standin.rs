@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use connector::graphql;
-use connector::standin::{
+use opencti_standin::{
     Fault, RequestOutcome, StandIn, StandInHandle, StandInOptions, Via, WorkStatus,
 };
 use serde_json::{json, Value};

@@ -7,8 +7,8 @@
 //!
 //! # What is faithful
 //! - **Validation.** Every document is parsed and validated against the schema subset
-//!   (`tests/data/opencti-schema-subset.graphql`) with apollo-compiler, and the variables are
-//!   coerced against the operation's definitions (required variables, known input fields, enum
+//!   ([`SCHEMA_SUBSET`], `data/opencti-schema-subset.graphql`) with apollo-compiler, and the
+//!   variables are coerced against the operation's definitions (required variables, known input fields, enum
 //!   values, scalar types). A failure is answered like OpenCTI does — OpenCTI's Apollo plugin
 //!   (`httpResponsePlugin`) forces **HTTP 200** on any response with errors, so a validation
 //!   error is `200 {"errors": [{message, locations, extensions: {code:
@@ -70,6 +70,8 @@
 //! The control endpoints (`/standin/…`, no authentication: it is a test tool) are listed on
 //! [`StandInHandle`].
 
+#![warn(missing_docs)]
+
 mod amqp;
 mod exec;
 mod fault;
@@ -93,6 +95,23 @@ pub use model::{
 };
 
 use model::{ApiError, Model, Platform};
+
+/// The part of OpenCTI's GraphQL schema a connector uses (OpenCTI-Platform/opencti,
+/// `opencti-graphql/config/schema/opencti.graphql` at 340d3b07, Apache-2.0; the source line is
+/// in the file's header). Requests are validated against it; the connector's tests check its
+/// documents against it too.
+pub const SCHEMA_SUBSET: &str = include_str!("../data/opencti-schema-subset.graphql");
+
+/// A platform version as `(major, minor, patch)`, parts that are not numbers counting as 0
+/// (7.x date-based versions compare higher than every 6.x one).
+pub(crate) fn version_tuple(v: &str) -> (u64, u64, u64) {
+    let mut p = v.trim().split('.').map(|x| x.parse::<u64>().unwrap_or(0));
+    (
+        p.next().unwrap_or(0),
+        p.next().unwrap_or(0),
+        p.next().unwrap_or(0),
+    )
+}
 
 /// The token the stand-in accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "6f1c0d5e-3b7a-4c2e-9a8d-0e5f4b3c2a19";
@@ -259,7 +278,7 @@ impl StandIn {
             None => None,
         };
         let platform = Platform {
-            major: crate::graphql::version_tuple(&options.version).0,
+            major: version_tuple(&options.version).0,
             version: options.version.clone(),
             user_id: options.user_id.clone(),
             prefix: if options.queue_prefix.is_empty() {

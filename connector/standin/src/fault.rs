@@ -47,7 +47,7 @@ mod millis {
 /// checking; the first status or GraphQL error answers the request.
 ///
 /// ```
-/// use connector::standin::Fault;
+/// use opencti_standin::Fault;
 /// // The third and fourth StixBundlePush answer 500; everything else is normal.
 /// let f = Fault::status(500).on("StixBundlePush").skip(2).times(2);
 /// # let _ = f;

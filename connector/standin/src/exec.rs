@@ -19,10 +19,7 @@ use tokio::runtime::Handle;
 use super::model::{ApiError, RequestOutcome};
 use super::Shared;
 
-/// Copy of `shared/reference/opencti-schema-subset.graphql` (OpenCTI-Platform/opencti,
-/// opencti-graphql/config/schema/opencti.graphql at 340d3b07, Apache-2.0; the source line is
-/// in the file's header).
-const SCHEMA: &str = include_str!("../../tests/data/opencti-schema-subset.graphql");
+use crate::SCHEMA_SUBSET as SCHEMA;
 
 /// `RegisterConnectorInput` fields and the first release sending them (pycti is released in
 /// lockstep with the platform, reference §3.2): an older platform is given a schema without
@@ -42,7 +39,7 @@ const INPUT_FIELD_SINCE: &[(&str, (u64, u64, u64))] = &[
 /// predates.
 pub(crate) fn schema_for(version: &str) -> Result<Valid<Schema>, String> {
     use apollo_compiler::schema::ExtendedType;
-    let v = crate::graphql::version_tuple(version);
+    let v = crate::version_tuple(version);
     let mut schema =
         Schema::parse(SCHEMA, "opencti-schema-subset.graphql").map_err(|e| e.errors.to_string())?;
     fn object<'s>(
