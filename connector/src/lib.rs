@@ -41,9 +41,13 @@ pub async fn run_with(
     tuning: Tuning,
     stop: CancellationToken,
 ) -> Result<(), StartError> {
-    let metrics = Arc::new(Metrics::new(&settings.metrics_prefix));
-    let metrics_task = if settings.expose_metrics {
-        let (m, port, s) = (metrics.clone(), settings.metrics_port, stop.clone());
+    let metrics = Arc::new(Metrics::new(&settings.connector.metrics_prefix));
+    let metrics_task = if settings.connector.expose_metrics {
+        let (m, port, s) = (
+            metrics.clone(),
+            settings.connector.metrics_port,
+            stop.clone(),
+        );
         Some(tokio::spawn(async move {
             if let Err(e) = metrics::serve(m, port, s).await {
                 crate::error!(e, "The metrics server stopped", {"port": port});
@@ -54,8 +58,8 @@ pub async fn run_with(
     };
     let connector =
         Arc::new(Connector::start(settings, tuning, metrics.clone(), stop.clone()).await?);
-    let period = connector.settings().period;
-    if connector.settings().run_and_terminate {
+    let period = connector.settings().connector.period;
+    if connector.settings().connector.run_and_terminate {
         let mut failed = None;
         if !connector.buffering().await {
             if let (_, Err(e)) = connector.run_once().await {

@@ -40,9 +40,9 @@ fn main() -> ExitCode {
         }
     };
     logging::init(
-        Level::parse(&settings.log_level).unwrap_or(Level::Info),
-        settings.json_logging,
-        &settings.name,
+        Level::parse(&settings.connector.log_level).unwrap_or(Level::Info),
+        settings.opencti.json_logging,
+        &settings.connector.name,
     );
     // One thread is plenty for a connector that mostly waits on the network, and it keeps
     // memory low (one allocator arena instead of one per worker thread).

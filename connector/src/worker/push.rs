@@ -29,7 +29,7 @@ impl Connector {
             }
             debug!("Objects OpenCTI does not import were left out", {"types": kinds});
         }
-        match self.settings.queue_protocol {
+        match self.settings.connector.queue_protocol {
             QueueProtocol::Api => self.push_api(work, split, report).await,
             QueueProtocol::Amqp => self.push_amqp(work, split, report).await,
         }
@@ -48,7 +48,7 @@ impl Connector {
         let id = object_id(text);
         let message = format!(
             "object too large for one message ({size} bytes > CONNECTOR_MAX_MESSAGE_SIZE {}), skipped",
-            self.settings.max_message_size
+            self.settings.connector.max_message_size
         );
         warning!("Object too large for one message skipped", {"object": id, "bytes": size});
         self.opencti.report_error(work, &message, &id).await?;

@@ -28,7 +28,7 @@ impl Connector {
                 Some(work),
                 seven,
             );
-            if body.len() > self.settings.max_message_size {
+            if body.len() > self.settings.connector.max_message_size {
                 self.too_large(work, &text, body.len(), report).await?;
                 continue;
             }

@@ -15,7 +15,7 @@ impl Connector {
         split: TextSplit,
         report: &mut RunReport,
     ) -> Result<u64, RunError> {
-        let limit = (self.settings.max_message_size / 4 * 3).saturating_sub(64 * 1024);
+        let limit = (self.settings.connector.max_message_size / 4 * 3).saturating_sub(64 * 1024);
         let mut remaining: usize = split.objects.iter().map(|(_, t)| t.len() + 1).sum();
         let id = self.registration.id.as_str();
         let mut pushed = 0u64;

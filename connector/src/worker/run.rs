@@ -89,7 +89,7 @@ impl Connector {
     fn work_name(&self) -> String {
         format!(
             "{} run @ {}",
-            self.settings.name,
+            self.settings.connector.name,
             info_time(Timestamp::now())
         )
     }

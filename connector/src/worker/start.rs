@@ -26,13 +26,13 @@ impl Connector {
     ) -> Result<Self, StartError> {
         let client = opencti::http_client(
             tuning.opencti_timeout,
-            &settings.ssl_verify,
-            &settings.custom_headers,
+            &settings.opencti.ssl_verify,
+            &settings.opencti.custom_headers,
         )
         .map_err(StartError::Fatal)?;
         let opencti = OpenCti::new(
-            &settings.opencti_url,
-            settings.opencti_token.clone(),
+            &settings.opencti.url,
+            settings.opencti.token.clone(),
             client,
             tuning.retry.clone(),
             stop.clone(),
@@ -45,7 +45,7 @@ impl Connector {
                 Err(OpenCtiError::Unauthorized(why)) => {
                     return Err(StartError::Fatal(format!(
                         "OpenCTI at {} refused OPENCTI_TOKEN: {why}",
-                        settings.opencti_url
+                        settings.opencti.url
                     )))
                 }
                 Err(e) => {
@@ -59,7 +59,7 @@ impl Connector {
                         crate::logging::Level::Warning,
                         true,
                         "OpenCTI is not reachable yet, retrying",
-                        json!({"url": settings.opencti_url, "error": e.to_string(), "retry_in_secs": delay.as_secs_f64()}),
+                        json!({"url": settings.opencti.url, "error": e.to_string(), "retry_in_secs": delay.as_secs_f64()}),
                         None,
                     );
                     tokio::select! {
@@ -79,9 +79,9 @@ impl Connector {
         );
         let input = crate::graphql::register_input(
             &platform_version,
-            &settings.connector_id.to_string(),
-            &settings.name,
-            &settings.scope,
+            &settings.connector.id.to_string(),
+            &settings.connector.name,
+            &settings.connector.scope,
         );
         let registration = match opencti.register(input).await {
             Ok(r) => r,
@@ -94,10 +94,10 @@ impl Connector {
         };
         let rules = stix_model::opencti::OpenCtiIdRules::from_platform_version(&platform_version);
         let source = Source::new(
-            &settings.disinfox_url,
-            settings.disinfox_api_key.clone(),
-            settings.page_size,
-            settings.timeout,
+            &settings.disinfox.url,
+            settings.disinfox.api_key.clone(),
+            settings.disinfox.page_size,
+            settings.disinfox.timeout,
             tuning.retry.clone(),
         )
         .map_err(|e| StartError::Fatal(e.to_string()))?
@@ -108,7 +108,7 @@ impl Connector {
                 _ => "7",
             },
         );
-        let amqp = match (&settings.queue_protocol, &registration.push) {
+        let amqp = match (&settings.connector.queue_protocol, &registration.push) {
             (QueueProtocol::Amqp, Some(push)) => Some(
                 Target::new(push, &settings.mq).map_err(|e| StartError::Fatal(e.to_string()))?,
             ),
@@ -121,14 +121,14 @@ impl Connector {
         info!("Connector registered with ID", {
             "id": registration.id,
             "connector_user_id": registration.connector_user_id,
-            "queue_protocol": match settings.queue_protocol { QueueProtocol::Api => "api", QueueProtocol::Amqp => "amqp" },
+            "queue_protocol": match settings.connector.queue_protocol { QueueProtocol::Api => "api", QueueProtocol::Amqp => "amqp" },
             "amqp": amqp.as_ref().map(Target::describe),
             "state": state.clone().map(Value::Object),
         });
         let info = ConnectorInfo {
-            run_and_terminate: settings.run_and_terminate,
+            run_and_terminate: settings.connector.run_and_terminate,
             buffering: false,
-            queue_threshold: settings.queue_threshold,
+            queue_threshold: settings.connector.queue_threshold,
             queue_messages_size: 0.0,
             next_run_datetime: None,
             last_run_datetime: None,

@@ -71,14 +71,14 @@ impl Connector {
         match self.opencti.queue_size(&self.registration.id).await {
             Ok(bytes) => {
                 let mb = bytes / 1_000_000.0;
-                let over = mb >= self.settings.queue_threshold;
+                let over = mb >= self.settings.connector.queue_threshold;
                 let mut s = self.shared();
                 s.info.queue_messages_size = mb;
                 s.info.buffering = over;
                 drop(s);
                 if over {
                     info!("Connector queue is over the threshold; this run is skipped", {
-                        "queue_messages_size_mb": mb, "queue_threshold_mb": self.settings.queue_threshold
+                        "queue_messages_size_mb": mb, "queue_threshold_mb": self.settings.connector.queue_threshold
                     });
                 }
                 over
