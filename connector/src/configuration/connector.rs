@@ -45,7 +45,7 @@ pub struct ConnectorSettings {
 }
 
 impl ConnectorSettings {
-    pub(super) fn read(s: &Source<'_>) -> Result<Self, ConfigError> {
+    pub(super) fn read(s: &Source) -> Result<Self, ConfigError> {
         let id_text = s.required("CONNECTOR_ID", "a UUIDv4 such as 2b7a8c3e-…")?;
         let id = uuid::Uuid::parse_str(id_text.trim())
             .map_err(|_| err("CONNECTOR_ID", format!("{id_text:?} is not a UUID")))?;

@@ -19,7 +19,7 @@ pub struct DisinfoxSettings {
 }
 
 impl DisinfoxSettings {
-    pub(super) fn read(s: &Source<'_>) -> Result<Self, ConfigError> {
+    pub(super) fn read(s: &Source) -> Result<Self, ConfigError> {
         let page_size: u32 = s.number("DISINFOX_PAGE_SIZE", "a whole number from 1 to 1000")?;
         if !(1..=1000).contains(&page_size) {
             return Err(err(

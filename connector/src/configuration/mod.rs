@@ -2,6 +2,10 @@
 //! `config.yml` at `section.key`, else the default. Every bad value stops start-up with one line
 //! naming the key and the expected form.
 //!
+//! The layers are held by the `config` crate (defaults, then `config.yml` parsed as YAML, then
+//! the environment variables this connector knows); converting each value stays here, so the
+//! spellings and the error lines stay pycti's and ours.
+//!
 //! [`Settings`] has one part per `config.yml` section, each read and checked in its own
 //! module: [`opencti`] (`OPENCTI_*`), [`connector`] (`CONNECTOR_*`), [`mq`] (`MQ_*`) and
 //! [`disinfox`] (`DISINFOX_*`).
@@ -13,8 +17,6 @@ pub mod opencti;
 
 use std::fmt;
 use std::path::Path;
-
-use serde_json::Value;
 
 pub use self::connector::{ConnectorSettings, QueueProtocol};
 pub use self::disinfox::DisinfoxSettings;
@@ -253,52 +255,84 @@ fn err(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// The layers of settings: the environment over `config.yml`, over the defaults in [`KEYS`].
-struct Source<'a> {
-    env: &'a [(String, String)],
-    yaml: Value,
+/// The layers of settings, held by the `config` crate: the environment (the names in [`KEYS`],
+/// set at all) over `config.yml` over the defaults in [`KEYS`]. Values are read as text and
+/// converted here, so that every conversion keeps pycti's spellings and its own one-line error
+/// (`config`'s own conversions accept `TRUE`, `on` or `1` as booleans, and their errors name
+/// the `config.yml` path, not the environment variable).
+struct Source {
+    layers: config::Config,
 }
 
-impl<'a> Source<'a> {
-    /// Parses the YAML text and checks that it names only known settings.
-    fn new(yaml: Option<&str>, env: &'a [(String, String)]) -> Result<Self, ConfigError> {
-        let yaml: Value = match yaml {
-            Some(t) if !t.trim().is_empty() => serde_norway::from_str(t)
-                .map_err(|e| err("config.yml", format!("is not valid YAML: {e}")))?,
-            _ => Value::Null,
-        };
-        if let Value::Object(sections) = &yaml {
-            for (section, keys) in sections {
-                let Value::Object(keys) = keys else {
-                    return Err(err(
-                        "config.yml",
-                        format!("{section}: expected a mapping of settings"),
-                    ));
-                };
-                for k in keys.keys() {
-                    let path = format!("{section}.{k}");
-                    if !KEYS.iter().any(|(_, p, ..)| *p == path) {
-                        return Err(err(
-                            "config.yml",
-                            format!("{path} is not a setting of this connector"),
-                        ));
-                    }
-                }
+/// The environment variables among [`KEYS`], each at its `config.yml` path: the top layer.
+#[derive(Debug, Clone)]
+struct KnownEnv(config::Map<String, config::Value>);
+
+impl KnownEnv {
+    fn new(env: &[(String, String)]) -> Self {
+        let origin = "the environment".to_owned();
+        let mut m = config::Map::new();
+        for (name, path, ..) in KEYS {
+            // An empty value counts as set (pycti's rule); it then means the default.
+            if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == name) {
+                m.insert(
+                    (*path).to_owned(),
+                    config::Value::new(Some(&origin), v.as_str()),
+                );
             }
         }
-        Ok(Self { env, yaml })
+        Self(m)
     }
-    /// The raw value of a setting, if set (environment first, then config.yml).
-    fn raw(&self, env: &str) -> Option<String> {
-        if let Some((_, v)) = self.env.iter().find(|(k, _)| k == env) {
-            return Some(v.clone());
+}
+
+impl config::Source for KnownEnv {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        Ok(self.0.clone())
+    }
+}
+
+impl Source {
+    /// Layers the defaults, the YAML text and the environment, and checks that the YAML names
+    /// only known settings, each with a single value.
+    fn new(yaml: Option<&str>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        for (_, path, default, _) in KEYS {
+            if !default.is_empty() {
+                builder = builder
+                    .set_default(*path, *default)
+                    .map_err(|e| err(path, e.to_string()))?;
+            }
         }
+        if let Some(text) = yaml {
+            let file = config::File::from_str(text, config::FileFormat::Yaml);
+            // The YAML alone first, to check its keys and to blame it for a parse error.
+            let alone = config::Config::builder()
+                .add_source(file.clone())
+                .build()
+                .map_err(|e| err("config.yml", format!("is not valid YAML: {}", one_line(&e))))?;
+            check_yaml_keys(alone)?;
+            builder = builder.add_source(file);
+        }
+        let layers = builder
+            .add_source(KnownEnv::new(env))
+            .build()
+            .map_err(|e| err("config.yml", one_line(&e)))?;
+        Ok(Self { layers })
+    }
+
+    /// The raw value of a setting, if set: the environment first, then `config.yml` (a YAML
+    /// null is unset), then the default.
+    fn raw(&self, env: &str) -> Option<String> {
         let path = KEYS.iter().find(|(e, ..)| *e == env).map(|(_, p, ..)| *p)?;
-        let (section, key) = path.split_once('.')?;
-        match self.yaml.get(section)?.get(key)? {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
+        let value = self.layers.get::<config::Value>(path).ok()?;
+        match value.kind {
+            config::ValueKind::Nil => None,
+            // Scalars only (checked in `new`), so this is never an error.
+            _ => value.into_string().ok(),
         }
     }
 
@@ -351,6 +385,48 @@ impl<'a> Source<'a> {
             .parse()
             .map_err(|_| err(env, format!("{v:?} is not {what}")))
     }
+}
+
+/// `config.yml`'s sections must be mappings of known settings with single values.
+fn check_yaml_keys(yaml: config::Config) -> Result<(), ConfigError> {
+    let sections = yaml
+        .try_deserialize::<config::Map<String, config::Value>>()
+        .map_err(|e| err("config.yml", one_line(&e)))?;
+    for (section, keys) in sections {
+        let config::ValueKind::Table(keys) = keys.kind else {
+            return Err(err(
+                "config.yml",
+                format!("{section}: expected a mapping of settings"),
+            ));
+        };
+        for (k, v) in keys {
+            let path = format!("{section}.{k}");
+            if !KEYS.iter().any(|(_, p, ..)| *p == path) {
+                return Err(err(
+                    "config.yml",
+                    format!("{path} is not a setting of this connector"),
+                ));
+            }
+            if matches!(
+                v.kind,
+                config::ValueKind::Table(_) | config::ValueKind::Array(_)
+            ) {
+                return Err(err(
+                    "config.yml",
+                    format!("{path}: expected a single value, not a mapping or a list"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An error's text on one line.
+fn one_line(e: &dyn std::error::Error) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn url(env: &str, v: String) -> Result<String, ConfigError> {

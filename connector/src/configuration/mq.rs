@@ -23,7 +23,7 @@ pub struct MqOverrides {
 }
 
 impl MqOverrides {
-    pub(super) fn read(s: &Source<'_>) -> Result<Self, ConfigError> {
+    pub(super) fn read(s: &Source) -> Result<Self, ConfigError> {
         let port = match s.optional("MQ_PORT") {
             None => None,
             Some(p) => Some(

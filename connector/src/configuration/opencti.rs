@@ -30,7 +30,7 @@ pub enum TlsVerify {
 }
 
 impl OpenCtiSettings {
-    pub(super) fn read(s: &Source<'_>) -> Result<Self, ConfigError> {
+    pub(super) fn read(s: &Source) -> Result<Self, ConfigError> {
         let token = s.required("OPENCTI_TOKEN", "a UUID token from OpenCTI")?;
         if token == "ChangeMe" {
             return Err(err("OPENCTI_TOKEN", "is still the placeholder ChangeMe"));

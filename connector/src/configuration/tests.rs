@@ -65,6 +65,52 @@ fn defaults_precedence_and_secrets() {
 }
 
 #[test]
+fn set_at_all_even_empty_means_set_and_empty_means_the_default() {
+    let yaml = "connector:\n  name: From YAML\n  scope: a,b\n  log_level:\nmq:\n  port: 5673\n  pass: yaml-mq-secret\n";
+    // config.yml fills what the environment leaves unset; a YAML null is unset.
+    let s = Settings::from_parts(Some(yaml), &env(&[])).unwrap();
+    assert_eq!(s.connector.scope, ["a", "b"]);
+    assert_eq!(s.connector.log_level, "info", "null: the default");
+    assert_eq!(s.mq.port, Some(5673));
+    // An empty environment variable is set: it hides config.yml, and empty means the default.
+    let s = Settings::from_parts(
+        Some(yaml),
+        &env(&[
+            ("CONNECTOR_NAME", ""),
+            ("MQ_PORT", ""),
+            ("MQ_PASS", "env-mq-secret"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.connector.name, "DISINFOX");
+    assert_eq!(s.mq.port, None);
+    assert_eq!(
+        s.mq.pass.as_ref().map(Secret::expose),
+        Some("env-mq-secret")
+    );
+    let printed = format!("{s:?}");
+    assert!(!printed.contains("mq-secret"), "{printed}");
+    // A YAML value that is not a single value, and YAML that does not parse: one line each.
+    for (text, want) in [
+        (
+            "connector:\n  name:\n    first: a\n",
+            "config.yml: connector.name: expected a single value",
+        ),
+        (
+            "connector: 5\n",
+            "config.yml: connector: expected a mapping",
+        ),
+        ("connector:\n  name: [a\n", "config.yml: is not valid YAML"),
+    ] {
+        let e = Settings::from_parts(Some(text), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(want), "{text:?}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
 fn bad_values_name_the_key_and_the_form() {
     for (k, v, want) in [
         (
@@ -172,15 +218,17 @@ fn the_readme_documents_every_setting_and_no_other() {
 #[test]
 fn the_sample_config_names_every_setting_with_its_default() {
     let sample = include_str!("../../../config.yml.sample");
-    let yaml: Value = serde_norway::from_str(sample).unwrap();
+    let yaml = config::Config::builder()
+        .add_source(config::File::from_str(sample, config::FileFormat::Yaml))
+        .build()
+        .unwrap();
     for (env, path, default, _) in KEYS {
-        let (section, key) = path.split_once('.').unwrap();
-        let v = yaml.get(section).and_then(|s| s.get(key));
-        assert!(v.is_some(), "config.yml.sample lacks {path} ({env})");
-        let text = match v.unwrap() {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
+        let v = yaml.get::<config::Value>(path);
+        assert!(v.is_ok(), "config.yml.sample lacks {path} ({env})");
+        let v = v.unwrap();
+        let text = match v.kind {
+            config::ValueKind::Nil => String::new(),
+            _ => v.into_string().unwrap(),
         };
         if !default.is_empty() {
             assert_eq!(text, *default, "{path}: the sample shows the default");
