@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Secret, TlsVerify};
 use crate::graphql;
+use crate::logging::{chain, API};
 use crate::retry::RetryPolicy;
 
 /// What went wrong talking to OpenCTI.
@@ -229,7 +230,7 @@ impl OpenCti {
             OpenCtiError::Transport(if e.is_timeout() {
                 "request timed out".to_owned()
             } else {
-                crate::logging::chain(&e)
+                chain(&e)
             })
         })?;
         let status = response.status().as_u16();
@@ -282,12 +283,11 @@ impl OpenCti {
         loop {
             match self.send_once(body.clone()).await {
                 Err(e) if e.is_transient() && attempt < attempts => {
-                    crate::logging::log(
-                        crate::logging::Level::Warning,
-                        true,
-                        "OpenCTI call failed, retrying",
-                        json!({"attempt": attempt, "error": e.to_string()}),
-                        None,
+                    tracing::warn!(
+                        target: API,
+                        attempt,
+                        error = %e,
+                        "OpenCTI call failed, retrying"
                     );
                     if !self.retry.wait(attempt, &self.stop).await {
                         return Err(OpenCtiError::Stopped);

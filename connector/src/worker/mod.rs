@@ -24,7 +24,7 @@ mod state_sync;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stix_model::Timestamp;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp::{AmqpError, Target};
@@ -167,8 +167,8 @@ pub struct Connector {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the form of `ConnectorInfo` dates.
-pub fn info_time(t: Timestamp) -> String {
-    t.with_digits(0).to_string()
+pub fn info_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 impl Connector {
@@ -202,7 +202,7 @@ impl Connector {
     }
 
     /// Updates the connector info sent with pings.
-    pub fn set_schedule(&self, last_run: Option<Timestamp>, next_run: Option<Timestamp>) {
+    pub fn set_schedule(&self, last_run: Option<DateTime<Utc>>, next_run: Option<DateTime<Utc>>) {
         let mut s = self.shared();
         if let Some(t) = last_run {
             s.info.last_run_datetime = Some(info_time(t));

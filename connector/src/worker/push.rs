@@ -6,8 +6,7 @@ use stix_model::split::{split_texts, SplitOptions};
 
 use super::{Connector, RunError, RunReport};
 use crate::configuration::QueueProtocol;
-use crate::debug;
-use crate::warning;
+use crate::logging::json;
 
 impl Connector {
     /// Pushes the objects of a page; returns how many OpenCTI (or the broker) accepted.
@@ -27,7 +26,7 @@ impl Connector {
                     .entry(d.object_type.clone().unwrap_or_else(|| "?".into()))
                     .or_default() += 1;
             }
-            debug!("Objects OpenCTI does not import were left out", {"types": kinds});
+            tracing::debug!(types = %json(&kinds), "Objects OpenCTI does not import were left out");
         }
         match self.settings.connector.queue_protocol {
             QueueProtocol::Api => self.push_api(work, split, report).await,
@@ -50,7 +49,7 @@ impl Connector {
             "object too large for one message ({size} bytes > CONNECTOR_MAX_MESSAGE_SIZE {}), skipped",
             self.settings.connector.max_message_size
         );
-        warning!("Object too large for one message skipped", {"object": id, "bytes": size});
+        tracing::warn!(object = %id, bytes = size, "Object too large for one message skipped");
         self.opencti.report_error(work, &message, &id).await?;
         Ok(())
     }

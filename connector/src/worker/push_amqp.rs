@@ -6,7 +6,6 @@ use stix_model::split::TextSplit;
 use super::{Connector, RunError, RunReport};
 use crate::amqp::{self, AmqpError};
 use crate::opencti;
-use crate::warning;
 
 impl Connector {
     /// One message per object bundle; expectations added before publishing; every message
@@ -67,9 +66,12 @@ impl Connector {
                     reason,
                 }));
             }
-            warning!("Some messages were not accepted by RabbitMQ; publishing them again", {
-                "failed": failed.len(), "attempt": attempt, "reason": reason
-            });
+            tracing::warn!(
+                failed = failed.len(),
+                attempt,
+                reason = %reason,
+                "Some messages were not accepted by RabbitMQ; publishing them again"
+            );
             if !self.tuning.retry.wait(attempt, &self.stop).await {
                 return Err(RunError::Stopped);
             }

@@ -3,15 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use serde_json::{json, Value};
-use stix_model::Timestamp;
 
 use super::{info_time, Connector, RunError, RunReport};
+use crate::logging::chain;
 use crate::metrics::RunState;
 use crate::opencti::{self, OpenCtiError};
 use crate::source::Page;
 use crate::state::{self, Position};
-use crate::{debug, info, warning};
 
 impl Connector {
     /// One run. The work (opened lazily, when there is something to send) is always closed:
@@ -50,7 +50,7 @@ impl Connector {
             };
             if let Some(w) = work {
                 if let Err(e) = closer.to_processed(&w, &message, in_error).await {
-                    crate::error!(e, "Could not close the work", {"work_id": w});
+                    tracing::error!(exc_info = %chain(&e), work_id = %w, "Could not close the work");
                 }
             }
         };
@@ -58,26 +58,40 @@ impl Connector {
             .await
             .is_err()
         {
-            warning!("Closing the work timed out");
+            tracing::warn!("Closing the work timed out");
         }
         match &result {
             Ok(()) => {
                 self.metrics.run_succeeded();
-                info!("Run finished", {
-                    "incidents": report.incidents, "objects_fetched": report.fetched, "objects_pushed": report.pushed,
-                    "pages": report.pages, "invalid": report.invalid, "too_large": report.too_large,
-                    "unsupported": report.unsupported, "work_id": report.work_id,
-                });
+                tracing::info!(
+                    incidents = report.incidents,
+                    objects_fetched = report.fetched,
+                    objects_pushed = report.pushed,
+                    pages = report.pages,
+                    invalid = report.invalid,
+                    too_large = report.too_large,
+                    unsupported = report.unsupported,
+                    work_id = report.work_id.as_deref(),
+                    "Run finished"
+                );
             }
             Err(RunError::Stopped) => {
-                info!("Run interrupted: the connector is stopping", {"pages": report.pages, "objects_pushed": report.pushed})
+                tracing::info!(
+                    pages = report.pages,
+                    objects_pushed = report.pushed,
+                    "Run interrupted: the connector is stopping"
+                )
             }
-            Err(e @ RunError::Reset) => warning!(e.to_string()),
+            Err(e @ RunError::Reset) => tracing::warn!("{e}"),
             Err(e) => {
                 self.metrics.errors.inc();
-                crate::error!(e, "Run failed; the position stays at the last accepted page", {
-                    "pages": report.pages, "objects_pushed": report.pushed, "work_id": report.work_id
-                });
+                tracing::error!(
+                    exc_info = %chain(e),
+                    pages = report.pages,
+                    objects_pushed = report.pushed,
+                    work_id = report.work_id.as_deref(),
+                    "Run failed; the position stays at the last accepted page"
+                );
             }
         }
         if !self.stop.is_cancelled() {
@@ -90,7 +104,7 @@ impl Connector {
         format!(
             "{} run @ {}",
             self.settings.connector.name,
-            info_time(Timestamp::now())
+            info_time(Utc::now())
         )
     }
 
@@ -130,7 +144,7 @@ impl Connector {
             let s = self.shared();
             (s.epoch, state::position(&s.state))
         };
-        info!("Connector run starts", {"from": format!("{position:?}")});
+        tracing::info!(from = ?position, "Connector run starts");
         let mut last_work_ping = Instant::now();
         loop {
             if self.stop.is_cancelled() {
@@ -144,14 +158,24 @@ impl Connector {
             let n = page.objects.len() as u64;
             report.fetched += n;
             self.metrics.objects_fetched.add(n);
-            debug!("Page fetched", {"objects": n, "invalid": page.invalid.len(), "more": page.more, "next_cursor": page.next_cursor});
+            tracing::debug!(
+                objects = n,
+                invalid = page.invalid.len(),
+                more = page.more,
+                next_cursor = page.next_cursor.as_deref(),
+                "Page fetched"
+            );
             if !page.objects.is_empty() || !page.invalid.is_empty() {
                 let work = self.ensure_work(report).await?;
                 for v in &page.invalid {
                     report.invalid += 1;
                     self.metrics.objects_skipped.inc();
                     let source = v.object_id.clone().unwrap_or_else(|| "?".into());
-                    warning!("Invalid object from the DISINFOX server skipped", {"object": source, "violation": v.to_string()});
+                    tracing::warn!(
+                        object = %source,
+                        violation = %v,
+                        "Invalid object from the DISINFOX server skipped"
+                    );
                     self.opencti
                         .report_error(&work, &format!("invalid STIX, skipped: {v}"), &source)
                         .await?;
@@ -181,7 +205,7 @@ impl Connector {
             }
             if !moved {
                 // A server that says "more" without moving the position would loop forever.
-                warning!(
+                tracing::warn!(
                     "The server announced more pages without a new position; the run ends here"
                 );
                 break;
@@ -193,7 +217,7 @@ impl Connector {
                 last_work_ping = Instant::now();
             }
         }
-        self.commit(epoch, &[("last_run", json!(info_time(Timestamp::now())))])
+        self.commit(epoch, &[("last_run", json!(info_time(Utc::now())))])
             .await
     }
 }

@@ -3,13 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{Connector, RunError, Shared, StartError, Tuning};
 use crate::amqp::Target;
 use crate::configuration::{QueueProtocol, Settings};
-use crate::info;
+use crate::logging::{json, API};
 use crate::metrics::Metrics;
 use crate::opencti::{self, ConnectorInfo, OpenCti, OpenCtiError};
 use crate::retry::RetryPolicy;
@@ -55,12 +54,12 @@ impl Connector {
                         max_delay: tuning.health_max_delay,
                     };
                     let delay = policy.delay(attempt);
-                    crate::logging::log(
-                        crate::logging::Level::Warning,
-                        true,
-                        "OpenCTI is not reachable yet, retrying",
-                        json!({"url": settings.opencti.url, "error": e.to_string(), "retry_in_secs": delay.as_secs_f64()}),
-                        None,
+                    tracing::warn!(
+                        target: API,
+                        url = %settings.opencti.url,
+                        error = %e,
+                        retry_in_secs = delay.as_secs_f64(),
+                        "OpenCTI is not reachable yet, retrying"
                     );
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -70,13 +69,7 @@ impl Connector {
                 }
             }
         };
-        crate::logging::log(
-            crate::logging::Level::Info,
-            true,
-            "Health check (platform version)...",
-            json!({"version": platform_version}),
-            None,
-        );
+        tracing::info!(target: API, version = %platform_version, "Health check (platform version)...");
         let input = crate::graphql::register_input(
             &platform_version,
             &settings.connector.id.to_string(),
@@ -118,13 +111,17 @@ impl Connector {
             _ => None,
         };
         let state = state::parse(registration.connector_state.as_deref());
-        info!("Connector registered with ID", {
-            "id": registration.id,
-            "connector_user_id": registration.connector_user_id,
-            "queue_protocol": match settings.connector.queue_protocol { QueueProtocol::Api => "api", QueueProtocol::Amqp => "amqp" },
-            "amqp": amqp.as_ref().map(Target::describe),
-            "state": state.clone().map(Value::Object),
-        });
+        tracing::info!(
+            id = %registration.id,
+            connector_user_id = registration.connector_user_id.as_deref(),
+            queue_protocol = match settings.connector.queue_protocol {
+                QueueProtocol::Api => "api",
+                QueueProtocol::Amqp => "amqp",
+            },
+            amqp = amqp.as_ref().map(Target::describe),
+            state = %json(&state),
+            "Connector registered with ID"
+        );
         let info = ConnectorInfo {
             run_and_terminate: settings.connector.run_and_terminate,
             buffering: false,

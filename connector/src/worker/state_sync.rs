@@ -1,12 +1,12 @@
 //! State sync with OpenCTI: the ping (which also detects a reset pressed in OpenCTI), the
 //! queue check before a scheduled run, and committing a new position.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Connector, RunError};
+use crate::logging::{json, API};
 use crate::opencti::OpenCtiError;
 use crate::state;
-use crate::{info, warning};
 
 impl Connector {
     /// Pings OpenCTI with the local state. When the state OpenCTI returns differs from the one
@@ -33,15 +33,17 @@ impl Connector {
                 let mut s = self.shared();
                 if s.ping_failing {
                     s.ping_failing = false;
-                    info!("Ping to OpenCTI works again");
+                    tracing::info!(target: API, "Ping to OpenCTI works again");
                 }
                 if remote != sent {
                     s.state = remote.clone();
                     s.epoch += 1;
                     drop(s);
-                    warning!("The connector state was changed in OpenCTI (reset); the local state follows and the next run starts from there", {
-                        "sent": sent.map(Value::Object), "remote": remote.map(Value::Object)
-                    });
+                    tracing::warn!(
+                        sent = %json(&sent),
+                        remote = %json(&remote),
+                        "The connector state was changed in OpenCTI (reset); the local state follows and the next run starts from there"
+                    );
                 }
                 Ok(())
             }
@@ -51,12 +53,10 @@ impl Connector {
                 if !s.ping_failing {
                     s.ping_failing = true;
                     drop(s);
-                    crate::logging::log(
-                        crate::logging::Level::Warning,
-                        true,
-                        "Ping to OpenCTI failed; the connector keeps going and pings again",
-                        json!({"error": e.to_string()}),
-                        None,
+                    tracing::warn!(
+                        target: API,
+                        error = %e,
+                        "Ping to OpenCTI failed; the connector keeps going and pings again"
                     );
                 }
                 Err(e)
@@ -77,19 +77,19 @@ impl Connector {
                 s.info.buffering = over;
                 drop(s);
                 if over {
-                    info!("Connector queue is over the threshold; this run is skipped", {
-                        "queue_messages_size_mb": mb, "queue_threshold_mb": self.settings.connector.queue_threshold
-                    });
+                    tracing::info!(
+                        queue_messages_size_mb = mb,
+                        queue_threshold_mb = self.settings.connector.queue_threshold,
+                        "Connector queue is over the threshold; this run is skipped"
+                    );
                 }
                 over
             }
             Err(e) => {
-                crate::logging::log(
-                    crate::logging::Level::Warning,
-                    true,
-                    "Could not read the connector's queue size; running anyway",
-                    json!({"error": e.to_string()}),
-                    None,
+                tracing::warn!(
+                    target: API,
+                    error = %e,
+                    "Could not read the connector's queue size; running anyway"
                 );
                 false
             }
