@@ -1,22 +1,22 @@
 //! Logging through `tracing`, written in pycti's line shape
-//! ([protocol §11](../../docs/opencti-connector-protocol.md#11-log-lines)).
+//! (`docs/opencti-connector-protocol.md#log-lines`).
 //!
 //! The code logs with `tracing`'s macros: the message, then fields as attributes
-//! (`tracing::info!(id = %id, "Connector registered with ID")`). Lines about OpenCTI's API use
-//! the target [`API`]; an error line gives the error's cause chain ([`chain`]) in the field
-//! `exc_info`. [`PyctiFormat`], the formatter of a `tracing-subscriber` fmt layer, writes each
-//! event as one line on standard error:
+//! (`tracing::info!(id = %id, "Connector registered with ID")`). Lines about OpenCTI's API use the
+//! target [`API`]; an error line gives the error's cause chain ([`chain`]) in the field `exc_info`.
+//! [`PyctiFormat`], the formatter of a `tracing-subscriber` fmt layer, writes each event as one
+//! line on standard error:
 //!
-//! - with `OPENCTI_JSON_LOGGING` true, one JSON object with the keys in pycti's order:
-//!   `timestamp` (UTC, microseconds, `Z`), `level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`),
-//!   `name` (the connector name; `api` for the [`API`] target; another crate's target for its
-//!   own events), `message`, then `attributes` when there are any, then `exc_info` on error
-//!   lines (`NoneType: None`, as pycti writes, when there is none);
+//! - with `OPENCTI_JSON_LOGGING` true, one JSON object with the keys in pycti's order: `timestamp`
+//!   (UTC, microseconds, `Z`), `level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`), `name` (the connector
+//!   name; `api` for the [`API`] target; another crate's target for its own events), `message`,
+//!   then `attributes` when there are any, then `exc_info` on error lines (`NoneType: None`, as
+//!   pycti writes, when there is none);
 //! - otherwise a human-readable line: `timestamp LEVEL name: message key=value … error=…`.
 //!
-//! A field holding JSON text of an object or a list, or `null` (see [`json`]), is written as
-//! that JSON, not as a string. `CONNECTOR_LOG_LEVEL` applies to the connector's own events; other crates'
-//! events are written from `WARN` up.
+//! A field holding JSON text of an object or a list, or `null` (see [`json`]), is written as that
+//! JSON, not as a string. `CONNECTOR_LOG_LEVEL` applies to the connector's own events; other
+//! crates' events are written from `WARN` up.
 //!
 //! Secrets never reach this module: callers pass only values that are safe to print, and the
 //! configuration's secrets have no `Display`.

@@ -1,5 +1,4 @@
-//! Prometheus metrics with pycti's names
-//! ([protocol §12](../../docs/opencti-connector-protocol.md#12-prometheus-metrics)) and the
+//! Prometheus metrics with pycti's names (`docs/opencti-connector-protocol.md#metrics`) and the
 //! connector's own, kept and written by the `prometheus-client` crate in the Prometheus text
 //! format 0.0.4 (as pycti's Python client serves it).
 //!
@@ -252,7 +251,10 @@ mod tests {
         assert!(text.contains("octi_bundles_sent_created "));
         assert!(text.contains("octi_state{state=\"running\"} 1.0\n"));
         assert!(text.contains("octi_state{state=\"idle\"} 0.0\n"));
-        assert!(text.contains("\nprocess_start_time_seconds "), "not prefixed, as pycti");
+        assert!(
+            text.contains("\nprocess_start_time_seconds "),
+            "not prefixed, as pycti"
+        );
         assert!(text.contains("# TYPE octi_bundles_sent_total counter\n"));
         for name in [
             "records_sent_total",

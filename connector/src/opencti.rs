@@ -1,8 +1,9 @@
-//! The OpenCTI side: the GraphQL calls of an external-import connector (reference §1–§7).
+//! The OpenCTI side: the GraphQL calls of an external-import connector
+//! (`docs/opencti-connector-protocol.md`, from `#transport` to `#stixbundlepush`).
 //!
 //! Every call is `POST <OPENCTI_URL>/graphql` with a timeout. GraphQL reports most failures as
 //! HTTP 200 with an `errors` array, so the body is checked as well as the status. Connection
-//! errors, timeouts, 429 and 5xx are retried with back-off a bounded number of times; an
+//! errors, timeouts, 5xx, 429 and 408 are retried with back-off a bounded number of times; an
 //! authentication failure or a rejected document is returned at once.
 
 use std::time::Duration;
@@ -60,7 +61,8 @@ impl OpenCtiError {
     }
 }
 
-/// The RabbitMQ connection and push routing OpenCTI returns at registration (§3.3).
+/// The RabbitMQ connection and push routing OpenCTI returns at registration
+/// (`docs/opencti-connector-protocol.md#registration`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushConfig {
     /// Host.
@@ -372,7 +374,8 @@ impl OpenCti {
             .map(str::to_owned))
     }
 
-    /// The size in bytes of the connector's push queue (back-pressure, §9.3).
+    /// The size in bytes of the connector's push queue (back-pressure,
+    /// `docs/opencti-connector-protocol.md#queue-threshold`).
     pub async fn queue_size(&self, id: &str) -> Result<f64, OpenCtiError> {
         let data = self
             .execute(graphql::GET_CONNECTOR, json!({ "id": id }))

@@ -64,9 +64,9 @@ impl Connector {
         }
     }
 
-    /// Checks the queue (§9.3): `true` when the connector must skip a run. A failed check is
-    /// logged and does not block the run (a token without the MODULES capability would
-    /// otherwise block every run forever).
+    /// Checks the queue (`docs/opencti-connector-protocol.md#queue-threshold`): `true` when the
+    /// connector must skip a run. A failed check is logged and does not block the run (a token
+    /// without the MODULES capability would otherwise block every run forever).
     pub async fn buffering(&self) -> bool {
         match self.opencti.queue_size(&self.registration.id).await {
             Ok(bytes) => {

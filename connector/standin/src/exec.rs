@@ -22,8 +22,9 @@ use super::Shared;
 use crate::SCHEMA_SUBSET as SCHEMA;
 
 /// `RegisterConnectorInput` fields and the first release sending them (pycti is released in
-/// lockstep with the platform, reference §3.2): an older platform is given a schema without
-/// them, so it rejects a registration that sends them, as an old server does.
+/// lockstep with the platform, `docs/opencti-connector-protocol.md#registration`): an older
+/// platform is given a schema without them, so it rejects a registration that sends them, as an old
+/// server does.
 const INPUT_FIELD_SINCE: &[(&str, (u64, u64, u64))] = &[
     ("scope", (2, 1, 11)),
     ("auto", (4, 0, 0)),
@@ -323,7 +324,8 @@ fn connector(ctx: &Ctx, args: &Map<String, Value>) -> Result<Out, ApiError> {
     ))
 }
 
-/// Re-asserts the connector's queues on the broker, when one is attached (§3.3).
+/// Re-asserts the connector's queues on the broker, when one is attached
+/// (`docs/opencti-connector-protocol.md#registration`).
 fn assert_queues(ctx: &Ctx, id: &str) -> Result<(), ApiError> {
     let Some(broker) = &ctx.shared.broker else {
         return Ok(());
