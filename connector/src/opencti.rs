@@ -31,7 +31,17 @@ pub enum OpenCtiError {
         /// Its message and data.
         message: String,
     },
-    /// An HTTP status other than 200.
+    /// OpenCTI answered with a GraphQL error that names a passing failure (a lock held by
+    /// concurrent writes, the database or search engine unavailable): asking again may help.
+    #[error("OpenCTI is busy ({name}): {message}")]
+    Busy {
+        /// The error's name or code (`LOCK_ERROR`, `DATABASE_ERROR`, …).
+        name: String,
+        /// Its message and data.
+        message: String,
+    },
+    /// An HTTP status other than 200 (the body: the first GraphQL error when there is one,
+    /// else its start).
     #[error("OpenCTI answered HTTP {status}: {body}")]
     Http {
         /// Status.
@@ -51,10 +61,12 @@ pub enum OpenCtiError {
 }
 
 impl OpenCtiError {
-    /// Whether asking again may help.
+    /// Whether asking again may help (docs/opencti-connector-protocol.md#faults): a failed or
+    /// timed-out connection, HTTP 5xx, 429 or 408 whatever the body, or a GraphQL error naming
+    /// a passing failure ([`TRANSIENT_ERRORS`]).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport(_) => true,
+            Self::Transport(_) | Self::Busy { .. } => true,
             Self::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
@@ -242,25 +254,40 @@ impl OpenCti {
         }
         .map_err(|e| OpenCtiError::Transport(format!("reading the answer: {e}")))?;
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-        let errors = parsed
+        let first_error = parsed
             .as_ref()
             .and_then(|v| v.get("errors"))
             .and_then(Value::as_array)
-            .filter(|e| !e.is_empty());
-        if let Some(errors) = errors {
-            return Err(graphql_error(&errors[0]));
-        }
+            .and_then(|e| e.first())
+            .map(graphql_error);
+        // The status decides first, whatever the body says: a 5xx carrying a GraphQL `errors`
+        // document is still a server failure (docs/opencti-connector-protocol.md#faults).
+        let detail = || match &first_error {
+            Some(
+                OpenCtiError::Graphql { name, message } | OpenCtiError::Busy { name, message },
+            ) => {
+                format!("{name}: {message}")
+            }
+            Some(OpenCtiError::Unauthorized(why)) => why.clone(),
+            _ => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+        };
         match status {
             200 => {}
             401 | 403 => {
-                return Err(OpenCtiError::Unauthorized(format!("HTTP {status}")));
+                return Err(OpenCtiError::Unauthorized(format!(
+                    "HTTP {status}: {}",
+                    detail()
+                )));
             }
             _ => {
                 return Err(OpenCtiError::Http {
                     status,
-                    body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+                    body: detail(),
                 })
             }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         match parsed.and_then(|mut v| v.get_mut("data").map(Value::take)) {
             Some(data @ Value::Object(_)) => Ok(data),
@@ -582,10 +609,22 @@ fn escape_into(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
+/// OpenCTI's GraphQL errors that name a passing failure, by `extensions.code` (6.x) and by
+/// `name` (older platforms): a lock timeout under concurrent writes, and a database or search
+/// engine failure. Why these and not others: docs/opencti-connector-protocol.md#faults.
+pub const TRANSIENT_ERRORS: &[&str] =
+    &["LOCK_ERROR", "LockError", "DATABASE_ERROR", "DatabaseError"];
+
+/// Classifies one entry of a GraphQL `errors` array.
 fn graphql_error(e: &Value) -> OpenCtiError {
     let s = |p: &str| e.pointer(p).and_then(Value::as_str).map(str::to_owned);
-    let name = s("/name")
-        .or_else(|| s("/extensions/code"))
+    let (given_name, code) = (s("/name"), s("/extensions/code"));
+    let transient = [&given_name, &code]
+        .into_iter()
+        .flatten()
+        .any(|n| TRANSIENT_ERRORS.contains(&n.as_str()));
+    let name = given_name
+        .or(code)
         .unwrap_or_else(|| "GraphQL error".into());
     let mut message = s("/message").unwrap_or_default();
     if let Some(Value::Object(data)) = e.get("data").or_else(|| e.pointer("/extensions/data")) {
@@ -593,7 +632,9 @@ fn graphql_error(e: &Value) -> OpenCtiError {
         message.push_str(&format!(" {}", Value::Object(extra)));
     }
     let upper = name.to_ascii_uppercase();
-    if upper.contains("AUTH") || upper.contains("FORBIDDEN") || upper == "UNAUTHENTICATED" {
+    if transient {
+        OpenCtiError::Busy { name, message }
+    } else if upper.contains("AUTH") || upper.contains("FORBIDDEN") || upper == "UNAUTHENTICATED" {
         OpenCtiError::Unauthorized(format!("{name}: {message}"))
     } else {
         OpenCtiError::Graphql { name, message }
@@ -654,6 +695,27 @@ mod tests {
                 assert!(message.contains("No connector found") && message.contains("\"id\""));
             }
             other => panic!("{other:?}"),
+        }
+        for busy in [
+            json!({"message": "Lock timeout", "extensions": {"code": "LOCK_ERROR"}}),
+            json!({"message": "shards", "extensions": {"code": "DATABASE_ERROR"}}),
+            json!({"name": "LockError", "message": "Lock timeout"}),
+            json!({"name": "GraphQLError", "message": "x", "extensions": {"code": "DATABASE_ERROR"}}),
+        ] {
+            let e = graphql_error(&busy);
+            assert!(
+                matches!(e, OpenCtiError::Busy { .. }) && e.is_transient(),
+                "{busy}: {e:?}"
+            );
+        }
+        for permanent in [
+            "UNKNOWN_ERROR",
+            "VALIDATION_ERROR",
+            "MISSING_REFERENCE_ERROR",
+            "WORK_NOT_ALIVE",
+        ] {
+            let e = graphql_error(&json!({"message": "m", "extensions": {"code": permanent}}));
+            assert!(!e.is_transient(), "{permanent}: {e:?}");
         }
         assert!(OpenCtiError::Http {
             status: 502,
