@@ -157,6 +157,17 @@ fn errors_body(code: &str, message: &str) -> serde_json::Value {
     json!({"errors": [{"message": message, "extensions": {"code": code, "data": {"http_status": 500}}}], "data": null})
 }
 
+/// A server answering every request with `answer`, expecting `expect` requests.
+async fn always(answer: ResponseTemplate, expect: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(answer)
+        .expect(expect)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// Mounts `first` answered `times` times, then a `stixBundlePush` success.
 async fn failing_then_ok(first: ResponseTemplate, times: u64) -> MockServer {
     let server = MockServer::start().await;
@@ -186,12 +197,7 @@ async fn the_status_decides_first_a_500_with_a_graphql_body_is_retried() {
         .await
         .unwrap();
     // Still failing after every attempt: the error is the status, with the GraphQL detail.
-    let down = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(body))
-        .expect(3)
-        .mount(&down)
-        .await;
+    let down = always(ResponseTemplate::new(500).set_body_json(body), 3).await;
     let e = client(&down, 1000)
         .bundle_push("c", "{}", Some("w"))
         .await
@@ -241,14 +247,11 @@ async fn opencti_transient_error_names_are_retried() {
             .unwrap_or_else(|e| panic!("{body}: {e}"));
     }
     // Bounded: a lock that is never released fails after the attempts, as busy.
-    let locked = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(errors_body("LOCK_ERROR", "Lock timeout")),
-        )
-        .expect(3)
-        .mount(&locked)
-        .await;
+    let locked = always(
+        ResponseTemplate::new(200).set_body_json(errors_body("LOCK_ERROR", "Lock timeout")),
+        3,
+    )
+    .await;
     let e = client(&locked, 1000)
         .work_add("c", "run", false)
         .await
