@@ -23,7 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cargo build -q --release -p disinfox-server --bin disinfox-server --example seed
-cargo build -q --release -p connector --bin disinfox-connector --bin opencti-standin
+cargo build -q --release -p connector --bin disinfox-connector
+cargo build -q --release -p opencti-standin --bin opencti-standin
 bin=target/release
 export DISINFOX_LOG_LEVEL=warn DISINFOX_RATE_LIMIT_PER_MINUTE=0
 

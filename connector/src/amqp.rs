@@ -1,4 +1,5 @@
-//! Pushing bundles over RabbitMQ, as OpenCTI's workers expect them (reference §6).
+//! Pushing bundles over RabbitMQ, as OpenCTI's workers expect them
+//! (`docs/opencti-connector-protocol.md#amqp-messages`).
 //!
 //! One message per object bundle of the split, on the push exchange and routing key OpenCTI
 //! returned at registration (never rebuilt from names). Messages are persistent
@@ -232,7 +233,8 @@ impl Target {
 /// The AMQP frame size the connector asks for.
 pub const FRAME_MAX: u32 = 16 * 1024;
 
-/// The message body OpenCTI's worker reads (§6.1) for one bundle (JSON text).
+/// The message body OpenCTI's worker reads for one bundle (JSON text;
+/// `docs/opencti-connector-protocol.md#amqp-messages`).
 pub fn message_body(
     bundle_json: &[u8],
     sequence: usize,

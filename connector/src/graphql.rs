@@ -1,7 +1,8 @@
 //! Every GraphQL document the connector sends to OpenCTI, and the variables of each.
 //!
-//! The documents follow pycti's (see `shared/reference/opencti-connector-protocol.md`) and are
-//! validated in tests against OpenCTI's schema (`tests/data/opencti-schema-subset.graphql`).
+//! The documents follow pycti's (`docs/opencti-connector-protocol.md`) and are
+//! validated in tests against OpenCTI's schema (`opencti_standin::SCHEMA_SUBSET`, the stand-in
+//! crate's `data/opencti-schema-subset.graphql`).
 //! Registration sends only the input fields the platform's version accepts: a server that
 //! predates a field rejects the whole mutation.
 
@@ -98,7 +99,8 @@ pub fn version_tuple(v: &str) -> (u64, u64, u64) {
 }
 
 /// The registration input for a platform version: only the fields that version accepts
-/// (pycti's release history, reference §3.2), null-valued optional fields left out.
+/// (pycti's release history, `docs/opencti-connector-protocol.md#registration`), null-valued
+/// optional fields left out.
 pub fn register_input(platform_version: &str, id: &str, name: &str, scope: &[String]) -> Value {
     let v = version_tuple(platform_version);
     let mut m = Map::new();

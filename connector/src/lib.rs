@@ -17,14 +17,13 @@ pub mod metrics;
 pub mod opencti;
 pub mod retry;
 pub mod source;
-pub mod standin;
 pub mod state;
 pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use stix_model::Timestamp;
+use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::Settings;
@@ -42,12 +41,16 @@ pub async fn run_with(
     tuning: Tuning,
     stop: CancellationToken,
 ) -> Result<(), StartError> {
-    let metrics = Arc::new(Metrics::new(&settings.metrics_prefix));
-    let metrics_task = if settings.expose_metrics {
-        let (m, port, s) = (metrics.clone(), settings.metrics_port, stop.clone());
+    let metrics = Arc::new(Metrics::new(&settings.connector.metrics_prefix));
+    let metrics_task = if settings.connector.expose_metrics {
+        let (m, port, s) = (
+            metrics.clone(),
+            settings.connector.metrics_port,
+            stop.clone(),
+        );
         Some(tokio::spawn(async move {
             if let Err(e) = metrics::serve(m, port, s).await {
-                crate::error!(e, "The metrics server stopped", {"port": port});
+                tracing::error!(exc_info = %logging::chain(&e), port, "The metrics server stopped");
             }
         }))
     } else {
@@ -55,8 +58,8 @@ pub async fn run_with(
     };
     let connector =
         Arc::new(Connector::start(settings, tuning, metrics.clone(), stop.clone()).await?);
-    let period = connector.settings().period;
-    if connector.settings().run_and_terminate {
+    let period = connector.settings().connector.period;
+    if connector.settings().connector.run_and_terminate {
         let mut failed = None;
         if !connector.buffering().await {
             if let (_, Err(e)) = connector.run_once().await {
@@ -65,10 +68,10 @@ pub async fn run_with(
                 }
             }
         }
-        connector.set_schedule(Some(Timestamp::now()), None);
+        connector.set_schedule(Some(Utc::now()), None);
         metrics.set_state(RunState::Stopped);
         last_ping(&connector).await;
-        info!("Run and terminate: done");
+        tracing::info!("Run and terminate: done");
         return match failed {
             Some(e) => Err(StartError::RunFailed(e)),
             None => Ok(()),
@@ -92,23 +95,24 @@ pub async fn run_with(
         // Every start runs at once (as pycti); later ticks first check the queue.
         if first || !connector.buffering().await {
             if !first {
-                info!("Connector run starting (scheduled)");
+                tracing::info!("Connector run starting (scheduled)");
             }
             let _ = connector.run_once().await;
-            connector.set_schedule(Some(Timestamp::now()), None);
+            connector.set_schedule(Some(Utc::now()), None);
         }
         first = false;
         if stop.is_cancelled() {
             break;
         }
-        let next = Timestamp::from_unix_nanos(
-            Timestamp::now().unix_seconds()
-                + i64::try_from(period.as_secs()).unwrap_or(i64::MAX / 2),
-            0,
-            0,
+        let next = chrono::Duration::from_std(period)
+            .ok()
+            .and_then(|p| Utc::now().checked_add_signed(p));
+        connector.set_schedule(None, next);
+        tracing::info!(
+            next_run = next.map(worker::info_time),
+            period_secs = period.as_secs(),
+            "Next run scheduled"
         );
-        connector.set_schedule(None, Some(next));
-        info!("Next run scheduled", {"next_run": worker::info_time(next), "period_secs": period.as_secs()});
         tokio::select! {
             () = tokio::time::sleep(period) => {}
             () = stop.cancelled() => break,
@@ -120,7 +124,7 @@ pub async fn run_with(
     if let Some(t) = metrics_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
-    info!("Connector stopped");
+    tracing::info!("Connector stopped");
     Ok(())
 }
 
@@ -130,6 +134,6 @@ async fn last_ping(c: &Connector) {
         .await
         .is_err()
     {
-        warning!("The last ping to OpenCTI timed out");
+        tracing::warn!(target: logging::API, "The last ping to OpenCTI timed out");
     }
 }

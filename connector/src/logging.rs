@@ -1,161 +1,237 @@
-//! Log lines in pycti's shape.
+//! Logging through `tracing`, written in pycti's line shape
+//! (`docs/opencti-connector-protocol.md#log-lines`).
 //!
-//! With `OPENCTI_JSON_LOGGING` true, one JSON object per line on stderr with the keys in
-//! pycti's order: `timestamp` (UTC, microseconds, `Z`), `level` (`DEBUG`, `INFO`, `WARNING`,
-//! `ERROR`), `name` (the connector name, or `api` for lines about OpenCTI's API), `message`,
-//! then `attributes` when there are any, then `exc_info` on error lines (the error's cause
-//! chain, or `NoneType: None` as pycti writes when there is none). Otherwise a human-readable
-//! line: `timestamp LEVEL name: message key=value …`.
+//! The code logs with `tracing`'s macros: the message, then fields as attributes
+//! (`tracing::info!(id = %id, "Connector registered with ID")`). Lines about OpenCTI's API use the
+//! target [`API`]; an error line gives the error's cause chain ([`chain`]) in the field `exc_info`.
+//! [`PyctiFormat`], the formatter of a `tracing-subscriber` fmt layer, writes each event as one
+//! line on standard error:
+//!
+//! - with `OPENCTI_JSON_LOGGING` true, one JSON object with the keys in pycti's order: `timestamp`
+//!   (UTC, microseconds, `Z`), `level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`), `name` (the connector
+//!   name; `api` for the [`API`] target; another crate's target for its own events), `message`,
+//!   then `attributes` when there are any, then `exc_info` on error lines (`NoneType: None`, as
+//!   pycti writes, when there is none);
+//! - otherwise a human-readable line: `timestamp LEVEL name: message key=value … error=…`.
+//!
+//! A field holding JSON text of an object or a list, or `null` (see [`json`]), is written as that
+//! JSON, not as a string. `CONNECTOR_LOG_LEVEL` applies to the connector's own events; other
+//! crates' events are written from `WARN` up.
 //!
 //! Secrets never reach this module: callers pass only values that are safe to print, and the
 //! configuration's secrets have no `Display`.
 
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::fmt;
 
 use serde_json::{Map, Value};
-use stix_model::Timestamp;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
 
-/// A log level, ordered from the most verbose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// Details for debugging.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Something is off but the connector goes on.
-    Warning,
-    /// A failure.
-    Error,
-}
+/// The target of lines about OpenCTI's API (pycti names them `api`).
+pub const API: &str = "api";
 
-impl Level {
-    /// Parses `CONNECTOR_LOG_LEVEL` (`debug`, `info`, `warn`, `warning`, `error`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "debug" => Some(Self::Debug),
-            "info" => Some(Self::Info),
-            "warn" | "warning" => Some(Self::Warning),
-            "error" => Some(Self::Error),
-            _ => None,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Debug => "DEBUG",
-            Self::Info => "INFO",
-            Self::Warning => "WARNING",
-            Self::Error => "ERROR",
-        }
+/// Parses `CONNECTOR_LOG_LEVEL` (`debug`, `info`, `warn`, `warning`, `error`).
+pub fn parse_level(s: &str) -> Option<LevelFilter> {
+    match s.to_ascii_lowercase().as_str() {
+        "debug" => Some(LevelFilter::DEBUG),
+        "info" => Some(LevelFilter::INFO),
+        "warn" | "warning" => Some(LevelFilter::WARN),
+        "error" => Some(LevelFilter::ERROR),
+        _ => None,
     }
 }
 
-/// Where and how lines are written.
-pub struct Logger {
-    level: Level,
+/// The formatter writing pycti's lines (JSON or plain) for a connector named `name`.
+#[derive(Debug, Clone)]
+pub struct PyctiFormat {
     json: bool,
     name: String,
-    sink: Mutex<Box<dyn Write + Send>>,
 }
 
-impl std::fmt::Debug for Logger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Logger")
-            .field("level", &self.level)
-            .field("json", &self.json)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+impl PyctiFormat {
+    /// JSON lines (`json`) or plain ones, naming the connector `name`.
+    pub fn new(json: bool, name: &str) -> Self {
+        Self {
+            json,
+            name: name.to_owned(),
+        }
     }
 }
 
-static LOGGER: OnceLock<Logger> = OnceLock::new();
-
-/// Installs the process logger (the first call wins; later calls are ignored).
-pub fn init(level: Level, json: bool, name: &str) {
-    init_with(level, json, name, Box::new(std::io::stderr()));
+/// The subscriber of the connector: [`PyctiFormat`] lines to `writer`, the connector's events
+/// from `level` up, other crates' from `WARN` up.
+pub fn subscriber<W>(
+    level: LevelFilter,
+    json: bool,
+    name: &str,
+    writer: W,
+) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = Targets::new()
+        .with_target(env!("CARGO_CRATE_NAME"), level)
+        .with_target("disinfox_connector", level)
+        .with_target(API, level)
+        .with_default(LevelFilter::WARN);
+    tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .event_format(PyctiFormat::new(json, name))
+            .with_writer(writer)
+            .with_filter(filter),
+    )
 }
 
-/// Installs the process logger writing to `sink` (tests).
-pub fn init_with(level: Level, json: bool, name: &str, sink: Box<dyn Write + Send>) {
-    let _ = LOGGER.set(Logger {
-        level,
-        json,
-        name: name.to_owned(),
-        sink: Mutex::new(sink),
-    });
+/// Installs the process subscriber writing to standard error (the first call wins; later
+/// calls are ignored).
+pub fn init(level: LevelFilter, json: bool, name: &str) {
+    let _ = tracing::subscriber::set_global_default(subscriber(level, json, name, std::io::stderr));
+}
+
+use tracing_subscriber::Layer as _;
+
+impl<S, N> FormatEvent<S, N> for PyctiFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let name = match meta.target() {
+            API => API,
+            t if t.starts_with(env!("CARGO_CRATE_NAME")) || t.starts_with("disinfox_connector") => {
+                self.name.as_str()
+            }
+            other => other,
+        };
+        let line = format_line(self.json, *meta.level(), name, &fields);
+        writeln!(writer, "{line}")
+    }
+}
+
+/// What an event carries: its message, its attributes, and the error of an error line.
+#[derive(Debug, Default)]
+struct Fields {
+    message: String,
+    attributes: Map<String, Value>,
+    exc_info: Option<String>,
+}
+
+impl Fields {
+    fn put(&mut self, field: &Field, value: Value) {
+        match (field.name(), value) {
+            ("message", Value::String(s)) => self.message = s,
+            ("exc_info", Value::String(s)) => self.exc_info = Some(s),
+            (name, v) => {
+                self.attributes.insert(name.to_owned(), v);
+            }
+        }
+    }
+}
+
+impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, Value::from(chain(value)));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        // JSON text of an object or a list (from `json`) stays structured.
+        let v = match text.as_bytes().first() {
+            Some(b'{' | b'[') if field.name() != "message" => {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            }
+            _ if text == "null" => Value::Null,
+            _ => Value::String(text),
+        };
+        self.put(field, v);
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARNING",
+        Level::INFO => "INFO",
+        // pycti has no TRACE; it is written as DEBUG.
+        _ => "DEBUG",
+    }
 }
 
 /// Formats one line (without the newline).
-pub fn format_line(
-    json: bool,
-    level: Level,
-    name: &str,
-    message: &str,
-    attributes: &Map<String, Value>,
-    error: Option<&str>,
-) -> String {
-    let timestamp = Timestamp::now().with_digits(6).to_string();
+fn format_line(json: bool, level: Level, name: &str, fields: &Fields) -> String {
+    let timestamp = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let level_text = level_name(level);
     if json {
         // serde_json's map keeps insertion order only with `preserve_order`; write the keys by
         // hand so the order is pycti's whatever the features.
         let mut line = String::with_capacity(160);
-        line.push_str("{\"timestamp\": ");
-        line.push_str(&Value::from(timestamp).to_string());
-        line.push_str(", \"level\": ");
-        line.push_str(&Value::from(level.as_str()).to_string());
-        line.push_str(", \"name\": ");
-        line.push_str(&Value::from(name).to_string());
-        line.push_str(", \"message\": ");
-        line.push_str(&Value::from(message).to_string());
-        if !attributes.is_empty() {
-            line.push_str(", \"attributes\": ");
-            line.push_str(&Value::Object(attributes.clone()).to_string());
+        for (i, (key, value)) in [
+            ("timestamp", timestamp.as_str()),
+            ("level", level_text),
+            ("name", name),
+            ("message", fields.message.as_str()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            line.push_str(if i == 0 { "{\"" } else { ", \"" });
+            line.push_str(key);
+            line.push_str("\": ");
+            line.push_str(&Value::from(value).to_string());
         }
-        if level == Level::Error {
+        if !fields.attributes.is_empty() {
+            line.push_str(", \"attributes\": ");
+            line.push_str(&Value::Object(fields.attributes.clone()).to_string());
+        }
+        if level == Level::ERROR {
             line.push_str(", \"exc_info\": ");
-            line.push_str(&Value::from(error.unwrap_or("NoneType: None")).to_string());
+            let exc = fields.exc_info.as_deref().unwrap_or("NoneType: None");
+            line.push_str(&Value::from(exc).to_string());
         }
         line.push('}');
         line
     } else {
-        let mut line = format!("{timestamp} {:<7} {name}: {message}", level.as_str());
-        for (k, v) in attributes {
+        let mut line = format!("{timestamp} {level_text:<7} {name}: {}", fields.message);
+        for (k, v) in &fields.attributes {
             match v {
                 Value::String(s) => line.push_str(&format!(" {k}={s}")),
                 other => line.push_str(&format!(" {k}={other}")),
             }
         }
-        if let Some(e) = error {
+        if let Some(e) = &fields.exc_info {
             line.push_str(&format!(" error={e}"));
         }
         line
     }
-}
-
-/// Writes a line if `level` is enabled. `api` marks lines about OpenCTI's API (pycti names
-/// them `api`).
-pub fn log(level: Level, api: bool, message: &str, attributes: Value, error: Option<&str>) {
-    let Some(logger) = LOGGER.get() else {
-        return;
-    };
-    if level < logger.level {
-        return;
-    }
-    let attributes = match attributes {
-        Value::Object(m) => m,
-        Value::Null => Map::new(),
-        other => {
-            let mut m = Map::new();
-            m.insert("value".into(), other);
-            m
-        }
-    };
-    let name = if api { "api" } else { logger.name.as_str() };
-    let line = format_line(logger.json, level, name, message, &attributes, error);
-    let mut sink = logger.sink.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = writeln!(sink, "{line}");
-    let _ = sink.flush();
 }
 
 /// An error's message with its causes, `a: b: c`.
@@ -173,88 +249,110 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// `info!("message", {"key": value})`.
-#[macro_export]
-macro_rules! info {
-    ($msg:expr) => { $crate::logging::log($crate::logging::Level::Info, false, &$msg, serde_json::Value::Null, None) };
-    ($msg:expr, $($attrs:tt)+) => { $crate::logging::log($crate::logging::Level::Info, false, &$msg, serde_json::json!($($attrs)+), None) };
-}
-
-/// `debug!("message", {"key": value})`.
-#[macro_export]
-macro_rules! debug {
-    ($msg:expr) => { $crate::logging::log($crate::logging::Level::Debug, false, &$msg, serde_json::Value::Null, None) };
-    ($msg:expr, $($attrs:tt)+) => { $crate::logging::log($crate::logging::Level::Debug, false, &$msg, serde_json::json!($($attrs)+), None) };
-}
-
-/// `warning!("message", {"key": value})`.
-#[macro_export]
-macro_rules! warning {
-    ($msg:expr) => { $crate::logging::log($crate::logging::Level::Warning, false, &$msg, serde_json::Value::Null, None) };
-    ($msg:expr, $($attrs:tt)+) => { $crate::logging::log($crate::logging::Level::Warning, false, &$msg, serde_json::json!($($attrs)+), None) };
-}
-
-/// `error!(err, "message", {"key": value})`: `err` is anything that implements `Error`.
-#[macro_export]
-macro_rules! error {
-    ($err:expr, $msg:expr) => { $crate::logging::log($crate::logging::Level::Error, false, &$msg, serde_json::Value::Null, Some(&$crate::logging::chain(&$err))) };
-    ($err:expr, $msg:expr, $($attrs:tt)+) => { $crate::logging::log($crate::logging::Level::Error, false, &$msg, serde_json::json!($($attrs)+), Some(&$crate::logging::chain(&$err))) };
+/// A value written into a line as JSON (an object or a list stays structured): for fields
+/// such as a state object, `tracing::warn!(state = %logging::json(&state), "…")`.
+pub fn json<T: serde::Serialize>(value: &T) -> impl fmt::Display {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("<not JSON: {e}>"))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    /// Lines written by the subscriber, kept for the test.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> MakeWriter<'w> for Sink {
+        type Writer = Sink;
+        fn make_writer(&'w self) -> Sink {
+            self.clone()
+        }
+    }
+
+    fn lines(level: LevelFilter, json: bool, f: impl FnOnce()) -> Vec<String> {
+        let sink = Sink::default();
+        tracing::subscriber::with_default(subscriber(level, json, "DISINFOX", sink.clone()), f);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
 
     #[test]
     fn json_lines_have_pycti_keys_in_order() {
-        let mut attrs = Map::new();
-        attrs.insert("id".into(), Value::from("abc"));
-        let line = format_line(
-            true,
-            Level::Info,
-            "DISINFOX",
-            "Connector registered with ID",
-            &attrs,
-            None,
-        );
-        let keys: Vec<&str> = ["timestamp", "level", "name", "message", "attributes"]
-            .into_iter()
-            .collect();
+        let state = serde_json::json!({"cursor": "12"});
+        let got = lines(LevelFilter::INFO, true, || {
+            tracing::info!(id = "abc", n = 3, state = %json(&state), "Connector registered with ID");
+            tracing::error!(target: API, "boom");
+            tracing::debug!("not at info");
+        });
+        assert_eq!(got.len(), 2, "{got:?}");
+        let line = &got[0];
         let mut last = 0;
-        for k in keys {
+        for k in ["timestamp", "level", "name", "message", "attributes"] {
             let at = line.find(&format!("\"{k}\"")).unwrap();
             assert!(at >= last, "{k} out of order in {line}");
             last = at;
         }
-        let v: Value = serde_json::from_str(&line).unwrap();
+        let v: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["level"], "INFO");
+        assert_eq!(v["name"], "DISINFOX");
+        assert_eq!(v["message"], "Connector registered with ID");
         assert_eq!(v["attributes"]["id"], "abc");
+        assert_eq!(v["attributes"]["n"], 3);
+        assert_eq!(v["attributes"]["state"]["cursor"], "12", "{line}");
         assert!(v.get("exc_info").is_none());
         let ts = v["timestamp"].as_str().unwrap();
         assert_eq!(ts.len(), "2025-11-02T10:07:40.035608Z".len(), "{ts}");
+        assert!(ts.ends_with('Z'), "{ts}");
 
-        let err = format_line(true, Level::Error, "api", "boom", &Map::new(), None);
-        let v: Value = serde_json::from_str(&err).unwrap();
+        let v: Value = serde_json::from_str(&got[1]).unwrap();
+        assert_eq!(v["name"], "api");
         assert_eq!(v["exc_info"], "NoneType: None");
         assert!(v.get("attributes").is_none());
     }
 
     #[test]
-    fn levels() {
-        assert_eq!(Level::parse("WARN"), Some(Level::Warning));
-        assert_eq!(Level::parse("verbose"), None);
-        assert!(Level::Debug < Level::Error);
-        let text = format_line(
-            false,
-            Level::Warning,
-            "DISINFOX",
-            "queue is full",
-            &Map::new(),
-            Some("x"),
-        );
+    fn error_lines_carry_the_cause_chain_and_plain_lines_read_as_text() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("inner"));
+        let got = lines(LevelFilter::DEBUG, true, || {
+            tracing::error!(exc_info = %chain(&e), work_id = "w1", "Run failed");
+        });
+        let v: Value = serde_json::from_str(&got[0]).unwrap();
+        assert_eq!(v["exc_info"], "outer: inner");
+        assert_eq!(v["attributes"]["work_id"], "w1");
+        assert!(v["attributes"].get("exc_info").is_none());
+
+        let got = lines(LevelFilter::WARN, false, || {
+            tracing::warn!(error = "x", "queue is full");
+            tracing::info!("not at warn");
+        });
+        assert_eq!(got.len(), 1, "{got:?}");
         assert!(
-            text.contains("WARNING DISINFOX: queue is full error=x"),
-            "{text}"
+            got[0].contains("WARNING DISINFOX: queue is full error=x"),
+            "{got:?}"
         );
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(parse_level("WARN"), Some(LevelFilter::WARN));
+        assert_eq!(parse_level("warning"), Some(LevelFilter::WARN));
+        assert_eq!(parse_level("verbose"), None);
     }
 }

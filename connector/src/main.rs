@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use connector::logging::{self, Level};
+use connector::logging;
 use tokio_util::sync::CancellationToken;
+use tracing::level_filters::LevelFilter;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -40,9 +41,9 @@ fn main() -> ExitCode {
         }
     };
     logging::init(
-        Level::parse(&settings.log_level).unwrap_or(Level::Info),
-        settings.json_logging,
-        &settings.name,
+        logging::parse_level(&settings.connector.log_level).unwrap_or(LevelFilter::INFO),
+        settings.opencti.json_logging,
+        &settings.connector.name,
     );
     // One thread is plenty for a connector that mostly waits on the network, and it keeps
     // memory low (one allocator arena instead of one per worker thread).
@@ -61,17 +62,17 @@ fn main() -> ExitCode {
         let signals = stop.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
-            connector::info!("Stop signal received; finishing the page in flight is not awaited, the work is closed");
+            tracing::info!("Stop signal received; finishing the page in flight is not awaited, the work is closed");
             signals.cancel();
         });
         match connector::run(settings, stop).await {
             Ok(()) | Err(connector::worker::StartError::Stopped) => ExitCode::SUCCESS,
             Err(e @ connector::worker::StartError::RunFailed(_)) => {
-                connector::error!(e, "Run and terminate: the run failed");
+                tracing::error!(exc_info = %logging::chain(&e), "Run and terminate: the run failed");
                 ExitCode::from(1)
             }
             Err(e) => {
-                connector::error!(e, "The connector cannot start");
+                tracing::error!(exc_info = %logging::chain(&e), "The connector cannot start");
                 ExitCode::from(1)
             }
         }

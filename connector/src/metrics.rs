@@ -1,17 +1,25 @@
-//! Prometheus metrics with pycti's names (reference §12) and the connector's own.
+//! Prometheus metrics with pycti's names (`docs/opencti-connector-protocol.md#metrics`) and the
+//! connector's own, kept and written by the `prometheus-client` crate in the Prometheus text
+//! format 0.0.4 (as pycti's Python client serves it).
 //!
 //! pycti's counters (`bundles_sent_total`, `records_sent_total`, `runs_total`,
 //! `ping_api_total`, `ping_api_errors_total`, `errors_total`, `client_errors_total`, each with
-//! its `_created` sample) and the `state` enum gauge (`idle`, `running`, `stopped`), plus
-//! `objects_fetched_total`, `objects_pushed_total`, `objects_skipped_total`, `pages_total`,
-//! `last_successful_run_timestamp_seconds`, and the process's resident memory and start time.
-//! Names carry the `CONNECTOR_METRICS_NAMESPACE`/`_SUBSYSTEM` prefix when set.
+//! its `_created` sample, a gauge) and the `state` enum gauge (`idle`, `running`, `stopped`),
+//! plus `objects_fetched_total`, `objects_pushed_total`, `objects_skipped_total`,
+//! `pages_total`, `last_successful_run_timestamp_seconds`, and the process's resident memory
+//! and start time. Names carry the `CONNECTOR_METRICS_NAMESPACE`/`_SUBSYSTEM` prefix when set
+//! (the process's own metrics do not, as in pycti).
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use axum::routing::get;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 /// The connector's run state.
@@ -25,14 +33,16 @@ pub enum RunState {
     Stopped = 2,
 }
 
-/// A counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+const STATES: [&str; 3] = ["idle", "running", "stopped"];
+
+/// A counter (pycti's are floats: `bundles_sent_total 3.0`).
+#[derive(Debug, Clone, Default)]
+pub struct Counter(prometheus_client::metrics::counter::Counter<f64, AtomicU64>);
 
 impl Counter {
     /// Adds `n`.
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.inc_by(n as f64);
     }
     /// Adds one.
     pub fn inc(&self) {
@@ -40,15 +50,16 @@ impl Counter {
     }
     /// The value.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get() as u64
     }
 }
+
+type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Every metric.
 #[derive(Debug)]
 pub struct Metrics {
-    prefix: String,
-    created: f64,
+    registry: Registry,
     /// Bundles sent: one per AMQP message, one per API push.
     pub bundles_sent: Counter,
     /// Objects sent.
@@ -71,129 +82,124 @@ pub struct Metrics {
     pub objects_skipped: Counter,
     /// Pages fetched.
     pub pages: Counter,
-    last_success: AtomicU64,
-    state: AtomicU8,
+    last_success: FloatGauge,
+    state: Family<Vec<(&'static str, &'static str)>, FloatGauge>,
 }
 
 fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
 }
 
 impl Metrics {
     /// New metrics with a name prefix (`""` or `namespace_subsystem_`).
     pub fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-            created: unix_now(),
-            bundles_sent: Counter::default(),
-            records_sent: Counter::default(),
-            runs: Counter::default(),
-            ping_api: Counter::default(),
-            ping_api_errors: Counter::default(),
-            errors: Counter::default(),
-            client_errors: Counter::default(),
-            objects_fetched: Counter::default(),
-            objects_pushed: Counter::default(),
-            objects_skipped: Counter::default(),
-            pages: Counter::default(),
-            last_success: AtomicU64::new(0),
-            state: AtomicU8::new(RunState::Idle as u8),
-        }
+        let created = unix_now();
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Process { start: created }));
+        let prefix = prefix.trim_end_matches('_');
+        let own = if prefix.is_empty() {
+            &mut registry
+        } else {
+            registry.sub_registry_with_prefix(prefix)
+        };
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            own.register(name, help, c.0.clone());
+            // pycti's Python client serves each counter's creation time as `<name>_created`.
+            own.register(format!("{name}_created"), help, ConstGauge::new(created));
+            c
+        };
+        let bundles_sent = counter("bundles_sent", "Number of bundles sent");
+        let records_sent = counter("records_sent", "Number of records (objects) sent");
+        let runs = counter("runs", "Number of runs");
+        let ping_api = counter("ping_api", "Number of pings to the API");
+        let ping_api_errors = counter("ping_api_errors", "Number of failed pings to the API");
+        let errors = counter("errors", "Number of errors");
+        let client_errors = counter("client_errors", "Number of errors of the DISINFOX client");
+        let objects_fetched = counter(
+            "objects_fetched",
+            "Objects fetched from the DISINFOX server",
+        );
+        let objects_pushed = counter("objects_pushed", "Objects accepted by OpenCTI or RabbitMQ");
+        let objects_skipped = counter(
+            "objects_skipped",
+            "Objects skipped (invalid, too large or not importable)",
+        );
+        let pages = counter("pages", "Pages fetched from the DISINFOX server");
+        let state = Family::<Vec<(&'static str, &'static str)>, FloatGauge>::default();
+        own.register("state", "State of the connector", state.clone());
+        let last_success = FloatGauge::default();
+        own.register(
+            "last_successful_run_timestamp_seconds",
+            "Unix time of the last successful run (0: none yet)",
+            last_success.clone(),
+        );
+        let m = Self {
+            registry,
+            bundles_sent,
+            records_sent,
+            runs,
+            ping_api,
+            ping_api_errors,
+            errors,
+            client_errors,
+            objects_fetched,
+            objects_pushed,
+            objects_skipped,
+            pages,
+            last_success,
+            state,
+        };
+        m.set_state(RunState::Idle);
+        m
     }
 
     /// Sets the run state.
     pub fn set_state(&self, s: RunState) {
-        self.state.store(s as u8, Ordering::Relaxed);
+        for (i, name) in STATES.iter().enumerate() {
+            let on = if i == s as usize { 1.0 } else { 0.0 };
+            self.state.get_or_create(&vec![("state", *name)]).set(on);
+        }
     }
 
     /// Records a successful run now.
     pub fn run_succeeded(&self) {
-        self.last_success
-            .store(unix_now() as u64, Ordering::Relaxed);
+        self.last_success.set(unix_now().trunc());
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let p = &self.prefix;
-        let mut out = String::with_capacity(2048);
-        let counters: [(&str, &str, &Counter); 11] = [
-            ("bundles_sent", "Number of bundles sent", &self.bundles_sent),
-            (
-                "records_sent",
-                "Number of records (objects) sent",
-                &self.records_sent,
-            ),
-            ("runs", "Number of runs", &self.runs),
-            ("ping_api", "Number of pings to the API", &self.ping_api),
-            (
-                "ping_api_errors",
-                "Number of failed pings to the API",
-                &self.ping_api_errors,
-            ),
-            ("errors", "Number of errors", &self.errors),
-            (
-                "client_errors",
-                "Number of errors of the DISINFOX client",
-                &self.client_errors,
-            ),
-            (
-                "objects_fetched",
-                "Objects fetched from the DISINFOX server",
-                &self.objects_fetched,
-            ),
-            (
-                "objects_pushed",
-                "Objects accepted by OpenCTI or RabbitMQ",
-                &self.objects_pushed,
-            ),
-            (
-                "objects_skipped",
-                "Objects skipped (invalid, too large or not importable)",
-                &self.objects_skipped,
-            ),
-            (
-                "pages",
-                "Pages fetched from the DISINFOX server",
-                &self.pages,
-            ),
-        ];
-        for (name, help, c) in counters {
-            let _ = writeln!(out, "# HELP {p}{name}_total {help}");
-            let _ = writeln!(out, "# TYPE {p}{name}_total counter");
-            let _ = writeln!(out, "{p}{name}_total {}.0", c.get());
-            let _ = writeln!(out, "{p}{name}_created {:.6e}", self.created);
-        }
-        let _ = writeln!(out, "# HELP {p}state State of the connector");
-        let _ = writeln!(out, "# TYPE {p}state gauge");
-        let current = self.state.load(Ordering::Relaxed);
-        for (i, s) in ["idle", "running", "stopped"].iter().enumerate() {
-            let v = if usize::from(current) == i { 1 } else { 0 };
-            let _ = writeln!(out, "{p}state{{state=\"{s}\"}} {v}.0");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP {p}last_successful_run_timestamp_seconds Unix time of the last successful run (0: none yet)"
-        );
-        let _ = writeln!(out, "# TYPE {p}last_successful_run_timestamp_seconds gauge");
-        let _ = writeln!(
-            out,
-            "{p}last_successful_run_timestamp_seconds {}.0",
-            self.last_success.load(Ordering::Relaxed)
-        );
-        if let Some(rss) = resident_bytes() {
-            let _ = writeln!(
-                out,
-                "# HELP process_resident_memory_bytes Resident memory size in bytes."
-            );
-            let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
-            let _ = writeln!(out, "process_resident_memory_bytes {rss}.0");
-        }
-        let _ = writeln!(out, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.");
-        let _ = writeln!(out, "# TYPE process_start_time_seconds gauge");
-        let _ = writeln!(out, "process_start_time_seconds {:.3}", self.created);
+        let mut out = String::with_capacity(4096);
+        // Writing into a String does not fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The process's own metrics, read at each scrape (as the Python client's process collector).
+#[derive(Debug)]
+struct Process {
+    start: f64,
+}
+
+impl Collector for Process {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        if let Some(rss) = resident_bytes() {
+            let m = encoder.encode_descriptor(
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(rss as f64).encode(m)?;
+        }
+        let m = encoder.encode_descriptor(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.start).encode(m)
     }
 }
 
@@ -217,7 +223,7 @@ pub async fn serve(
             (
                 [(
                     axum::http::header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4; charset=utf-8",
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
                 )],
                 m.render(),
             )
@@ -245,6 +251,11 @@ mod tests {
         assert!(text.contains("octi_bundles_sent_created "));
         assert!(text.contains("octi_state{state=\"running\"} 1.0\n"));
         assert!(text.contains("octi_state{state=\"idle\"} 0.0\n"));
+        assert!(
+            text.contains("\nprocess_start_time_seconds "),
+            "not prefixed, as pycti"
+        );
+        assert!(text.contains("# TYPE octi_bundles_sent_total counter\n"));
         for name in [
             "records_sent_total",
             "runs_total",

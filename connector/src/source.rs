@@ -1,8 +1,8 @@
 //! The DISINFOX side: pages of the server's bundle endpoint (`GET /api/v1/bundle`).
 //!
-//! Every request has a timeout. Connection errors, timeouts and 5xx answers are retried with
-//! exponential back-off and jitter, a bounded number of times; a 4xx is reported at once (it
-//! will not get better by asking again). Objects that are not valid STIX are reported and
+//! Every request has a timeout. Connection errors, timeouts, 5xx, 429 and 408 answers are
+//! retried with exponential back-off and jitter, a bounded number of times; any other 4xx is
+//! reported at once (it will not get better by asking again). Objects that are not valid STIX are reported and
 //! skipped, not fatal; a body that is not a bundle at all is an error.
 
 use std::time::Duration;

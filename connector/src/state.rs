@@ -1,6 +1,7 @@
 //! The connector state kept in OpenCTI, and the rules for reading and writing it.
 //!
-//! The state is a JSON object stored by OpenCTI as a string (reference §4.3): null, `""`,
+//! The state is a JSON object stored by OpenCTI as a string
+//! (`docs/opencti-connector-protocol.md#ping-and-state`): null, `""`,
 //! `"null"`, anything that is not an object, and `{}` all mean "no state". States are compared
 //! as parsed values, never as strings. Writes are read-modify-write: a commit changes its keys
 //! and keeps every other key (the upstream connector overwrote the whole state).

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use connector::standin::{StandIn, StandInHandle, StandInOptions, Via, WorkStatus};
+use opencti_standin::{StandIn, StandInHandle, StandInOptions, Via, WorkStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::e2e::{fast, incidents_received, settings, CONNECTOR_ID};

@@ -218,7 +218,7 @@ fn the_connector_settings_in_compose_are_known_and_complete() {
         .expect("the server's DISINFOX_LISTEN");
     let port = listen.rsplit(':').next().unwrap_or_default();
     assert_eq!(
-        settings.disinfox_url,
+        settings.disinfox.url,
         format!("http://disinfox-server:{port}/api/v1/bundle")
     );
     // One secret serves both: the key the server provisions is the one the connector sends.
@@ -228,7 +228,7 @@ fn the_connector_settings_in_compose_are_known_and_complete() {
         .map(|(_, v)| v.clone());
     assert_eq!(
         provisioned.as_deref(),
-        Some(settings.disinfox_api_key.expose())
+        Some(settings.disinfox.api_key.expose())
     );
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use connector::configuration::Settings;
 use connector::retry::RetryPolicy;
-use connector::standin::{Fault, StandIn, StandInHandle, StandInOptions, WorkStatus};
 use connector::worker::Tuning;
+use opencti_standin::{Fault, StandIn, StandInHandle, StandInOptions, WorkStatus};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -261,6 +261,50 @@ async fn opencti_failing_for_a_while_fails_the_run_cleanly_and_the_next_run_catc
     );
     assert!(got.values().all(|c| *c <= 1 + 3 + 1), "{got:?}");
     assert_no_rejected_requests(&octi);
+}
+
+/// docs/opencti-connector-protocol.md#faults, end to end: three answers in a row that are
+/// transient — an HTTP 500 whose body is a GraphQL `errors` document (the status decides), or
+/// OpenCTI's `LOCK_ERROR` in an HTTP 200 (the name decides) — are retried inside the run (the
+/// tests' tuning allows three attempts, so this run still fails, cleanly), and the next run
+/// delivers everything. Treated as rejected documents, each failure would have ended a run of
+/// its own, and the second run would have failed too.
+#[tokio::test]
+async fn three_transient_failures_in_a_row_are_retried_and_the_next_run_delivers_everything() {
+    for (status, code) in [(500, "INTERNAL_SERVER_ERROR"), (200, "LOCK_ERROR")] {
+        let server = Server::start(40).await;
+        let octi = standin("6.8.10").await;
+        octi.add_fault(
+            Fault::graphql_error_with_status(status, "injected", code)
+                .on("StixBundlePush")
+                .times(3),
+        );
+        let first = run_once(settings(&server, &octi, &[])).await;
+        let fault = &octi.faults()[0];
+        assert_eq!(
+            fault.fired, 3,
+            "HTTP {status} {code}: retried within the run"
+        );
+        assert!(
+            first.is_err(),
+            "HTTP {status} {code}: three attempts, three failures"
+        );
+        assert!(
+            remote_state(&octi).is_none_or(|s| !s.contains_key("cursor")),
+            "nothing was accepted, so the position did not move"
+        );
+        run_once(settings(&server, &octi, &[]))
+            .await
+            .unwrap_or_else(|e| panic!("HTTP {status} {code}: the next run: {e}"));
+        let got = incidents_received(&octi);
+        assert_eq!(
+            got.keys().cloned().collect::<Vec<_>>(),
+            server.incident_ids().await,
+            "HTTP {status} {code}"
+        );
+        assert!(got.values().all(|c| *c == 1), "{got:?}");
+        assert_no_rejected_requests(&octi);
+    }
 }
 
 #[tokio::test]

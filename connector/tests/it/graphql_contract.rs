@@ -7,10 +7,7 @@ use apollo_compiler::{ExecutableDocument, Schema};
 use connector::graphql::{self, ALL};
 use serde_json::json;
 
-/// Copy of `shared/reference/opencti-schema-subset.graphql` (OpenCTI-Platform/opencti,
-/// opencti-graphql/config/schema/opencti.graphql at 340d3b07, Apache-2.0; the source line is
-/// in the file's header).
-const SCHEMA: &str = include_str!("../data/opencti-schema-subset.graphql");
+use opencti_standin::SCHEMA_SUBSET as SCHEMA;
 
 fn schema() -> apollo_compiler::validation::Valid<Schema> {
     Schema::parse_and_validate(SCHEMA, "opencti-schema-subset.graphql").unwrap()

@@ -1,5 +1,7 @@
 //! The OpenCTI client at the HTTP edge: GraphQL errors in a 200, 401, 5xx retried a bounded
-//! number of times, timeouts, malformed JSON. Mocks count their calls.
+//! number of times, timeouts, malformed JSON, and the fault classification of
+//! docs/opencti-connector-protocol.md#faults (the status first; OpenCTI's transient error
+//! names retried; permanent errors at once). Mocks count their calls.
 
 use std::time::Duration;
 
@@ -101,20 +103,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
 
 #[tokio::test]
 async fn a_recovering_server_succeeds_on_retry() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"data": {"stixBundlePush": true}})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = failing_then_ok(ResponseTemplate::new(503), 2).await;
     client(&server, 1000)
         .bundle_push("c", "{}", Some("w"))
         .await
@@ -161,4 +150,177 @@ async fn timeouts_and_malformed_answers() {
         .await
         .unwrap_err();
     assert!(matches!(e, OpenCtiError::Malformed(_)), "{e:?}");
+}
+
+/// A GraphQL `errors` document as OpenCTI writes it (6.x: the name in `extensions.code`).
+fn errors_body(code: &str, message: &str) -> serde_json::Value {
+    json!({"errors": [{"message": message, "extensions": {"code": code, "data": {"http_status": 500}}}], "data": null})
+}
+
+/// A server answering every request with `answer`, expecting `expect` requests.
+async fn always(answer: ResponseTemplate, expect: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(answer)
+        .expect(expect)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Mounts `first` answered `times` times, then a `stixBundlePush` success.
+async fn failing_then_ok(first: ResponseTemplate, times: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .expect(times)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"stixBundlePush": true}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn the_status_decides_first_a_500_with_a_graphql_body_is_retried() {
+    // An HTTP 500 whose body is a GraphQL errors document with a permanent-looking code.
+    let body = errors_body("FUNCTIONAL_ERROR", "Business validation");
+    let server = failing_then_ok(ResponseTemplate::new(500).set_body_json(body.clone()), 2).await;
+    client(&server, 1000)
+        .bundle_push("c", "{}", Some("w"))
+        .await
+        .unwrap();
+    // Still failing after every attempt: the error is the status, with the GraphQL detail.
+    let down = always(ResponseTemplate::new(500).set_body_json(body), 3).await;
+    let e = client(&down, 1000)
+        .bundle_push("c", "{}", Some("w"))
+        .await
+        .unwrap_err();
+    match e {
+        OpenCtiError::Http { status: 500, body } => {
+            assert!(
+                body.contains("FUNCTIONAL_ERROR: Business validation"),
+                "{body}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn too_many_requests_and_request_timeout_are_retried() {
+    for status in [429, 408, 503, 504] {
+        let server = failing_then_ok(ResponseTemplate::new(status), 2).await;
+        client(&server, 1000)
+            .bundle_push("c", "{}", Some("w"))
+            .await
+            .unwrap_or_else(|e| panic!("HTTP {status}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn opencti_transient_error_names_are_retried() {
+    let lock_6x = errors_body(
+        "LOCK_ERROR",
+        "Execution timeout, too many concurrent call on the same entities",
+    );
+    let db_6x = errors_body(
+        "DATABASE_ERROR",
+        "Engine execution fail, some shards are not available, please check your engine status",
+    );
+    // Older platforms name the error at the top of the entry.
+    let lock_old = json!({"errors": [{"name": "LockError", "message": "Lock timeout", "data": {"http_status": 500}}]});
+    let db_old =
+        json!({"errors": [{"name": "DatabaseError", "message": "A database error has occurred"}]});
+    for body in [lock_6x, db_6x, lock_old, db_old] {
+        let server =
+            failing_then_ok(ResponseTemplate::new(200).set_body_json(body.clone()), 2).await;
+        client(&server, 1000)
+            .bundle_push("c", "{}", Some("w"))
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+    }
+    // Bounded: a lock that is never released fails after the attempts, as busy.
+    let locked = always(
+        ResponseTemplate::new(200).set_body_json(errors_body("LOCK_ERROR", "Lock timeout")),
+        3,
+    )
+    .await;
+    let e = client(&locked, 1000)
+        .work_add("c", "run", false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, OpenCtiError::Busy { ref name, .. } if name == "LOCK_ERROR"),
+        "{e:?}"
+    );
+    assert!(e.is_transient());
+}
+
+#[tokio::test]
+async fn permanent_graphql_errors_and_other_client_errors_fail_at_once() {
+    for (status, body, auth) in [
+        (
+            200,
+            errors_body(
+                "GRAPHQL_VALIDATION_FAILED",
+                "Cannot query field \"versoin\"",
+            ),
+            false,
+        ),
+        (
+            200,
+            errors_body("BAD_USER_INPUT", "Variable \"$id\" got invalid value"),
+            false,
+        ),
+        (
+            200,
+            errors_body("VALIDATION_ERROR", "Invalid field name"),
+            false,
+        ),
+        (
+            200,
+            errors_body("UNKNOWN_ERROR", "An unknown error has occurred"),
+            false,
+        ),
+        (
+            200,
+            errors_body("FORBIDDEN_ACCESS", "You are not allowed to do this."),
+            true,
+        ),
+        (
+            400,
+            errors_body("GRAPHQL_PARSE_FAILED", "Syntax Error"),
+            false,
+        ),
+        (
+            403,
+            errors_body("FORBIDDEN_ACCESS", "You are not allowed to do this."),
+            true,
+        ),
+        (404, json!("not found"), false),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body.clone()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let e = client(&server, 1000)
+            .bundle_push("c", "{}", Some("w"))
+            .await
+            .unwrap_err();
+        assert!(!e.is_transient(), "{status} {body}: {e:?}");
+        assert_eq!(
+            matches!(e, OpenCtiError::Unauthorized(_)),
+            auth,
+            "{status} {body}: {e:?}"
+        );
+    }
 }

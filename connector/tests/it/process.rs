@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use connector::standin::{Fault, StandIn, StandInOptions};
+use opencti_standin::{Fault, StandIn, StandInOptions};
 
 use crate::e2e::{env_for, incidents_received, remote_state, CONNECTOR_ID};
 use crate::support::Server;

@@ -31,7 +31,7 @@ fn source(server: &MockServer, timeout_ms: u64) -> Source {
     let s = Settings::from_parts(None, &env).unwrap();
     Source::new(
         &format!("{}/api/v1/bundle", server.uri()),
-        s.disinfox_api_key,
+        s.disinfox.api_key,
         100,
         Duration::from_millis(timeout_ms),
         fast_retry(),

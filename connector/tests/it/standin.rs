@@ -1,14 +1,14 @@
-//! The OpenCTI stand-in, driven over HTTP with the connector's own GraphQL documents:
-//! validation, projection, authentication, registration/ping/reset (§4.6 step by step), work
-//! completion, `stixBundlePush`, faults, the control endpoints, and the AMQP worker against a
-//! real RabbitMQ broker (`DISINFOX_TEST_AMQP_URL`, default the local one; those tests fail when
-//! it is unreachable).
+//! The OpenCTI stand-in, driven over HTTP with the connector's own GraphQL documents: validation,
+//! projection, authentication, registration/ping/reset (step by step,
+//! `docs/opencti-connector-protocol.md#ping-and-state`), work completion, `stixBundlePush`, faults,
+//! the control endpoints, and the AMQP worker against a real RabbitMQ broker
+//! (`DISINFOX_TEST_AMQP_URL`, default the local one; those tests fail when it is unreachable).
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use connector::graphql;
-use connector::standin::{
+use opencti_standin::{
     Fault, RequestOutcome, StandIn, StandInHandle, StandInOptions, Via, WorkStatus,
 };
 use serde_json::{json, Value};
@@ -922,7 +922,7 @@ async fn publish(ch: &lapin::Channel, exchange: &str, routing: &str, body: &[u8]
     assert!(confirm.take_message().is_none(), "the message was routed");
 }
 
-/// pycti's message (§6.1) for one split bundle.
+/// pycti's message (`docs/opencti-connector-protocol.md#amqp-messages`) for one split bundle.
 fn message(user: &str, work: &str, seq: u64, bundle: &Value) -> Vec<u8> {
     let content = base64::engine::general_purpose::STANDARD.encode(bundle.to_string());
     json!({"bundle_type": "QUEUE_BUNDLE", "applicant_id": user, "action_sequence": seq,

@@ -10,13 +10,18 @@ use serde::{Deserialize, Serialize};
 pub enum FaultAction {
     /// Answer with this HTTP status and a plain-text body (a proxy or a crashed platform).
     Status(u16),
-    /// Answer HTTP 200 with `{"errors": [{message, extensions: {code}}], "data": null}`.
+    /// Answer `{"errors": [{message, extensions: {code}}], "data": null}`, with HTTP 200 as
+    /// OpenCTI does, or with another status (a 500 with this body is how an overloaded
+    /// platform, or a proxy in front of it, can answer).
     GraphqlError {
         /// The error message.
         message: String,
         /// `extensions.code` (default `INTERNAL_SERVER_ERROR`).
         #[serde(default = "default_code")]
         code: String,
+        /// The HTTP status (default 200).
+        #[serde(default = "default_status")]
+        status: u16,
     },
     /// Wait this long, then go on answering normally (JSON: `{"delay_ms": 1500}`).
     #[serde(rename = "delay_ms", with = "millis")]
@@ -25,6 +30,10 @@ pub enum FaultAction {
 
 fn default_code() -> String {
     "INTERNAL_SERVER_ERROR".into()
+}
+
+fn default_status() -> u16 {
+    200
 }
 
 mod millis {
@@ -47,7 +56,7 @@ mod millis {
 /// checking; the first status or GraphQL error answers the request.
 ///
 /// ```
-/// use connector::standin::Fault;
+/// use opencti_standin::Fault;
 /// // The third and fourth StixBundlePush answer 500; everything else is normal.
 /// let f = Fault::status(500).on("StixBundlePush").skip(2).times(2);
 /// # let _ = f;
@@ -89,9 +98,19 @@ impl Fault {
 
     /// Answer with a GraphQL error (HTTP 200).
     pub fn graphql_error(message: impl Into<String>, code: impl Into<String>) -> Self {
+        Self::graphql_error_with_status(200, message, code)
+    }
+
+    /// Answer with a GraphQL error and the HTTP status `status` (e.g. 500).
+    pub fn graphql_error_with_status(
+        status: u16,
+        message: impl Into<String>,
+        code: impl Into<String>,
+    ) -> Self {
         Self::new(FaultAction::GraphqlError {
             message: message.into(),
             code: code.into(),
+            status,
         })
     }
 
@@ -263,5 +282,13 @@ mod tests {
         let g: Fault =
             serde_json::from_str(r#"{"action":{"graphql_error":{"message":"boom"}}}"#).unwrap();
         assert_eq!(g, Fault::graphql_error("boom", "INTERNAL_SERVER_ERROR"));
+        let h: Fault = serde_json::from_str(
+            r#"{"action":{"graphql_error":{"message":"boom","code":"LOCK_ERROR","status":500}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            Fault::graphql_error_with_status(500, "boom", "LOCK_ERROR")
+        );
     }
 }

@@ -1,65 +1,32 @@
-//! The OpenCTI side: the GraphQL calls of an external-import connector (reference §1–§7).
+//! The OpenCTI side: the GraphQL calls of an external-import connector
+//! (`docs/opencti-connector-protocol.md`, from `#transport` to `#stixbundlepush`).
 //!
 //! Every call is `POST <OPENCTI_URL>/graphql` with a timeout. GraphQL reports most failures as
 //! HTTP 200 with an `errors` array, so the body is checked as well as the status. Connection
-//! errors, timeouts, 429 and 5xx are retried with back-off a bounded number of times; an
-//! authentication failure or a rejected document is returned at once.
+//! errors, timeouts, 5xx, 429 and 408 are retried with back-off a bounded number of times; an
+//! authentication failure or a rejected document is returned at once; how each answer is
+//! classified is in `error.rs`, the `stixBundlePush` request builder in `push.rs`.
+
+mod error;
+mod push;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Secret, TlsVerify};
 use crate::graphql;
+use crate::logging::{chain, API};
 use crate::retry::RetryPolicy;
 
-/// What went wrong talking to OpenCTI.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum OpenCtiError {
-    /// The token is missing, wrong, or lacks a capability.
-    #[error("OpenCTI refused the token or its rights ({0})")]
-    Unauthorized(String),
-    /// OpenCTI answered with GraphQL errors.
-    #[error("OpenCTI answered {name}: {message}")]
-    Graphql {
-        /// The error's name (`FUNCTIONAL_ERROR`, …), or its code.
-        name: String,
-        /// Its message and data.
-        message: String,
-    },
-    /// An HTTP status other than 200.
-    #[error("OpenCTI answered HTTP {status}: {body}")]
-    Http {
-        /// Status.
-        status: u16,
-        /// The start of the body.
-        body: String,
-    },
-    /// The request did not complete (connection refused, reset, timed out).
-    #[error("OpenCTI is unreachable: {0}")]
-    Transport(String),
-    /// The answer is not what the document asked for.
-    #[error("OpenCTI's answer is malformed: {0}")]
-    Malformed(String),
-    /// The connector is stopping.
-    #[error("stopped")]
-    Stopped,
-}
+use self::error::graphql_error;
+pub use self::error::{OpenCtiError, TRANSIENT_ERRORS};
+pub use self::push::BundlePush;
 
-impl OpenCtiError {
-    /// Whether asking again may help.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Transport(_) => true,
-            Self::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-            _ => false,
-        }
-    }
-}
-
-/// The RabbitMQ connection and push routing OpenCTI returns at registration (§3.3).
+/// The RabbitMQ connection and push routing OpenCTI returns at registration
+/// (`docs/opencti-connector-protocol.md#registration`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushConfig {
     /// Host.
@@ -229,7 +196,7 @@ impl OpenCti {
             OpenCtiError::Transport(if e.is_timeout() {
                 "request timed out".to_owned()
             } else {
-                crate::logging::chain(&e)
+                chain(&e)
             })
         })?;
         let status = response.status().as_u16();
@@ -239,25 +206,40 @@ impl OpenCti {
         }
         .map_err(|e| OpenCtiError::Transport(format!("reading the answer: {e}")))?;
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-        let errors = parsed
+        let first_error = parsed
             .as_ref()
             .and_then(|v| v.get("errors"))
             .and_then(Value::as_array)
-            .filter(|e| !e.is_empty());
-        if let Some(errors) = errors {
-            return Err(graphql_error(&errors[0]));
-        }
+            .and_then(|e| e.first())
+            .map(graphql_error);
+        // The status decides first, whatever the body says: a 5xx carrying a GraphQL `errors`
+        // document is still a server failure (docs/opencti-connector-protocol.md#faults).
+        let detail = || match &first_error {
+            Some(
+                OpenCtiError::Graphql { name, message } | OpenCtiError::Busy { name, message },
+            ) => {
+                format!("{name}: {message}")
+            }
+            Some(OpenCtiError::Unauthorized(why)) => why.clone(),
+            _ => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+        };
         match status {
             200 => {}
             401 | 403 => {
-                return Err(OpenCtiError::Unauthorized(format!("HTTP {status}")));
+                return Err(OpenCtiError::Unauthorized(format!(
+                    "HTTP {status}: {}",
+                    detail()
+                )));
             }
             _ => {
                 return Err(OpenCtiError::Http {
                     status,
-                    body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+                    body: detail(),
                 })
             }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         match parsed.and_then(|mut v| v.get_mut("data").map(Value::take)) {
             Some(data @ Value::Object(_)) => Ok(data),
@@ -282,12 +264,11 @@ impl OpenCti {
         loop {
             match self.send_once(body.clone()).await {
                 Err(e) if e.is_transient() && attempt < attempts => {
-                    crate::logging::log(
-                        crate::logging::Level::Warning,
-                        true,
-                        "OpenCTI call failed, retrying",
-                        json!({"attempt": attempt, "error": e.to_string()}),
-                        None,
+                    tracing::warn!(
+                        target: API,
+                        attempt,
+                        error = %e,
+                        "OpenCTI call failed, retrying"
                     );
                     if !self.retry.wait(attempt, &self.stop).await {
                         return Err(OpenCtiError::Stopped);
@@ -372,7 +353,8 @@ impl OpenCti {
             .map(str::to_owned))
     }
 
-    /// The size in bytes of the connector's push queue (back-pressure, §9.3).
+    /// The size in bytes of the connector's push queue (back-pressure,
+    /// `docs/opencti-connector-protocol.md#queue-threshold`).
     pub async fn queue_size(&self, id: &str) -> Result<f64, OpenCtiError> {
         let data = self
             .execute(graphql::GET_CONNECTOR, json!({ "id": id }))
@@ -482,121 +464,6 @@ impl OpenCti {
     }
 }
 
-/// A `stixBundlePush` request built object by object: each object's JSON is escaped straight
-/// into the GraphQL request, so a page is not held both as a bundle and as a request.
-#[derive(Debug)]
-pub struct BundlePush {
-    request: String,
-    bundle_len: usize,
-    objects: usize,
-    /// Whether the bundle is opened by [`BundlePush::object`] (not given whole).
-    wrapped: bool,
-}
-
-impl BundlePush {
-    /// A request for `connectorId` and `work_id`, with room for `capacity` bytes of bundle.
-    pub fn new(connector_id: &str, work_id: Option<&str>, capacity: usize) -> Self {
-        let json = |v: Value| v.to_string();
-        let mut request = String::with_capacity(capacity + capacity / 8 + 1024);
-        request.push_str("{\"query\":");
-        request.push_str(&json(Value::from(graphql::STIX_BUNDLE_PUSH)));
-        request.push_str(",\"variables\":{\"connectorId\":");
-        request.push_str(&json(Value::from(connector_id)));
-        request.push_str(",\"work_id\":");
-        request.push_str(&json(work_id.map_or(Value::Null, Value::from)));
-        request.push_str(",\"bundle\":\"");
-        Self {
-            request,
-            bundle_len: 0,
-            objects: 0,
-            wrapped: false,
-        }
-    }
-
-    /// Adds an object (its JSON text) to the bundle.
-    pub fn object(&mut self, object: &str) {
-        if self.objects == 0 {
-            let open = format!(
-                "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
-                uuid::Uuid::new_v4()
-            );
-            self.raw(&open);
-            self.wrapped = true;
-        } else {
-            self.raw(",");
-        }
-        self.raw(object);
-        self.objects += 1;
-    }
-
-    /// Appends JSON text to the bundle as it is.
-    fn raw(&mut self, text: &str) {
-        escape_into(&mut self.request, text);
-        self.bundle_len += text.len();
-    }
-
-    /// The bundle's size so far, unescaped (what OpenCTI's message limit counts), with its
-    /// closing brackets.
-    pub fn bundle_len(&self) -> usize {
-        self.bundle_len + 2
-    }
-
-    /// How many objects are in it.
-    pub fn objects(&self) -> usize {
-        self.objects
-    }
-
-    fn finish(mut self) -> Bytes {
-        if self.wrapped {
-            escape_into(&mut self.request, "]}");
-        }
-        self.request.push_str("\"}}");
-        Bytes::from(self.request)
-    }
-}
-
-/// Appends `s` to `out` escaped as the inside of a JSON string.
-fn escape_into(out: &mut String, s: &str) {
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escaped = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if escaped.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
-        } else {
-            out.push_str(escaped);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-}
-
-fn graphql_error(e: &Value) -> OpenCtiError {
-    let s = |p: &str| e.pointer(p).and_then(Value::as_str).map(str::to_owned);
-    let name = s("/name")
-        .or_else(|| s("/extensions/code"))
-        .unwrap_or_else(|| "GraphQL error".into());
-    let mut message = s("/message").unwrap_or_default();
-    if let Some(Value::Object(data)) = e.get("data").or_else(|| e.pointer("/extensions/data")) {
-        let extra: Map<String, Value> = data.clone();
-        message.push_str(&format!(" {}", Value::Object(extra)));
-    }
-    let upper = name.to_ascii_uppercase();
-    if upper.contains("AUTH") || upper.contains("FORBIDDEN") || upper == "UNAUTHENTICATED" {
-        OpenCtiError::Unauthorized(format!("{name}: {message}"))
-    } else {
-        OpenCtiError::Graphql { name, message }
-    }
-}
-
 /// The version's major number (7 for date-based 7.x releases).
 pub fn major(version: &str) -> u64 {
     crate::graphql::version_tuple(version).0
@@ -607,61 +474,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_built_push_is_the_graphql_request_of_its_bundle() {
-        let mut p = BundlePush::new("c", Some("w"), 10);
-        // Escapes inside strings, and raw control characters between tokens.
-        let objects = [
-            r#"{"id":"x--1","name":"quote \" backslash \\ tab \t","c":"\u0001"}"#,
-            "{\"id\":\"x--2\",\n\t\r\"d\":1}",
-        ];
-        for o in objects {
-            p.object(o);
-        }
-        assert_eq!(p.objects(), 2);
-        let len = p.bundle_len();
-        let request: Value = serde_json::from_slice(&p.finish()).unwrap();
-        assert_eq!(request["query"], graphql::STIX_BUNDLE_PUSH);
-        assert_eq!(request["variables"]["connectorId"], "c");
-        assert_eq!(request["variables"]["work_id"], "w");
-        let bundle = request["variables"]["bundle"].as_str().unwrap();
-        assert_eq!(bundle.len(), len);
-        let bundle: Value = serde_json::from_str(bundle).unwrap();
-        assert_eq!(bundle["type"], "bundle");
-        assert_eq!(bundle["objects"][0]["name"], "quote \" backslash \\ tab \t");
-        assert_eq!(bundle["objects"][0]["c"], "\u{1}");
-        assert_eq!(bundle["objects"][1]["d"], 1);
-        let mut whole = BundlePush::new("c", None, 0);
-        whole.raw("{\u{c}\u{1f}}");
-        let request: Value = serde_json::from_slice(&whole.finish()).unwrap();
-        assert_eq!(request["variables"]["bundle"], "{\u{c}\u{1f}}");
-        assert_eq!(request["variables"]["work_id"], Value::Null);
-    }
-
-    #[test]
-    fn errors_are_classified() {
-        let auth =
-            graphql_error(&json!({"name": "AUTH_REQUIRED", "message": "You must be logged in"}));
-        assert!(matches!(auth, OpenCtiError::Unauthorized(_)), "{auth:?}");
-        let f = graphql_error(
-            &json!({"message": "No connector found", "extensions": {"code": "FUNCTIONAL_ERROR", "data": {"id": "x"}}}),
-        );
-        match f {
-            OpenCtiError::Graphql { name, message } => {
-                assert_eq!(name, "FUNCTIONAL_ERROR");
-                assert!(message.contains("No connector found") && message.contains("\"id\""));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(OpenCtiError::Http {
-            status: 502,
-            body: String::new()
-        }
-        .is_transient());
-        assert!(!OpenCtiError::Http {
-            status: 400,
-            body: String::new()
-        }
-        .is_transient());
+    fn majors() {
         assert_eq!(major("7.260807.0"), 7);
         assert_eq!(major("6.8.10"), 6);
         assert_eq!(major("x"), 0);

@@ -1,5 +1,6 @@
-//! The optional RabbitMQ side: the topology OpenCTI asserts for each connector (§3.3), and a
-//! worker consuming the push queues (§6.4) that records and imports each message.
+//! The optional RabbitMQ side: the topology OpenCTI asserts for each connector
+//! (`docs/opencti-connector-protocol.md#registration`), and a worker consuming the push queues
+//! (`#amqp-messages`) that records and imports each message.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -164,7 +165,8 @@ impl Broker {
         Ok(())
     }
 
-    /// Purges the connector's push and listen queues (state reset, §4.6).
+    /// Purges the connector's push and listen queues (state reset,
+    /// `docs/opencti-connector-protocol.md#ping-and-state`).
     pub(crate) async fn purge(&self, shared: &Arc<Shared>, id: &str) -> Result<(), lapin::Error> {
         let p = platform(shared);
         let mut slot = self.topology.lock().await;
@@ -226,8 +228,8 @@ impl Broker {
     }
 }
 
-/// The envelope keys pycti always sends (§6.1), checked so that a connector that drifts from
-/// the contract is caught here.
+/// The envelope keys pycti always sends (`docs/opencti-connector-protocol.md#amqp-messages`),
+/// checked so that a connector that drifts from the contract is caught here.
 const REQUIRED: &[&str] = &[
     "bundle_type",
     "applicant_id",

@@ -19,14 +19,12 @@ use tokio::runtime::Handle;
 use super::model::{ApiError, RequestOutcome};
 use super::Shared;
 
-/// Copy of `shared/reference/opencti-schema-subset.graphql` (OpenCTI-Platform/opencti,
-/// opencti-graphql/config/schema/opencti.graphql at 340d3b07, Apache-2.0; the source line is
-/// in the file's header).
-const SCHEMA: &str = include_str!("../../tests/data/opencti-schema-subset.graphql");
+use crate::SCHEMA_SUBSET as SCHEMA;
 
 /// `RegisterConnectorInput` fields and the first release sending them (pycti is released in
-/// lockstep with the platform, reference §3.2): an older platform is given a schema without
-/// them, so it rejects a registration that sends them, as an old server does.
+/// lockstep with the platform, `docs/opencti-connector-protocol.md#registration`): an older
+/// platform is given a schema without them, so it rejects a registration that sends them, as an old
+/// server does.
 const INPUT_FIELD_SINCE: &[(&str, (u64, u64, u64))] = &[
     ("scope", (2, 1, 11)),
     ("auto", (4, 0, 0)),
@@ -42,7 +40,7 @@ const INPUT_FIELD_SINCE: &[(&str, (u64, u64, u64))] = &[
 /// predates.
 pub(crate) fn schema_for(version: &str) -> Result<Valid<Schema>, String> {
     use apollo_compiler::schema::ExtendedType;
-    let v = crate::graphql::version_tuple(version);
+    let v = crate::version_tuple(version);
     let mut schema =
         Schema::parse(SCHEMA, "opencti-schema-subset.graphql").map_err(|e| e.errors.to_string())?;
     fn object<'s>(
@@ -326,7 +324,8 @@ fn connector(ctx: &Ctx, args: &Map<String, Value>) -> Result<Out, ApiError> {
     ))
 }
 
-/// Re-asserts the connector's queues on the broker, when one is attached (§3.3).
+/// Re-asserts the connector's queues on the broker, when one is attached
+/// (`docs/opencti-connector-protocol.md#registration`).
 fn assert_queues(ctx: &Ctx, id: &str) -> Result<(), ApiError> {
     let Some(broker) = &ctx.shared.broker else {
         return Ok(());

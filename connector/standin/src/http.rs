@@ -188,8 +188,12 @@ async fn faults(
             let text = status.canonical_reason().unwrap_or("Error").to_owned();
             (status, text.clone().into_response(), format!("injected HTTP {code}"))
         }
-        FaultAction::GraphqlError { message, code } => (
-            StatusCode::OK,
+        FaultAction::GraphqlError {
+            message,
+            code,
+            status,
+        } => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
             Json(json!({"errors": [{"message": message, "extensions": {"code": code}}], "data": null}))
                 .into_response(),
             message,

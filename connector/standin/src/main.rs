@@ -1,10 +1,10 @@
-//! `opencti-standin`: the OpenCTI stand-in ([`connector::standin`]) as a process, for local
+//! `opencti-standin`: the OpenCTI stand-in ([`opencti_standin`]) as a process, for local
 //! demos and the benchmark. Prints its URL and token, serves until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use connector::standin::{StandIn, StandInOptions};
+use opencti_standin::{StandIn, StandInOptions};
 
 const USAGE: &str = "usage: opencti-standin [--listen ADDR] [--token T] [--version V] \
 [--amqp-url amqp://user:pass@host:port/vhost] [--queue-prefix P] [--no-payloads]

@@ -1,74 +1,77 @@
-//! An OpenCTI stand-in for the connector's tests, local demos and the benchmark: the platform
-//! side of `shared/reference/opencti-connector-protocol.md`, small and in memory.
+//! An OpenCTI stand-in for the connector's tests, local demos and the benchmark: the platform side
+//! of `docs/opencti-connector-protocol.md` (cited below by its section anchors), small and in
+//! memory.
 //!
-//! [`StandIn::start`] serves `POST /graphql` (and JSON control endpoints under `/standin/`) on
-//! a local port and returns a [`StandInHandle`] to inspect what it received and to steer it
-//! (reset a connector's state, report a queue size, inject faults).
+//! [`StandIn::start`] serves `POST /graphql` (and JSON control endpoints under `/standin/`) on a
+//! local port and returns a [`StandInHandle`] to inspect what it received and to steer it (reset a
+//! connector's state, report a queue size, inject faults).
 //!
 //! # What is faithful
 //! - **Validation.** Every document is parsed and validated against the schema subset
-//!   (`tests/data/opencti-schema-subset.graphql`) with apollo-compiler, and the variables are
-//!   coerced against the operation's definitions (required variables, known input fields, enum
-//!   values, scalar types). A failure is answered like OpenCTI does — OpenCTI's Apollo plugin
-//!   (`httpResponsePlugin`) forces **HTTP 200** on any response with errors, so a validation
+//!   ([`SCHEMA_SUBSET`], `data/opencti-schema-subset.graphql`) with apollo-compiler, and the
+//!   variables are coerced against the operation's definitions (required variables, known input
+//!   fields, enum values, scalar types). A failure is answered like OpenCTI does — OpenCTI's Apollo
+//!   plugin (`httpResponsePlugin`) forces **HTTP 200** on any response with errors, so a validation
 //!   error is `200 {"errors": [{message, locations, extensions: {code:
 //!   "GRAPHQL_VALIDATION_FAILED"}}]}` with no `data` (parse errors: `GRAPHQL_PARSE_FAILED`,
 //!   variables: `BAD_USER_INPUT`) — and recorded as [`RequestOutcome::Rejected`].
 //! - **Versions.** `about.version` is configurable (default 6.8.10). A 6.x (or older) platform
 //!   serves the schema without the 7.x-only `workAdd(isMultiPartWork)`,
 //!   `reportExpectation(expectations)` and `ConnectorConfig.s3`, and without the
-//!   `RegisterConnectorInput` fields the version predates (by the first pycti release sending
-//!   each, §3.2), so a registration sending them is rejected as by an old server.
+//!   `RegisterConnectorInput` fields the version predates (by the first pycti release sending each,
+//!   `#registration`), so a registration sending them is rejected as by an old server.
 //! - **Projection.** Each root field resolves to the full JSON of its type; apollo-compiler's
 //!   executor projects it onto the selection set (aliases, fragments, `__typename`, null
 //!   propagation on non-null fields).
-//! - **Authentication.** Without `Authorization: Bearer <token>` (the configured token) every
-//!   root field fails with OpenCTI's `AuthRequired` error (`You must be logged in to do this.`,
+//! - **Authentication.** Without `Authorization: Bearer <token>` (the configured token) every root
+//!   field fails with OpenCTI's `AuthRequired` error (`You must be logged in to do this.`,
 //!   `extensions.code = AUTH_REQUIRED`), HTTP 200, as the `@auth` directive does.
 //! - **Errors** have OpenCTI's shape: `message`, `extensions.code` (`FUNCTIONAL_ERROR`, …) and
 //!   `extensions.data` (`http_status`, `genre`, details), e.g. `No connector found`.
-//! - **Registration** (§3.3) creates or patches the connector, keeps its stored state, returns
-//!   `connector_user_id` (the token's user) and `config` with the RabbitMQ connection and the
-//!   queue names `<P>push_<id>`, `<P>push_routing_<id>`, `<P>amqp.worker.exchange`,
+//! - **Registration** (`#registration`) creates or patches the connector, keeps its stored state,
+//!   returns `connector_user_id` (the token's user) and `config` with the RabbitMQ connection and
+//!   the queue names `<P>push_<id>`, `<P>push_routing_<id>`, `<P>amqp.worker.exchange`,
 //!   `<P>listen_…`, `<P>listen_routing_too-large-bundle` (`<P>` = queue prefix + `_`).
-//! - **Ping and reset** (§4.5–4.6): a pending reset is cleared by the next ping, whose state is
-//!   ignored and which answers `""` without touching `updated_at`; otherwise the sent string is
-//!   stored verbatim. `connector_info` is stored whenever sent.
-//! - **Works** (§5.2, 6.x): `addExpectations` adds, each reported expectation counts, the work
-//!   completes as soon as processed ≥ expected (even before `toProcessed`), `toProcessed`
-//!   completes it at once when the counters already match; messages vs errors by `inError`;
-//!   at most 100 errors. On 7.x a multipart work also waits for `toProcessed`.
-//! - **`stixBundlePush`** (§7): `type == "bundle"` and a non-empty `objects` list, else
-//!   `Invalid bundle`; without `work_id` a work `<name> run @ <now>` is created, with one
-//!   expectation only for a one-object bundle. Then the stand-in acts as the worker (§6.4): a
-//!   one-object bundle is imported and one expectation reported; a larger one is split with
-//!   [`stix_model::split`] (no cleanup, like the worker), the parts added as expectations and
-//!   each imported and reported. Objects of types OpenCTI does not import are reported as
-//!   errors on the work.
-//! - **AMQP** (optional, [`StandInOptions::amqp_url`]): registration and ping assert the
-//!   topology on a real broker (durable direct exchanges, durable listen/push queues and their
-//!   bindings); a consumer per push queue decodes each message (§6.1), checks the envelope
-//!   (the keys pycti always sends, `bundle_type`, the applicant, base64 `content` holding a
-//!   bundle), imports it as above and acks it; a bad message is recorded with the reason and
-//!   nacked without requeue (lost, like the worker does). A reset purges both queues.
+//! - **Ping and reset** (`#ping-and-state`): a pending reset is cleared by the next ping, whose
+//!   state is ignored and which answers `""` without touching `updated_at`; otherwise the sent
+//!   string is stored verbatim. `connector_info` is stored whenever sent.
+//! - **Works** (`#works`, 6.x): `addExpectations` adds, each reported expectation counts, the work
+//!   completes as soon as processed ≥ expected (even before `toProcessed`), `toProcessed` completes
+//!   it at once when the counters already match; messages vs errors by `inError`; at most 100
+//!   errors. On 7.x a multipart work also waits for `toProcessed`.
+//! - **`stixBundlePush`** (`#stixbundlepush`): `type == "bundle"` and a non-empty `objects` list,
+//!   else `Invalid bundle`; without `work_id` a work `<name> run @ <now>` is created, with one
+//!   expectation only for a one-object bundle. Then the stand-in acts as the worker
+//!   (`#amqp-messages`): a one-object bundle is imported and one expectation reported; a larger one
+//!   is split with [`stix_model::split`] (no cleanup, like the worker), the parts added as
+//!   expectations and each imported and reported. Objects of types OpenCTI does not import are
+//!   reported as errors on the work.
+//! - **AMQP** (optional, [`StandInOptions::amqp_url`]): registration and ping assert the topology
+//!   on a real broker (durable direct exchanges, durable listen/push queues and their bindings); a
+//!   consumer per push queue decodes each message (`#amqp-messages`), checks the envelope (the keys
+//!   pycti always sends, `bundle_type`, the applicant, base64 `content` holding a bundle), imports
+//!   it as above and acks it; a bad message is recorded with the reason and nacked without requeue
+//!   (lost, like the worker does). A reset purges both queues.
 //!
 //! # What is simplified
 //! - One user (the token's), with every capability; no sessions, no other tokens.
-//! - `stixBundlePush` is imported in-process instead of going through the push queue, also
-//!   when a broker is attached; a multi-object AMQP message is split and imported in place
-//!   instead of being republished as parts.
-//! - "Import" means recording the object by id (with a receipt count); nothing is merged,
-//!   and references are not resolved.
-//! - `connector_queue_details` reports the numbers set with
-//!   [`StandInHandle::set_queue_size`] (default 0/0), not the broker's queue (OpenCTI asks the
-//!   management API for the byte size, which plain AMQP cannot tell).
-//! - Work ids look like `work_<connector id>_<timestamp>_<n>`; unknown works are a
-//!   `Work not found` functional error on 6.x (`WORK_NOT_ALIVE` on 7.x).
+//! - `stixBundlePush` is imported in-process instead of going through the push queue, also when a
+//!   broker is attached; a multi-object AMQP message is split and imported in place instead of
+//!   being republished as parts.
+//! - "Import" means recording the object by id (with a receipt count); nothing is merged, and
+//!   references are not resolved.
+//! - `connector_queue_details` reports the numbers set with [`StandInHandle::set_queue_size`]
+//!   (default 0/0), not the broker's queue (OpenCTI asks the management API for the byte size,
+//!   which plain AMQP cannot tell).
+//! - Work ids look like `work_<connector id>_<timestamp>_<n>`; unknown works are a `Work not found`
+//!   functional error on 6.x (`WORK_NOT_ALIVE` on 7.x).
 //! - Validation messages are apollo-compiler's, not graphql-js's wording.
 //! - No `@constraint` beyond the registration name (≥ 2 characters, not blank).
 //!
 //! The control endpoints (`/standin/…`, no authentication: it is a test tool) are listed on
 //! [`StandInHandle`].
+
+#![warn(missing_docs)]
 
 mod amqp;
 mod exec;
@@ -93,6 +96,23 @@ pub use model::{
 };
 
 use model::{ApiError, Model, Platform};
+
+/// The part of OpenCTI's GraphQL schema a connector uses (OpenCTI-Platform/opencti,
+/// `opencti-graphql/config/schema/opencti.graphql` at 340d3b07, Apache-2.0; the source line is
+/// in the file's header). Requests are validated against it; the connector's tests check its
+/// documents against it too.
+pub const SCHEMA_SUBSET: &str = include_str!("../data/opencti-schema-subset.graphql");
+
+/// A platform version as `(major, minor, patch)`, parts that are not numbers counting as 0
+/// (7.x date-based versions compare higher than every 6.x one).
+pub(crate) fn version_tuple(v: &str) -> (u64, u64, u64) {
+    let mut p = v.trim().split('.').map(|x| x.parse::<u64>().unwrap_or(0));
+    (
+        p.next().unwrap_or(0),
+        p.next().unwrap_or(0),
+        p.next().unwrap_or(0),
+    )
+}
 
 /// The token the stand-in accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "6f1c0d5e-3b7a-4c2e-9a8d-0e5f4b3c2a19";
@@ -230,7 +250,8 @@ impl Shared {
     }
 }
 
-/// `resetStateConnector` (§4.6 step 1): state `""`, reset pending, queues purged.
+/// `resetStateConnector` (`docs/opencti-connector-protocol.md#ping-and-state`): state `""`, reset
+/// pending, queues purged.
 pub(crate) async fn reset_connector_state(shared: &Arc<Shared>, id: &str) -> Result<(), ApiError> {
     shared.with(|m| m.reset_state(id))?;
     if let Some(b) = &shared.broker {
@@ -259,7 +280,7 @@ impl StandIn {
             None => None,
         };
         let platform = Platform {
-            major: crate::graphql::version_tuple(&options.version).0,
+            major: version_tuple(&options.version).0,
             version: options.version.clone(),
             user_id: options.user_id.clone(),
             prefix: if options.queue_prefix.is_empty() {

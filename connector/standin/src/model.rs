@@ -543,7 +543,8 @@ impl Model {
         Ok(id)
     }
 
-    /// `pingConnector(id, state, connectorInfo)` with OpenCTI's reset semantics (§4.5).
+    /// `pingConnector(id, state, connectorInfo)` with OpenCTI's reset semantics
+    /// (`docs/opencti-connector-protocol.md#ping-and-state`).
     pub(crate) fn ping(
         &mut self,
         id: &str,
@@ -800,8 +801,9 @@ impl Model {
 
     // ---- bundles ----------------------------------------------------------------------
 
-    /// `stixBundlePush(connectorId, bundle, work_id)` (§7), then the worker's handling of the
-    /// one message it publishes.
+    /// `stixBundlePush(connectorId, bundle, work_id)`
+    /// (`docs/opencti-connector-protocol.md#stixbundlepush`), then the worker's handling of the one
+    /// message it publishes.
     pub(crate) fn stix_bundle_push(
         &mut self,
         connector_id: &str,
@@ -841,9 +843,10 @@ impl Model {
         Ok(())
     }
 
-    /// What the worker does with one bundle (§6.4): a one-object bundle (or any bundle with
-    /// `no_split`) is imported and one expectation reported; a larger one is split (without
-    /// cleanup), the parts added as expectations, and each part imported and reported.
+    /// What the worker does with one bundle (`docs/opencti-connector-protocol.md#amqp-messages`): a
+    /// one-object bundle (or any bundle with `no_split`) is imported and one expectation reported;
+    /// a larger one is split (without cleanup), the parts added as expectations, and each part
+    /// imported and reported.
     pub(crate) fn worker_import(
         &mut self,
         via: Via,

@@ -1,0 +1,54 @@
+//! The API path: objects packed into `stixBundlePush` bundles under the message limit.
+
+use stix_model::split::TextSplit;
+
+use super::{Connector, RunError, RunReport};
+use crate::opencti::BundlePush;
+
+impl Connector {
+    /// The objects of the split, packed into bundles of at most ¾ of the message limit
+    /// (OpenCTI sends a pushed bundle to its workers as one base64 message), in dependency
+    /// order.
+    pub(super) async fn push_api(
+        &self,
+        work: &str,
+        split: TextSplit,
+        report: &mut RunReport,
+    ) -> Result<u64, RunError> {
+        let limit = (self.settings.connector.max_message_size / 4 * 3).saturating_sub(64 * 1024);
+        let mut remaining: usize = split.objects.iter().map(|(_, t)| t.len() + 1).sum();
+        let id = self.registration.id.as_str();
+        let mut pushed = 0u64;
+        let mut push = BundlePush::new(id, Some(work), remaining.min(limit));
+        let mut objects = split.objects.into_iter();
+        loop {
+            let text = match objects.next() {
+                Some((_, text)) if text.len() > limit => {
+                    remaining -= text.len() + 1;
+                    self.too_large(work, &text, text.len(), report).await?;
+                    continue;
+                }
+                Some((_, text)) => Some(text),
+                None => None,
+            };
+            let full = match &text {
+                Some(t) => push.objects() > 0 && push.bundle_len() + t.len() + 1 > limit,
+                None => push.objects() > 0,
+            };
+            if full {
+                let n = push.objects() as u64;
+                let next = BundlePush::new(id, Some(work), remaining.min(limit));
+                tokio::select! {
+                    r = self.opencti.push(std::mem::replace(&mut push, next)) => r?,
+                    () = self.stop.cancelled() => return Err(RunError::Stopped),
+                }
+                self.metrics.bundles_sent.inc();
+                pushed += n;
+            }
+            let Some(t) = text else { break };
+            remaining -= t.len() + 1;
+            push.object(&t);
+        }
+        Ok(pushed)
+    }
+}
