@@ -93,6 +93,7 @@ def main() -> int:
     ap.add_argument("--page", type=int, default=100)
     ap.add_argument("--report", type=Path)
     ap.add_argument("--geography", type=Path)
+    ap.add_argument("--save", type=Path, help="write the fetched pages here (page-N.json)")
     a = ap.parse_args()
     logging.disable(logging.WARNING)
 
@@ -102,6 +103,10 @@ def main() -> int:
     url = f"http://127.0.0.1:{server.server_address[1]}"
     pages = fetch_pages(a.server, a.key, a.page)
     objects = sum(len(p.get("objects", [])) for p in pages)
+    if a.save:
+        a.save.mkdir(parents=True, exist_ok=True)
+        for n, p in enumerate(pages, 1):
+            (a.save / f"page-{n}.json").write_text(json.dumps(p))
     sent, incompatible = import_pages(pages, url)
     failed = [e for e in standin.expectations if e["error"]]
     refused = [r for r in standin.log if r["status"] != 200 or r["errors"]]
