@@ -302,8 +302,14 @@ impl BundleBuilder {
 
         let mut ext = DisinformationIncident::new();
         ext.target_countries = d.target_countries.clone();
-        ext.region = d.region.clone().filter(|s| !s.trim().is_empty());
-        ext.sub_region = d.sub_region.clone().filter(|s| !s.trim().is_empty());
+        let text = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        ext.region = text(&d.region);
+        ext.sub_region = text(&d.sub_region);
         ext.country_of_origin = d.country_of_origin;
         ext.channels = d.channels.clone();
         ext.attribution.source_kinds = d.attribution_sources.clone();
@@ -343,14 +349,20 @@ impl BundleBuilder {
         if self.opts.opencti {
             for c in &d.channels {
                 let ch = self.channel(c)?;
-                if !channels.iter().any(|x: &Channel| x.common.id == ch.common.id) {
+                if !channels
+                    .iter()
+                    .any(|x: &Channel| x.common.id == ch.common.id)
+                {
                     channels.push(ch);
                 }
             }
             for text in [&ext.region, &ext.sub_region].into_iter().flatten() {
                 if let Some(name) = opencti_names::region(text) {
                     let r = self.region(name)?;
-                    if !regions.iter().any(|x: &Location| x.common.id == r.common.id) {
+                    if !regions
+                        .iter()
+                        .any(|x: &Location| x.common.id == r.common.id)
+                    {
                         regions.push(r);
                     }
                 }

@@ -136,7 +136,9 @@ mod tests {
         assert_eq!(country_by_name(" viet nam "), Some(code("VN")));
         assert_eq!(country_by_name("Atlantis"), None);
         // Every ISO country is in OpenCTI's data (Kosovo, XK, is not an ISO code).
-        let missing: Vec<_> = CountryCode::all().filter(|c| country(*c).is_none()).collect();
+        let missing: Vec<_> = CountryCode::all()
+            .filter(|c| country(*c).is_none())
+            .collect();
         assert!(missing.is_empty(), "{missing:?}");
     }
 
