@@ -161,6 +161,9 @@ class Checker:
             in_note("cyber attacks", f"- Cyber attacks: {'yes' if item['cyber_attack'] else 'no'}")
         if disarm_version:
             in_note("DISARM version", f"- DISARM version: {disarm_version}")
+        unknown = [t["id"] for t in item.get("technique_details") or [] if t.get("unknown")]
+        if unknown:
+            in_note("techniques DISARM lacks", f"- Techniques not in this DISARM version: {', '.join(unknown)}")
 
     def check_revoked(self, sid: str) -> None:
         inc = self.store.get(sid)

@@ -7,7 +7,9 @@ disinfox-server/src/import.rs so that a new channel is covered at once), every a
 first/last seen at year, month and day precision, certain and uncertain actors, target countries
 whose OpenCTI names differ from the ISO short names, Kosovo (which OpenCTI's geography lacks),
 regions and sub-regions OpenCTI knows and free-text ones it does not, confidence from 0 to 100,
-cyber attacks yes/no/unknown, labels, several sources, an edited incident and deleted incidents.
+cyber attacks yes/no/unknown, labels, several sources, an edited incident, deleted incidents, and
+an incident imported as STIX with a technique id DISINFOX's DISARM version lacks (the API refuses
+those; imports keep them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import re
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +84,24 @@ def incidents() -> list[dict]:
     return out
 
 
+EXTENSION = "extension-definition--8bdf3e85-a4fe-4b92-ab80-2abcc16b779d"
+
+
+def imported_with_unknown_technique(server: str, key: str, template_id: str) -> None:
+    """Imports a copy of an incident's own STIX bundle, renamed, with `T0007` (an id of an older
+    DISARM numbering) among its techniques."""
+    bundle = call(server, key, "GET", f"/api/v1/incidents/{template_id}/bundle")
+    objects = [o for o in bundle["objects"] if o["type"] != "relationship"]
+    for o in objects:
+        if o["type"] == "incident":
+            o["id"] = f"incident--{uuid.uuid4()}"
+            o["name"] = "Imported incident with a technique DISARM 1.7 lacks"
+            o["extensions"][EXTENSION]["unknown_techniques"] = ["T0007"]
+    report = call(server, key, "POST", "/api/v1/import", {**bundle, "objects": objects})
+    if len(report.get("created", [])) != 1:
+        raise SystemExit(f"generate.py: the STIX import created nothing: {report}")
+
+
 def call(server: str, key: str, method: str, path: str, body: dict | None = None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"{server}{path}", data=data, method=method, headers={
@@ -101,7 +122,8 @@ def main() -> None:
     call(a.server, a.key, "PUT", f"/api/v1/incidents/{ids[1]}", edited)
     for i in ids[-3:]:
         call(a.server, a.key, "DELETE", f"/api/v1/incidents/{i}")
-    print(f"generated {len(ids)} incidents (1 edited, 3 deleted)")
+    imported_with_unknown_technique(a.server, a.key, ids[2])
+    print(f"generated {len(ids) + 1} incidents (1 edited, 3 deleted, 1 imported as STIX)")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,6 @@ class Store:
         self.entities: dict[str, dict] = {}
         self.ids: dict[str, str] = {}
         self.names: dict[tuple[str, str], str] = {}
-        self.lock = threading.Lock()
 
     def add(self, e: dict) -> dict:
         e.setdefault("id", str(uuid.uuid4()))
@@ -206,7 +205,7 @@ class StandIn:
         coerced = get_variable_values(self.schema, op.variable_definitions or [], variables)
         if isinstance(coerced, list):
             return 400, {"errors": [{"message": e.message, "name": "BAD_USER_INPUT"} for e in coerced]}
-        violations = self._constraints(root, op.selection_set, coerced, doc, "")
+        violations = self._constraints(root, op.selection_set, coerced, doc)
         if violations:
             return 400, {"errors": [{"message": v, "name": "BAD_USER_INPUT", "data": {"code": "ERR_GRAPHQL_CONSTRAINT_VALIDATION"}} for v in violations]}
         result = execute(self.schema, doc, variable_values=variables,
@@ -224,7 +223,8 @@ class StandIn:
             out["errors"] = errs
         return 200, out
 
-    def _constraints(self, parent, selection_set, variables, doc, path) -> list[str]:
+    def _constraints(self, parent, selection_set, variables, doc) -> list[str]:
+        """`@constraint` violations in the arguments of every field of the document."""
         out = []
         fragments = {d.name.value: d for d in doc.definitions if getattr(d, "kind", "") == "fragment_definition"}
         for sel in selection_set.selections:
@@ -237,13 +237,13 @@ class StandIn:
                     if name in args:
                         out.extend(sch.constraint_errors(a.type, args[name], f"{sel.name.value}.{name}"))
                 if sel.selection_set is not None:
-                    out.extend(self._constraints(get_named_type(fdef.type), sel.selection_set, variables, doc, path))
+                    out.extend(self._constraints(get_named_type(fdef.type), sel.selection_set, variables, doc))
             elif isinstance(sel, InlineFragmentNode):
                 t = self.schema.type_map[sel.type_condition.name.value] if sel.type_condition else parent
-                out.extend(self._constraints(t, sel.selection_set, variables, doc, path))
+                out.extend(self._constraints(t, sel.selection_set, variables, doc))
             elif isinstance(sel, FragmentSpreadNode):
                 f = fragments[sel.name.value]
-                out.extend(self._constraints(self.schema.type_map[f.type_condition.name.value], f.selection_set, variables, doc, path))
+                out.extend(self._constraints(self.schema.type_map[f.type_condition.name.value], f.selection_set, variables, doc))
         return out
 
     # ---------------------------------------------------------------- answers
