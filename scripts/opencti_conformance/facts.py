@@ -38,6 +38,7 @@ class Checker:
         self.store = store
         self.problems: list[str] = []
         self.counts: Counter = Counter()
+        self.missing: Counter = Counter()
         self.rels_from: dict[str, list[dict]] = {}
         for e in store.entities.values():
             if e["entity_type"] in rules_types and "fromId" in e:
@@ -50,6 +51,7 @@ class Checker:
     def fact(self, kind: str, ok: bool, where: str, detail: str) -> None:
         self.counts[kind] += 1
         if not ok:
+            self.missing[kind] += 1
             self.problems.append(f"{where}: {kind}: {detail}")
 
     def related(self, inc: dict, rel: str, entity_types: tuple[str, ...]) -> list[tuple[dict, dict]]:
@@ -111,9 +113,13 @@ class Checker:
             if v:
                 self.fact(f"{label.lower()} date", same_instant(inc.get(key), date_start(v)), w, f"{inc.get(key)} for {v}")
                 in_note(f"{label.lower()} precision", f"- {label}: {v} ({precision(v)} precision)")
+        unknown = [t["id"] for t in item.get("technique_details") or [] if t.get("unknown")]
         for t in item.get("techniques") or []:
             hits = [a for _, a in self.related(inc, "uses", ("Attack-Pattern",)) if a.get("x_mitre_id") == t]
             self.fact("DISARM technique", bool(hits), w, f"no uses -> Attack-Pattern {t}")
+            if hits and t not in unknown:
+                phases = [self.store.entities[k].get("kill_chain_name") for a in hits for k in a.get("killChainPhases") or []]
+                self.fact("DISARM tactic (kill chain phase)", "disarm" in phases, w, f"{t}: {phases}")
         uncertain = []
         for a in item.get("actors") or []:
             name = a.rstrip("*").strip()
@@ -161,7 +167,6 @@ class Checker:
             in_note("cyber attacks", f"- Cyber attacks: {'yes' if item['cyber_attack'] else 'no'}")
         if disarm_version:
             in_note("DISARM version", f"- DISARM version: {disarm_version}")
-        unknown = [t["id"] for t in item.get("technique_details") or [] if t.get("unknown")]
         if unknown:
             in_note("techniques DISARM lacks", f"- Techniques not in this DISARM version: {', '.join(unknown)}")
 

@@ -132,8 +132,9 @@ def main() -> int:
           f"({len(refused_rels)} relationships refused by the rules)")
     print(f"{a.name}: {sum(checker.counts.values())} facts checked over {len(live)} live and {len(revoked)} "
           f"deleted incidents, {len(checker.problems)} missing; {time.monotonic() - t0:.1f} s")
+    missing = checker.missing
     for kind, n in sorted(checker.counts.items()):
-        print(f"    {n:6d}  {kind}")
+        print(f"    {n:6d}  {kind}" + (f"  ({missing[kind]} missing)" if missing[kind] else ""))
     for r in refused[:10]:
         print(f"  refused: {r['fields']} {json.dumps(r['errors'])[:300]}")
     for e in failed[:10]:
