@@ -344,27 +344,17 @@ impl BundleBuilder {
             targets.push(self.country(*c)?);
         }
         let origin = d.country_of_origin.map(|c| self.country(c)).transpose()?;
+        // Repeats (`X` and `x`, a region that is also the sub-region) give the same ids, which
+        // the bundle holds once (`add_object`).
         let mut channels = Vec::new();
         let mut regions = Vec::new();
         if self.opts.opencti {
             for c in &d.channels {
-                let ch = self.channel(c)?;
-                if !channels
-                    .iter()
-                    .any(|x: &Channel| x.common.id == ch.common.id)
-                {
-                    channels.push(ch);
-                }
+                channels.push(self.channel(c)?);
             }
             for text in [&ext.region, &ext.sub_region].into_iter().flatten() {
                 if let Some(name) = opencti_names::region(text) {
-                    let r = self.region(name)?;
-                    if !regions
-                        .iter()
-                        .any(|x: &Location| x.common.id == r.common.id)
-                    {
-                        regions.push(r);
-                    }
+                    regions.push(self.region(name)?);
                 }
             }
         }
