@@ -656,6 +656,17 @@ pub async fn import_stix(
                 ));
                 continue;
             };
+            // A channel: `uses` in bundles for OpenCTI (`related-to` before). Its name or an
+            // alias (the name as recorded, docs/opencti-import.md) may already be listed.
+            if let (StixObject::Channel(ch), "uses" | "related-to") = (t, *ty) {
+                let known = std::iter::once(&ch.name)
+                    .chain(&ch.aliases)
+                    .any(|n| input.channels.iter().any(|c| c.eq_ignore_ascii_case(n)));
+                if !known {
+                    input.channels.push(ch.name.clone());
+                }
+                continue;
+            }
             match *ty {
                 "uses" => match disarm_id(t) {
                     Some(x) if !input.techniques.contains(&x) => input.techniques.push(x),
@@ -683,13 +694,6 @@ pub async fn import_stix(
                 }
                 "originates-from" => {
                     input.country_of_origin = country_of(t).or(input.country_of_origin)
-                }
-                "related-to" => {
-                    if let (StixObject::Channel(_), Some(n)) = (t, name_of(t)) {
-                        if !input.channels.contains(&n) {
-                            input.channels.push(n);
-                        }
-                    }
                 }
                 _ => {}
             }

@@ -76,8 +76,9 @@ impl CountryCode {
         }
     }
 
-    /// Finds a country by code, English name, official name or common alias
-    /// (case-insensitive, surrounding spaces ignored): `UA`, `Ukraine`, `UK`, `Russia`.
+    /// Finds a country by code, English name, official name, common alias or the name OpenCTI
+    /// gives it (case-insensitive, surrounding spaces ignored): `UA`, `Ukraine`, `UK`, `Russia`,
+    /// `Viet Nam`.
     pub fn lookup(s: &str) -> Option<Self> {
         let t = s.trim();
         if let Ok(c) = Self::parse(t) {
@@ -91,6 +92,7 @@ impl CountryCode {
             .iter()
             .find(|e| e.name.to_lowercase() == lower || e.official.to_lowercase() == lower)
             .and_then(|e| Self::parse(e.code).ok())
+            .or_else(|| crate::opencti_names::country_by_name(t))
     }
 
     /// The code, e.g. `UA`.
@@ -164,6 +166,8 @@ mod tests {
             ("Russia", "RU"),
             ("Russian Federation", "RU"),
             ("United States of America", "US"),
+            ("Viet Nam", "VN"),
+            ("Republic of Moldova", "MD"),
         ] {
             assert_eq!(
                 CountryCode::lookup(input).map(|c| c.to_string()),

@@ -19,10 +19,11 @@ use crate::disarm::{Catalogue, DisarmVersion};
 use crate::extension::{self, AttributionSource, DisinformationIncident, PartialDate};
 use crate::markings::Tlp;
 use crate::opencti::{self, LocationKind, OpenCtiIdRules, ThreatActorKind};
+use crate::opencti_names;
 use crate::{
     AttackPattern, Bundle, Channel, Common, Confidence, CountryCode, Error, ExternalReference,
     Identifier, Identity, IdentityClass, Incident, KillChainPhase, Location, MarkingDefinition,
-    Relationship, StixObject, ThreatActor, ThreatActorType, Timestamp,
+    Note, Relationship, StixObject, ThreatActor, ThreatActorType, Timestamp,
 };
 
 /// `created`/`modified` of shared reference entities.
@@ -30,6 +31,16 @@ pub const SHARED_CREATED: &str = "2020-01-01T00:00:00.000Z";
 
 /// The OpenCTI id of the "DISARM Foundation" organization, author of DISARM techniques.
 pub const DISARM_IDENTITY_ID: &str = "identity--cde4da14-81be-5162-94b1-75a771cd1b83";
+
+/// The incident type OpenCTI shows for DISINFOX incidents (`incident_type_ov` is open: OpenCTI
+/// adds the term to the vocabulary on first use; `docs/opencti-import.md`).
+pub const OPENCTI_INCIDENT_TYPE: &str = "disinformation";
+
+/// The label prefix of attribution source kinds in OpenCTI-bound incidents.
+pub const ATTRIBUTION_LABEL_PREFIX: &str = "attribution-source:";
+
+/// The description of an `attributed-to` relationship whose attribution is uncertain.
+pub const UNCERTAIN_ATTRIBUTION: &str = "Uncertain attribution (marked with * in DISINFOX)";
 
 /// The DISARM Foundation's licence statement marking (CC BY-SA 4.0), as in its bundles.
 pub const DISARM_MARKING_ID: &str = "marking-definition--f79f25d2-8b96-4580-b169-eb7b613a7c31";
@@ -138,8 +149,10 @@ pub struct BuildOptions {
     pub disarm: DisarmVersion,
     /// OpenCTI's id rules for attack-patterns.
     pub id_rules: OpenCtiIdRules,
-    /// Add what only OpenCTI reads: top-level `x_mitre_id` on techniques, `channel` objects,
-    /// and top-level copies of incident dates. Bundles then use custom properties.
+    /// Add what only OpenCTI reads: top-level `x_mitre_id` on techniques, `channel` objects
+    /// (`uses`), top-level incident dates and type, OpenCTI's regions, a note with the facts
+    /// OpenCTI has no field for, attribution labels. Bundles then use custom properties. What
+    /// each fact becomes in OpenCTI: `docs/opencti-import.md`.
     pub opencti: bool,
 }
 
@@ -261,6 +274,14 @@ impl BundleBuilder {
         let mut common = self.authored(id.clone(), created);
         common.modified = modified;
         common.labels = d.labels.clone();
+        if self.opts.opencti {
+            for s in &d.attribution_sources {
+                let label = format!("{ATTRIBUTION_LABEL_PREFIX}{}", s.as_str());
+                if !common.labels.contains(&label) {
+                    common.labels.push(label);
+                }
+            }
+        }
         common.confidence = d.confidence;
         if d.revoked {
             common.revoked = Some(true);
@@ -281,8 +302,14 @@ impl BundleBuilder {
 
         let mut ext = DisinformationIncident::new();
         ext.target_countries = d.target_countries.clone();
-        ext.region = d.region.clone().filter(|s| !s.trim().is_empty());
-        ext.sub_region = d.sub_region.clone().filter(|s| !s.trim().is_empty());
+        let text = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        ext.region = text(&d.region);
+        ext.sub_region = text(&d.sub_region);
         ext.country_of_origin = d.country_of_origin;
         ext.channels = d.channels.clone();
         ext.attribution.source_kinds = d.attribution_sources.clone();
@@ -317,12 +344,25 @@ impl BundleBuilder {
             targets.push(self.country(*c)?);
         }
         let origin = d.country_of_origin.map(|c| self.country(c)).transpose()?;
+        // Repeats (`X` and `x`, a region that is also the sub-region) give the same ids, which
+        // the bundle holds once (`add_object`).
         let mut channels = Vec::new();
+        let mut regions = Vec::new();
         if self.opts.opencti {
             for c in &d.channels {
                 channels.push(self.channel(c)?);
             }
+            for text in [&ext.region, &ext.sub_region].into_iter().flatten() {
+                if let Some(name) = opencti_names::region(text) {
+                    regions.push(self.region(name)?);
+                }
+            }
         }
+        let note = if self.opts.opencti && !d.revoked {
+            Some(self.note(&id, created, modified, &ext)?)
+        } else {
+            None
+        };
 
         common
             .extensions
@@ -342,7 +382,7 @@ impl BundleBuilder {
             }
             incident
                 .custom
-                .insert("incident_type".into(), json!("disinformation"));
+                .insert("incident_type".into(), json!(OPENCTI_INCIDENT_TYPE));
         }
 
         if d.revoked {
@@ -351,14 +391,17 @@ impl BundleBuilder {
             return Ok(id);
         }
 
-        let mut rels = Vec::new();
-        let mut relate =
-            |ty: &str, target: &Identifier, conf: Option<Confidence>| -> Result<(), Error> {
-                rels.push(self.relationship(ty, &id, target, created, modified, conf)?);
-                Ok(())
-            };
+        let mut rels: Vec<Relationship> = Vec::new();
+        let relate = |rels: &mut Vec<Relationship>,
+                      ty: &str,
+                      target: &Identifier,
+                      conf: Option<Confidence>|
+         -> Result<(), Error> {
+            rels.push(self.relationship(ty, &id, target, created, modified, conf)?);
+            Ok(())
+        };
         for ap in &techniques {
-            relate("uses", &ap.common.id, None)?;
+            relate(&mut rels, "uses", &ap.common.id, None)?;
         }
         for (ta, a) in actors.iter().zip(&d.actors) {
             // An uncertain attribution without a stated confidence gets 50 ("likely").
@@ -367,16 +410,22 @@ impl BundleBuilder {
             } else {
                 d.attribution_confidence
             };
-            relate("attributed-to", &ta.common.id, conf)?;
+            relate(&mut rels, "attributed-to", &ta.common.id, conf)?;
+            if self.opts.opencti && a.is_uncertain() {
+                if let Some(r) = rels.last_mut() {
+                    r.description = Some(UNCERTAIN_ATTRIBUTION.into());
+                }
+            }
         }
-        for loc in &targets {
-            relate("targets", &loc.common.id, None)?;
+        for loc in targets.iter().chain(&regions) {
+            relate(&mut rels, "targets", &loc.common.id, None)?;
         }
         if let Some(loc) = &origin {
-            relate("originates-from", &loc.common.id, None)?;
+            relate(&mut rels, "originates-from", &loc.common.id, None)?;
         }
+        // OpenCTI's rules accept `Incident uses Channel` (docs/opencti-import.md).
         for ch in &channels {
-            relate("related-to", &ch.common.id, None)?;
+            relate(&mut rels, "uses", &ch.common.id, None)?;
         }
 
         if !techniques.is_empty() {
@@ -389,7 +438,7 @@ impl BundleBuilder {
         for ta in actors {
             self.add_object(ta.into());
         }
-        for loc in targets.into_iter().chain(origin) {
+        for loc in targets.into_iter().chain(origin).chain(regions) {
             self.add_object(loc.into());
         }
         for ch in channels {
@@ -398,6 +447,9 @@ impl BundleBuilder {
         self.add_object(incident.into());
         for r in rels {
             self.add_object(r.into());
+        }
+        if let Some(n) = note {
+            self.add_object(n.into());
         }
         self.incidents += 1;
         Ok(id)
@@ -451,21 +503,66 @@ impl BundleBuilder {
         Ok(ta)
     }
 
+    /// A country named as OpenCTI's geography data names it, so that OpenCTI finds its own.
     fn country(&self, c: CountryCode) -> Result<Location, Error> {
-        let id = opencti::location(c.name(), LocationKind::Country)?;
+        let name = opencti_names::country_name(c);
+        let id = opencti::location(name, LocationKind::Country)?;
         let mut l = Location::new(self.authored(id, shared_time()));
-        l.name = Some(c.name().to_owned());
+        l.name = Some(name.to_owned());
         l.country = Some(c.as_str().to_owned());
         if self.opts.opencti {
             l.custom
                 .insert("x_opencti_location_type".into(), json!("Country"));
+            let aliases = opencti_names::country_aliases(&c);
+            if !aliases.is_empty() {
+                l.custom.insert("x_opencti_aliases".into(), json!(aliases));
+            }
         }
         Ok(l)
     }
 
-    fn channel(&self, name: &str) -> Result<Channel, Error> {
-        let id = opencti::channel(name.trim())?;
-        Ok(Channel::new(self.authored(id, shared_time()), name.trim()))
+    /// One of OpenCTI's regions (OpenCTI-bound bundles only).
+    fn region(&self, name: &str) -> Result<Location, Error> {
+        let id = opencti::location(name, LocationKind::Region)?;
+        let mut l = Location::new(self.authored(id, shared_time()));
+        l.name = Some(name.to_owned());
+        l.region = Some(name.to_lowercase().replace(' ', "-"));
+        l.custom
+            .insert("x_opencti_location_type".into(), json!("Region"));
+        Ok(l)
+    }
+
+    /// A channel under a name OpenCTI accepts; the name as recorded stays an alias.
+    fn channel(&self, recorded: &str) -> Result<Channel, Error> {
+        let c = opencti_names::channel(recorded);
+        let id = opencti::channel(&c.name)?;
+        let mut ch = Channel::new(self.authored(id, shared_time()), c.name);
+        ch.aliases = c.aliases;
+        Ok(ch)
+    }
+
+    /// The note that carries what OpenCTI has no field for (OpenCTI-bound bundles only).
+    fn note(
+        &self,
+        incident: &Identifier,
+        created: Timestamp,
+        modified: Timestamp,
+        ext: &DisinformationIncident,
+    ) -> Result<Note, Error> {
+        let content = note_content(ext);
+        let created_text = created.to_string();
+        let id = opencti::contributing::note(
+            Some(&created_text),
+            &content,
+            Some(NOTE_ABSTRACT),
+            self.opts.id_rules,
+        )?
+        .id()?;
+        let mut c = self.authored(id, created);
+        c.modified = modified;
+        let mut n = Note::new(c, content, vec![incident.clone()]);
+        n.r#abstract = Some(NOTE_ABSTRACT.into());
+        Ok(n)
     }
 
     fn relationship(
@@ -503,6 +600,68 @@ impl BundleBuilder {
     pub fn into_objects(self) -> Vec<StixObject> {
         self.objects
     }
+}
+
+/// The abstract of the note that carries an incident's facts OpenCTI has no field for.
+pub const NOTE_ABSTRACT: &str = "DISINFOX record";
+
+fn precision(p: &PartialDate) -> &'static str {
+    match (p.month(), p.day()) {
+        (None, _) => "year",
+        (Some(_), None) => "month",
+        (Some(_), Some(_)) => "day",
+    }
+}
+
+/// The note's text: one line per fact OpenCTI has no field for (Markdown, as OpenCTI renders
+/// notes). The line prefixes are part of the documented mapping (`docs/opencti-import.md`).
+pub fn note_content(ext: &DisinformationIncident) -> String {
+    let mut lines =
+        vec!["What DISINFOX records about this incident that OpenCTI has no field for.".to_owned()];
+    let mut line = |k: &str, v: String| lines.push(format!("- {k}: {v}"));
+    if let Some(f) = ext.first_seen {
+        line("First seen", format!("{f} ({} precision)", precision(&f)));
+    }
+    if let Some(l) = ext.last_seen {
+        line("Last seen", format!("{l} ({} precision)", precision(&l)));
+    }
+    if let Some(r) = &ext.region {
+        line("Region", r.clone());
+    }
+    if let Some(r) = &ext.sub_region {
+        line("Sub-region", r.clone());
+    }
+    if !ext.attribution.source_kinds.is_empty() {
+        let kinds: Vec<&str> = ext
+            .attribution
+            .source_kinds
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        line("Attribution sources", kinds.join(", "));
+    }
+    if let Some(c) = ext.attribution.confidence {
+        line("Attribution confidence", c.get().to_string());
+    }
+    if !ext.attribution.uncertain_actors.is_empty() {
+        line(
+            "Uncertain attribution",
+            ext.attribution.uncertain_actors.join(", "),
+        );
+    }
+    if let Some(c) = ext.cyber_attack {
+        line("Cyber attacks", if c { "yes" } else { "no" }.into());
+    }
+    if let Some(v) = &ext.disarm_version {
+        line("DISARM version", v.clone());
+    }
+    if !ext.unknown_techniques.is_empty() {
+        line(
+            "Techniques not in this DISARM version",
+            ext.unknown_techniques.join(", "),
+        );
+    }
+    lines.join("\n")
 }
 
 /// The DISARM Foundation organization, author of the DISARM techniques.

@@ -13,6 +13,7 @@ pub mod incident;
 pub mod markings;
 mod object;
 pub mod opencti;
+pub mod opencti_names;
 mod relationship_rules;
 pub mod sample;
 mod sdo;

@@ -220,3 +220,147 @@ fn an_opencti_split_of_a_built_bundle_keeps_every_importable_object() {
         r.removed_refs
     );
 }
+
+/// What each DISINFOX fact becomes in an OpenCTI-bound bundle (docs/opencti-import.md), and the
+/// standard flavour left as it was.
+#[test]
+fn opencti_flavour_gives_every_fact_a_home() {
+    use stix_model::extension::{AttributionSource, PartialDate};
+    use stix_model::incident::{NOTE_ABSTRACT, OPENCTI_INCIDENT_TYPE, UNCERTAIN_ATTRIBUTION};
+    let mut d = howitzers();
+    d.channels = vec!["X".into(), "x".into(), "Telegram".into()];
+    d.target_countries = vec![
+        CountryCode::parse("CZ").unwrap(),
+        CountryCode::parse("IR").unwrap(),
+    ];
+    d.region = Some("eastern europe ".into());
+    d.sub_region = Some("Eastern Europe and Caucasus".into());
+    d.first_seen = Some(PartialDate::parse("2022-01").unwrap());
+    d.last_seen = Some(PartialDate::parse("2023").unwrap());
+    d.attribution_sources = vec![
+        AttributionSource::Government,
+        AttributionSource::Researchers,
+    ];
+    d.cyber_attack = Some(false);
+    let mut opts = BuildOptions::default();
+    opts.opencti = true;
+    let mut b = BundleBuilder::new(opts);
+    let id = b.add_incident(&d).unwrap();
+    let bundle = b.build();
+    assert!(bundle.validate().is_valid(), "{:?}", bundle.validate());
+    let objs = &bundle.objects;
+    let rels: Vec<_> = of_type(objs, "relationship")
+        .into_iter()
+        .map(|o| {
+            let StixObject::Relationship(r) = o else {
+                unreachable!()
+            };
+            let target = bundle.get(r.target_ref.as_str()).unwrap();
+            (r, target)
+        })
+        .collect();
+
+    // One channel X, named as OpenCTI accepts it, used by the incident.
+    let channels = of_type(objs, "channel");
+    assert_eq!(channels.len(), 2);
+    let StixObject::Channel(x) = channels[0] else {
+        unreachable!()
+    };
+    assert_eq!(x.name, "X (Twitter)");
+    assert_eq!(x.aliases, vec!["X", "Twitter"]);
+    assert_eq!(
+        x.common.id,
+        stix_model::opencti::channel("X (Twitter)").unwrap()
+    );
+    let channel_rels: Vec<_> = rels
+        .iter()
+        .filter(|(_, t)| t.object_type() == "channel")
+        .map(|(r, _)| r.relationship_type.as_str())
+        .collect();
+    assert_eq!(channel_rels, vec!["uses", "uses"]);
+
+    // Countries under OpenCTI's names, with its aliases; OpenCTI's region, not free text.
+    let names: Vec<_> = of_type(objs, "location")
+        .into_iter()
+        .map(|o| {
+            let StixObject::Location(l) = o else {
+                unreachable!()
+            };
+            (
+                l.name.clone().unwrap(),
+                l.custom["x_opencti_location_type"].clone(),
+                l.custom.get("x_opencti_aliases").cloned(),
+            )
+        })
+        .collect();
+    assert!(names.contains(&(
+        "Czechia".into(),
+        "Country".into(),
+        Some(serde_json::json!(["CZE", "CZ"]))
+    )));
+    assert!(names.iter().any(|n| n.0 == "Iran (Islamic Republic of)"));
+    assert!(names.contains(&("Eastern Europe".into(), "Region".into(), None)));
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(rels.iter().any(|(r, t)| r.relationship_type == "targets"
+        && t.id().contains("location")
+        && matches!(t, StixObject::Location(l) if l.name.as_deref() == Some("Eastern Europe"))));
+
+    // Uncertain attribution, attribution labels, incident type.
+    let uncertain: Vec<_> = rels
+        .iter()
+        .filter(|(r, _)| r.relationship_type == "attributed-to")
+        .map(|(r, _)| r.description.as_deref())
+        .collect();
+    assert_eq!(uncertain, vec![None, Some(UNCERTAIN_ATTRIBUTION)]);
+    let StixObject::Incident(inc) = bundle.get(id.as_str()).unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(
+        inc.common.labels,
+        vec![
+            "attribution-source:government",
+            "attribution-source:researchers"
+        ]
+    );
+    assert_eq!(inc.custom["incident_type"], OPENCTI_INCIDENT_TYPE);
+    assert_eq!(inc.custom["first_seen"], "2022-01-01T00:00:00.000Z");
+
+    // The note: one line per fact OpenCTI has no field for.
+    let notes = of_type(objs, "note");
+    assert_eq!(notes.len(), 1);
+    let StixObject::Note(n) = notes[0] else {
+        unreachable!()
+    };
+    assert_eq!(n.object_refs, vec![id.clone()]);
+    assert_eq!(n.r#abstract.as_deref(), Some(NOTE_ABSTRACT));
+    for line in [
+        "- First seen: 2022-01 (month precision)",
+        "- Last seen: 2023 (year precision)",
+        "- Region: eastern europe",
+        "- Sub-region: Eastern Europe and Caucasus",
+        "- Attribution sources: government, researchers",
+        "- Uncertain attribution: Storm-1516",
+        "- Cyber attacks: no",
+        "- DISARM version: 1.7",
+        "- Techniques not in this DISARM version: T0023",
+    ] {
+        assert!(
+            n.content.lines().any(|l| l == line),
+            "{line}\n{}",
+            n.content
+        );
+    }
+
+    // The standard flavour: no channel, region, note or label; countries also under OpenCTI's names.
+    let mut b = BundleBuilder::new(BuildOptions::default());
+    b.add_incident(&d).unwrap();
+    let std = b.build();
+    for ty in ["channel", "note"] {
+        assert!(of_type(&std.objects, ty).is_empty(), "{ty}");
+    }
+    assert_eq!(of_type(&std.objects, "location").len(), 3);
+    let StixObject::Incident(inc) = std.get(id.as_str()).unwrap() else {
+        unreachable!()
+    };
+    assert!(inc.common.labels.is_empty());
+}
