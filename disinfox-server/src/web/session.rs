@@ -354,6 +354,13 @@ async fn check_csrf(
         && !ctx.csrf.is_empty()
         && sent.as_deref().is_some_and(|t| same_token(t, &ctx.csrf));
     if !ok {
+        let who = ctx.user.as_ref().map_or("", |u| u.email.as_str());
+        crate::audit::refusal(
+            "csrf-refused",
+            ctx.address,
+            who,
+            "form security token missing or wrong",
+        );
         return Err(PageError::forbidden(
             "The form was refused: its security token is missing or wrong (it may come from \
              another site, or from a page opened before you signed in again). Reload the page \
