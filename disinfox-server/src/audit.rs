@@ -31,7 +31,11 @@
 //! an unknown API key, a repeated `Authorization` header) are written as log lines only, so a
 //! flood of them cannot fill the database.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::auth::Caller;
 use crate::client::ClientAddr;
@@ -241,14 +245,71 @@ pub async fn record(store: &Store, event: AuditEvent) {
     }
 }
 
-/// Writes a refusal that is not stored (see the module documentation) as a log line.
-pub fn refusal(kind: &str, address: ClientAddr, actor: &str, reason: &str) {
-    tracing::warn!(target: "audit", kind, %address, actor, reason, "refused");
+/// Refusals of one kind from one address are logged at most once in this long; the next
+/// line says how many were left out.
+pub const REFUSAL_EVERY: Duration = Duration::from_secs(60);
+/// (kind, address) pairs tracked for that at most.
+const REFUSALS_TRACKED: usize = 10_000;
+
+type Refusals = BTreeMap<(&'static str, IpAddr), (Instant, u64)>;
+
+static REFUSALS: LazyLock<Mutex<Refusals>> = LazyLock::new(Mutex::default);
+
+/// Whether to log a refusal now, and how many were left out since the last line.
+fn refusal_due(map: &mut Refusals, kind: &'static str, addr: IpAddr, now: Instant) -> Option<u64> {
+    if let Some((last, left_out)) = map.get_mut(&(kind, addr)) {
+        if now.duration_since(*last) < REFUSAL_EVERY {
+            *left_out += 1;
+            return None;
+        }
+        let n = *left_out;
+        *last = now;
+        *left_out = 0;
+        return Some(n);
+    }
+    if map.len() >= REFUSALS_TRACKED {
+        map.retain(|_, (last, _)| now.duration_since(*last) < REFUSAL_EVERY);
+    }
+    if map.len() < REFUSALS_TRACKED {
+        map.insert((kind, addr), (now, 0));
+    }
+    Some(0)
+}
+
+/// Writes a refusal that is not stored (see the module documentation) as a log line (level
+/// warn, target `audit`): at most one line per kind and address in [`REFUSAL_EVERY`], with the
+/// number left out, so a flood of refusals does not flood the log.
+pub fn refusal(kind: &'static str, address: ClientAddr, actor: &str, reason: &str) {
+    let due = {
+        let mut map = REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
+        refusal_due(&mut map, kind, address.bucket(), Instant::now())
+    };
+    if let Some(left_out) = due {
+        tracing::warn!(target: "audit", kind, %address, actor, reason, left_out, "refused");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_logged_once_a_minute_per_kind_and_address() {
+        let mut map = Refusals::new();
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let t = Instant::now();
+        assert_eq!(refusal_due(&mut map, "x", a, t), Some(0));
+        for _ in 0..5 {
+            assert_eq!(refusal_due(&mut map, "x", a, t), None);
+        }
+        assert_eq!(refusal_due(&mut map, "y", a, t), Some(0), "another kind");
+        assert_eq!(refusal_due(&mut map, "x", b, t), Some(0), "another address");
+        assert_eq!(
+            refusal_due(&mut map, "x", a, t + REFUSAL_EVERY),
+            Some(5),
+            "says how many were left out"
+        );
+    }
 
     #[test]
     fn kinds_round_trip_and_fields_stay_short_and_clean() {

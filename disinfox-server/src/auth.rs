@@ -211,19 +211,42 @@ struct Job {
     _permit: OwnedSemaphorePermit,
 }
 
+/// Which lane of the [`Hasher`] a request queues in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Sign-ins from addresses that signed in successfully before ([`KnownClients`]) and
+    /// requests of signed-in users (password changes, users created by administrators).
+    Known,
+    /// Everyone else: sign-ins from addresses never seen to succeed, registrations.
+    Other,
+}
+
+/// A place to wait in: the permits of a lane and how many wait for one.
+#[derive(Debug)]
+struct Queue {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
+
 /// The password hasher of the server: a fixed set of worker threads, each hashing one password
 /// at a time with its own working memory, so that password checks use at most
 /// `password_hash_concurrency` × 19 MiB and as many cores, whatever the number of requests.
-/// A request waits at most [`HASH_WAIT`] for a worker (in arrival order); then, or when too
-/// many wait already, it gets [`HashError::Busy`] (HTTP 503 with `Retry-After`).
+///
+/// With two workers or more, one is kept for the [`Lane::Known`] requests (addresses that have
+/// signed in before, signed-in users), so that a flood of sign-ins from addresses never seen
+/// before (a botnet with random e-mails) cannot keep the users who come back from signing in;
+/// known requests also use the other workers when they are free. A request waits at most
+/// [`HASH_WAIT`] for a worker of its lane (in arrival order); then, or when too many wait
+/// already, it gets [`HashError::Busy`] (HTTP 503 with `Retry-After`).
 ///
 /// Every password hashed or checked for a request goes through here: sign-in, registration,
 /// password changes, users created by administrators.
 #[derive(Debug)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    shared: Queue,
+    reserved: Queue,
+    has_reserved: bool,
     jobs: std::sync::mpsc::Sender<Job>,
-    waiting: AtomicUsize,
     max_waiting: usize,
     wait: Duration,
     peak: Arc<AtomicUsize>,
@@ -251,10 +274,16 @@ impl Hasher {
                 .spawn(move || worker(&rx, &running, &peak))
                 .context("starting a password hashing thread")?;
         }
-        Ok(Self {
-            permits: Arc::new(Semaphore::new(workers)),
-            jobs: tx,
+        let reserved = usize::from(workers >= 2);
+        let queue = |n: usize| Queue {
+            permits: Arc::new(Semaphore::new(n)),
             waiting: AtomicUsize::new(0),
+        };
+        Ok(Self {
+            shared: queue(workers - reserved),
+            reserved: queue(reserved),
+            has_reserved: reserved > 0,
+            jobs: tx,
             max_waiting: workers * WAITING_PER_WORKER,
             wait,
             peak,
@@ -262,8 +291,8 @@ impl Hasher {
     }
 
     /// Hashes a new password.
-    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        match self.run(Work::Hash(password.to_owned())).await? {
+    pub async fn hash(&self, password: &str, lane: Lane) -> Result<String, HashError> {
+        match self.run(Work::Hash(password.to_owned()), lane).await? {
             Done::Hash(r) => Ok(r?),
             Done::Verify(_) => Err(HashError::Failed(anyhow::anyhow!("hasher: wrong answer"))),
         }
@@ -271,9 +300,14 @@ impl Hasher {
 
     /// Whether `password` matches the stored `hash`; `None` (no account) checks against
     /// [`DUMMY_HASH`] and answers false, at the same cost.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        hash: Option<&str>,
+        lane: Lane,
+    ) -> Result<bool, HashError> {
         let work = Work::Verify(password.to_owned(), hash.unwrap_or(DUMMY_HASH).to_owned());
-        match self.run(work).await? {
+        match self.run(work, lane).await? {
             Done::Verify(ok) => Ok(ok && hash.is_some()),
             Done::Hash(_) => Err(HashError::Failed(anyhow::anyhow!("hasher: wrong answer"))),
         }
@@ -284,35 +318,76 @@ impl Hasher {
         self.peak.load(Ordering::SeqCst)
     }
 
-    /// Takes every worker for as long as the returned permit lives (tests of the busy answer).
+    /// Takes the workers of `lanes` for as long as the returned permits live (tests of the
+    /// busy answer): [`Lane::Other`] takes the shared workers, [`Lane::Known`] the reserved one
+    /// too.
     #[doc(hidden)]
-    pub async fn occupy_all(&self) -> Option<OwnedSemaphorePermit> {
-        let n = u32::try_from(self.max_waiting / WAITING_PER_WORKER).ok()?;
-        Arc::clone(&self.permits).acquire_many_owned(n).await.ok()
+    pub async fn occupy(&self, lane: Lane) -> Vec<OwnedSemaphorePermit> {
+        let mut held = Vec::new();
+        let mut queues = vec![&self.shared];
+        if lane == Lane::Known {
+            queues.push(&self.reserved);
+        }
+        for q in queues {
+            let n = u32::try_from(q.permits.available_permits()).unwrap_or(0);
+            if n > 0 {
+                if let Ok(p) = Arc::clone(&q.permits).acquire_many_owned(n).await {
+                    held.push(p);
+                }
+            }
+        }
+        held
     }
 
-    async fn run(&self, work: Work) -> Result<Done, HashError> {
+    /// A permit of the lane: at once if a worker is free, else after waiting in the lane's
+    /// queue (at most [`HASH_WAIT`], and only if not too many wait already).
+    async fn permit(&self, lane: Lane) -> Result<OwnedSemaphorePermit, HashError> {
         let busy = HashError::Busy {
             retry_after_secs: self.wait.as_secs().max(1),
         };
-        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(busy);
-                }
-                let waited =
-                    tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned())
-                        .await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                match waited {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(HashError::Failed(anyhow::anyhow!("hasher closed"))),
-                    Err(_) => return Err(busy),
-                }
+        if lane == Lane::Known {
+            if let Ok(p) = Arc::clone(&self.reserved.permits).try_acquire_owned() {
+                return Ok(p);
             }
+        }
+        if let Ok(p) = Arc::clone(&self.shared.permits).try_acquire_owned() {
+            return Ok(p);
+        }
+        // Known requests wait in the reserved lane's queue when there is one (and take
+        // whichever worker frees first); the others in the shared queue.
+        let reserved = lane == Lane::Known && self.has_reserved;
+        let queue = if reserved {
+            &self.reserved
+        } else {
+            &self.shared
         };
+        if queue.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            queue.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy);
+        }
+        let shared = Arc::clone(&self.shared.permits);
+        let own = Arc::clone(&queue.permits);
+        let waited = tokio::time::timeout(self.wait, async move {
+            if reserved {
+                tokio::select! {
+                    p = own.acquire_owned() => p,
+                    p = shared.acquire_owned() => p,
+                }
+            } else {
+                own.acquire_owned().await
+            }
+        })
+        .await;
+        queue.waiting.fetch_sub(1, Ordering::SeqCst);
+        match waited {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(HashError::Failed(anyhow::anyhow!("hasher closed"))),
+            Err(_) => Err(busy),
+        }
+    }
+
+    async fn run(&self, work: Work, lane: Lane) -> Result<Done, HashError> {
+        let permit = self.permit(lane).await?;
         let (done, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Job {
@@ -324,6 +399,47 @@ impl Hasher {
         answer
             .await
             .map_err(|_| HashError::Failed(anyhow::anyhow!("a hashing thread stopped")))
+    }
+}
+
+/// How long an address stays known after a successful sign-in.
+pub const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Addresses (per /64 for IPv6) that signed in successfully in the last [`KNOWN_FOR`]: their
+/// sign-ins queue in the hasher's [`Lane::Known`]. Kept in memory (a restart forgets them),
+/// at most [`TRACKED`] (the least recently seen go first).
+#[derive(Debug, Default)]
+pub struct KnownClients {
+    seen: Mutex<BTreeMap<IpAddr, Instant>>,
+}
+
+impl KnownClients {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<IpAddr, Instant>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a successful sign-in from `addr`.
+    pub fn signed_in(&self, addr: ClientAddr) {
+        let now = Instant::now();
+        let mut map = self.map();
+        if map.len() >= TRACKED && !map.contains_key(&addr.bucket()) {
+            map.retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
+            if map.len() >= TRACKED {
+                let oldest = map.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    map.remove(&k);
+                }
+            }
+        }
+        map.insert(addr.bucket(), now);
+    }
+
+    /// The lane of a sign-in from `addr`.
+    pub fn lane(&self, addr: ClientAddr) -> Lane {
+        match self.map().get(&addr.bucket()) {
+            Some(at) if at.elapsed() < KNOWN_FOR => Lane::Known,
+            _ => Lane::Other,
+        }
     }
 }
 
@@ -742,15 +858,19 @@ mod tests {
     #[tokio::test]
     async fn the_hasher_caps_concurrency_and_refuses_when_busy() {
         let hasher = Hasher::new(2, Duration::from_millis(100)).unwrap();
-        let h = hasher.hash("a long enough password").await.unwrap();
-        let checks: Vec<_> = (0..8)
+        let h = hasher
+            .hash("a long enough password", Lane::Other)
+            .await
+            .unwrap();
+        let checks: Vec<_> = (0..12)
             .map(|i| {
                 let pw = if i % 2 == 0 {
                     "a long enough password"
                 } else {
                     "wrong"
                 };
-                hasher.verify(pw, Some(&h))
+                let lane = if i % 3 == 0 { Lane::Known } else { Lane::Other };
+                hasher.verify(pw, Some(&h), lane)
             })
             .collect();
         let mut ok = 0;
@@ -767,17 +887,55 @@ mod tests {
             "at most two at once: {}",
             hasher.peak_concurrency()
         );
-        assert!(!hasher.verify("a long enough password", None).await.unwrap());
-        // With every worker taken, a check waits briefly, then is refused.
-        let held = hasher.occupy_all().await.unwrap();
-        match hasher.verify("x", Some(&h)).await {
+        assert!(!hasher
+            .verify("a long enough password", None, Lane::Other)
+            .await
+            .unwrap());
+        // With the shared worker taken, others wait briefly, then are refused; known clients
+        // still get the reserved worker.
+        let held = hasher.occupy(Lane::Other).await;
+        match hasher.verify("x", Some(&h), Lane::Other).await {
             Err(HashError::Busy { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
             other => panic!("expected busy: {other:?}"),
         }
-        drop(held);
         assert!(hasher
-            .verify("a long enough password", Some(&h))
+            .verify("a long enough password", Some(&h), Lane::Known)
             .await
             .unwrap());
+        drop(held);
+        let held = hasher.occupy(Lane::Known).await;
+        assert!(matches!(
+            hasher.verify("x", Some(&h), Lane::Known).await,
+            Err(HashError::Busy { .. })
+        ));
+        drop(held);
+        assert!(hasher
+            .verify("a long enough password", Some(&h), Lane::Other)
+            .await
+            .unwrap());
+        // One worker: no reserved lane, both lanes share it.
+        let one = Hasher::new(1, Duration::from_millis(100)).unwrap();
+        let held = one.occupy(Lane::Other).await;
+        assert!(one.verify("x", Some(&h), Lane::Known).await.is_err());
+        drop(held);
+        assert!(!one.verify("x", Some(&h), Lane::Known).await.unwrap());
+    }
+
+    #[test]
+    fn addresses_are_known_after_a_sign_in() {
+        let k = KnownClients::default();
+        let a = ClientAddr("2001:db8::1".parse().unwrap());
+        assert_eq!(k.lane(a), Lane::Other);
+        k.signed_in(a);
+        assert_eq!(k.lane(a), Lane::Known);
+        assert_eq!(
+            k.lane(ClientAddr("2001:db8::2".parse().unwrap())),
+            Lane::Known,
+            "the same /64"
+        );
+        assert_eq!(
+            k.lane(ClientAddr("192.0.2.1".parse().unwrap())),
+            Lane::Other
+        );
     }
 }

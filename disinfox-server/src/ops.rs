@@ -334,7 +334,7 @@ pub async fn create_user(
         Some(p) => (p, false),
         None => (auth::generate_password()?, true),
     };
-    let hash = state.hasher.hash(&password).await?;
+    let hash = state.hasher.hash(&password, auth::Lane::Known).await?;
     let Some(user) = state.store.create_user(email.trim(), &hash, role).await? else {
         return Err(ApiError::Conflict(format!(
             "a user {} exists already",
@@ -419,7 +419,12 @@ pub async fn change_password(
     let mut fields = BTreeMap::new();
     let stored = state.store.user_by_email(&caller.user.email).await?;
     let current_ok = match &stored {
-        Some((_, hash)) => state.hasher.verify(current, Some(hash)).await?,
+        Some((_, hash)) => {
+            state
+                .hasher
+                .verify(current, Some(hash), auth::Lane::Known)
+                .await?
+        }
         None => false,
     };
     if !current_ok {
@@ -444,7 +449,10 @@ pub async fn change_password(
     }
     state
         .store
-        .set_password(caller.user.id, &state.hasher.hash(new).await?)
+        .set_password(
+            caller.user.id,
+            &state.hasher.hash(new, auth::Lane::Known).await?,
+        )
         .await?;
     state
         .store
@@ -523,7 +531,7 @@ pub async fn register(
         state.registrations.refund(address.bucket());
         return Err(invalid_user(fields));
     }
-    let hash = match state.hasher.hash(password).await {
+    let hash = match state.hasher.hash(password, auth::Lane::Other).await {
         Ok(h) => h,
         Err(e) => {
             state.registrations.refund(address.bucket());

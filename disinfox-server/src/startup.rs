@@ -26,6 +26,9 @@ pub struct AppState {
     pub login_throttle: Arc<crate::auth::LoginThrottle>,
     /// The password hasher: every password hashed or checked for a request goes through it.
     pub hasher: Arc<crate::auth::Hasher>,
+    /// Addresses that signed in successfully lately (their sign-ins queue in the hasher's
+    /// known lane).
+    pub known_clients: Arc<crate::auth::KnownClients>,
     /// Sign-in attempts per client address, per `login_attempts_per_minute`.
     pub login_attempts: Arc<RateLimiter<IpAddr>>,
     /// Registrations per client address ([`REGISTRATIONS_PER_HOUR`]).
@@ -47,6 +50,7 @@ impl AppState {
             rate_limiter: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
             login_throttle: Arc::default(),
             hasher: Arc::new(hasher),
+            known_clients: Arc::default(),
             login_attempts: Arc::new(RateLimiter::new(settings.login_attempts_per_minute)),
             registrations: Arc::new(RateLimiter::with_period(
                 REGISTRATIONS_PER_HOUR,

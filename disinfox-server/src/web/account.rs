@@ -134,9 +134,10 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
         return Ok(with_retry_after(r, secs));
     }
     let stored = state.store.user_by_email(&email).await?;
+    let lane = state.known_clients.lane(addr);
     let checked = state
         .hasher
-        .verify(password, stored.as_ref().map(|(_, h)| h.as_str()))
+        .verify(password, stored.as_ref().map(|(_, h)| h.as_str()), lane)
         .await;
     let ok = match checked {
         Ok(ok) => ok,
@@ -179,6 +180,7 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
     };
     state.login_attempts.refund(addr.bucket());
     state.login_throttle.succeeded(addr, &email);
+    state.known_clients.signed_in(addr);
     if user.disabled {
         return refused(
             StatusCode::UNAUTHORIZED,

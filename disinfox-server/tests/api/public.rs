@@ -157,7 +157,11 @@ async fn every_password_hash_goes_through_the_cap() {
     })
     .await;
     let analyst = sign_in(&app, "analyst@test.org").await;
-    let held = app.state.hasher.occupy_all().await.unwrap();
+    let held = app
+        .state
+        .hasher
+        .occupy(disinfox_server::auth::Lane::Known)
+        .await;
     let r = sign_in_from(&app, None, "reader@test.org", PASSWORD).await;
     assert_eq!(r.status().as_u16(), 503);
     assert!((1..=5).contains(&retry_after(&r)));
@@ -196,6 +200,46 @@ async fn every_password_hash_goes_through_the_cap() {
     );
     let r = register(&app, None, "applicant@test.org", "applicant password").await;
     assert_eq!(r.status().as_u16(), 200);
+}
+
+/// H1: one hashing worker is kept for addresses that signed in before, so a flood from
+/// addresses never seen (a botnet) does not keep returning users out.
+#[tokio::test]
+async fn returning_users_sign_in_while_a_flood_holds_the_shared_workers() {
+    let app = behind_proxy(|s| s.password_hash_concurrency = 2).await;
+    let home = Some("192.0.2.50");
+    assert_eq!(
+        sign_in_from(&app, home, "reader@test.org", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let held = app
+        .state
+        .hasher
+        .occupy(disinfox_server::auth::Lane::Other)
+        .await;
+    let r = sign_in_from(&app, Some("198.51.100.9"), "analyst@test.org", PASSWORD).await;
+    assert_eq!(
+        r.status().as_u16(),
+        503,
+        "a new address waits in the shared lane"
+    );
+    let r = sign_in_from(&app, home, "reader@test.org", PASSWORD).await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "a known address gets the reserved worker"
+    );
+    let r = sign_in_from(&app, home, "analyst@test.org", PASSWORD).await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "known by address, whatever the account"
+    );
+    drop(held);
+    let r = sign_in_from(&app, Some("198.51.100.9"), "analyst@test.org", PASSWORD).await;
+    assert_eq!(r.status().as_u16(), 303);
 }
 
 /// M2: the lock after failed sign-ins keys on (address, account): an attacker cannot lock the
