@@ -144,10 +144,12 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
         Err(auth::HashError::Busy { retry_after_secs }) => {
             // Not an attempt: nothing was checked.
             state.login_attempts.refund(addr.bucket());
+            // Counted for the whole server, not per address: a flood from many addresses
+            // would otherwise write one line per request.
             audit::refusal(
                 "sign-in-busy",
-                addr,
-                &email,
+                crate::client::ClientAddr::UNKNOWN,
+                "",
                 "password hashing at its limit",
             );
             let r = refused(
