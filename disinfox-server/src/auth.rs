@@ -836,6 +836,13 @@ mod tests {
             .to_string();
         assert!(verify_password("pw from elsewhere", &theirs));
         assert!(!verify_password("pw from elsewher", &theirs));
+        // A worker's memory, used again from job to job, gives the same results.
+        let mut buf = Vec::new();
+        let a = hash_with(&mut buf, "first password here").unwrap();
+        let b = hash_with(&mut buf, "second password here").unwrap();
+        assert!(verify_with(&mut buf, "first password here", &a));
+        assert!(!verify_with(&mut buf, "second password here", &a));
+        assert!(verify_password("second password here", &b));
         let parsed = PasswordHash::new(&h).unwrap();
         assert!(Argon2::default()
             .verify_password(b"correct horse battery", &parsed)

@@ -182,19 +182,28 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
     };
     state.login_attempts.refund(addr.bucket());
     state.login_throttle.succeeded(addr, &email);
+    if user.disabled || user.pending {
+        let (status, message, why) = if user.disabled {
+            (
+                StatusCode::UNAUTHORIZED,
+                "This account is disabled; ask an administrator.",
+                "the account is disabled",
+            )
+        } else {
+            (
+                StatusCode::FORBIDDEN,
+                "Your registration is pending: an administrator has not approved it yet.",
+                "the registration is pending",
+            )
+        };
+        let e = AuditEvent::new(AuditKind::SignInFailed)
+            .by_user(&user)
+            .from(addr)
+            .detail(why);
+        audit::record(&state.store, e).await;
+        return refused(status, message);
+    }
     state.known_clients.signed_in(addr);
-    if user.disabled {
-        return refused(
-            StatusCode::UNAUTHORIZED,
-            "This account is disabled; ask an administrator.",
-        );
-    }
-    if user.pending {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "Your registration is pending: an administrator has not approved it yet.",
-        );
-    }
     if let Some(old) = &ctx.session {
         state.store.delete_session(old).await?;
     }
