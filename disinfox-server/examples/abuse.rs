@@ -102,6 +102,43 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// A user signing in with the right password every `every_ms` until `stop`, the n-th time from
+/// the address `from(n)`: the times taken and how many were not signed in.
+fn spawn_user(
+    client: &reqwest::Client,
+    base: &str,
+    token: &(String, String),
+    stop: &Arc<AtomicBool>,
+    (email, password): (&str, &str),
+    every_ms: u64,
+    from: impl Fn(u32) -> String + Send + 'static,
+) -> tokio::task::JoinHandle<(Vec<f64>, usize)> {
+    let (client, base, token, stop) = (
+        client.clone(),
+        base.to_owned(),
+        token.clone(),
+        Arc::clone(stop),
+    );
+    let (email, password) = (email.to_owned(), password.to_owned());
+    tokio::spawn(async move {
+        let mut times = Vec::new();
+        let mut refused = 0;
+        let mut n = 0;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let t = Instant::now();
+            let s = sign_in(&client, &base, &token, &from(n), &email, &password).await;
+            times.push(t.elapsed().as_secs_f64());
+            if s != 303 {
+                refused += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(every_ms)).await;
+        }
+        (times, refused)
+    })
+}
+
 struct Flood {
     peak_rss: u64,
     hwm: u64,
@@ -152,60 +189,15 @@ async fn flood(
             statuses
         }));
     }
-    // The real user, from its own address, every 100 ms.
-    let real = {
-        let (client, base, token, stop) = (
-            client.clone(),
-            base.to_owned(),
-            token.clone(),
-            Arc::clone(&stop),
-        );
-        let (email, password) = (admin.0.to_owned(), admin.1.to_owned());
-        tokio::spawn(async move {
-            let mut times = Vec::new();
-            let mut refused = 0;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let s = sign_in(&client, &base, &token, "192.0.2.1", &email, &password).await;
-                times.push(t.elapsed().as_secs_f64());
-                if s != 303 {
-                    refused += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            (times, refused)
-        })
-    };
-    // Newcomers: a new address each time, every 500 ms.
-    let newcomers = {
-        let (client, base, token, stop) = (
-            client.clone(),
-            base.to_owned(),
-            token.clone(),
-            Arc::clone(&stop),
-        );
-        let (email, password) = (admin.0.to_owned(), admin.1.to_owned());
-        let round = if one_address { 0 } else { 1 };
-        tokio::spawn(async move {
-            let mut times = Vec::new();
-            let mut refused = 0;
-            let mut n = 0;
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let from = format!("172.{}.{}.{}", 16 + round, n / 256, n % 256);
-                let t = Instant::now();
-                let s = sign_in(&client, &base, &token, &from, &email, &password).await;
-                times.push(t.elapsed().as_secs_f64());
-                if s != 303 {
-                    refused += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            (times, refused)
-        })
-    };
+    // The real user, from their address, every 100 ms; newcomers from a new address every
+    // 500 ms.
+    let real = spawn_user(client, base, &token, &stop, admin, 100, |_| {
+        "192.0.2.1".into()
+    });
+    let round = if one_address { 16 } else { 17 };
+    let newcomers = spawn_user(client, base, &token, &stop, admin, 500, move |n| {
+        format!("172.{round}.{}.{}", n / 256, n % 256)
+    });
     let start = Instant::now();
     let mut peak = 0;
     while start.elapsed() < Duration::from_secs(FLOOD_SECS) {

@@ -376,14 +376,14 @@ impl Store {
         hash: &[u8],
         scope: &str,
     ) -> anyhow::Result<ApiKeyInfo> {
-        let _w = self.write.lock().await;
-        self.insert_api_key(user_id, name, prefix, hash, scope)
-            .await
+        self.create_api_key_capped(user_id, name, prefix, hash, scope, None)
+            .await?
+            .context("storing an API key")
     }
 
-    /// Stores a new key's hash unless the user holds `max_live` live keys already (`None`);
-    /// the count and the insert happen under the writer lock, so parallel requests cannot
-    /// overshoot.
+    /// Stores a new key's hash, unless the user holds `max_live` live keys already (`None`
+    /// then); the count and the insert happen under the writer lock, so parallel requests
+    /// cannot overshoot.
     pub async fn create_api_key_capped(
         &self,
         user_id: i64,
@@ -391,31 +391,21 @@ impl Store {
         prefix: &str,
         hash: &[u8],
         scope: &str,
-        max_live: i64,
+        max_live: Option<i64>,
     ) -> anyhow::Result<Option<ApiKeyInfo>> {
         let _w = self.write.lock().await;
-        let live: i64 =
-            sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL")
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get(0)?;
-        if live >= max_live {
-            return Ok(None);
+        if let Some(max) = max_live {
+            let live: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL",
+            )
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+            if live >= max {
+                return Ok(None);
+            }
         }
-        self.insert_api_key(user_id, name, prefix, hash, scope)
-            .await
-            .map(Some)
-    }
-
-    async fn insert_api_key(
-        &self,
-        user_id: i64,
-        name: &str,
-        prefix: &str,
-        hash: &[u8],
-        scope: &str,
-    ) -> anyhow::Result<ApiKeyInfo> {
         let now = Timestamp::now().to_string();
         let row = sqlx::query("INSERT INTO api_keys (user_id, name, prefix, hash, scope, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
             .bind(user_id)
@@ -426,7 +416,7 @@ impl Store {
             .bind(&now)
             .fetch_one(&self.pool)
             .await?;
-        Ok(ApiKeyInfo {
+        Ok(Some(ApiKeyInfo {
             id: row.get(0),
             user_id,
             name: name.to_owned(),
@@ -435,7 +425,7 @@ impl Store {
             created_at: now,
             last_used_at: None,
             revoked_at: None,
-        })
+        }))
     }
 
     fn key_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<ApiKeyInfo> {

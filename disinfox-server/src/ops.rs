@@ -255,7 +255,7 @@ pub async fn create_key(
             &secret[..12],
             &hash,
             scope,
-            i64::from(max),
+            Some(i64::from(max)),
         )
         .await?
     else {
