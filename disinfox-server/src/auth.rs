@@ -225,6 +225,8 @@ pub enum Lane {
 #[derive(Debug)]
 struct Queue {
     permits: Arc<Semaphore>,
+    /// The lane's workers.
+    workers: u32,
     waiting: AtomicUsize,
 }
 
@@ -277,6 +279,7 @@ impl Hasher {
         let reserved = usize::from(workers >= 2);
         let queue = |n: usize| Queue {
             permits: Arc::new(Semaphore::new(n)),
+            workers: u32::try_from(n).unwrap_or(u32::MAX),
             waiting: AtomicUsize::new(0),
         };
         Ok(Self {
@@ -328,12 +331,9 @@ impl Hasher {
         if lane == Lane::Known {
             queues.push(&self.reserved);
         }
-        for q in queues {
-            let n = u32::try_from(q.permits.available_permits()).unwrap_or(0);
-            if n > 0 {
-                if let Ok(p) = Arc::clone(&q.permits).acquire_many_owned(n).await {
-                    held.push(p);
-                }
+        for q in queues.into_iter().filter(|q| q.workers > 0) {
+            if let Ok(p) = Arc::clone(&q.permits).acquire_many_owned(q.workers).await {
+                held.push(p);
             }
         }
         held
@@ -459,14 +459,21 @@ fn worker(rx: &Mutex<std::sync::mpsc::Receiver<Job>>, running: &AtomicUsize, pea
             }
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        let Job {
+            work,
+            done,
+            _permit: permit,
+        } = job;
         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
         peak.fetch_max(now, Ordering::SeqCst);
-        let done = match &job.work {
+        let answer = match &work {
             Work::Hash(p) => Done::Hash(hash_with(&mut buf, p)),
             Work::Verify(p, h) => Done::Verify(verify_with(&mut buf, p, h)),
         };
         running.fetch_sub(1, Ordering::SeqCst);
-        let _ = job.done.send(done);
+        // The worker is free before the request hears back.
+        drop(permit);
+        let _ = done.send(answer);
     }
 }
 
