@@ -175,12 +175,7 @@ async fn health(base: &str) -> anyhow::Result<()> {
 
 async fn state_only(settings: Settings) -> anyhow::Result<AppState> {
     let store = Store::connect(&settings.database_url).await?;
-    Ok(AppState {
-        store,
-        rate_limiter: std::sync::Arc::new(crate::startup::RateLimiter::new(0)),
-        login_throttle: std::sync::Arc::default(),
-        settings: std::sync::Arc::new(settings),
-    })
+    AppState::new(store, settings)
 }
 
 fn usage(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {

@@ -78,7 +78,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "rate_limit_per_minute",
         "DISINFOX_RATE_LIMIT_PER_MINUTE",
         "600",
-        "requests per minute per API key (0: no limit)",
+        "requests per minute per user, across all their API keys; and per address for visitors without an account when public_read is on (0: no limit)",
     ),
     (
         "bundle_page_limit",
@@ -91,6 +91,42 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "DISINFOX_CONNECTOR_API_KEY",
         "",
         "a read API key to provision at start for the OpenCTI connector (at least 32 characters; empty: none)",
+    ),
+    (
+        "trusted_proxies",
+        "DISINFOX_TRUSTED_PROXIES",
+        "",
+        "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client; empty: the header is ignored",
+    ),
+    (
+        "registration",
+        "DISINFOX_REGISTRATION",
+        "closed",
+        "who may create an account: closed (administrators only), approval (anyone applies, an administrator approves), open",
+    ),
+    (
+        "public_read",
+        "DISINFOX_PUBLIC_READ",
+        "false",
+        "true: visitors without an account may browse the incident pages, matrix, actors and dashboard (never the API)",
+    ),
+    (
+        "max_keys_per_user",
+        "DISINFOX_MAX_KEYS_PER_USER",
+        "10",
+        "live API keys a user may hold",
+    ),
+    (
+        "login_attempts_per_minute",
+        "DISINFOX_LOGIN_ATTEMPTS_PER_MINUTE",
+        "10",
+        "sign-in attempts per minute per client address (successful ones are not counted)",
+    ),
+    (
+        "password_hash_concurrency",
+        "DISINFOX_PASSWORD_HASH_CONCURRENCY",
+        "2",
+        "passwords hashed at once (argon2id, 19 MiB each); more wait up to 2 s, then get 503",
     ),
     (
         "log_format",
@@ -135,6 +171,18 @@ pub struct Settings {
     pub bundle_page_limit: u32,
     /// A read key to provision for the connector.
     pub connector_api_key: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::client::Cidr>,
+    /// Who may create an account.
+    pub registration: Registration,
+    /// Whether visitors without an account may browse the pages.
+    pub public_read: bool,
+    /// Live API keys per user.
+    pub max_keys_per_user: u32,
+    /// Sign-in attempts per minute per client address.
+    pub login_attempts_per_minute: u32,
+    /// Passwords hashed at once.
+    pub password_hash_concurrency: usize,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// Tracing filter.
@@ -148,6 +196,28 @@ pub enum LogFormat {
     Text,
     /// JSON lines.
     Json,
+}
+
+/// Who may create an account (the `registration` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Only administrators create accounts.
+    Closed,
+    /// Anyone may apply; an administrator approves before the account can sign in.
+    Approval,
+    /// Anyone may create a reader account.
+    Open,
+}
+
+impl Registration {
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Approval => "approval",
+            Self::Open => "open",
+        }
+    }
 }
 
 /// A configuration error naming the key and the expected form.
@@ -183,6 +253,12 @@ struct FileSettings {
     rate_limit_per_minute: Option<toml::Value>,
     bundle_page_limit: Option<toml::Value>,
     connector_api_key: Option<String>,
+    trusted_proxies: Option<toml::Value>,
+    registration: Option<String>,
+    public_read: Option<toml::Value>,
+    max_keys_per_user: Option<toml::Value>,
+    login_attempts_per_minute: Option<toml::Value>,
+    password_hash_concurrency: Option<toml::Value>,
     log_format: Option<String>,
     log_level: Option<String>,
 }
@@ -230,6 +306,15 @@ impl Settings {
         let tv = |v: Option<toml::Value>| {
             v.map(|v| match v {
                 toml::Value::String(s) => s,
+                // A list (trusted_proxies) is read like its comma-separated form.
+                toml::Value::Array(items) => items
+                    .into_iter()
+                    .map(|i| match i {
+                        toml::Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
                 other => other.to_string(),
             })
         };
@@ -334,6 +419,60 @@ impl Settings {
             }
             None => None,
         };
+        let trusted_proxies = match get("trusted_proxies", tv(fs.trusted_proxies)) {
+            Some((k, v)) => crate::client::parse_cidrs(&v).map_err(|e| {
+                err(
+                    &k,
+                    format!("{e}; expected addresses or CIDR ranges such as 10.0.0.0/8, separated by commas"),
+                )
+            })?,
+            None => Vec::new(),
+        };
+        let registration = match get("registration", fs.registration) {
+            Some((_, v)) if v == "closed" => Registration::Closed,
+            Some((_, v)) if v == "approval" => Registration::Approval,
+            Some((_, v)) if v == "open" => Registration::Open,
+            Some((k, v)) => {
+                return Err(err(
+                    &k,
+                    format!("{v:?} is not a registration mode; expected closed, approval or open"),
+                ))
+            }
+            None => Registration::Closed,
+        };
+        let public_read = match get("public_read", tv(fs.public_read)) {
+            Some((_, v)) if v == "true" => true,
+            Some((_, v)) if v == "false" => false,
+            Some((k, v)) => return Err(err(&k, format!("{v:?} is not true or false"))),
+            None => false,
+        };
+        let small = |key: &str, v: Option<toml::Value>, default: u64, max: u64| {
+            let n = num(key, v, default, 1)?;
+            if n > max {
+                let env_name = format!("DISINFOX_{}", key.to_ascii_uppercase());
+                let name = if env.iter().any(|(e, _)| *e == env_name) {
+                    env_name.as_str()
+                } else {
+                    key
+                };
+                return Err(err(name, format!("{n} is too large; at most {max}")));
+            }
+            Ok(n)
+        };
+        let max_keys_per_user =
+            small("max_keys_per_user", fs.max_keys_per_user, 10, 10_000)? as u32;
+        let login_attempts_per_minute = small(
+            "login_attempts_per_minute",
+            fs.login_attempts_per_minute,
+            10,
+            100_000,
+        )? as u32;
+        let password_hash_concurrency = small(
+            "password_hash_concurrency",
+            fs.password_hash_concurrency,
+            2,
+            64,
+        )? as usize;
         let log_format = match get("log_format", fs.log_format) {
             Some((_, v)) if v == "text" => LogFormat::Text,
             Some((_, v)) if v == "json" => LogFormat::Json,
@@ -361,18 +500,27 @@ impl Settings {
             rate_limit_per_minute,
             bundle_page_limit,
             connector_api_key,
+            trusted_proxies,
+            registration,
+            public_read,
+            max_keys_per_user,
+            login_attempts_per_minute,
+            password_hash_concurrency,
             log_format,
             log_level,
         })
     }
 
-    /// Settings for tests: a given database, port 0, no rate limit.
+    /// Settings for tests: a given database, port 0, no rate limit, sign-in attempts per
+    /// address high enough for tests that sign in many times (the tests of the limits set
+    /// them).
     pub fn for_tests(database_url: String) -> Self {
         let mut s =
             Self::load_from(None, &[]).unwrap_or_else(|e| unreachable!("defaults are valid: {e}"));
         s.database_url = database_url;
         s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         s.rate_limit_per_minute = 0;
+        s.login_attempts_per_minute = 1000;
         s
     }
 }
@@ -417,6 +565,23 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.tlp, Tlp::Amber);
+        assert_eq!(s.registration, Registration::Closed);
+        assert!(!s.public_read && s.trusted_proxies.is_empty());
+        assert_eq!((s.max_keys_per_user, s.password_hash_concurrency), (10, 2));
+        let dir = std::env::temp_dir().join(format!("dfx-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("s.toml");
+        std::fs::write(
+            &file,
+            "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\nregistration = \"approval\"\npublic_read = true\nmax_keys_per_user = 3\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&file), &[]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert_eq!(s.registration, Registration::Approval);
+        assert!(s.public_read);
+        assert_eq!(s.max_keys_per_user, 3);
     }
 
     #[test]
@@ -469,6 +634,31 @@ mod tests {
                 "DISINFOX_CONNECTOR_API_KEY",
                 "short",
                 "DISINFOX_CONNECTOR_API_KEY: must be at least 32 characters",
+            ),
+            (
+                "DISINFOX_TRUSTED_PROXIES",
+                "10.0.0.1, proxy.local",
+                "DISINFOX_TRUSTED_PROXIES: \"proxy.local\" is not an IP address or CIDR range",
+            ),
+            (
+                "DISINFOX_REGISTRATION",
+                "yes",
+                "DISINFOX_REGISTRATION: \"yes\" is not a registration mode",
+            ),
+            (
+                "DISINFOX_PUBLIC_READ",
+                "1",
+                "DISINFOX_PUBLIC_READ: \"1\" is not true or false",
+            ),
+            (
+                "DISINFOX_MAX_KEYS_PER_USER",
+                "0",
+                "DISINFOX_MAX_KEYS_PER_USER: \"0\" is not a whole number of at least 1",
+            ),
+            (
+                "DISINFOX_PASSWORD_HASH_CONCURRENCY",
+                "1000",
+                "DISINFOX_PASSWORD_HASH_CONCURRENCY: 1000 is too large",
             ),
         ] {
             let e = Settings::load_from(None, &env(&[(k, v)]))

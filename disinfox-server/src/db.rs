@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 
 use crate::model::Incident;
 
+pub mod audit;
 pub mod collection;
 
 pub use collection::CollectionEntry;
@@ -74,6 +75,8 @@ pub struct User {
     pub created_at: String,
     /// Disabled users cannot sign in and their keys stop working.
     pub disabled: bool,
+    /// A registration waiting for an administrator's approval: it cannot sign in yet.
+    pub pending: bool,
 }
 
 /// An API key's metadata (never the key).
@@ -234,13 +237,27 @@ impl Store {
         password_hash: &str,
         role: Role,
     ) -> anyhow::Result<Option<User>> {
+        self.create_user_pending(email, password_hash, role, false)
+            .await
+    }
+
+    /// Creates a user, waiting for approval when `pending`; `Ok(None)` when the e-mail is
+    /// taken.
+    pub async fn create_user_pending(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+        pending: bool,
+    ) -> anyhow::Result<Option<User>> {
         let _w = self.write.lock().await;
         let now = Timestamp::now().to_string();
-        let r = sqlx::query("INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id")
+        let r = sqlx::query("INSERT INTO users (email, password_hash, role, created_at, pending) VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id")
             .bind(email)
             .bind(password_hash)
             .bind(role.as_str())
             .bind(&now)
+            .bind(i64::from(pending))
             .fetch_optional(&self.pool)
             .await?;
         Ok(r.map(|row| User {
@@ -249,7 +266,29 @@ impl Store {
             role,
             created_at: now,
             disabled: false,
+            pending,
         }))
+    }
+
+    /// Approves a pending registration; false when there is no such pending user.
+    pub async fn approve_user(&self, id: i64) -> anyhow::Result<bool> {
+        self.change_pending_user(
+            "UPDATE users SET pending = 0 WHERE id = ? AND pending = 1",
+            id,
+        )
+        .await
+    }
+
+    /// Deletes a pending registration (rejected); false when there is no such pending user.
+    pub async fn delete_pending_user(&self, id: i64) -> anyhow::Result<bool> {
+        self.change_pending_user("DELETE FROM users WHERE id = ? AND pending = 1", id)
+            .await
+    }
+
+    async fn change_pending_user(&self, sql: &'static str, id: i64) -> anyhow::Result<bool> {
+        let _w = self.write.lock().await;
+        let r = sqlx::query(sql).bind(id).execute(&self.pool).await?;
+        Ok(r.rows_affected() == 1)
     }
 
     fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<User> {
@@ -260,12 +299,13 @@ impl Store {
             role: Role::parse(&role).with_context(|| format!("stored role {role:?}"))?,
             created_at: row.try_get("created_at")?,
             disabled: row.try_get::<i64, _>("disabled")? != 0,
+            pending: row.try_get::<i64, _>("pending")? != 0,
         })
     }
 
     /// A user and its password hash, by e-mail.
     pub async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<(User, String)>> {
-        let row = sqlx::query("SELECT id, email, role, created_at, disabled, password_hash FROM users WHERE email = ?")
+        let row = sqlx::query("SELECT id, email, role, created_at, disabled, pending, password_hash FROM users WHERE email = ?")
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
@@ -275,20 +315,22 @@ impl Store {
 
     /// A user by id.
     pub async fn user(&self, id: i64) -> anyhow::Result<Option<User>> {
-        let row =
-            sqlx::query("SELECT id, email, role, created_at, disabled FROM users WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, email, role, created_at, disabled, pending FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| Self::user_from_row(&r)).transpose()
     }
 
     /// Every user.
     pub async fn users(&self) -> anyhow::Result<Vec<User>> {
-        let rows =
-            sqlx::query("SELECT id, email, role, created_at, disabled FROM users ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, email, role, created_at, disabled, pending FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(Self::user_from_row).collect()
     }
 
@@ -334,7 +376,36 @@ impl Store {
         hash: &[u8],
         scope: &str,
     ) -> anyhow::Result<ApiKeyInfo> {
+        self.create_api_key_capped(user_id, name, prefix, hash, scope, None)
+            .await?
+            .context("storing an API key")
+    }
+
+    /// Stores a new key's hash, unless the user holds `max_live` live keys already (`None`
+    /// then); the count and the insert happen under the writer lock, so parallel requests
+    /// cannot overshoot.
+    pub async fn create_api_key_capped(
+        &self,
+        user_id: i64,
+        name: &str,
+        prefix: &str,
+        hash: &[u8],
+        scope: &str,
+        max_live: Option<i64>,
+    ) -> anyhow::Result<Option<ApiKeyInfo>> {
         let _w = self.write.lock().await;
+        if let Some(max) = max_live {
+            let live: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL",
+            )
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+            if live >= max {
+                return Ok(None);
+            }
+        }
         let now = Timestamp::now().to_string();
         let row = sqlx::query("INSERT INTO api_keys (user_id, name, prefix, hash, scope, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
             .bind(user_id)
@@ -345,7 +416,7 @@ impl Store {
             .bind(&now)
             .fetch_one(&self.pool)
             .await?;
-        Ok(ApiKeyInfo {
+        Ok(Some(ApiKeyInfo {
             id: row.get(0),
             user_id,
             name: name.to_owned(),
@@ -354,7 +425,7 @@ impl Store {
             created_at: now,
             last_used_at: None,
             revoked_at: None,
-        })
+        }))
     }
 
     fn key_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<ApiKeyInfo> {
@@ -376,7 +447,7 @@ impl Store {
             "SELECT k.id, k.user_id, k.name, k.prefix, k.scope, k.created_at, k.last_used_at, k.revoked_at,
                     u.email, u.role, u.created_at AS user_created_at, u.disabled
              FROM api_keys k JOIN users u ON u.id = k.user_id
-             WHERE k.hash = ? AND k.revoked_at IS NULL AND u.disabled = 0",
+             WHERE k.hash = ? AND k.revoked_at IS NULL AND u.disabled = 0 AND u.pending = 0",
         )
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -390,6 +461,7 @@ impl Store {
             role: Role::parse(&role).with_context(|| format!("stored role {role:?}"))?,
             created_at: r.try_get("user_created_at")?,
             disabled: false,
+            pending: false,
         };
         Ok(Some((key, user)))
     }
@@ -480,9 +552,9 @@ impl Store {
     /// The live session with this id hash: its (enabled) user and CSRF token.
     pub async fn session(&self, id_hash: &[u8]) -> anyhow::Result<Option<(User, String)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.role, u.created_at, u.disabled, s.csrf
+            "SELECT u.id, u.email, u.role, u.created_at, u.disabled, u.pending, s.csrf
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0 AND u.pending = 0",
         )
         .bind(id_hash)
         .bind(Timestamp::now().unix_seconds())

@@ -69,6 +69,12 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_secs: u64,
     },
+    /// 503: too busy to answer now (password hashing at its limit); retry later.
+    #[error("the server is busy; retry after {retry_after_secs} s")]
+    Busy {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// 500: something broke on our side.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -93,6 +99,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,11 +138,10 @@ impl IntoResponse for ApiError {
                 );
                 r
             }
-            Self::RateLimited { retry_after_secs } => {
-                let mut r = error_response(status, self_message(retry_after_secs), BTreeMap::new());
-                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+            Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                let mut r = error_response(status, self.to_string(), BTreeMap::new());
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 r
             }
             other => {
@@ -144,10 +150,6 @@ impl IntoResponse for ApiError {
             }
         }
     }
-}
-
-fn self_message(secs: u64) -> String {
-    format!("rate limit exceeded; retry after {secs} s")
 }
 
 /// Result of handlers.

@@ -3,8 +3,10 @@
 //! Navigator layers.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod configuration;
 pub mod correlate;
 pub mod db;

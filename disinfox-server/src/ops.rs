@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use stix_model::Timestamp;
 
-use crate::auth::{self, Caller, Scope};
+use crate::audit::{self, AuditEvent, AuditKind};
+use crate::auth::{self, Caller};
+use crate::client::ClientAddr;
+use crate::configuration::Registration;
 use crate::db::{ApiKeyInfo, Count, Facet, IncidentFilter, Role, Sort, StoredIncident, User};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Incident, IncidentInput, TechniquePolicy};
@@ -150,7 +153,13 @@ pub async fn delete_incident(state: &AppState, caller: &Caller, id: &str) -> Api
         .revoke_incident(id.as_str(), Some(caller.user.id))
         .await?
     {
-        Some(_) => Ok(()),
+        Some(_) => {
+            let e = AuditEvent::new(AuditKind::IncidentDeleted)
+                .by(caller)
+                .on(id.as_str());
+            audit::record(&state.store, e).await;
+            Ok(())
+        }
         None => Err(ApiError::NotFound(format!("no live incident {id}"))),
     }
 }
@@ -209,18 +218,15 @@ pub async fn technique_counts(
         .collect())
 }
 
-/// Creates an API key for the caller; returns the secret (to show once) and its metadata.
+/// Creates an API key for the caller, within the `max_keys_per_user` live keys (409 beyond);
+/// returns the secret (to show once) and its metadata.
 pub async fn create_key(
     state: &AppState,
     caller: &Caller,
     name: &str,
     scope: Option<&str>,
 ) -> ApiResult<(String, ApiKeyInfo)> {
-    if caller.scope != Scope::Write {
-        return Err(ApiError::Forbidden(
-            "a read-only key cannot create keys".into(),
-        ));
-    }
+    caller.require_account()?;
     let scope = scope.unwrap_or("read");
     if !matches!(scope, "read" | "write") {
         return Err(ApiError::Invalid {
@@ -240,26 +246,47 @@ pub async fn create_key(
         });
     }
     let (secret, hash) = auth::new_api_key()?;
-    let info = state
+    let max = state.settings.max_keys_per_user;
+    let Some(info) = state
         .store
-        .create_api_key(caller.user.id, name.trim(), &secret[..12], &hash, scope)
-        .await?;
+        .create_api_key_capped(
+            caller.user.id,
+            name.trim(),
+            &secret[..12],
+            &hash,
+            scope,
+            Some(i64::from(max)),
+        )
+        .await?
+    else {
+        return Err(ApiError::Conflict(format!(
+            "you hold {max} live API keys, the most allowed: revoke one first"
+        )));
+    };
+    let e = AuditEvent::new(AuditKind::KeyCreated)
+        .by(caller)
+        .on(format!(
+            "key {} {:?} ({}…)",
+            info.id, info.name, info.prefix
+        ))
+        .detail(format!("scope {}", info.scope));
+    audit::record(&state.store, e).await;
     Ok((secret, info))
 }
 
 /// Revokes one of the caller's keys (any key, for an administrator).
 pub async fn revoke_key(state: &AppState, caller: &Caller, id: i64) -> ApiResult<()> {
-    if caller.scope != Scope::Write {
-        return Err(ApiError::Forbidden(
-            "a read-only key cannot revoke keys".into(),
-        ));
-    }
+    caller.require_account()?;
     let owner = if caller.user.role == Role::Admin {
         None
     } else {
         Some(caller.user.id)
     };
     if state.store.revoke_api_key(id, owner).await? {
+        let e = AuditEvent::new(AuditKind::KeyRevoked)
+            .by(caller)
+            .on(format!("key {id}"));
+        audit::record(&state.store, e).await;
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("no live key {id} of yours")))
@@ -307,13 +334,18 @@ pub async fn create_user(
         Some(p) => (p, false),
         None => (auth::generate_password()?, true),
     };
-    let hash = auth::hash_password_async(&password).await?;
+    let hash = state.hasher.hash(&password, auth::Lane::Known).await?;
     let Some(user) = state.store.create_user(email.trim(), &hash, role).await? else {
         return Err(ApiError::Conflict(format!(
             "a user {} exists already",
             email.trim()
         )));
     };
+    let e = AuditEvent::new(AuditKind::UserCreated)
+        .by(caller)
+        .on(&user.email)
+        .detail(format!("role {}", role.as_str()));
+    audit::record(&state.store, e).await;
     Ok((user, generated.then_some(password)))
 }
 
@@ -348,6 +380,25 @@ pub async fn update_user(
     if disabled {
         state.store.delete_user_sessions(id, None).await?;
     }
+    let mut events = Vec::new();
+    if role != user.role {
+        events.push(AuditEvent::new(AuditKind::RoleChanged).detail(format!(
+            "{} -> {}",
+            user.role.as_str(),
+            role.as_str()
+        )));
+    }
+    if disabled != user.disabled {
+        let kind = if disabled {
+            AuditKind::UserDisabled
+        } else {
+            AuditKind::UserEnabled
+        };
+        events.push(AuditEvent::new(kind));
+    }
+    for e in events {
+        audit::record(&state.store, e.by(caller).on(&user.email)).await;
+    }
     state
         .store
         .user(id)
@@ -368,7 +419,12 @@ pub async fn change_password(
     let mut fields = BTreeMap::new();
     let stored = state.store.user_by_email(&caller.user.email).await?;
     let current_ok = match &stored {
-        Some((_, hash)) => auth::verify_password_async(current, hash).await,
+        Some((_, hash)) => {
+            state
+                .hasher
+                .verify(current, Some(hash), auth::Lane::Known)
+                .await?
+        }
         None => false,
     };
     if !current_ok {
@@ -393,11 +449,147 @@ pub async fn change_password(
     }
     state
         .store
-        .set_password(caller.user.id, &auth::hash_password_async(new).await?)
+        .set_password(
+            caller.user.id,
+            &state.hasher.hash(new, auth::Lane::Known).await?,
+        )
         .await?;
     state
         .store
         .delete_user_sessions(caller.user.id, keep_session)
         .await?;
+    let e = AuditEvent::new(AuditKind::PasswordChanged)
+        .by(caller)
+        .on(&caller.user.email);
+    audit::record(&state.store, e).await;
     Ok(())
+}
+
+/// What a registration says to the applicant: the same whether or not the e-mail already had
+/// an account, so that the form tells nobody which addresses are registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// The account can sign in now (registration `open`).
+    Active,
+    /// The account waits for an administrator (registration `approval`).
+    Pending,
+}
+
+/// Registers a reader account (the `registration` setting allows it: `approval` makes it
+/// pending, `open` active). Bounded for anonymous callers: a per-address limit
+/// ([`crate::startup::REGISTRATIONS_PER_HOUR`]) before anything else, field checks, and the
+/// password hashed through the hasher's cap. An e-mail that has an account already gets the
+/// same answer as a new one (and the account is left alone); the audit log tells the
+/// administrators.
+pub async fn register(
+    state: &AppState,
+    address: ClientAddr,
+    email: &str,
+    password: &str,
+    confirm: &str,
+) -> ApiResult<Registered> {
+    let outcome =
+        match state.settings.registration {
+            Registration::Closed => return Err(ApiError::Forbidden(
+                "registration is closed on this instance; ask its administrators for an account"
+                    .into(),
+            )),
+            Registration::Approval => Registered::Pending,
+            Registration::Open => Registered::Active,
+        };
+    state.registrations.take(address.bucket()).map_err(|wait| {
+        audit::refusal(
+            "registration-throttled",
+            address,
+            email,
+            "too many registrations",
+        );
+        ApiError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        }
+    })?;
+    let email = email.trim();
+    let mut fields = BTreeMap::new();
+    if !crate::routes::api_valid_email(email) {
+        fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
+    }
+    if password.chars().count() < auth::MIN_PASSWORD {
+        fields.insert(
+            "password".to_owned(),
+            format!("must be at least {} characters", auth::MIN_PASSWORD),
+        );
+    } else if password.len() > 1024 {
+        fields.insert("password".to_owned(), "is too long".to_owned());
+    } else if password != confirm {
+        fields.insert(
+            "confirm".to_owned(),
+            "does not match the password".to_owned(),
+        );
+    }
+    if !fields.is_empty() {
+        // A mistake in the form is not an attempt.
+        state.registrations.refund(address.bucket());
+        return Err(invalid_user(fields));
+    }
+    let hash = match state.hasher.hash(password, auth::Lane::Other).await {
+        Ok(h) => h,
+        Err(e) => {
+            state.registrations.refund(address.bucket());
+            return Err(e.into());
+        }
+    };
+    let created = state
+        .store
+        .create_user_pending(email, &hash, Role::Reader, outcome == Registered::Pending)
+        .await?;
+    let e = AuditEvent::new(AuditKind::Registration)
+        .tried(email)
+        .from(address);
+    let e = match &created {
+        Some(u) => e.on(&u.email).detail(match outcome {
+            Registered::Pending => "pending approval",
+            Registered::Active => "active reader",
+        }),
+        None => e
+            .on(email)
+            .detail("refused: the e-mail has an account already (the applicant was not told)"),
+    };
+    audit::record(&state.store, e).await;
+    Ok(outcome)
+}
+
+/// Approves a pending registration (administrators).
+pub async fn approve_user(state: &AppState, caller: &Caller, id: i64) -> ApiResult<User> {
+    caller.require_admin()?;
+    let user = state.store.user(id).await?;
+    match user {
+        Some(u) if u.pending && state.store.approve_user(id).await? => {
+            let e = AuditEvent::new(AuditKind::RegistrationApproved)
+                .by(caller)
+                .on(&u.email);
+            audit::record(&state.store, e).await;
+            Ok(User {
+                pending: false,
+                ..u
+            })
+        }
+        _ => Err(ApiError::NotFound(format!("no pending registration {id}"))),
+    }
+}
+
+/// Rejects a pending registration (administrators): the application is deleted, and the
+/// e-mail may apply again.
+pub async fn reject_user(state: &AppState, caller: &Caller, id: i64) -> ApiResult<()> {
+    caller.require_admin()?;
+    let user = state.store.user(id).await?;
+    match user {
+        Some(u) if u.pending && state.store.delete_pending_user(id).await? => {
+            let e = AuditEvent::new(AuditKind::RegistrationRejected)
+                .by(caller)
+                .on(&u.email);
+            audit::record(&state.store, e).await;
+            Ok(())
+        }
+        _ => Err(ApiError::NotFound(format!("no pending registration {id}"))),
+    }
 }

@@ -11,14 +11,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::Caller;
 use crate::error::error_response;
 use crate::startup::AppState;
 
@@ -36,6 +37,12 @@ pub enum Access {
     Write,
     /// Administrators.
     Admin,
+    /// Any authenticated caller whose credentials are not read-only (a browser session or a
+    /// write key): managing one's own API keys.
+    Account,
+    /// Pages only: signed-in users, and visitors without an account when the `public_read`
+    /// setting is on.
+    Browse,
 }
 
 /// Which protocol a route speaks.
@@ -162,8 +169,8 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!("GET" "/api/v1/channels" Read "Channels with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::channels)),
         spec!("GET" "/api/v1/stats" Read "Summary statistics", query: &[], body: None, ok: (200, "statistics"), get(api::stats)),
         spec!("GET" "/api/v1/keys" Read "The caller's API keys (all keys for an administrator with ?all=true)", query: &[("all", "true: every user's keys (administrators)")], body: None, ok: (200, "keys, never their secrets"), get(api::list_keys)),
-        spec!("POST" "/api/v1/keys" Read "Creates an API key for the caller; the key is shown once", query: &[], body: Some(("application/json", "{name, scope: read|write}")), ok: (201, "the key and its secret"), post(api::create_key)),
-        spec!("DELETE" "/api/v1/keys/{id}" Read "Revokes one of the caller's keys (any key, for an administrator)", query: &[], body: None, ok: (204, "revoked"), delete(api::revoke_key)),
+        spec!("POST" "/api/v1/keys" Account "Creates an API key for the caller; the key is shown once", query: &[], body: Some(("application/json", "{name, scope: read|write}")), ok: (201, "the key and its secret"), post(api::create_key)),
+        spec!("DELETE" "/api/v1/keys/{id}" Account "Revokes one of the caller's keys (any key, for an administrator)", query: &[], body: None, ok: (204, "revoked"), delete(api::revoke_key)),
         spec!("GET" "/api/v1/incidents/{id}/navigator" Read "A DISARM Navigator layer (format 4.5) of one incident's techniques", query: &[], body: None, ok: (200, "a Navigator layer"), get(navigator::incident_layer)),
         spec!("GET" "/api/v1/navigator" Read "A DISARM Navigator heatmap layer (format 4.5): each technique scored by the number of incidents matching the filters that use it (every incident without filters)", query: FILTERS, body: None, ok: (200, "a Navigator layer"), get(navigator::filtered_layer)),
         spec!(taxii "/taxii2/" "TAXII 2.1 server discovery", query: &[], ok: "the discovery resource", get(taxii::discovery)),
@@ -185,7 +192,19 @@ pub fn routes() -> Vec<RouteSpec> {
 pub fn router(state: AppState) -> Router {
     let mut r: Router<AppState> = Router::new();
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
-    let api = routes().into_iter().map(|s| (s.path, (s.handler)()));
+    let api = routes().into_iter().map(|s| {
+        let guard = ApiGuard {
+            state: state.clone(),
+            access: s.access,
+            taxii: s.protocol == Protocol::Taxii,
+        };
+        let mr = (s.handler)();
+        let mr = match s.access {
+            Access::Public => mr,
+            _ => mr.layer(middleware::from_fn_with_state(guard, api_guard)),
+        };
+        (s.path, mr)
+    });
     let pages = crate::web::pages()
         .into_iter()
         .map(|p| (p.path, p.guarded(&state)));
@@ -212,7 +231,46 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::client::client_addr_layer,
+        ))
         .with_state(state)
+}
+
+/// What the guard of an API route checks.
+#[derive(Clone)]
+struct ApiGuard {
+    state: AppState,
+    access: Access,
+    taxii: bool,
+}
+
+/// Authenticates the caller and checks the route's access level before the handler runs, so
+/// that nothing of the request (query, path, body) is read for a caller who may not call the
+/// route: a read key sending a broken body to a write route gets 403, not 400 or 413.
+async fn api_guard(State(g): State<ApiGuard>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    if g.taxii {
+        if let Err(e) = taxii::TaxiiCaller::from_request_parts(&mut parts, &g.state).await {
+            return e.into_response();
+        }
+    } else {
+        let caller = match Caller::from_request_parts(&mut parts, &g.state).await {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        };
+        let allowed = match g.access {
+            Access::Public | Access::Read | Access::Browse => Ok(()),
+            Access::Account => caller.require_account(),
+            Access::Write => caller.require_write(),
+            Access::Admin => caller.require_admin(),
+        };
+        if let Err(e) = allowed {
+            return e.into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 async fn not_found(uri: Uri) -> Response {
@@ -233,11 +291,21 @@ fn is_taxii(path: &str) -> bool {
 }
 
 /// Turns every error response that is not JSON yet (axum's extractor rejections, 405, 408,
-/// 413) into the API's JSON error shape, keeping the status and the message.
+/// 413) into the API's JSON error shape, keeping the status and the message; every answer
+/// of the API says `X-Content-Type-Options: nosniff` (the pages have their own headers).
 async fn json_errors(req: Request, next: Next) -> Response {
     if crate::web::is_page_path(req.uri().path()) {
         return next.run(req).await;
     }
+    let mut res = api_errors(req, next).await;
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+async fn api_errors(req: Request, next: Next) -> Response {
     let taxii = is_taxii(req.uri().path());
     let res = next.run(req).await;
     let status = res.status();

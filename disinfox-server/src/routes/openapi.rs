@@ -25,8 +25,10 @@ pub fn openapi_document() -> Value {
         );
         let errors: &[(&str, &str)] = match r.access {
             Access::Public => &[],
-            Access::Read => &[("401", "no valid API key"), ("429", "rate limit exceeded")],
-            Access::Write | Access::Admin => &[
+            Access::Read | Access::Browse => {
+                &[("401", "no valid API key"), ("429", "rate limit exceeded")]
+            }
+            Access::Write | Access::Admin | Access::Account => &[
                 ("401", "no valid API key"),
                 ("403", "the caller's role or key scope does not allow this"),
                 ("429", "rate limit exceeded"),

@@ -1,7 +1,5 @@
 //! Pages about accounts: landing, sign in and out, profile (API keys, password), users.
 
-use std::sync::LazyLock;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -13,6 +11,7 @@ use super::session::{self, Ctx, FormData};
 use super::views::{
     render, render_status, see_other, short_time_text, FieldErrors, Layout, PageError, PageResult,
 };
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth;
 use crate::db::Role;
 use crate::error::ApiError;
@@ -79,15 +78,22 @@ pub(crate) async fn login_form(
     })
 }
 
-/// A password hash to verify against when there is no such user, so that an unknown e-mail
-/// takes as long to refuse as a wrong password.
-static DUMMY_HASH: LazyLock<Option<String>> =
-    LazyLock::new(|| auth::hash_password("no such user, no such password").ok());
+fn with_retry_after(mut r: axum::response::Response, secs: u64) -> axum::response::Response {
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    r
+}
 
+/// Signs in. In order, before any password is hashed: a lock of this (address, account) pair
+/// after repeated failures (429), then the attempts of this address (429); then the password
+/// is checked through the hasher's cap (503 when it is full). A wrong password and an unknown
+/// e-mail get the same answer at the same cost. Successful attempts do not count against the
+/// address.
 pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormData) -> PageResult {
     let email = form.get("email").trim().to_owned();
     let password = form.get("password");
     let next = safe_next(form.get("next"));
+    let addr = ctx.address;
     let refused = |status: StatusCode, message: &str| {
         render_status(
             status,
@@ -99,46 +105,193 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
             },
         )
     };
-    if let Some(wait) = state.login_throttle.locked_for(&email) {
+    if let Some(wait) = state.login_throttle.locked_for(addr, &email) {
         let secs = wait.as_secs().max(1);
-        let mut r = refused(
+        audit::refusal(
+            "sign-in-locked",
+            addr,
+            &email,
+            "locked after failed sign-ins",
+        );
+        let r = refused(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed sign-ins for this address. Try again in {secs} seconds."),
+            &format!("Too many failed sign-ins for this account from your address. Try again in {secs} seconds."),
         )?;
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Ok(r);
+        return Ok(with_retry_after(r, secs));
     }
-    let user = match state.store.user_by_email(&email).await? {
-        Some((u, hash)) if auth::verify_password_async(password, &hash).await => u,
-        stored => {
-            if stored.is_none() {
-                if let Some(h) = DUMMY_HASH.as_deref() {
-                    let _ = auth::verify_password_async(password, h).await;
-                }
+    if let Err(wait) = state.login_attempts.take(addr.bucket()) {
+        let secs = wait.as_secs().max(1);
+        audit::refusal(
+            "sign-in-throttled",
+            addr,
+            &email,
+            "too many sign-in attempts from the address",
+        );
+        let r = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many sign-in attempts from your address. Try again in {secs} seconds."),
+        )?;
+        return Ok(with_retry_after(r, secs));
+    }
+    let stored = state.store.user_by_email(&email).await?;
+    let lane = state.known_clients.lane(addr);
+    let checked = state
+        .hasher
+        .verify(password, stored.as_ref().map(|(_, h)| h.as_str()), lane)
+        .await;
+    let ok = match checked {
+        Ok(ok) => ok,
+        Err(auth::HashError::Busy { retry_after_secs }) => {
+            // Not an attempt: nothing was checked.
+            state.login_attempts.refund(addr.bucket());
+            // Counted for the whole server, not per address: a flood from many addresses
+            // would otherwise write one line per request.
+            audit::refusal(
+                "sign-in-busy",
+                crate::client::ClientAddr::UNKNOWN,
+                "",
+                "password hashing at its limit",
+            );
+            let r = refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy checking other sign-ins. Try again in a moment.",
+            )?;
+            return Ok(with_retry_after(r, retry_after_secs));
+        }
+        Err(auth::HashError::Failed(e)) => return Err(e.into()),
+    };
+    let user = match stored {
+        Some((u, _)) if ok => u,
+        _ => {
+            let attempt = AuditEvent::new(AuditKind::SignInFailed)
+                .tried(&email)
+                .from(addr);
+            audit::record(&state.store, attempt).await;
+            if let Some(lock) = state.login_throttle.failed(addr, &email) {
+                let locked = AuditEvent::new(AuditKind::SignInLocked)
+                    .tried(&email)
+                    .from(addr)
+                    .detail(format!("locked for {} s", lock.as_secs()));
+                audit::record(&state.store, locked).await;
             }
-            state.login_throttle.failed(&email);
             return refused(
                 StatusCode::UNAUTHORIZED,
                 "Wrong e-mail address or password.",
             );
         }
     };
-    state.login_throttle.succeeded(&email);
-    if user.disabled {
-        return refused(
-            StatusCode::UNAUTHORIZED,
-            "This account is disabled; ask an administrator.",
-        );
+    state.login_attempts.refund(addr.bucket());
+    state.login_throttle.succeeded(addr, &email);
+    if user.disabled || user.pending {
+        let (status, message, why) = if user.disabled {
+            (
+                StatusCode::UNAUTHORIZED,
+                "This account is disabled; ask an administrator.",
+                "the account is disabled",
+            )
+        } else {
+            (
+                StatusCode::FORBIDDEN,
+                "Your registration is pending: an administrator has not approved it yet.",
+                "the registration is pending",
+            )
+        };
+        let e = AuditEvent::new(AuditKind::SignInFailed)
+            .by_user(&user)
+            .from(addr)
+            .detail(why);
+        audit::record(&state.store, e).await;
+        return refused(status, message);
     }
+    state.known_clients.signed_in(addr);
     if let Some(old) = &ctx.session {
         state.store.delete_session(old).await?;
     }
     let cookie = session::start_session(&state, &user).await?;
+    audit::record(
+        &state.store,
+        AuditEvent::new(AuditKind::SignIn).by_user(&user).from(addr),
+    )
+    .await;
     let mut r = see_other(&next);
     let v = HeaderValue::from_str(&cookie).map_err(PageError::internal)?;
     r.headers_mut().append(header::SET_COOKIE, v);
     Ok(r)
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    l: Layout,
+    mode: &'static str,
+    email: String,
+    errors: FieldErrors,
+    error: Option<String>,
+    done: Option<&'static str>,
+    min_password: usize,
+}
+
+fn register_page(state: &AppState, ctx: &Ctx) -> RegisterPage {
+    RegisterPage {
+        l: Layout::new(state, Some(ctx), "Register", "register"),
+        mode: state.settings.registration.as_str(),
+        email: String::new(),
+        errors: FieldErrors::default(),
+        error: None,
+        done: None,
+        min_password: auth::MIN_PASSWORD,
+    }
+}
+
+pub(crate) async fn register_form(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    if ctx.user.is_some() {
+        return Ok(see_other("/profile"));
+    }
+    render(&register_page(&state, &ctx))
+}
+
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    form: FormData,
+) -> PageResult {
+    let mut page = register_page(&state, &ctx);
+    page.email = form.get("email").trim().to_owned();
+    let result = ops::register(
+        &state,
+        ctx.address,
+        form.get("email"),
+        form.get("password"),
+        form.get("confirm"),
+    )
+    .await;
+    match result {
+        Ok(outcome) => {
+            page.done = Some(match outcome {
+                ops::Registered::Active => "active",
+                ops::Registered::Pending => "pending",
+            });
+            render(&page)
+        }
+        Err(ApiError::Internal(e)) => Err(PageError::from(ApiError::Internal(e)).with(&ctx)),
+        Err(e) => {
+            let status = e.status();
+            let retry = match &e {
+                ApiError::RateLimited { retry_after_secs }
+                | ApiError::Busy { retry_after_secs } => Some(*retry_after_secs),
+                _ => None,
+            };
+            match e {
+                ApiError::Invalid { fields, .. } => page.errors = fields.into(),
+                other => page.error = Some(other.to_string()),
+            }
+            let r = render_status(status, &page)?;
+            Ok(match retry {
+                Some(s) => with_retry_after(r, s),
+                None => r,
+            })
+        }
+    }
 }
 
 pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, _form: FormData) -> PageResult {
@@ -179,6 +332,7 @@ struct ProfilePage {
     pw_errors: FieldErrors,
     can_write: bool,
     min_password: usize,
+    max_keys: u32,
 }
 
 async fn profile_page(
@@ -223,6 +377,7 @@ async fn profile_page(
         pw_errors: FieldErrors::default(),
         can_write: caller.user.role.can_write(),
         min_password: auth::MIN_PASSWORD,
+        max_keys: state.settings.max_keys_per_user,
     })
 }
 
@@ -252,6 +407,13 @@ pub(crate) async fn create_key(
             page.key_errors = fields.into();
             page.key_name = name.to_owned();
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(ApiError::Conflict(message)) => {
+            let mut page = profile_page(&state, &ctx, None).await?;
+            page.key_errors =
+                std::collections::BTreeMap::from([("name".to_owned(), message)]).into();
+            page.key_name = name.to_owned();
+            render_status(StatusCode::CONFLICT, &page)
         }
         Err(e) => Err(PageError::from(e).with(&ctx)),
     }
@@ -304,6 +466,7 @@ struct UserRow {
     role: &'static str,
     created: String,
     disabled: bool,
+    pending: bool,
     is_self: bool,
 }
 
@@ -312,6 +475,8 @@ struct UserRow {
 struct UsersPage {
     l: Layout,
     users: Vec<UserRow>,
+    pending: usize,
+    registration: &'static str,
     roles: Vec<&'static str>,
     created: Option<(String, Option<String>)>,
     errors: FieldErrors,
@@ -337,12 +502,16 @@ async fn users_page(
             role: u.role.as_str(),
             created: short_time_text(&u.created_at),
             disabled: u.disabled,
+            pending: u.pending,
             is_self: u.id == me,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let pending = users.iter().filter(|u| u.pending).count();
     Ok(UsersPage {
         l: Layout::new(state, Some(ctx), "Users", "admin").done(done),
         users,
+        pending,
+        registration: state.settings.registration.as_str(),
         roles: [Role::Reader, Role::Analyst, Role::Admin]
             .iter()
             .map(|r| r.as_str())
@@ -417,6 +586,47 @@ pub(crate) async fn update_user(
             render_status(e.status(), &page)
         }
     }
+}
+
+/// Approves or rejects a pending registration from the users page.
+async fn decide(state: &AppState, ctx: &Ctx, id: i64, approve: bool) -> PageResult {
+    let caller = ctx.caller()?;
+    let result = if approve {
+        ops::approve_user(state, &caller, id).await.map(|_| ())
+    } else {
+        ops::reject_user(state, &caller, id).await
+    };
+    match result {
+        Ok(()) => Ok(see_other(if approve {
+            "/admin/users?done=approved"
+        } else {
+            "/admin/users?done=rejected"
+        })),
+        Err(ApiError::Internal(e)) => Err(PageError::from(ApiError::Internal(e)).with(ctx)),
+        Err(e) => {
+            let mut page = users_page(state, ctx, None).await?;
+            page.error = Some(e.to_string());
+            render_status(e.status(), &page)
+        }
+    }
+}
+
+pub(crate) async fn approve_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    _form: FormData,
+) -> PageResult {
+    decide(&state, &ctx, id, true).await
+}
+
+pub(crate) async fn reject_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    _form: FormData,
+) -> PageResult {
+    decide(&state, &ctx, id, false).await
 }
 
 #[cfg(test)]

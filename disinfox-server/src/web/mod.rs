@@ -12,6 +12,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod chart;
 mod form;
 mod incidents;
@@ -22,7 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
@@ -48,14 +49,12 @@ pub struct PageSpec {
 impl PageSpec {
     /// The route's handler, behind the guard of its access level.
     pub fn guarded(&self, state: &AppState) -> MethodRouter<AppState> {
-        let mr = (self.handler)();
-        let s = state.clone();
-        match self.access {
-            Access::Public => mr.layer(middleware::from_fn_with_state(s, session::guard_public)),
-            Access::Read => mr.layer(middleware::from_fn_with_state(s, session::guard_read)),
-            Access::Write => mr.layer(middleware::from_fn_with_state(s, session::guard_write)),
-            Access::Admin => mr.layer(middleware::from_fn_with_state(s, session::guard_admin)),
-        }
+        let guard = session::PageGuard {
+            state: state.clone(),
+            access: self.access,
+            method: Method::from_bytes(self.method.as_bytes()).unwrap_or(Method::GET),
+        };
+        (self.handler)().layer(middleware::from_fn_with_state(guard, session::guard))
     }
 }
 
@@ -78,23 +77,25 @@ pub fn pages() -> Vec<PageSpec> {
         page!("GET" "/assets/{file}" Public "Stylesheet, script and icon", get(assets::serve)),
         page!("GET" "/login" Public "The sign-in form", get(account::login_form)),
         page!("POST" "/login" Public "Signs in", post(account::login)),
+        page!("GET" "/register" Public "The registration form (when the registration setting allows it)", get(account::register_form)),
+        page!("POST" "/register" Public "Applies for a reader account", post(account::register)),
         page!("POST" "/logout" Read "Signs out", post(account::logout)),
-        page!("GET" "/dashboard" Read "Counts, latest incidents, top actors, countries, techniques, channels, incidents over time", get(incidents::dashboard)),
-        page!("GET" "/incidents" Read "Incidents: full-text search, facet filters, sort, pages", get(incidents::list)),
+        page!("GET" "/dashboard" Browse "Counts, latest incidents, top actors, countries, techniques, channels, incidents over time", get(incidents::dashboard)),
+        page!("GET" "/incidents" Browse "Incidents: full-text search, facet filters, sort, pages", get(incidents::list)),
         page!("GET" "/incidents/new" Write "The new-incident form", get(incidents::new_form)),
         page!("POST" "/incidents/new" Write "Creates an incident", post(incidents::create)),
-        page!("GET" "/incidents/{id}" Read "An incident: every field, techniques by tactic, related incidents, STIX bundle", get(incidents::detail)),
-        page!("GET" "/incidents/{id}/bundle" Read "Downloads the incident's STIX 2.1 bundle", get(incidents::bundle_download)),
-        page!("GET" "/incidents/{id}/navigator" Read "Downloads the incident's DISARM Navigator layer", get(incidents::layer_download)),
+        page!("GET" "/incidents/{id}" Browse "An incident: every field, techniques by tactic, related incidents, STIX bundle", get(incidents::detail)),
+        page!("GET" "/incidents/{id}/bundle" Browse "Downloads the incident's STIX 2.1 bundle", get(incidents::bundle_download)),
+        page!("GET" "/incidents/{id}/navigator" Browse "Downloads the incident's DISARM Navigator layer", get(incidents::layer_download)),
         page!("GET" "/incidents/{id}/edit" Write "The edit form of an incident", get(incidents::edit_form)),
         page!("POST" "/incidents/{id}/edit" Write "Saves a new version of an incident", post(incidents::update)),
         page!("POST" "/incidents/{id}/delete" Write "Deletes an incident (published revoked)", post(incidents::delete)),
         page!("GET" "/import" Write "The bulk import form", get(incidents::import_form)),
         page!("POST" "/import" Write "Imports a STIX bundle or a DISINFOX CSV file; shows the report", post(incidents::import)),
-        page!("GET" "/matrix" Read "The DISARM matrix shaded by incident counts (all or filtered)", get(incidents::matrix)),
-        page!("GET" "/matrix/navigator" Read "Downloads the DISARM Navigator heatmap layer of the matrix's incidents", get(incidents::heatmap_download)),
-        page!("GET" "/actors" Read "Actors with incident counts", get(incidents::actors)),
-        page!("GET" "/actors/{name}" Read "An actor and its incidents", get(incidents::actor)),
+        page!("GET" "/matrix" Browse "The DISARM matrix shaded by incident counts (all or filtered)", get(incidents::matrix)),
+        page!("GET" "/matrix/navigator" Browse "Downloads the DISARM Navigator heatmap layer of the matrix's incidents", get(incidents::heatmap_download)),
+        page!("GET" "/actors" Browse "Actors with incident counts", get(incidents::actors)),
+        page!("GET" "/actors/{name}" Browse "An actor and its incidents", get(incidents::actor)),
         page!("GET" "/profile" Read "The signed-in user: API keys, password", get(account::profile)),
         page!("POST" "/profile/keys" Read "Creates an API key (shown once)", post(account::create_key)),
         page!("POST" "/profile/keys/{id}/revoke" Read "Revokes an API key", post(account::revoke_key)),
@@ -102,6 +103,9 @@ pub fn pages() -> Vec<PageSpec> {
         page!("GET" "/admin/users" Admin "Users and roles", get(account::users)),
         page!("POST" "/admin/users" Admin "Creates a user", post(account::create_user)),
         page!("POST" "/admin/users/{id}" Admin "Changes a user's role or disables it", post(account::update_user)),
+        page!("POST" "/admin/users/{id}/approve" Admin "Approves a pending registration", post(account::approve_user)),
+        page!("POST" "/admin/users/{id}/reject" Admin "Rejects a pending registration (the application is deleted)", post(account::reject_user)),
+        page!("GET" "/admin/audit" Admin "The audit log: sign-ins, registrations, roles, keys, deletions; filters and pages", get(audit::page)),
     ]
 }
 
@@ -144,6 +148,11 @@ pub async fn html_pages(State(state): State<AppState>, req: Request, next: Next)
         (header::REFERRER_POLICY, "same-origin"),
     ] {
         h.insert(k, HeaderValue::from_static(v));
+    }
+    // Pages show what the user may see, and forms carry tokens: no cache keeps them (the
+    // stylesheet, script and icon are cached).
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
 }

@@ -18,6 +18,7 @@ use stix_model::Timestamp;
 
 use super::views::PageError;
 use crate::auth::{self, Caller, Scope};
+use crate::client::ClientAddr;
 use crate::db::{Role, User};
 use crate::routes::Access;
 use crate::startup::AppState;
@@ -38,6 +39,8 @@ pub(crate) struct Ctx {
     pub(crate) csrf: String,
     /// The hash of the session id.
     pub(crate) session: Option<Vec<u8>>,
+    /// Where the request came from.
+    pub(crate) address: ClientAddr,
 }
 
 impl Ctx {
@@ -49,6 +52,7 @@ impl Ctx {
                 user: u.clone(),
                 key_id: None,
                 scope: Scope::Write,
+                address: self.address,
             }),
             None => Err(PageError::internal("a page that needs a user got none")),
         }
@@ -175,24 +179,29 @@ fn same_token(a: &str, b: &str) -> bool {
             == 0
 }
 
-pub(crate) async fn guard_public(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    guard(Access::Public, s, req, next).await
+/// What the guard of one page route checks: its access level, for its method.
+#[derive(Clone)]
+pub(crate) struct PageGuard {
+    pub(crate) state: AppState,
+    pub(crate) access: Access,
+    pub(crate) method: Method,
 }
-pub(crate) async fn guard_read(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    guard(Access::Read, s, req, next).await
-}
-pub(crate) async fn guard_write(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    guard(Access::Write, s, req, next).await
-}
-pub(crate) async fn guard_admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    guard(Access::Admin, s, req, next).await
-}
+
+/// The largest form accepted from a visitor without a session (sign-in, registration): those
+/// forms are small, and anyone can send them.
+const ANONYMOUS_BODY_LIMIT: usize = 16 * 1024;
 
 /// Signs the request in from its session cookie, enforces the route's access level (a
 /// redirect to the sign-in page without a session, 403 for a role below it), and checks the
-/// CSRF token of every request that is not a GET or HEAD.
-async fn guard(access: Access, state: AppState, req: Request, next: Next) -> Response {
-    match guarded(access, &state, req, next).await {
+/// CSRF token of every request that is not a GET or HEAD. A request with another method than
+/// the route's passes through untouched, to be answered 405 by the router.
+pub(crate) async fn guard(State(g): State<PageGuard>, req: Request, next: Next) -> Response {
+    let method_matches =
+        req.method() == g.method || (g.method == Method::GET && req.method() == Method::HEAD);
+    if !method_matches {
+        return next.run(req).await;
+    }
+    match guarded(g.access, &g.state, req, next).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -205,10 +214,16 @@ async fn guarded(
     next: Next,
 ) -> Result<Response, PageError> {
     let jar = cookies(req.headers());
+    let address = req
+        .extensions()
+        .get::<ClientAddr>()
+        .copied()
+        .unwrap_or(ClientAddr::UNKNOWN);
     let mut ctx = Ctx {
         user: None,
         csrf: String::new(),
         session: None,
+        address,
     };
     if let Some(token) = jar.get(SESSION_COOKIE).filter(|t| !t.is_empty()) {
         let hash = auth::hash_api_key(token);
@@ -217,6 +232,7 @@ async fn guarded(
                 user: Some(user),
                 csrf,
                 session: Some(hash),
+                address,
             };
         }
     }
@@ -238,6 +254,18 @@ async fn guarded(
     let is_get = req.method() == Method::GET || req.method() == Method::HEAD;
     match (&ctx.user, access) {
         (_, Access::Public) => {}
+        (None, Access::Browse) if state.settings.public_read && is_get => {
+            if let Err(wait) = state.anonymous_views.take(address.bucket()) {
+                let secs = wait.as_secs().max(1);
+                let mut r = PageError::too_many(format!(
+                    "Too many pages opened from your address without signing in. Try again in {secs} seconds, or sign in."
+                ))
+                .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return Ok(r);
+            }
+        }
         (None, _) => return Ok(to_sign_in(&req, is_get)),
         (Some(u), Access::Write) if !u.role.can_write() => {
             return Err(PageError::forbidden(format!(
@@ -298,9 +326,14 @@ async fn check_csrf(
     fresh_token: bool,
 ) -> Result<Request, PageError> {
     let (mut parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, state.settings.body_limit_bytes)
+    let limit = if ctx.user.is_some() {
+        state.settings.body_limit_bytes
+    } else {
+        ANONYMOUS_BODY_LIMIT
+    };
+    let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| PageError::too_large(state.settings.body_limit_bytes))?;
+        .map_err(|_| PageError::too_large(limit))?;
     let ct = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -321,6 +354,13 @@ async fn check_csrf(
         && !ctx.csrf.is_empty()
         && sent.as_deref().is_some_and(|t| same_token(t, &ctx.csrf));
     if !ok {
+        let who = ctx.user.as_ref().map_or("", |u| u.email.as_str());
+        crate::audit::refusal(
+            "csrf-refused",
+            ctx.address,
+            who,
+            "form security token missing or wrong",
+        );
         return Err(PageError::forbidden(
             "The form was refused: its security token is missing or wrong (it may come from \
              another site, or from a page opened before you signed in again). Reload the page \

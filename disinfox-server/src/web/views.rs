@@ -11,6 +11,7 @@ use stix_model::disarm::Catalogue;
 use stix_model::{CountryCode, Timestamp};
 
 use super::session::Ctx;
+use crate::configuration::Registration;
 use crate::db::{Role, StoredIncident};
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -38,6 +39,10 @@ pub(crate) struct Layout {
     pub(crate) notice: Option<&'static str>,
     /// The page uses the whole width of the window (the DISARM matrix).
     pub(crate) wide: bool,
+    /// Visitors without an account may browse (the `public_read` setting).
+    pub(crate) public_read: bool,
+    /// Anyone may register (the `registration` setting is `approval` or `open`).
+    pub(crate) can_register: bool,
 }
 
 impl Layout {
@@ -65,6 +70,8 @@ impl Layout {
                 .to_owned(),
             notice: None,
             wide: false,
+            public_read: state.settings.public_read,
+            can_register: state.settings.registration != Registration::Closed,
         }
     }
 
@@ -78,6 +85,8 @@ impl Layout {
             Some("revoked") => Some("The API key was revoked."),
             Some("password") => Some("Your password was changed; your other sessions ended."),
             Some("updated") => Some("The user was updated."),
+            Some("approved") => Some("The registration was approved: the user can sign in."),
+            Some("rejected") => Some("The registration was rejected and deleted."),
             Some("signed-out") => Some("You are signed out."),
             _ => None,
         };
@@ -114,6 +123,9 @@ impl PageError {
     }
     pub(crate) fn bad_request(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub(crate) fn too_many(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, m)
     }
     pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(

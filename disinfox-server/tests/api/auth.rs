@@ -137,7 +137,9 @@ async fn every_page_but_the_public_ones_leads_to_the_sign_in_form() {
             ("GET", "/"),
             ("GET", "/assets/{file}"),
             ("GET", "/login"),
-            ("POST", "/login")
+            ("POST", "/login"),
+            ("GET", "/register"),
+            ("POST", "/register")
         ]
     );
     // Pages are not in the API description, and API routes keep their JSON 401.

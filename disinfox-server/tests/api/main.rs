@@ -8,5 +8,6 @@ mod imports;
 mod incidents;
 mod navigator;
 mod pages;
+mod public;
 mod support;
 mod taxii;

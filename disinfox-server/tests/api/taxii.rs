@@ -325,10 +325,10 @@ async fn api_keys_authenticate_as_basic_password_or_bearer() {
                 .basic_auth("taxii", Some("dfx_wrong")),
         ),
         (
-            "Basic without password",
+            "Basic with a wrong key as user name and no password",
             app.client
                 .get(app.url(&path))
-                .basic_auth(&app.reader, None::<&str>),
+                .basic_auth("dfx_wrong", None::<&str>),
         ),
     ] {
         let a = get(req).await;

@@ -376,3 +376,63 @@ async fn a_reader_is_refused_the_analyst_pages() {
     assert_eq!(b.path().await, "/matrix?country=UA");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_waits_for_approval_then_signs_in_and_makes_a_key() {
+    use disinfox_server::configuration::Registration;
+    let app = crate::support::spawn_with(|s| s.registration = Registration::Approval).await;
+    app.create(&incident("Seen after approval")).await;
+    let b = Browser::start(&app.base).await;
+    let password = "applicant password 1";
+    b.goto("/login").await;
+    b.click_and_wait("nav.main a[href='/register']").await;
+    assert_eq!(b.path().await, "/register");
+    b.fill("input[name=email]", "applicant@example.org").await;
+    b.fill("input[name=password]", password).await;
+    b.fill("input[name=confirm]", password).await;
+    b.click_and_wait("form[action='/register'] button[type=submit]")
+        .await;
+    assert!(
+        b.text("#registered").await.contains("pending"),
+        "{}",
+        b.main_text().await
+    );
+
+    // Pending: the right password is not enough yet.
+    b.goto("/login").await;
+    b.fill("input[name=email]", "applicant@example.org").await;
+    b.fill("input[name=password]", password).await;
+    b.click_and_wait("form[action='/login'] button[type=submit]")
+        .await;
+    assert_eq!(b.path().await, "/login");
+    assert!(b.text(".alert").await.contains("pending"));
+
+    // An administrator approves it on the users page.
+    b.sign_in("admin@test.org").await;
+    b.click_and_wait("nav.main a[href='/admin/users']").await;
+    assert!(b.text("#pending-count").await.contains("1 registration"));
+    b.click_and_wait("button[aria-label='Approve applicant@example.org']")
+        .await;
+    assert!(b.text(".notice").await.contains("approved"));
+    assert!(!b.exists("#pending-count").await);
+    b.click_and_wait("form[action='/logout'] button").await;
+
+    // Now the applicant signs in, as a reader, and makes a key that reads the API.
+    b.goto("/login").await;
+    b.fill("input[name=email]", "applicant@example.org").await;
+    b.fill("input[name=password]", password).await;
+    b.click_and_wait("form[action='/login'] button[type=submit]")
+        .await;
+    assert_eq!(b.path().await, "/dashboard");
+    assert_eq!(b.text(".me .badge").await, "reader");
+    b.goto("/profile").await;
+    b.fill("form[action='/profile/keys'] input[name=name]", "mine")
+        .await;
+    b.click_and_wait("form[action='/profile/keys'] button[type=submit]")
+        .await;
+    let key = b.text("#new-key").await;
+    let (status, v) = app.get("/api/v1/incidents", &key).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["items"][0]["name"], "Seen after approval");
+    b.close().await;
+}
