@@ -141,6 +141,39 @@ struct Group {
     rows: Vec<String>,
     input: IncidentInput,
     errors: Vec<String>,
+    /// What the lists hold already, `(list, lower-case value)`: a set, so that gathering the
+    /// rows of one incident costs as much as the rows, not their square.
+    seen: std::collections::HashSet<(List, String)>,
+}
+
+/// The lists of an incident gathered over its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum List {
+    Targets,
+    Actors,
+    Techniques,
+    Channels,
+    Attribution,
+    Sources,
+}
+
+impl Group {
+    /// Adds `value` to `list` unless it holds it already (ASCII case ignored).
+    fn add(&mut self, list: List, value: &str) {
+        if !self.seen.insert((list, value.to_ascii_lowercase())) {
+            return;
+        }
+        let inp = &mut self.input;
+        let v = match list {
+            List::Targets => &mut inp.target_countries,
+            List::Actors => &mut inp.actors,
+            List::Techniques => &mut inp.techniques,
+            List::Channels => &mut inp.channels,
+            List::Attribution => &mut inp.attribution_sources,
+            List::Sources => &mut inp.source_urls,
+        };
+        v.push(value.to_owned());
+    }
 }
 
 fn flag(cell: &str) -> Result<bool, ()> {
@@ -301,14 +334,13 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
         });
         let g = &mut groups[gi];
         g.rows.push(row_label.clone());
-        let inp = &mut g.input;
         if name.is_empty() {
             g.errors.push(format!("{row_label}: Event is empty"));
         }
-        inp.name = name;
+        g.input.name = name;
         if !year.is_empty() {
             match PartialDate::parse(&year) {
-                Ok(d) if d.month().is_none() => inp.first_seen = Some(d.to_string()),
+                Ok(d) if d.month().is_none() => g.input.first_seen = Some(d.to_string()),
                 _ => g
                     .errors
                     .push(format!("{row_label}: Year {year:?} is not a year")),
@@ -318,22 +350,22 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
         if !desc.is_empty()
             && !desc.eq_ignore_ascii_case("no description")
             && !desc.eq_ignore_ascii_case("nan")
-            && inp.description.is_empty()
+            && g.input.description.is_empty()
         {
-            inp.description = desc.to_owned();
+            g.input.description = desc.to_owned();
         }
         for c in split_list(cell(target_col)) {
             if NOWHERE.contains(&c.to_lowercase().as_str()) {
                 report.warnings.push(format!(
                     "{row_label}: target {c:?} names no country; left out"
                 ));
-            } else if !inp.target_countries.contains(&c) {
-                inp.target_countries.push(c);
+            } else {
+                g.add(List::Targets, &c);
             }
         }
         for (k, v) in [
-            (region_col, &mut inp.region),
-            (sub_col, &mut inp.sub_region),
+            (region_col, &mut g.input.region),
+            (sub_col, &mut g.input.sub_region),
         ] {
             let c = cell(k);
             if !c.is_empty() && !c.eq_ignore_ascii_case("nan") {
@@ -343,16 +375,14 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
         let origin = cell(origin_col);
         if !origin.is_empty() && !NOWHERE.contains(&origin.to_lowercase().as_str()) {
             match CountryCode::lookup(origin.trim_end_matches('*')) {
-                Some(c) => inp.country_of_origin = Some(c.to_string()),
+                Some(c) => g.input.country_of_origin = Some(c.to_string()),
                 None => report.warnings.push(format!(
                     "{row_label}: country of origin {origin:?} is not a country; left out"
                 )),
             }
         }
         for a in split_list(cell(actor_col)) {
-            if !inp.actors.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
-                inp.actors.push(a);
-            }
+            g.add(List::Actors, &a);
         }
         let mut flagged = |c: usize, header: &str| -> bool {
             let v = rec.get(c).unwrap_or("");
@@ -367,31 +397,29 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
             }
         };
         for (c, t) in &technique_cols {
-            if flagged(*c, &headers[*c]) && !inp.techniques.contains(t) {
-                inp.techniques.push(t.clone());
+            if flagged(*c, &headers[*c]) {
+                g.add(List::Techniques, t);
             }
         }
         for (c, ch) in &channel_cols {
-            if flagged(*c, ch) && !inp.channels.iter().any(|x| x == ch) {
-                inp.channels.push((*ch).to_owned());
+            if flagged(*c, ch) {
+                g.add(List::Channels, ch);
             }
         }
         if let Some(c) = cyber_col {
             if flagged(c, "Cyber Attacks") {
-                inp.cyber_attack = Some(true);
+                g.input.cyber_attack = Some(true);
             }
         }
         for (c, v) in &attribution_cols {
-            if flagged(*c, v) && !inp.attribution_sources.iter().any(|x| x == v) {
-                inp.attribution_sources.push((*v).to_owned());
+            if flagged(*c, v) {
+                g.add(List::Attribution, v);
             }
         }
         for c in &source_cols {
             let (urls, note) = source_urls(rec.get(*c).unwrap_or(""));
             for u in urls {
-                if !inp.source_urls.contains(&u) {
-                    inp.source_urls.push(u);
-                }
+                g.add(List::Sources, &u);
             }
             if let Some(n) = note {
                 report
@@ -649,6 +677,31 @@ pub async fn import_stix(
                 input.actors.push(format!("{u}*"));
             }
         }
+        // What the lists hold already (lower-case): one set, so many relationships cost
+        // linear time.
+        let mut seen: std::collections::HashSet<(&str, String)> = input
+            .techniques
+            .iter()
+            .map(|t| ("technique", t.to_ascii_lowercase()))
+            .chain(input.actors.iter().map(|a| {
+                (
+                    "actor",
+                    a.trim_end_matches('*').trim_end().to_ascii_lowercase(),
+                )
+            }))
+            .chain(
+                input
+                    .target_countries
+                    .iter()
+                    .map(|c| ("target", c.to_ascii_lowercase())),
+            )
+            .chain(
+                input
+                    .channels
+                    .iter()
+                    .map(|c| ("channel", c.to_ascii_lowercase())),
+            )
+            .collect();
         for (ty, target) in rels.get(id.as_str()).into_iter().flatten() {
             let Some(t) = by_id.get(target) else {
                 report.warnings.push(format!(
@@ -658,25 +711,25 @@ pub async fn import_stix(
             };
             match *ty {
                 "uses" => match disarm_id(t) {
-                    Some(x) if !input.techniques.contains(&x) => input.techniques.push(x),
-                    Some(_) => {}
+                    Some(x) => {
+                        if seen.insert(("technique", x.to_ascii_lowercase())) {
+                            input.techniques.push(x);
+                        }
+                    }
                     None => report.warnings.push(format!(
                         "{id}: uses {target}, which is not a DISARM technique; left out"
                     )),
                 },
                 "attributed-to" => {
                     if let Some(n) = name_of(t) {
-                        let uncertain = format!("{n}*");
-                        if !input.actors.iter().any(|a| {
-                            a.eq_ignore_ascii_case(&n) || a.eq_ignore_ascii_case(&uncertain)
-                        }) {
+                        if seen.insert(("actor", n.to_ascii_lowercase())) {
                             input.actors.push(n);
                         }
                     }
                 }
                 "targets" => {
                     if let Some(c) = country_of(t) {
-                        if !input.target_countries.contains(&c) {
+                        if seen.insert(("target", c.to_ascii_lowercase())) {
                             input.target_countries.push(c);
                         }
                     }
@@ -686,7 +739,7 @@ pub async fn import_stix(
                 }
                 "related-to" => {
                     if let (StixObject::Channel(_), Some(n)) = (t, name_of(t)) {
-                        if !input.channels.contains(&n) {
+                        if seen.insert(("channel", n.to_ascii_lowercase())) {
                             input.channels.push(n);
                         }
                     }
