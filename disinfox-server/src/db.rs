@@ -880,6 +880,14 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// The sequence number of the newest change (0 before the first).
+    pub async fn last_change_seq(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
     /// The change time of a sequence number.
     pub async fn change_time(&self, seq: i64) -> anyhow::Result<Option<String>> {
         Ok(sqlx::query("SELECT at FROM changes WHERE seq = ?")

@@ -225,8 +225,11 @@ async fn not_found(uri: Uri) -> Response {
         };
         return taxii::error_response(StatusCode::NOT_FOUND, &format!("no such resource{hint}"));
     }
-    error_response(StatusCode::NOT_FOUND, "no such resource", BTreeMap::new())
+    error_response(StatusCode::NOT_FOUND, NO_SUCH_RESOURCE, BTreeMap::new())
 }
+
+/// The message of the router's 404.
+pub const NO_SUCH_RESOURCE: &str = "no such resource";
 
 fn is_taxii(path: &str) -> bool {
     path == "/taxii2" || path.starts_with("/taxii2/")

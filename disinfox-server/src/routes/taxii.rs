@@ -352,6 +352,19 @@ fn raw(q: RawQuery) -> TaxiiResult<Vec<(String, String)>> {
 
 /// The page of a request: after `next` and after `added_after`, whichever is later.
 async fn fetch(state: &AppState, p: &Params) -> TaxiiResult<(Vec<Item>, bool)> {
+    if let Some(next) = &p.next {
+        let newest = state
+            .store
+            .last_change_seq()
+            .await
+            .map_err(ApiError::from)?;
+        if next.seq > newest {
+            return Err(TaxiiError::bad_request(format!(
+                "next: {:?} points beyond the newest change ({newest}); it is not a token this server gave",
+                next.token()
+            )));
+        }
+    }
     let mut start = p.next.clone().unwrap_or_else(Position::start);
     if let Some(t) = &p.added_after {
         let seq = state

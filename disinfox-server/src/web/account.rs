@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use crate::auth;
 use crate::db::Role;
 use crate::error::ApiError;
 use crate::ops;
+use crate::routes::api::PathParams;
 use crate::startup::AppState;
 
 #[derive(Template)]
@@ -260,7 +261,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     _form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -396,7 +397,7 @@ pub(crate) async fn create_user(
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;

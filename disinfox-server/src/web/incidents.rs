@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -22,7 +22,7 @@ use crate::db::{Count, Facet, StoredIncident};
 use crate::error::ApiError;
 use crate::import;
 use crate::ops;
-use crate::routes::api::ListQuery;
+use crate::routes::api::{ListQuery, PathParams};
 use crate::startup::AppState;
 
 fn catalogue(state: &AppState) -> &'static Catalogue {
@@ -634,7 +634,7 @@ pub(crate) struct DoneQuery {
 pub(crate) async fn detail(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     Query(dq): Query<DoneQuery>,
 ) -> PageResult {
     let s = ops::load_incident(&state, &id)
@@ -671,7 +671,7 @@ pub(crate) async fn detail(
 pub(crate) async fn bundle_download(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, PageError> {
     crate::routes::bundle::incident_bundle_download(&state, &id, false)
         .await
@@ -681,7 +681,7 @@ pub(crate) async fn bundle_download(
 pub(crate) async fn layer_download(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, PageError> {
     crate::routes::navigator::incident_layer_response(&state, &id)
         .await
@@ -851,7 +851,7 @@ async fn live_incident(state: &AppState, ctx: &Ctx, id: &str) -> Result<StoredIn
 pub(crate) async fn edit_form(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> PageResult {
     let s = live_incident(&state, &ctx, &id).await?;
     let id = s.id.to_string();
@@ -871,7 +871,7 @@ pub(crate) async fn edit_form(
 pub(crate) async fn update(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -898,7 +898,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     _form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -1228,7 +1228,7 @@ struct ActorPage {
 pub(crate) async fn actor(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     Query(aq): Query<ActorsQuery>,
 ) -> PageResult {
     let q = ListQuery {

@@ -211,7 +211,14 @@ pub(crate) async fn error_page_for(state: &AppState, res: Response) -> Response 
                 .await
                 .unwrap_or_default();
             let text = String::from_utf8_lossy(&text).trim().to_owned();
+            // An API error answered on a page (a path parameter that does not parse) keeps
+            // its message; the router's own 404 gets the page's wording.
+            let api_message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .filter(|m| m != crate::routes::NO_SUCH_RESOURCE);
             match status {
+                _ if api_message.is_some() => api_message.unwrap_or_default(),
                 StatusCode::NOT_FOUND => "There is no such page.".to_owned(),
                 StatusCode::PAYLOAD_TOO_LARGE => {
                     PageError::too_large(state.settings.body_limit_bytes).message

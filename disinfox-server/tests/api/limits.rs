@@ -64,3 +64,119 @@ async fn an_oversized_list_is_refused_before_any_per_item_work() {
     let v = app.create(&body).await;
     assert_eq!(v["actors"].as_array().unwrap().len(), 100);
 }
+
+#[tokio::test]
+async fn a_page_beyond_the_last_one_that_can_exist_is_refused_not_wrapped_to_page_one() {
+    let app = spawn_app().await;
+    app.create(&incident("Only one")).await;
+    for query in [
+        "page=9223372036854775807",
+        "page=184467440737095517",
+        "page=1000001",
+        "page=0",
+        "page=-3",
+        "per_page=9223372036854775807",
+        "page=99999999999999999999999",
+    ] {
+        let (status, v) = app
+            .get(&format!("/api/v1/incidents?{query}"), &app.reader)
+            .await;
+        assert_eq!(status, 400, "{query}: {v}");
+        assert!(v["error"]["message"].is_string(), "{query}: {v}");
+    }
+    let (status, v) = app
+        .get("/api/v1/incidents?page=1000000&per_page=200", &app.reader)
+        .await;
+    assert_eq!(status, 200, "the last page that can exist: {v}");
+    assert_eq!(v["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_cursor_beyond_the_newest_change_is_refused() {
+    let app = spawn_app().await;
+    app.create(&incident("First")).await;
+    app.create(&incident("Second")).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/bundle?limit=1"))
+        .bearer_auth(&app.reader)
+        .send()
+        .await
+        .unwrap();
+    let next: i64 = r.headers()["x-disinfox-next-cursor"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(next, 1);
+    for ok in ["0", "1", "2"] {
+        let (status, _) = app
+            .get(&format!("/api/v1/bundle?cursor={ok}"), &app.reader)
+            .await;
+        assert_eq!(status, 200, "cursor {ok}");
+    }
+    for bad in ["3", "9223372036854775807"] {
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/bundle?cursor={bad}")))
+            .bearer_auth(&app.reader)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "cursor {bad}");
+        assert!(
+            r.headers().get("x-disinfox-next-cursor").is_none(),
+            "not echoed"
+        );
+        let v: Value = r.json().await.unwrap();
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("beyond the newest change (2)"), "{m}");
+    }
+    // TAXII's next token: the same rule.
+    let r = app
+        .client
+        .get(app.url(
+            "/taxii2/disinfox/collections/incidents/objects/?next=3.7.incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8",
+        ))
+        .bearer_auth(&app.reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["description"]
+            .as_str()
+            .unwrap()
+            .contains("beyond the newest change"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_id_in_a_path_gets_a_plain_message_in_json_and_on_pages() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (Method::DELETE, "/api/v1/keys/abc"),
+        (Method::DELETE, "/api/v1/keys/99999999999999999999"),
+        (Method::PATCH, "/api/v1/users/1.5"),
+    ] {
+        let (status, v) = app
+            .send(method.clone(), path, &app.admin, &json!({"role": "reader"}))
+            .await;
+        assert_eq!(status, 404, "{path}: {v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("ids in this path are whole numbers"), "{m}");
+        assert!(!m.contains("i64") && !m.contains("Cannot parse"), "{m}");
+    }
+    let s = crate::pages::sign_in(&app, "admin@test.org").await;
+    let r = s.post("/profile/keys/abc/revoke", &[], None).await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(crate::pages::is_html(&r));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("ids in this path are whole numbers"),
+        "{html}"
+    );
+    assert!(!html.contains("i64"), "{html}");
+}
