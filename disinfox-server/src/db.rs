@@ -169,6 +169,11 @@ pub struct Store {
     write: Arc<Mutex<()>>,
 }
 
+/// The last change at or before a time: change times increase with the sequence, so the
+/// newest such change is one index search (`changes_at`), not a scan of the log.
+pub(crate) const SQL_SEQ_AT: &str =
+    "SELECT seq FROM changes WHERE at <= ? ORDER BY at DESC LIMIT 1";
+
 /// Current time in the change-log format, with microseconds.
 pub fn micros_text(t: &Timestamp) -> String {
     t.with_digits(6).to_string()
@@ -217,6 +222,10 @@ impl Store {
             .backfill_collection()
             .await
             .context("filling the TAXII collection tables")?;
+        store
+            .index_collection_objects()
+            .await
+            .context("indexing the objects of the TAXII collection")?;
         Ok(store)
     }
 
@@ -682,8 +691,7 @@ impl Store {
                     .await?;
             }
         }
-        let keys = collection::collection_keys(incident);
-        Self::record_collection_refs(&mut tx, id.as_str(), Some(&keys), seq, &at).await?;
+        Self::record_collection_refs(&mut tx, id.as_str(), Some(incident), seq, &at).await?;
         tx.commit().await?;
         Ok(StoredIncident {
             id: id.clone(),
@@ -873,11 +881,11 @@ impl Store {
     /// The sequence number of the last change at or before the change time `at` (for
     /// `newer_than`): changes after it are exactly those with a later change time.
     pub async fn seq_at(&self, at: &str) -> anyhow::Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at <= ?")
+        Ok(sqlx::query_scalar(SQL_SEQ_AT)
             .bind(at)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.get(0))
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0))
     }
 
     /// The sequence number of the newest change (0 before the first).
@@ -1126,6 +1134,43 @@ mod tests {
             "\"a\"* \"OR\"* \"b\"* \"NEAR\"* \"c\"*"
         );
         assert_eq!(fts_query("  -- ; "), "");
+    }
+
+    /// The look-ups of the bundle endpoint and TAXII search an index: none scans the change
+    /// log, the incidents or the collection tables (SQLite's plan says `SEARCH`, not `SCAN`).
+    #[tokio::test]
+    async fn lookups_by_time_and_id_search_an_index() {
+        let path = std::env::temp_dir().join(format!("disinfox-plan-{}.db", uuid::Uuid::new_v4()));
+        let store = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        for (name, sql) in [
+            ("seq_at", SQL_SEQ_AT),
+            ("object homes", collection::SQL_OBJECT_HOMES),
+            ("incidents by ids", collection::SQL_INCIDENTS_BY_IDS),
+            ("entries by keys", collection::SQL_ENTRIES_BY_KEYS),
+        ] {
+            let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>("detail"))
+                .collect();
+            let scans: Vec<&String> = plan
+                .iter()
+                .filter(|d| d.starts_with("SCAN") && !d.contains("VIRTUAL TABLE"))
+                .collect();
+            assert!(scans.is_empty(), "{name} scans: {plan:?}");
+            assert!(
+                plan.iter().any(|d| d.starts_with("SEARCH")),
+                "{name}: {plan:?}"
+            );
+        }
+        store.pool().close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 
     #[test]
