@@ -589,27 +589,50 @@ fn country_of(o: &StixObject) -> Option<String> {
         .map(|c| c.to_string())
 }
 
-/// Imports the incidents of a STIX 2.1 bundle (with their techniques, actors, locations and
-/// channels read from the relationships and from the DISINFOX extension).
-pub async fn import_stix(
-    state: &AppState,
-    bytes: &[u8],
-    user_id: Option<i64>,
-) -> ApiResult<ImportReport> {
-    let (bundle, validation) = Bundle::read_lenient(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("not a STIX bundle: {e}")))?;
-    let mut report = ImportReport::default();
-    // Objects that did not parse are reported; references that point nowhere are fine here.
+/// Reads a bundle: its objects, and a report that rejects each object that does not parse
+/// (once, with every violation). A bundle whose own properties are wrong (`type`, `id`,
+/// `objects`) is refused whole: nothing of it is imported.
+fn read_bundle(bytes: &[u8]) -> ApiResult<(Vec<StixObject>, ImportReport)> {
+    let mut objects = Vec::new();
     let mut bad: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for v in validation
-        .violations
-        .iter()
-        .filter(|v| !v.message.contains("which is not in the bundle"))
-    {
-        bad.entry(v.object_id.clone().unwrap_or_else(|| "bundle".into()))
-            .or_default()
-            .push(v.to_string());
+    let head = Bundle::stream(bytes, |o| {
+        match o {
+            Ok(o) => objects.push(o),
+            Err(violations) => {
+                for v in violations {
+                    bad.entry(v.object_id.clone().unwrap_or_else(|| "object".into()))
+                        .or_default()
+                        .push(v.to_string());
+                }
+            }
+        }
+        Ok(())
+    });
+    match head {
+        Ok(_) => {}
+        Err(stix_model::Error::Invalid(v)) => {
+            return Err(ApiError::Invalid {
+                message: format!(
+                    "the bundle was refused, nothing of it was imported: {}",
+                    v.iter()
+                        .map(|x| format!(
+                            "{}{}",
+                            if x.path.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}: ", x.path)
+                            },
+                            x.message
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                fields: BTreeMap::new(),
+            })
+        }
+        Err(e) => return Err(ApiError::BadRequest(format!("not a STIX bundle: {e}"))),
     }
+    let mut report = ImportReport::default();
     for (r, errors) in bad {
         report.rejected.push(Rejected {
             r#ref: r,
@@ -617,19 +640,72 @@ pub async fn import_stix(
             errors,
         });
     }
-    let by_id: BTreeMap<&str, &StixObject> = bundle.objects.iter().map(|o| (o.id(), o)).collect();
+    Ok((objects, report))
+}
+
+/// Imports the incidents of a STIX 2.1 bundle (with their techniques, actors, locations and
+/// channels read from the relationships and from the DISINFOX extension).
+pub async fn import_stix(
+    state: &AppState,
+    bytes: &[u8],
+    user_id: Option<i64>,
+) -> ApiResult<ImportReport> {
+    let (objects, mut report) = read_bundle(bytes)?;
+    let by_id: BTreeMap<&str, &StixObject> = objects.iter().map(|o| (o.id(), o)).collect();
     let mut rels: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
-    for o in &bundle.objects {
+    for o in &objects {
         if let StixObject::Relationship(r) = o {
             rels.entry(r.source_ref.as_str())
                 .or_default()
                 .push((r.relationship_type.as_str(), r.target_ref.as_str()));
         }
     }
-    for o in &bundle.objects {
-        let StixObject::Incident(inc) = o else {
+    // Each incident id is imported (or rejected) once: an id given more than once is
+    // rejected when two copies share a `modified` time (which one is meant cannot be told),
+    // else its latest version is imported; an id reported rejected is never applied.
+    let rejected_ids: std::collections::BTreeSet<String> =
+        report.rejected.iter().map(|r| r.r#ref.clone()).collect();
+    let mut copies: BTreeMap<&str, Vec<&stix_model::Incident>> = BTreeMap::new();
+    for o in &objects {
+        if let StixObject::Incident(inc) = o {
+            copies.entry(inc.common.id.as_str()).or_default().push(inc);
+        }
+    }
+    let mut chosen: BTreeMap<&str, &stix_model::Incident> = BTreeMap::new();
+    for (id, mut v) in copies {
+        if rejected_ids.contains(id) {
             continue;
-        };
+        }
+        v.sort_by_key(|i| i.common.modified);
+        let latest = v[v.len() - 1];
+        if v.len() > 1 {
+            let times: std::collections::BTreeSet<_> =
+                v.iter().map(|i| i.common.modified).collect();
+            if times.len() < v.len() {
+                report.rejected.push(Rejected {
+                    r#ref: id.to_owned(),
+                    name: Some(latest.name.clone()),
+                    errors: vec![format!(
+                        "the bundle holds this incident {} times, some with the same modified time: which one to import cannot be told",
+                        v.len()
+                    )],
+                });
+                continue;
+            }
+            report.warnings.push(format!(
+                "{id}: the bundle holds {} versions; the latest (modified {}) is imported",
+                v.len(),
+                latest.common.modified
+            ));
+        }
+        chosen.insert(id, latest);
+    }
+    // In the bundle's order.
+    let chosen: Vec<&stix_model::Incident> = objects
+        .iter()
+        .filter_map(|o| chosen.remove(o.id()))
+        .collect();
+    for inc in chosen {
         let id = inc.common.id.clone();
         if inc.common.revoked == Some(true) {
             match state.store.revoke_incident(id.as_str(), user_id).await? {
@@ -778,8 +854,7 @@ pub async fn import_stix(
             }
         }
     }
-    if bundle
-        .objects
+    if objects
         .iter()
         .all(|o| !matches!(o, StixObject::Incident(_)))
         && report.rejected.is_empty()

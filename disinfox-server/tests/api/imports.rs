@@ -191,3 +191,129 @@ async fn stix_bundles_round_trip_between_servers_and_bad_objects_are_rejected() 
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
 }
+
+/// The STIX objects of one incident made on another server (the incident first).
+async fn incident_objects(name: &str) -> Vec<Value> {
+    let a = spawn_app().await;
+    let mut body = incident(name);
+    body["techniques"] = serde_json::json!([]);
+    body["actors"] = serde_json::json!([]);
+    body["target_countries"] = serde_json::json!([]);
+    body["country_of_origin"] = Value::Null;
+    let id = a.create(&body).await["id"].as_str().unwrap().to_owned();
+    let (status, b) = a
+        .get(&format!("/api/v1/incidents/{id}/bundle"), &a.reader)
+        .await;
+    assert_eq!(status, 200);
+    let mut objects = b["objects"].as_array().unwrap().clone();
+    objects.sort_by_key(|o| o["type"] != "incident");
+    objects
+}
+
+fn bundle_of(ty: &str, objects: &[Value]) -> String {
+    serde_json::json!({"type": ty, "id": "bundle--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60", "objects": objects}).to_string()
+}
+
+async fn import_stix(app: &TestApp, body: String) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url("/api/v1/import"))
+        .bearer_auth(&app.analyst)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap())
+}
+
+/// Every id of a report, with its category: each must appear once.
+fn categories(report: &Value) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for (k, cat) in [("created", "created"), ("updated", "updated")] {
+        for id in report[k].as_array().unwrap() {
+            out.push((id.as_str().unwrap().to_owned(), cat));
+        }
+    }
+    for r in report["rejected"].as_array().unwrap() {
+        out.push((r["ref"].as_str().unwrap().to_owned(), "rejected"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_bundle_that_is_not_one_is_refused_whole_and_duplicates_are_reported_once() {
+    let objects = incident_objects("Twice told").await;
+    let inc = objects[0].clone();
+    let id = inc["id"].as_str().unwrap().to_owned();
+    let app = spawn_app().await;
+    let (status, v) = import_stix(&app, bundle_of("not-bundle", &objects)).await;
+    assert_eq!(status, 422, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("type") && m.contains("nothing"), "{m}");
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}"), &app.reader)
+            .await
+            .0,
+        404,
+        "a refused bundle creates nothing"
+    );
+
+    // The same incident twice with the same modified time: rejected, once, not created.
+    let mut twice = objects.clone();
+    twice.push(inc.clone());
+    let (status, report) = import_stix(&app, bundle_of("bundle", &twice)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        categories(&report),
+        vec![(id.clone(), "rejected")],
+        "{report}"
+    );
+    assert_eq!(report["unchanged"], 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}"), &app.reader)
+            .await
+            .0,
+        404
+    );
+
+    // Two versions: the latest is imported, once.
+    let mut newer = inc.clone();
+    newer["modified"] = serde_json::json!("2099-01-01T00:00:00.000Z");
+    newer["description"] = serde_json::json!("The later version");
+    let mut two = objects.clone();
+    two.insert(0, newer);
+    let (status, report) = import_stix(&app, bundle_of("bundle", &two)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        categories(&report),
+        vec![(id.clone(), "created")],
+        "{report}"
+    );
+    assert_eq!(report["unchanged"], 0);
+    let (_, got) = app
+        .get(&format!("/api/v1/incidents/{id}"), &app.reader)
+        .await;
+    assert_eq!(got["description"], "The later version");
+
+    // A copy that does not parse: the id is rejected and no copy of it is applied.
+    let other = incident_objects("Half broken").await;
+    let other_id = other[0]["id"].as_str().unwrap().to_owned();
+    let mut broken = other[0].clone();
+    broken["created"] = serde_json::json!("2024-05-01T00:00:00Z");
+    let mut mixed = other.clone();
+    mixed.push(broken);
+    let (_, report) = import_stix(&app, bundle_of("bundle", &mixed)).await;
+    assert_eq!(
+        categories(&report),
+        vec![(other_id.clone(), "rejected")],
+        "{report}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{other_id}"), &app.reader)
+            .await
+            .0,
+        404
+    );
+}
