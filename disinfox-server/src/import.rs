@@ -227,19 +227,91 @@ fn source_urls(cell: &str) -> (Vec<String>, Option<String>) {
     (urls, note)
 }
 
+/// The cells of a row as text, and what is wrong with the row itself: a cell that is not
+/// UTF-8 (read with replacement characters only to find its incident), more cells than
+/// the header, or a quoted cell that runs over several lines and leaves the row with a
+/// wrong number of cells (a quote that is not closed where it should be).
+fn row_cells(
+    rec: &csv::ByteRecord,
+    headers: &[String],
+    row_label: &str,
+    line: u64,
+) -> (Vec<String>, Vec<String>) {
+    let mut errors = Vec::new();
+    let column = |c: usize| {
+        headers
+            .get(c)
+            .filter(|h| !h.is_empty())
+            .map_or_else(|| format!("{}", c + 1), |h| format!("{h:?}"))
+    };
+    let cells: Vec<String> = rec
+        .iter()
+        .enumerate()
+        .map(|(c, b)| match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(e) => {
+                errors.push(format!(
+                    "{row_label}: column {} is not UTF-8 text (invalid bytes after {} bytes of the cell); save the file as UTF-8",
+                    column(c),
+                    e.valid_up_to()
+                ));
+                String::from_utf8_lossy(b).into_owned()
+            }
+        })
+        .collect();
+    let newlines = |s: &str| s.matches('\n').count() as u64;
+    let multi_line = cells.iter().position(|c| c.contains('\n'));
+    match multi_line {
+        Some(first) if cells.len() != headers.len() => {
+            let opened = line + cells[..first].iter().map(|c| newlines(c)).sum::<u64>();
+            // (A quote left open at the end of the file takes the file's last line break.)
+            let last = line
+                + cells
+                    .iter()
+                    .map(|c| newlines(c.trim_end_matches(['\r', '\n'])))
+                    .sum::<u64>();
+            errors.push(format!(
+                "{row_label}: the quoted cell of column {} opened on line {opened} is not closed \
+                 where it should be: it runs to line {last} and leaves this row with {} cells where \
+                 the header has {}; check the quotes on line {opened} (a quote inside a cell is \
+                 written twice: \"\")",
+                column(first),
+                cells.len(),
+                headers.len()
+            ));
+        }
+        _ if cells.len() > headers.len() => errors.push(format!(
+            "{row_label}: {} cells where the header has {}; the cells after column {} have no column \
+             (a comma inside a cell needs quotes around the cell)",
+            cells.len(),
+            headers.len(),
+            headers.len()
+        )),
+        _ => {}
+    }
+    (cells, errors)
+}
+
 /// Parses a DISINFOX bulk CSV into incidents (one per event and year), with row numbers.
 fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_start_matches('\u{feff}');
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers: Vec<String> = rdr
-        .headers()
+        .byte_headers()
         .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
         .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+        .enumerate()
+        .map(|(i, h)| {
+            std::str::from_utf8(h)
+                .map(|h| h.trim().to_owned())
+                .map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "CSV header (line 1): column {} is not UTF-8 text; save the file as UTF-8",
+                        i + 1
+                    ))
+                })
+        })
+        .collect::<ApiResult<_>>()?;
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let Some(event_col) = col("Event") else {
         return Err(ApiError::BadRequest("CSV: no \"Event\" column; expected the DISINFOX bulk format (Year, Target Country, Event, …)".into()));
@@ -301,10 +373,12 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
 
     let mut groups: Vec<Group> = Vec::new();
     let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (i, rec) in rdr.records().enumerate() {
+    let mut rec = csv::ByteRecord::new();
+    for i in 0.. {
         let row = i + 2; // 1-based, after the header
-        let rec = match rec {
-            Ok(r) => r,
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 report.rejected.push(Rejected {
                     r#ref: format!("row {row}"),
@@ -313,7 +387,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
                 });
                 continue;
             }
-        };
+        }
         // Spreadsheet row numbers (the header is row 1); a quoted cell may span lines.
         let line = rec.position().map_or(row as u64, |p| p.line());
         let row_label = if line == row as u64 {
@@ -321,8 +395,9 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
         } else {
             format!("row {row} (line {line})")
         };
-        let cell = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim();
-        if rec.iter().all(|c| c.trim().is_empty()) {
+        let (cells, row_errors) = row_cells(&rec, &headers, &row_label, line);
+        let cell = |c: Option<usize>| c.and_then(|c| cells.get(c)).map_or("", |s| s.trim());
+        if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         let name = cell(Some(event_col)).to_owned();
@@ -334,6 +409,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
         });
         let g = &mut groups[gi];
         g.rows.push(row_label.clone());
+        g.errors.extend(row_errors);
         if name.is_empty() {
             g.errors.push(format!("{row_label}: Event is empty"));
         }
@@ -385,7 +461,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
             g.add(List::Actors, &a);
         }
         let mut flagged = |c: usize, header: &str| -> bool {
-            let v = rec.get(c).unwrap_or("");
+            let v = cells.get(c).map_or("", String::as_str);
             match flag(v) {
                 Ok(b) => b,
                 Err(()) => {
@@ -417,7 +493,7 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
             }
         }
         for c in &source_cols {
-            let (urls, note) = source_urls(rec.get(*c).unwrap_or(""));
+            let (urls, note) = source_urls(cells.get(*c).map_or("", String::as_str));
             for u in urls {
                 g.add(List::Sources, &u);
             }

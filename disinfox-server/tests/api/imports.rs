@@ -317,3 +317,74 @@ async fn a_bundle_that_is_not_one_is_refused_whole_and_duplicates_are_reported_o
         404
     );
 }
+
+#[tokio::test]
+async fn csv_rows_that_are_not_utf8_have_extra_cells_or_an_open_quote_are_rejected_by_line() {
+    let app = spawn_app().await;
+    let mut csv: Vec<u8> = b"Year,Target Country,Event,Threat Actor,Event description,T0002_Facilitate State Propaganda\n\
+2023,Poland,Good one,Russia,Fine,1\n\
+2023,Poland,Caf"
+        .to_vec();
+    csv.push(0xE9); // Latin-1, not UTF-8
+    csv.extend_from_slice(
+        b" rumour,Russia,d,1\n\
+2023,Poland,Extra,Russia,A description, with a comma,1\n\
+2023,Poland,Broken quote,Russia,\"Opens here and never closes,1\n\
+2023,Poland,Swallowed,Russia,Gone,1\n",
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/import"))
+        .bearer_auth(&app.analyst)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let report: Value = r.json().await.unwrap();
+    let created = report["created"].as_array().unwrap();
+    assert_eq!(created.len(), 1, "only the good row: {report}");
+    let rejected: Vec<(String, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ref"].as_str().unwrap().to_owned(),
+                r["errors"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rejected.len(), 3, "{report}");
+    assert_eq!(rejected[0].0, "row 3");
+    assert!(
+        rejected[0]
+            .1
+            .contains("row 3: column \\\"Event\\\" is not UTF-8"),
+        "{}",
+        rejected[0].1
+    );
+    assert_eq!(rejected[1].0, "row 4");
+    assert!(
+        rejected[1]
+            .1
+            .contains("row 4: 7 cells where the header has 6"),
+        "{}",
+        rejected[1].1
+    );
+    assert_eq!(rejected[2].0, "row 5");
+    assert!(
+        rejected[2]
+            .1
+            .contains("opened on line 5 is not closed where it should be: it runs to line 6"),
+        "{}",
+        rejected[2].1
+    );
+    let (_, list) = app.get("/api/v1/incidents", &app.reader).await;
+    assert_eq!(list["total"], 1, "nothing of a rejected row is stored");
+    assert!(
+        !list.to_string().contains('\u{fffd}'),
+        "no replacement character"
+    );
+}
