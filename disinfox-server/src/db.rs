@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 use crate::model::Incident;
 
 pub mod collection;
+pub mod jobs;
 
 pub use collection::CollectionEntry;
 
@@ -547,12 +548,20 @@ impl Store {
 
     /// An incident by STIX id (revoked ones too).
     pub async fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>> {
+        Self::incident_with(&self.pool, id).await
+    }
+
+    /// [`Store::incident`] through a pool or inside a transaction.
+    pub(crate) async fn incident_with<'e>(
+        ex: impl sqlx::SqliteExecutor<'e>,
+        id: &str,
+    ) -> anyhow::Result<Option<StoredIncident>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM incidents WHERE id = ?",
             Self::COLUMNS
         )))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(ex)
         .await?;
         row.map(|r| Self::incident_from_row(&r)).transpose()
     }
@@ -570,9 +579,26 @@ impl Store {
     ) -> anyhow::Result<StoredIncident> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
+        let stored = self
+            .write_incident(&mut tx, id, incident, created, modified, user_id)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// [`Store::save_incident`] inside a transaction the caller holds (with the writer lock).
+    pub(crate) async fn write_incident(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: &Identifier,
+        incident: &Incident,
+        created: Timestamp,
+        modified: Option<Timestamp>,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<StoredIncident> {
         let existing = sqlx::query("SELECT created, modified FROM incidents WHERE id = ?")
             .bind(id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         let (created, action, modified) = match &existing {
             Some(r) => {
@@ -586,9 +612,7 @@ impl Store {
                 (created.at_least_millis(), "create", m)
             }
         };
-        let (seq, at) = self
-            .next_change(&mut tx, id.as_str(), action, user_id)
-            .await?;
+        let (seq, at) = self.next_change(tx, id.as_str(), action, user_id).await?;
         let data = serde_json::to_string(incident)?;
         let first_seen = incident.date_key(&created);
         sqlx::query(
@@ -609,7 +633,7 @@ impl Store {
         .bind(seq)
         .bind(&at)
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         for table in [
             "incident_techniques",
@@ -621,7 +645,7 @@ impl Store {
                 "DELETE FROM {table} WHERE incident_id = ?"
             )))
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let catalogue =
@@ -687,12 +711,11 @@ impl Store {
                 sqlx::query(sql)
                     .bind(id.as_str())
                     .bind(rows)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
-        Self::record_collection_refs(&mut tx, id.as_str(), Some(incident), seq, &at).await?;
-        tx.commit().await?;
+        Self::record_collection_refs(tx, id.as_str(), Some(incident), seq, &at).await?;
         Ok(StoredIncident {
             id: id.clone(),
             created,
@@ -750,24 +773,38 @@ impl Store {
     ) -> anyhow::Result<Option<StoredIncident>> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
+        if self.write_revocation(&mut tx, id, user_id).await?.is_none() {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        self.incident(id).await
+    }
+
+    /// Revokes a live incident inside a transaction the caller holds (with the writer lock):
+    /// the change's sequence number, or `None` when there is no such live incident.
+    pub(crate) async fn write_revocation(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: &str,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Option<i64>> {
         let row = sqlx::query("SELECT modified FROM incidents WHERE id = ? AND revoked = 0")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let prev = parse_ts(&row.try_get::<String, _>("modified")?)?;
         let modified = next_modified(Timestamp::now(), prev);
-        let (seq, at) = self.next_change(&mut tx, id, "delete", user_id).await?;
+        let (seq, at) = self.next_change(tx, id, "delete", user_id).await?;
         sqlx::query("UPDATE incidents SET revoked = 1, modified = ?, change_seq = ?, changed_at = ? WHERE id = ?")
             .bind(modified.to_string())
             .bind(seq)
             .bind(&at)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        Self::record_collection_refs(&mut tx, id, None, seq, &at).await?;
-        tx.commit().await?;
-        self.incident(id).await
+        Self::record_collection_refs(tx, id, None, seq, &at).await?;
+        Ok(Some(seq))
     }
 
     fn filter_sql(f: &IncidentFilter, sql: &mut String, args: &mut Vec<String>) {
@@ -1021,14 +1058,14 @@ impl Store {
 
     /// The id of the live incident with this name (any case) and first-seen date, if any: the
     /// identity of a row in the DISINFOX CSV format.
-    pub async fn incident_id_by_name(
-        &self,
+    pub(crate) async fn incident_id_by_name<'e>(
+        ex: impl sqlx::SqliteExecutor<'e>,
         name: &str,
         first_seen: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         let rows = sqlx::query("SELECT id, data FROM incidents WHERE name = ? COLLATE NOCASE AND revoked = 0 ORDER BY change_seq")
             .bind(name)
-            .fetch_all(&self.pool)
+            .fetch_all(ex)
             .await?;
         for r in rows {
             let data: String = r.try_get("data")?;

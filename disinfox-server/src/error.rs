@@ -69,6 +69,14 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_secs: u64,
     },
+    /// 429: too much of something is under way (import jobs); try again later.
+    #[error("{message}")]
+    Busy {
+        /// What is busy.
+        message: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// 500: something broke on our side.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -92,7 +100,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,19 +139,30 @@ impl IntoResponse for ApiError {
                 );
                 r
             }
-            Self::RateLimited { retry_after_secs } => {
-                let mut r = error_response(status, self_message(retry_after_secs), BTreeMap::new());
-                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                r
-            }
+            Self::RateLimited { retry_after_secs } => retry_after(
+                error_response(status, self_message(retry_after_secs), BTreeMap::new()),
+                retry_after_secs,
+            ),
+            Self::Busy {
+                message,
+                retry_after_secs,
+            } => retry_after(
+                error_response(status, message, BTreeMap::new()),
+                retry_after_secs,
+            ),
             other => {
                 let m = other.to_string();
                 error_response(status, m, BTreeMap::new())
             }
         }
     }
+}
+
+fn retry_after(mut r: Response, secs: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 fn self_message(secs: u64) -> String {

@@ -1,20 +1,73 @@
 //! Bulk import: STIX 2.1 bundles and the upstream DISINFOX bulk CSV format.
 //!
-//! Every incident is validated on its own and stored in one transaction: a rejected incident
+//! An import has two steps. [`plan`] reads and checks the whole file (CPU only, run off the
+//! async workers by [`plan_blocking`]): one [`Planned`] incident per CSV event and year or per
+//! STIX incident id, each to save, revoke or reject with reasons. Then each planned incident
+//! is applied in its own transaction ([`crate::db::Store::import_item`]): a rejected incident
 //! changes nothing, and the report names it with its row numbers (CSV) or id (STIX) and the
 //! reasons. Importing the same file twice creates nothing new: ids are deterministic (CSV) or
 //! kept (STIX), and an unchanged incident is reported as such without a new version.
+//!
+//! The web page and the API run imports as jobs ([`crate::jobs`]); the command line runs the
+//! same two steps inline ([`run_inline`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use stix_model::disarm::TechniqueId;
+use stix_model::disarm::{DisarmVersion, TechniqueId};
 use stix_model::extension::{DisinformationIncident, PartialDate};
 use stix_model::{Bundle, CountryCode, Identifier, StixObject, Timestamp};
 
+use crate::db::jobs::Outcome;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{is_url, IncidentInput, TechniquePolicy};
+use crate::model::{is_url, Incident, IncidentInput, TechniquePolicy};
 use crate::startup::AppState;
+
+/// One incident of a file, checked: where it comes from and what to do with it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// `rows 3, 4` for CSV, the STIX id for bundles.
+    pub r#ref: String,
+    /// The incident's name when known.
+    pub name: Option<String>,
+    /// What to do.
+    pub change: Change,
+    /// Accepted but worth knowing.
+    pub warnings: Vec<String>,
+}
+
+/// What to do with a planned incident.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create or replace the incident `id`; with `by_name`, the live incident of the same
+    /// name and first-seen date (the identity of a CSV row) when there is one.
+    Save {
+        /// The incident's id (derived from name and date for CSV rows).
+        id: Identifier,
+        /// Look the incident up by name and first-seen date first.
+        by_name: bool,
+        /// The checked incident.
+        incident: Box<Incident>,
+        /// Its creation time (kept for an existing incident).
+        created: Timestamp,
+        /// Its `modified` time (STIX): an older or equal version than the stored one is
+        /// reported unchanged.
+        modified: Option<Timestamp>,
+    },
+    /// Revoke (delete) the incident `id`.
+    Revoke(Identifier),
+    /// Change nothing, for these reasons.
+    Reject(Vec<String>),
+}
+
+/// A checked file: its incidents in file order, and warnings about the file itself.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The incidents.
+    pub items: Vec<Planned>,
+    /// About the file.
+    pub warnings: Vec<String>,
+}
 
 /// What an import did.
 #[derive(Debug, Default, Serialize)]
@@ -71,18 +124,101 @@ impl Format {
     }
 }
 
-/// Imports a file of either format; `progress` is told of CSV progress `(done, total)`.
-pub async fn import(
+impl Format {
+    /// The stored spelling (`stix`, `csv`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stix => "stix",
+            Self::Csv => "csv",
+        }
+    }
+
+    /// Refuses at once a file that cannot be of this format (read only its start): a bundle
+    /// must be a JSON object, a CSV file must have the DISINFOX header.
+    pub fn check_head(self, bytes: &[u8]) -> ApiResult<()> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest("the file is empty".into()));
+        }
+        match self {
+            Self::Stix => {
+                let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+                if first != Some(&b'{') {
+                    return Err(ApiError::BadRequest(
+                        "not a STIX bundle: a bundle is a JSON object ({\"type\": \"bundle\", …})"
+                            .into(),
+                    ));
+                }
+                Ok(())
+            }
+            Self::Csv => csv_header(bytes).map(|_| ()),
+        }
+    }
+}
+
+/// Reads and checks a whole file: what to do with each of its incidents. A file that cannot
+/// be read at all (not the format, a refused bundle) is an error; anything less is a
+/// rejected incident of the plan.
+pub fn plan(format: Format, bytes: &[u8], disarm: DisarmVersion) -> ApiResult<Plan> {
+    match format {
+        Format::Stix => plan_stix(bytes, disarm),
+        Format::Csv => plan_csv(bytes, disarm),
+    }
+}
+
+/// [`plan`] on the blocking pool, off the async workers (its CPU work grows with the file).
+pub async fn plan_blocking(
+    format: Format,
+    bytes: impl AsRef<[u8]> + Send + 'static,
+    disarm: DisarmVersion,
+) -> ApiResult<Plan> {
+    tokio::task::spawn_blocking(move || plan(format, bytes.as_ref(), disarm))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading the file: {e}")))?
+}
+
+impl ImportReport {
+    /// Adds what applying a planned incident did.
+    pub fn add(&mut self, item: &Planned, outcome: &Outcome) {
+        match outcome {
+            Outcome::Created(id, _) => self.created.push(id.clone()),
+            Outcome::Updated(id, _) => self.updated.push(id.clone()),
+            Outcome::Unchanged(_) => self.unchanged += 1,
+            Outcome::Rejected => self.rejected.push(Rejected {
+                r#ref: item.r#ref.clone(),
+                name: item.name.clone(),
+                errors: match &item.change {
+                    Change::Reject(e) => e.clone(),
+                    _ => Vec::new(),
+                },
+            }),
+        }
+        self.warnings
+            .extend(item.warnings.iter().map(|w| format!("{}: {w}", item.r#ref)));
+    }
+}
+
+/// Imports a file inline (the command line): the same plan and the same per-incident
+/// transactions as a job, without a job record. `progress(done, total)` is called after each
+/// incident.
+pub async fn run_inline(
     state: &AppState,
     format: Format,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     user_id: Option<i64>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> ApiResult<ImportReport> {
-    match format {
-        Format::Stix => import_stix(state, bytes, user_id).await,
-        Format::Csv => import_csv(state, bytes, user_id, progress).await,
+    let plan = plan_blocking(format, bytes, state.settings.disarm_version).await?;
+    let mut report = ImportReport {
+        warnings: plan.warnings.clone(),
+        ..ImportReport::default()
+    };
+    let total = plan.items.len();
+    for (n, item) in plan.items.iter().enumerate() {
+        let outcome = state.store.import_item(None, item, user_id).await?;
+        report.add(item, &outcome);
+        progress(n + 1, total);
     }
+    Ok(report)
 }
 
 /// A rejected incident or object.
@@ -142,12 +278,12 @@ struct Group {
     input: IncidentInput,
     errors: Vec<String>,
     /// What the lists hold already, `(list, lower-case value)`: a set, so that gathering the
-    /// rows of one incident costs as much as the rows, not their square.
-    seen: std::collections::HashSet<(List, String)>,
+    /// rows of one incident costs n log n in the rows, not their square.
+    seen: std::collections::BTreeSet<(List, String)>,
 }
 
 /// The lists of an incident gathered over its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum List {
     Targets,
     Actors,
@@ -292,8 +428,9 @@ fn row_cells(
     (cells, errors)
 }
 
-/// Parses a DISINFOX bulk CSV into incidents (one per event and year), with row numbers.
-fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
+/// A CSV reader past the header, and the header's cells: refused unless it is UTF-8 with an
+/// `Event` column.
+fn csv_header(bytes: &[u8]) -> ApiResult<(csv::Reader<&[u8]>, Vec<String>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers: Vec<String> = rdr
@@ -312,10 +449,17 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
                 })
         })
         .collect::<ApiResult<_>>()?;
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let Some(event_col) = col("Event") else {
+    if !headers.iter().any(|h| h.eq_ignore_ascii_case("Event")) {
         return Err(ApiError::BadRequest("CSV: no \"Event\" column; expected the DISINFOX bulk format (Year, Target Country, Event, …)".into()));
-    };
+    }
+    Ok((rdr, headers))
+}
+
+/// Parses a DISINFOX bulk CSV into incidents (one per event and year), with row numbers.
+fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
+    let (mut rdr, headers) = csv_header(bytes)?;
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let event_col = col("Event").unwrap_or_default();
     let year_col = col("Year");
     let target_col = col("Target Country");
     let region_col = col("Region");
@@ -507,119 +651,76 @@ fn parse_csv(bytes: &[u8], report: &mut ImportReport) -> ApiResult<Vec<Group>> {
     Ok(groups)
 }
 
-/// Imports a DISINFOX bulk CSV file. `progress(done, total)` is called after each incident.
-pub async fn import_csv(
-    state: &AppState,
-    bytes: &[u8],
-    user_id: Option<i64>,
-    progress: &mut (dyn FnMut(usize, usize) + Send),
-) -> ApiResult<ImportReport> {
-    let mut report = ImportReport::default();
-    let groups = parse_csv(bytes, &mut report)?;
-    let total = groups.len();
-    let now = Timestamp::now();
-    for (n, g) in groups.into_iter().enumerate() {
-        let rows = g.rows.join(", ");
-        let name = Some(g.input.name.clone()).filter(|n| !n.is_empty());
-        if !g.errors.is_empty() {
-            report.rejected.push(Rejected {
-                r#ref: rows,
-                name,
-                errors: g.errors,
-            });
-            progress(n + 1, total);
-            continue;
-        }
-        let mut warnings = Vec::new();
-        match g.input.validate(
-            state.settings.disarm_version,
-            TechniquePolicy::Keep,
-            &mut warnings,
-        ) {
-            Err(fields) => report.rejected.push(Rejected {
-                r#ref: rows,
-                name,
-                errors: fields
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect(),
-            }),
-            Ok(incident) => {
-                // The id is derived from the name and the start of the incident's year, so
-                // importing the same file again updates instead of duplicating.
-                let created = incident
-                    .input
-                    .first_seen
-                    .as_deref()
-                    .and_then(|d| PartialDate::parse(d).ok())
-                    .map_or(now, |d| d.start());
-                report
-                    .warnings
-                    .extend(warnings.into_iter().map(|w| format!("{rows}: {w}")));
-                // A row's identity is its event name and year: importing the same file again
-                // updates (or leaves unchanged) instead of duplicating.
-                let existing = state
-                    .store
-                    .incident_id_by_name(&incident.input.name, incident.input.first_seen.as_deref())
-                    .await?
-                    .and_then(|id| Identifier::parse(id).ok());
-                save(
-                    state,
-                    &mut report,
-                    existing,
-                    incident,
-                    created,
-                    None,
-                    user_id,
-                )
-                .await?;
-            }
-        }
-        progress(n + 1, total);
-    }
-    Ok(report)
+/// The field errors of an invalid incident as report lines.
+fn field_errors(fields: BTreeMap<String, String>) -> Vec<String> {
+    fields
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect()
 }
 
-async fn save(
-    state: &AppState,
-    report: &mut ImportReport,
-    id: Option<Identifier>,
-    incident: crate::model::Incident,
-    created: Timestamp,
-    modified: Option<Timestamp>,
-    user_id: Option<i64>,
-) -> ApiResult<()> {
-    let id = match id {
-        Some(id) => id,
-        None => stix_model::opencti::incident(
-            &incident.input.name,
-            &created.at_least_millis().to_string(),
-        )
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+/// Plans a DISINFOX bulk CSV file: one incident per event and year.
+fn plan_csv(bytes: &[u8], disarm: DisarmVersion) -> ApiResult<Plan> {
+    let mut report = ImportReport::default();
+    let groups = parse_csv(bytes, &mut report)?;
+    let mut plan = Plan {
+        warnings: report.warnings,
+        items: Vec::with_capacity(groups.len() + report.rejected.len()),
     };
-    match state.store.incident(id.as_str()).await? {
-        Some(existing) if !existing.revoked && existing.incident == incident => {
-            report.unchanged += 1
-        }
-        Some(existing) if matches!(modified, Some(m) if m <= existing.modified) => {
-            report.unchanged += 1
-        }
-        Some(_) => {
-            state
-                .store
-                .save_incident(&id, &incident, created, modified, user_id)
-                .await?;
-            report.updated.push(id.to_string());
-        }
-        None => {
-            state
-                .store
-                .save_incident(&id, &incident, created, modified, user_id)
-                .await?;
-            report.created.push(id.to_string());
-        }
+    plan.items
+        .extend(report.rejected.into_iter().map(|r| Planned {
+            r#ref: r.r#ref,
+            name: r.name,
+            change: Change::Reject(r.errors),
+            warnings: Vec::new(),
+        }));
+    let now = Timestamp::now();
+    for g in groups {
+        let r#ref = g.rows.join(", ");
+        let name = Some(g.input.name.clone()).filter(|n| !n.is_empty());
+        let mut warnings = Vec::new();
+        let change = if !g.errors.is_empty() {
+            Change::Reject(g.errors)
+        } else {
+            match g
+                .input
+                .validate(disarm, TechniquePolicy::Keep, &mut warnings)
+            {
+                Err(fields) => Change::Reject(field_errors(fields)),
+                Ok(incident) => {
+                    // The id is derived from the name and the start of the incident's year:
+                    // importing the same file again updates (or leaves unchanged) instead of
+                    // duplicating.
+                    let created = incident
+                        .input
+                        .first_seen
+                        .as_deref()
+                        .and_then(|d| PartialDate::parse(d).ok())
+                        .map_or(now, |d| d.start());
+                    match stix_model::opencti::incident(
+                        &incident.input.name,
+                        &created.at_least_millis().to_string(),
+                    ) {
+                        Ok(id) => Change::Save {
+                            id,
+                            by_name: true,
+                            incident: Box::new(incident),
+                            created,
+                            modified: None,
+                        },
+                        Err(e) => Change::Reject(vec![format!("name: {e}")]),
+                    }
+                }
+            }
+        };
+        plan.items.push(Planned {
+            r#ref,
+            name,
+            change,
+            warnings,
+        });
     }
-    Ok(())
+    Ok(plan)
 }
 
 fn disarm_id(o: &StixObject) -> Option<String> {
@@ -719,14 +820,11 @@ fn read_bundle(bytes: &[u8]) -> ApiResult<(Vec<StixObject>, ImportReport)> {
     Ok((objects, report))
 }
 
-/// Imports the incidents of a STIX 2.1 bundle (with their techniques, actors, locations and
+/// Plans the incidents of a STIX 2.1 bundle (with their techniques, actors, locations and
 /// channels read from the relationships and from the DISINFOX extension).
-pub async fn import_stix(
-    state: &AppState,
-    bytes: &[u8],
-    user_id: Option<i64>,
-) -> ApiResult<ImportReport> {
+fn plan_stix(bytes: &[u8], disarm: DisarmVersion) -> ApiResult<Plan> {
     let (objects, mut report) = read_bundle(bytes)?;
+    let mut items = Vec::new();
     let by_id: BTreeMap<&str, &StixObject> = objects.iter().map(|o| (o.id(), o)).collect();
     let mut rels: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for o in &objects {
@@ -784,12 +882,15 @@ pub async fn import_stix(
     for inc in chosen {
         let id = inc.common.id.clone();
         if inc.common.revoked == Some(true) {
-            match state.store.revoke_incident(id.as_str(), user_id).await? {
-                Some(_) => report.updated.push(id.to_string()),
-                None => report.unchanged += 1,
-            }
+            items.push(Planned {
+                r#ref: id.to_string(),
+                name: Some(inc.name.clone()),
+                change: Change::Revoke(id),
+                warnings: Vec::new(),
+            });
             continue;
         }
+        let mut item_warnings = Vec::new();
         let mut input = IncidentInput {
             name: inc.name.clone(),
             description: inc.description.clone().unwrap_or_default(),
@@ -830,8 +931,8 @@ pub async fn import_stix(
             }
         }
         // What the lists hold already (lower-case): one set, so many relationships cost
-        // linear time.
-        let mut seen: std::collections::HashSet<(&str, String)> = input
+        // n log n, not their square.
+        let mut seen: std::collections::BTreeSet<(&str, String)> = input
             .techniques
             .iter()
             .map(|t| ("technique", t.to_ascii_lowercase()))
@@ -856,9 +957,7 @@ pub async fn import_stix(
             .collect();
         for (ty, target) in rels.get(id.as_str()).into_iter().flatten() {
             let Some(t) = by_id.get(target) else {
-                report.warnings.push(format!(
-                    "{id}: {ty} {target} is not in the bundle; left out"
-                ));
+                item_warnings.push(format!("{ty} {target} is not in the bundle; left out"));
                 continue;
             };
             match *ty {
@@ -868,8 +967,8 @@ pub async fn import_stix(
                             input.techniques.push(x);
                         }
                     }
-                    None => report.warnings.push(format!(
-                        "{id}: uses {target}, which is not a DISARM technique; left out"
+                    None => item_warnings.push(format!(
+                        "uses {target}, which is not a DISARM technique; left out"
                     )),
                 },
                 "attributed-to" => {
@@ -899,36 +998,22 @@ pub async fn import_stix(
                 _ => {}
             }
         }
-        let mut warnings = Vec::new();
-        match input.validate(
-            state.settings.disarm_version,
-            TechniquePolicy::Keep,
-            &mut warnings,
-        ) {
-            Err(fields) => report.rejected.push(Rejected {
-                r#ref: id.to_string(),
-                name: Some(inc.name.clone()),
-                errors: fields
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect(),
-            }),
-            Ok(incident) => {
-                report
-                    .warnings
-                    .extend(warnings.into_iter().map(|w| format!("{id}: {w}")));
-                save(
-                    state,
-                    &mut report,
-                    Some(id.clone()),
-                    incident,
-                    inc.common.created,
-                    Some(inc.common.modified),
-                    user_id,
-                )
-                .await?;
-            }
-        }
+        let change = match input.validate(disarm, TechniquePolicy::Keep, &mut item_warnings) {
+            Err(fields) => Change::Reject(field_errors(fields)),
+            Ok(incident) => Change::Save {
+                id: id.clone(),
+                by_name: false,
+                incident: Box::new(incident),
+                created: inc.common.created,
+                modified: Some(inc.common.modified),
+            },
+        };
+        items.push(Planned {
+            r#ref: id.to_string(),
+            name: Some(inc.name.clone()),
+            change,
+            warnings: item_warnings,
+        });
     }
     if objects
         .iter()
@@ -937,7 +1022,22 @@ pub async fn import_stix(
     {
         report.warnings.push("the bundle holds no incident".into());
     }
-    Ok(report)
+    // Objects that did not parse, and incident ids rejected as a whole, come first.
+    let mut all: Vec<Planned> = report
+        .rejected
+        .into_iter()
+        .map(|r| Planned {
+            r#ref: r.r#ref,
+            name: r.name,
+            change: Change::Reject(r.errors),
+            warnings: Vec::new(),
+        })
+        .collect();
+    all.extend(items);
+    Ok(Plan {
+        items: all,
+        warnings: report.warnings,
+    })
 }
 
 #[cfg(test)]

@@ -88,9 +88,9 @@ const MAX_NAME: usize = 500;
 const MAX_LIST: usize = 200;
 
 /// The list without later repeats (ASCII case ignored), in order: one pass with a set, so
-/// the cost grows with the list, not with its square.
+/// the cost grows as n log n with the list, not with its square.
 fn dedupe(v: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    let mut seen = std::collections::BTreeSet::new();
     v.into_iter()
         .filter(|s| seen.insert(s.to_ascii_lowercase()))
         .collect()

@@ -18,6 +18,7 @@ use crate::correlate;
 use crate::db::{Facet, IncidentFilter, Sort, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::import;
+use crate::jobs;
 use crate::model::IncidentInput;
 use crate::ops::{self, ListRequest};
 use crate::startup::AppState;
@@ -443,7 +444,7 @@ pub(crate) async fn import(
     caller: Caller,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<import::ImportReport>> {
+) -> ApiResult<Response> {
     caller.require_write()?;
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -454,9 +455,28 @@ pub(crate) async fn import(
             "send a STIX bundle as application/json or a DISINFOX CSV file as text/csv".into(),
         ));
     };
-    let report =
-        import::import(&state, format, &body, Some(caller.user.id), &mut |_, _| {}).await?;
-    Ok(Json(report))
+    let name = match format {
+        import::Format::Stix => "upload.json",
+        import::Format::Csv => "upload.csv",
+    };
+    let job = jobs::submit(&state, Some(caller.user.id), name, format, body).await?;
+    let location = jobs::api_url(&job.id);
+    let view = jobs::view(&state, job).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+pub(crate) async fn job(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Json<jobs::JobView>> {
+    let job = jobs::find(&state, &caller.user, &id).await?;
+    Ok(Json(jobs::view(&state, job).await?))
 }
 
 pub(crate) async fn disarm(

@@ -38,6 +38,8 @@ pub(crate) struct Layout {
     pub(crate) notice: Option<&'static str>,
     /// The page uses the whole width of the window (the DISARM matrix).
     pub(crate) wide: bool,
+    /// Reload the page after this many seconds (a job under way).
+    pub(crate) refresh: Option<u32>,
 }
 
 impl Layout {
@@ -65,6 +67,7 @@ impl Layout {
                 .to_owned(),
             notice: None,
             wide: false,
+            refresh: None,
         }
     }
 

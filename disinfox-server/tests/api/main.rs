@@ -6,6 +6,7 @@ mod auth;
 mod bundle;
 mod imports;
 mod incidents;
+mod jobs;
 mod limits;
 mod navigator;
 mod pages;
