@@ -1,4 +1,5 @@
-//! The command line: `serve`, `user add`, `apikey create|list|revoke`, `import`, `export`, `demo`.
+//! The command line: `serve`, `user add`, `apikey create|list|revoke`, `import`, `export`,
+//! `backup`, `demo`, `health`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -59,6 +60,15 @@ pub enum Command {
         /// Output file (default: standard output).
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Writes a consistent copy of the database to FILE, safe while the server runs (SQLite
+    /// online copy: VACUUM INTO); `serve` starts from such a copy.
+    Backup {
+        /// The copy to write.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Loads the demo incidents into an empty database and prints demo accounts.
     Demo,
@@ -224,6 +234,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             app.run_until_stopped(crate::startup::shutdown_signal())
                 .await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file, force } => {
+            match crate::db::backup::backup(&settings.database_url, &file, force).await {
+                Ok(b) => {
+                    eprintln!(
+                        "backed up {} to {}: {} incidents, change log at {}, {} bytes",
+                        settings.database_url,
+                        file.display(),
+                        b.incidents,
+                        b.last_change,
+                        b.bytes
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) if file.exists() && !force => usage(format!("{e:#}")),
+                Err(e) => Err(e),
+            }
         }
         Command::Demo => {
             let state = state_only(settings).await?;

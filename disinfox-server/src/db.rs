@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 
 use crate::model::Incident;
 
+pub mod backup;
 pub mod collection;
 pub mod jobs;
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
 
 mod auth;
+mod backup;
 mod bundle;
 mod imports;
 mod incidents;
