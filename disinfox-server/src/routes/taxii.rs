@@ -269,6 +269,10 @@ struct Params {
     filter: Filter,
 }
 
+/// The most values one `match[...]` filter takes: each id asked for may cost building an
+/// incident, so a request's work stays bounded.
+pub const MAX_MATCH_VALUES: usize = 1000;
+
 fn list(v: &str) -> BTreeSet<String> {
     v.split(',')
         .map(str::trim)
@@ -289,6 +293,11 @@ fn params(query: &[(String, String)], allowed: &[&str]) -> TaxiiResult<Params> {
         // A filter the endpoint does not take, or one with no value, filters nothing.
         if field.is_some_and(|f| !allowed.contains(&f) || list(v).is_empty()) {
             continue;
+        }
+        if field.is_some() && v.split(',').count() > MAX_MATCH_VALUES {
+            return Err(TaxiiError::bad_request(format!(
+                "{k}: at most {MAX_MATCH_VALUES} comma-separated values"
+            )));
         }
         match (k.as_str(), field) {
             ("added_after", _) => {

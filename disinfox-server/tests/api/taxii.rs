@@ -625,6 +625,20 @@ async fn match_filters_limit_and_bad_parameters() {
     ] {
         assert_taxii_error(&get(bad.into()).await, 400, bad);
     }
+    // A match filter takes at most 1000 values (each id may cost building an incident).
+    let ids = |n: usize| {
+        (0..n)
+            .map(|i| format!("incident--00000000-0000-4000-8000-{i:012}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(get(format!("match[id]={}", ids(1000))).await.status, 200);
+    let a = get(format!("match[id]={}", ids(1001))).await;
+    assert_taxii_error(&a, 400, "1001 ids");
+    assert!(a.body["description"]
+        .as_str()
+        .unwrap()
+        .contains("at most 1000"));
 }
 
 #[tokio::test]
