@@ -3,9 +3,9 @@
 //! An import has two steps. [`plan`] reads and checks the whole file (CPU only, run off the
 //! async workers by [`plan_blocking`]): one [`Planned`] incident per CSV event and year or per
 //! STIX incident id, each to save, revoke or reject with reasons. Then each planned incident
-//! is applied in its own transaction ([`crate::db::Store::import_item`]): a rejected incident
-//! changes nothing, and the report names it with its row numbers (CSV) or id (STIX) and the
-//! reasons. Importing the same file twice creates nothing new: ids are deterministic (CSV) or
+//! is applied on its own, in transactions of [`BATCH`] incidents that also write the job's
+//! report rows ([`crate::db::Store::import_items`]): a rejected incident changes nothing,
+//! and the report names it with its row numbers (CSV) or id (STIX) and the reasons. Importing the same file twice creates nothing new: ids are deterministic (CSV) or
 //! kept (STIX), and an unchanged incident is reported as such without a new version.
 //!
 //! The web page and the API run imports as jobs ([`crate::jobs`]); the command line runs the
@@ -213,13 +213,22 @@ pub async fn run_inline(
         ..ImportReport::default()
     };
     let total = plan.items.len();
-    for (n, item) in plan.items.iter().enumerate() {
-        let outcome = state.store.import_item(None, item, user_id).await?;
-        report.add(item, &outcome);
-        progress(n + 1, total);
+    let numbered: Vec<(i64, &Planned)> = (1..).zip(&plan.items).collect();
+    let mut done = 0;
+    for batch in numbered.chunks(BATCH) {
+        let outcomes = state.store.import_items(None, batch, user_id).await?;
+        for ((_, item), outcome) in batch.iter().zip(&outcomes) {
+            report.add(item, outcome);
+        }
+        done += batch.len();
+        progress(done, total);
     }
     Ok(report)
 }
+
+/// Incidents applied per transaction: one commit for a few dozen incidents, and the writer
+/// lock held for a few milliseconds at a time, so other writes go on during an import.
+pub const BATCH: usize = 32;
 
 /// A rejected incident or object.
 #[derive(Debug, Serialize)]

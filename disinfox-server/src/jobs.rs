@@ -3,9 +3,10 @@
 //! one transaction each, and `GET /api/v1/jobs/{id}` (or the job's page) reports state,
 //! progress and, once it is over, the report.
 //!
-//! Semantics: per incident, not all-or-nothing. Each incident of the file is applied in one
-//! transaction that also writes the incident's row of the job's report and the job's
-//! counters (see [`crate::db::Store::import_item`]), so at every moment, a crash included,
+//! Semantics: per incident, not all-or-nothing. Each incident of the file is applied or
+//! rejected on its own, in the same transaction as the incident's row of the job's report
+//! and the job's counters (transactions of [`crate::import::BATCH`] incidents, see
+//! [`crate::db::Store::import_items`]), so at every moment, a crash included,
 //! the report lists exactly the incidents applied and nothing else. A start marks the jobs a
 //! stopped process left unfinished as failed, with the count of incidents done; importing
 //! the same file again finishes the work (what was applied comes back unchanged).
@@ -128,7 +129,7 @@ async fn run(
             };
             state
                 .store
-                .import_item(Some((id, 1)), &item, user_id)
+                .import_items(Some(id), &[(1, &item)], user_id)
                 .await?;
             state.store.finish_job(id, Some(&message)).await?;
             audit_finished(state, id).await;
@@ -139,11 +140,9 @@ async fn run(
         .store
         .start_job(id, plan.items.len(), &plan.warnings)
         .await?;
-    for (n, item) in (1..).zip(&plan.items) {
-        state
-            .store
-            .import_item(Some((id, n)), item, user_id)
-            .await?;
+    let numbered: Vec<(i64, &Planned)> = (1..).zip(&plan.items).collect();
+    for batch in numbered.chunks(import::BATCH) {
+        state.store.import_items(Some(id), batch, user_id).await?;
     }
     state.store.finish_job(id, None).await?;
     audit_finished(state, id).await;

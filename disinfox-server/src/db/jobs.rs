@@ -309,21 +309,39 @@ impl Store {
         Ok(ids)
     }
 
-    /// Applies one planned incident of an import in one transaction: the incident write (if
-    /// any), and, for a job, the incident's report row and the job's counters. Nothing of
-    /// it is stored unless all of it is.
-    pub async fn import_item(
+    /// Applies planned incidents of an import (`(n, item)`: the item's position in the file)
+    /// in one transaction: each incident write, and, for a job, each incident's report row
+    /// and the job's counters. Nothing of the batch is stored unless all of it is, so the
+    /// report always says exactly what the database holds. (A batch of a few dozen
+    /// incidents costs one commit instead of one each, and holds the writer lock briefly.)
+    pub async fn import_items(
         &self,
-        job: Option<(&str, i64)>,
+        job: Option<&str>,
+        batch: &[(i64, &Planned)],
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (n, item) in batch {
+            outcomes.push(self.apply_item(&mut tx, job, *n, item, user_id).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// One planned incident inside an import's transaction (see [`Store::import_items`]).
+    async fn apply_item(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        job: Option<&str>,
+        n: i64,
         item: &Planned,
         user_id: Option<i64>,
     ) -> anyhow::Result<Outcome> {
-        let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
         let outcome = match &item.change {
             Change::Reject(_) => Outcome::Rejected,
-            Change::Revoke(id) => match self.write_revocation(&mut tx, id.as_str(), user_id).await?
-            {
+            Change::Revoke(id) => match self.write_revocation(tx, id.as_str(), user_id).await? {
                 Some(seq) => Outcome::Updated(id.to_string(), seq),
                 None => Outcome::Unchanged(id.to_string()),
             },
@@ -337,7 +355,7 @@ impl Store {
                 let id = match by_name {
                     false => id.clone(),
                     true => match Self::incident_id_by_name(
-                        &mut *tx,
+                        &mut **tx,
                         &incident.input.name,
                         incident.input.first_seen.as_deref(),
                     )
@@ -347,7 +365,7 @@ impl Store {
                         None => id.clone(),
                     },
                 };
-                match Self::incident_with(&mut *tx, id.as_str()).await? {
+                match Self::incident_with(&mut **tx, id.as_str()).await? {
                     Some(e) if !e.revoked && e.incident == **incident => {
                         Outcome::Unchanged(id.to_string())
                     }
@@ -356,7 +374,7 @@ impl Store {
                     }
                     existing => {
                         let s = self
-                            .write_incident(&mut tx, &id, incident, *created, *modified, user_id)
+                            .write_incident(tx, &id, incident, *created, *modified, user_id)
                             .await?;
                         if existing.is_some() {
                             Outcome::Updated(id.to_string(), s.change_seq)
@@ -367,7 +385,7 @@ impl Store {
                 }
             }
         };
-        if let Some((job, n)) = job {
+        if let Some(job) = job {
             let (what, incident_id, seq) = outcome.parts();
             let errors = match &item.change {
                 Change::Reject(e) => e.as_slice(),
@@ -386,17 +404,16 @@ impl Store {
             .bind(seq)
             .bind(serde_json::to_string(errors)?)
             .bind(serde_json::to_string(&item.warnings)?)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             // The counter is one of four fixed column names.
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE import_jobs SET done = done + 1, {what} = {what} + 1 WHERE id = ?"
             )))
             .bind(job)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(outcome)
     }
 }
