@@ -122,9 +122,7 @@ impl Format {
             Self::Csv
         }
     }
-}
 
-impl Format {
     /// The stored spelling (`stix`, `csv`).
     pub fn as_str(self) -> &'static str {
         match self {
