@@ -72,6 +72,10 @@ pub enum AuditKind {
     KeyRevoked,
     /// An incident deleted (published revoked).
     IncidentDeleted,
+    /// An import job accepted (file name, format, size).
+    ImportStarted,
+    /// An import job over (its state and counts).
+    ImportFinished,
 }
 
 impl AuditKind {
@@ -91,6 +95,8 @@ impl AuditKind {
         Self::KeyCreated,
         Self::KeyRevoked,
         Self::IncidentDeleted,
+        Self::ImportStarted,
+        Self::ImportFinished,
     ];
 
     /// The stored spelling.
@@ -110,6 +116,8 @@ impl AuditKind {
             Self::KeyCreated => "key-created",
             Self::KeyRevoked => "key-revoked",
             Self::IncidentDeleted => "incident-deleted",
+            Self::ImportStarted => "import-started",
+            Self::ImportFinished => "import-finished",
         }
     }
 

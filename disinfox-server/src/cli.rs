@@ -1,4 +1,5 @@
-//! The command line: `serve`, `user add`, `apikey create|list|revoke`, `import`, `export`, `demo`.
+//! The command line: `serve`, `user add`, `apikey create|list|revoke`, `import`, `export`,
+//! `backup`, `demo`, `health`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -59,6 +60,15 @@ pub enum Command {
         /// Output file (default: standard output).
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Writes a consistent copy of the database to FILE, safe while the server runs (SQLite
+    /// online copy: VACUUM INTO); `serve` starts from such a copy.
+    Backup {
+        /// The copy to write.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Loads the demo incidents into an empty database and prints demo accounts.
     Demo,
@@ -220,6 +230,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 .await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { file, force } => {
+            match crate::db::backup::backup(&settings.database_url, &file, force).await {
+                Ok(b) => {
+                    eprintln!(
+                        "backed up {} to {}: {} incidents, change log at {}, {} bytes",
+                        settings.database_url,
+                        file.display(),
+                        b.incidents,
+                        b.last_change,
+                        b.bytes
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) if file.exists() && !force => usage(format!("{e:#}")),
+                Err(e) => Err(e),
+            }
+        }
         Command::Demo => {
             let state = state_only(settings).await?;
             let url = state.settings.public_url.clone();
@@ -350,27 +377,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let format = crate::import::Format::of_file(&file.to_string_lossy(), &bytes);
-            let report = if format == crate::import::Format::Stix {
-                crate::import::import_stix(&state, &bytes, uid).await
-            } else {
-                let bar = indicatif::ProgressBar::new(0);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{bar:40} {pos}/{len} incidents {elapsed}",
-                    )
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} incidents {elapsed}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                if bytes.len() < 256 * 1024 || !std::io::stderr().is_terminal() {
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-                }
-                let r = crate::import::import_csv(&state, &bytes, uid, &mut |done, total| {
+            );
+            if bytes.len() < 256 * 1024 || !std::io::stderr().is_terminal() {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            tracing::info!(target: "audit", event = "import.started", file = %file.display(), format = format.as_str(), user = ?uid, "command-line import");
+            let report =
+                crate::import::run_inline(&state, format, bytes, uid, &mut |done, total| {
                     bar.set_length(total as u64);
                     bar.set_position(done as u64);
                 })
                 .await;
-                bar.finish_and_clear();
-                r
-            };
+            bar.finish_and_clear();
             let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
             for r in &report.rejected {
                 eprintln!(
@@ -392,6 +414,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 report.updated.len(),
                 report.unchanged,
                 report.rejected.len()
+            );
+            tracing::info!(
+                target: "audit",
+                event = "import.finished",
+                file = %file.display(),
+                user = ?uid,
+                created = report.created.len(),
+                updated = report.updated.len(),
+                unchanged = report.unchanged,
+                rejected = report.rejected.len(),
+                "command-line import"
             );
             Ok(if report.rejected.is_empty() {
                 ExitCode::SUCCESS

@@ -87,6 +87,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "incidents per page of /api/v1/bundle when the client gives no limit",
     ),
     (
+        "import_jobs_per_user",
+        "DISINFOX_IMPORT_JOBS_PER_USER",
+        "2",
+        "import jobs one user may have queued or running at once",
+    ),
+    (
+        "import_jobs_max",
+        "DISINFOX_IMPORT_JOBS_MAX",
+        "4",
+        "import jobs the server runs (or has queued) at once",
+    ),
+    (
         "connector_api_key",
         "DISINFOX_CONNECTOR_API_KEY",
         "",
@@ -169,6 +181,10 @@ pub struct Settings {
     pub rate_limit_per_minute: u32,
     /// Default page size of the bundle endpoint.
     pub bundle_page_limit: u32,
+    /// Unfinished import jobs per user.
+    pub import_jobs_per_user: u32,
+    /// Unfinished import jobs on the server.
+    pub import_jobs_max: u32,
     /// A read key to provision for the connector.
     pub connector_api_key: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -252,6 +268,8 @@ struct FileSettings {
     request_timeout_secs: Option<toml::Value>,
     rate_limit_per_minute: Option<toml::Value>,
     bundle_page_limit: Option<toml::Value>,
+    import_jobs_per_user: Option<toml::Value>,
+    import_jobs_max: Option<toml::Value>,
     connector_api_key: Option<String>,
     trusted_proxies: Option<toml::Value>,
     registration: Option<String>,
@@ -405,6 +423,11 @@ impl Settings {
             u32::try_from(num("bundle_page_limit", fs.bundle_page_limit, 100, 1)?)
                 .map_err(|_| err("bundle_page_limit", "too large"))?
                 .min(MAX_BUNDLE_PAGE);
+        let import_jobs_per_user =
+            u32::try_from(num("import_jobs_per_user", fs.import_jobs_per_user, 2, 1)?)
+                .map_err(|_| err("import_jobs_per_user", "too large"))?;
+        let import_jobs_max = u32::try_from(num("import_jobs_max", fs.import_jobs_max, 4, 1)?)
+            .map_err(|_| err("import_jobs_max", "too large"))?;
         let connector_api_key = match get("connector_api_key", fs.connector_api_key) {
             Some((_, v)) if v.is_empty() => None,
             Some((k, v)) => {
@@ -499,6 +522,8 @@ impl Settings {
             request_timeout_secs,
             rate_limit_per_minute,
             bundle_page_limit,
+            import_jobs_per_user,
+            import_jobs_max,
             connector_api_key,
             trusted_proxies,
             registration,

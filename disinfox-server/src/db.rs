@@ -22,7 +22,9 @@ use tokio::sync::Mutex;
 use crate::model::Incident;
 
 pub mod audit;
+pub mod backup;
 pub mod collection;
+pub mod jobs;
 
 pub use collection::CollectionEntry;
 
@@ -172,6 +174,11 @@ pub struct Store {
     write: Arc<Mutex<()>>,
 }
 
+/// The last change at or before a time: change times increase with the sequence, so the
+/// newest such change is one index search (`changes_at`), not a scan of the log.
+pub(crate) const SQL_SEQ_AT: &str =
+    "SELECT seq FROM changes WHERE at <= ? ORDER BY at DESC LIMIT 1";
+
 /// Current time in the change-log format, with microseconds.
 pub fn micros_text(t: &Timestamp) -> String {
     t.with_digits(6).to_string()
@@ -220,6 +227,10 @@ impl Store {
             .backfill_collection()
             .await
             .context("filling the TAXII collection tables")?;
+        store
+            .index_collection_objects()
+            .await
+            .context("indexing the objects of the TAXII collection")?;
         Ok(store)
     }
 
@@ -610,12 +621,20 @@ impl Store {
 
     /// An incident by STIX id (revoked ones too).
     pub async fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>> {
+        Self::incident_with(&self.pool, id).await
+    }
+
+    /// [`Store::incident`] through a pool or inside a transaction.
+    pub(crate) async fn incident_with<'e>(
+        ex: impl sqlx::SqliteExecutor<'e>,
+        id: &str,
+    ) -> anyhow::Result<Option<StoredIncident>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM incidents WHERE id = ?",
             Self::COLUMNS
         )))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(ex)
         .await?;
         row.map(|r| Self::incident_from_row(&r)).transpose()
     }
@@ -633,9 +652,26 @@ impl Store {
     ) -> anyhow::Result<StoredIncident> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
+        let stored = self
+            .write_incident(&mut tx, id, incident, created, modified, user_id)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// [`Store::save_incident`] inside a transaction the caller holds (with the writer lock).
+    pub(crate) async fn write_incident(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: &Identifier,
+        incident: &Incident,
+        created: Timestamp,
+        modified: Option<Timestamp>,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<StoredIncident> {
         let existing = sqlx::query("SELECT created, modified FROM incidents WHERE id = ?")
             .bind(id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         let (created, action, modified) = match &existing {
             Some(r) => {
@@ -649,9 +685,7 @@ impl Store {
                 (created.at_least_millis(), "create", m)
             }
         };
-        let (seq, at) = self
-            .next_change(&mut tx, id.as_str(), action, user_id)
-            .await?;
+        let (seq, at) = self.next_change(tx, id.as_str(), action, user_id).await?;
         let data = serde_json::to_string(incident)?;
         let first_seen = incident.date_key(&created);
         sqlx::query(
@@ -672,7 +706,7 @@ impl Store {
         .bind(seq)
         .bind(&at)
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         for table in [
             "incident_techniques",
@@ -684,7 +718,7 @@ impl Store {
                 "DELETE FROM {table} WHERE incident_id = ?"
             )))
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let catalogue =
@@ -750,13 +784,11 @@ impl Store {
                 sqlx::query(sql)
                     .bind(id.as_str())
                     .bind(rows)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
-        let keys = collection::collection_keys(incident);
-        Self::record_collection_refs(&mut tx, id.as_str(), Some(&keys), seq, &at).await?;
-        tx.commit().await?;
+        Self::record_collection_refs(tx, id.as_str(), Some(incident), seq, &at).await?;
         Ok(StoredIncident {
             id: id.clone(),
             created,
@@ -814,24 +846,38 @@ impl Store {
     ) -> anyhow::Result<Option<StoredIncident>> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
+        if self.write_revocation(&mut tx, id, user_id).await?.is_none() {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        self.incident(id).await
+    }
+
+    /// Revokes a live incident inside a transaction the caller holds (with the writer lock):
+    /// the change's sequence number, or `None` when there is no such live incident.
+    pub(crate) async fn write_revocation(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: &str,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Option<i64>> {
         let row = sqlx::query("SELECT modified FROM incidents WHERE id = ? AND revoked = 0")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let prev = parse_ts(&row.try_get::<String, _>("modified")?)?;
         let modified = next_modified(Timestamp::now(), prev);
-        let (seq, at) = self.next_change(&mut tx, id, "delete", user_id).await?;
+        let (seq, at) = self.next_change(tx, id, "delete", user_id).await?;
         sqlx::query("UPDATE incidents SET revoked = 1, modified = ?, change_seq = ?, changed_at = ? WHERE id = ?")
             .bind(modified.to_string())
             .bind(seq)
             .bind(&at)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        Self::record_collection_refs(&mut tx, id, None, seq, &at).await?;
-        tx.commit().await?;
-        self.incident(id).await
+        Self::record_collection_refs(tx, id, None, seq, &at).await?;
+        Ok(Some(seq))
     }
 
     fn filter_sql(f: &IncidentFilter, sql: &mut String, args: &mut Vec<String>) {
@@ -945,11 +991,19 @@ impl Store {
     /// The sequence number of the last change at or before the change time `at` (for
     /// `newer_than`): changes after it are exactly those with a later change time.
     pub async fn seq_at(&self, at: &str) -> anyhow::Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at <= ?")
+        Ok(sqlx::query_scalar(SQL_SEQ_AT)
             .bind(at)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// The sequence number of the newest change (0 before the first).
+    pub async fn last_change_seq(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
             .fetch_one(&self.pool)
-            .await?;
-        Ok(row.get(0))
+            .await?
+            .try_get(0)?)
     }
 
     /// The change time of a sequence number.
@@ -1077,14 +1131,14 @@ impl Store {
 
     /// The id of the live incident with this name (any case) and first-seen date, if any: the
     /// identity of a row in the DISINFOX CSV format.
-    pub async fn incident_id_by_name(
-        &self,
+    pub(crate) async fn incident_id_by_name<'e>(
+        ex: impl sqlx::SqliteExecutor<'e>,
         name: &str,
         first_seen: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         let rows = sqlx::query("SELECT id, data FROM incidents WHERE name = ? COLLATE NOCASE AND revoked = 0 ORDER BY change_seq")
             .bind(name)
-            .fetch_all(&self.pool)
+            .fetch_all(ex)
             .await?;
         for r in rows {
             let data: String = r.try_get("data")?;
@@ -1190,6 +1244,43 @@ mod tests {
             "\"a\"* \"OR\"* \"b\"* \"NEAR\"* \"c\"*"
         );
         assert_eq!(fts_query("  -- ; "), "");
+    }
+
+    /// The look-ups of the bundle endpoint and TAXII search an index: none scans the change
+    /// log, the incidents or the collection tables (SQLite's plan says `SEARCH`, not `SCAN`).
+    #[tokio::test]
+    async fn lookups_by_time_and_id_search_an_index() {
+        let path = std::env::temp_dir().join(format!("disinfox-plan-{}.db", uuid::Uuid::new_v4()));
+        let store = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        for (name, sql) in [
+            ("seq_at", SQL_SEQ_AT),
+            ("object homes", collection::SQL_OBJECT_HOMES),
+            ("incidents by ids", collection::SQL_INCIDENTS_BY_IDS),
+            ("entries by keys", collection::SQL_ENTRIES_BY_KEYS),
+        ] {
+            let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>("detail"))
+                .collect();
+            let scans: Vec<&String> = plan
+                .iter()
+                .filter(|d| d.starts_with("SCAN") && !d.contains("VIRTUAL TABLE"))
+                .collect();
+            assert!(scans.is_empty(), "{name} scans: {plan:?}");
+            assert!(
+                plan.iter().any(|d| d.starts_with("SEARCH")),
+                "{name}: {plan:?}"
+            );
+        }
+        store.pool().close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_secs: u64,
     },
+    /// 429: too much of something is under way for this caller (import jobs); try again later.
+    #[error("{message}")]
+    TooMany {
+        /// What is under way.
+        message: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// 500: something broke on our side.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -98,7 +106,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -140,6 +148,15 @@ impl IntoResponse for ApiError {
             }
             Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } => {
                 let mut r = error_response(status, self.to_string(), BTreeMap::new());
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                r
+            }
+            Self::TooMany {
+                message,
+                retry_after_secs,
+            } => {
+                let mut r = error_response(status, message, BTreeMap::new());
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 r

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod jobs;
 pub mod model;
 pub mod navigator;
 pub mod ops;

@@ -87,14 +87,13 @@ const MAX_TEXT: usize = 20_000;
 const MAX_NAME: usize = 500;
 const MAX_LIST: usize = 200;
 
+/// The list without later repeats (ASCII case ignored), in order: one pass with a set, so
+/// the cost grows as n log n with the list, not with its square.
 fn dedupe(v: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(v.len());
-    for s in v {
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
-            out.push(s);
-        }
-    }
-    out
+    let mut seen = std::collections::BTreeSet::new();
+    v.into_iter()
+        .filter(|s| seen.insert(s.to_ascii_lowercase()))
+        .collect()
 }
 
 fn has_control(s: &str) -> bool {
@@ -118,7 +117,40 @@ impl IncidentInput {
         policy: TechniquePolicy,
         warnings: &mut Vec<String>,
     ) -> Result<Incident, BTreeMap<String, String>> {
+        // Sizes first, before any per-item work: an oversized list is refused at once, with
+        // nothing else checked.
         let mut errors = BTreeMap::new();
+        for (key, len) in [
+            ("techniques", self.techniques.len()),
+            ("actors", self.actors.len()),
+            ("target_countries", self.target_countries.len()),
+            ("channels", self.channels.len()),
+            ("source_urls", self.source_urls.len()),
+            ("labels", self.labels.len()),
+            ("attribution_sources", self.attribution_sources.len()),
+        ] {
+            if len > MAX_LIST {
+                errors.insert(
+                    key.to_owned(),
+                    format!("at most {MAX_LIST} entries (this list has {len})"),
+                );
+            }
+        }
+        if self.name.trim().len() > MAX_NAME * 4 {
+            errors.insert(
+                "name".into(),
+                format!("must be at most {MAX_NAME} characters"),
+            );
+        }
+        if self.description.trim().len() > MAX_TEXT * 4 {
+            errors.insert(
+                "description".into(),
+                format!("must be at most {MAX_TEXT} characters"),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let mut fail = |k: &str, m: String| {
             errors.entry(k.to_owned()).or_insert(m);
         };
@@ -167,19 +199,6 @@ impl IncidentInput {
                 fail("last_seen", "must not be earlier than first_seen".into());
             }
         }
-        for (key, list) in [
-            ("techniques", &self.techniques),
-            ("actors", &self.actors),
-            ("target_countries", &self.target_countries),
-            ("channels", &self.channels),
-            ("source_urls", &self.source_urls),
-            ("labels", &self.labels),
-        ] {
-            if list.len() > MAX_LIST {
-                fail(key, format!("at most {MAX_LIST} entries"));
-            }
-        }
-
         let primary = Catalogue::builtin(disarm);
         let mut techniques = Vec::new();
         let mut bad = Vec::new();

@@ -162,7 +162,8 @@ pub fn routes() -> Vec<RouteSpec> {
             ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
         ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle)),
         spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export)),
-        spec!("POST" "/api/v1/import" Write "Imports a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (200, "a report: created, updated, rejected with reasons"), post(api::import)),
+        spec!("POST" "/api/v1/import" Write "Starts an import job for a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (202, "the import job (state, progress); Location: its URL"), post(api::import)),
+        spec!("GET" "/api/v1/jobs/{id}" Read "An import job of the caller (any, for an administrator): state, progress (incidents done of the total) and, once over, the report: created, updated, unchanged, rejected with reasons", query: &[], body: None, ok: (200, "the job"), get(api::job)),
         spec!("GET" "/api/v1/disarm" Read "DISARM tactics and techniques with incident counts", query: &[], body: None, ok: (200, "the DISARM catalogue"), get(api::disarm)),
         spec!("GET" "/api/v1/actors" Read "Actors with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::actors)),
         spec!("GET" "/api/v1/countries" Read "Target countries with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::countries)),
@@ -222,6 +223,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     r.fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(limit, declared_length))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -273,6 +275,31 @@ async fn api_guard(State(g): State<ApiGuard>, req: Request, next: Next) -> Respo
     next.run(Request::from_parts(parts, body)).await
 }
 
+/// Refuses a body whose declared `Content-Length` is over the limit before reading any of it
+/// (413; the outer layers give it the API's or the pages' error shape). A body without a
+/// length is cut at the limit while it is read.
+async fn declared_length(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let mut r = Response::new(Body::from("request body too large"));
+        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        r.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return r;
+    }
+    next.run(req).await
+}
+
 async fn not_found(uri: Uri) -> Response {
     let path = uri.path();
     if is_taxii(path) {
@@ -283,8 +310,11 @@ async fn not_found(uri: Uri) -> Response {
         };
         return taxii::error_response(StatusCode::NOT_FOUND, &format!("no such resource{hint}"));
     }
-    error_response(StatusCode::NOT_FOUND, "no such resource", BTreeMap::new())
+    error_response(StatusCode::NOT_FOUND, NO_SUCH_RESOURCE, BTreeMap::new())
 }
+
+/// The message of the router's 404.
+pub const NO_SUCH_RESOURCE: &str = "no such resource";
 
 fn is_taxii(path: &str) -> bool {
     path == "/taxii2" || path.starts_with("/taxii2/")

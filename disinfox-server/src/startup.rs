@@ -150,6 +150,11 @@ impl Application {
     /// Connects the database (creating it) and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = Store::connect(&settings.database_url).await?;
+        // Import jobs a stopped process left unfinished: their reports are exact (each
+        // applied incident has its row); they are marked failed.
+        for id in store.fail_interrupted_jobs().await? {
+            tracing::warn!(job = %id, "import job interrupted by a stop; marked failed");
+        }
         if let Some(key) = &settings.connector_api_key {
             provision_connector_key(&store, key).await?;
         }

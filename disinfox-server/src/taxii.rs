@@ -18,10 +18,10 @@
 use std::collections::BTreeSet;
 
 use stix_model::incident::{disarm_identity, disarm_marking, BuildOptions, BundleBuilder};
-use stix_model::incident::{ActorDescription, IncidentDescription, SHARED_CREATED};
-use stix_model::{CountryCode, Identifier, StixObject, Timestamp};
+use stix_model::incident::{DISARM_IDENTITY_ID, DISARM_MARKING_ID};
+use stix_model::{Identifier, StixObject, Timestamp};
 
-use crate::db::collection::{BASE_KEY, DISARM_KEY};
+use crate::db::collection::{self, ObjectHome, BASE_KEY, DISARM_KEY};
 use crate::db::{CollectionEntry, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::bundle::{builder_with, options};
@@ -86,13 +86,21 @@ impl Position {
         }
     }
 
-    /// The `next` token of a page ending at this position.
+    /// The `next` token of a page ending at this position (`<seq>.end` after every object of
+    /// a change).
     pub fn token(&self) -> String {
-        format!("{}.{}.{}", self.seq, self.rank, self.id)
+        if self.rank == u8::MAX {
+            format!("{}.end", self.seq)
+        } else {
+            format!("{}.{}.{}", self.seq, self.rank, self.id)
+        }
     }
 
     /// Reads a `next` token; `None` when it is not one this server gives.
     pub fn parse_token(s: &str) -> Option<Self> {
+        if let Some(seq) = s.strip_suffix(".end") {
+            return seq.parse().ok().filter(|n| *n >= 0).map(Self::after_seq);
+        }
         let mut parts = s.splitn(3, '.');
         let seq: i64 = parts.next()?.parse().ok().filter(|n| *n >= 0)?;
         let rank: u8 = parts
@@ -177,16 +185,41 @@ impl Filter {
                 .is_none_or(|s| s.contains(SPEC_VERSION))
     }
 
+    /// The types of the ids asked for, once per request (`None`: no `match[id]`).
+    fn id_types(&self) -> Option<BTreeSet<&str>> {
+        self.ids
+            .as_ref()
+            .map(|ids| ids.iter().map(|i| id_type(i)).collect())
+    }
+}
+
+/// A filter with what is worked out once per request, so that the checks per object cost
+/// the same whatever the number of ids asked for.
+struct Plan<'a> {
+    filter: &'a Filter,
+    id_types: Option<BTreeSet<&'a str>>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(filter: &'a Filter) -> Self {
+        Self {
+            filter,
+            id_types: filter.id_types(),
+        }
+    }
+
     /// Whether an object of one of these types could pass (to skip building the others).
     fn may_have_type(&self, types: &[&str]) -> bool {
-        self.types
+        self.filter
+            .types
             .as_ref()
             .is_none_or(|s| types.iter().any(|t| s.contains(*t)))
             && self
-                .ids
+                .id_types
                 .as_ref()
-                .is_none_or(|s| s.iter().any(|id| types.contains(&id_type(id))))
+                .is_none_or(|s| types.iter().any(|t| s.contains(t)))
             && self
+                .filter
                 .spec_versions
                 .as_ref()
                 .is_none_or(|s| s.contains(SPEC_VERSION))
@@ -203,29 +236,33 @@ impl Filter {
         }
         // An incident id asked for is the incident's; relationship ids cannot be told apart
         // before they are built.
-        self.ids.as_ref().is_none_or(|ids| {
-            ids.contains(s.id.as_str()) || ids.iter().any(|i| id_type(i) == "relationship")
+        self.filter.ids.as_ref().is_none_or(|ids| {
+            ids.contains(s.id.as_str())
+                || self
+                    .id_types
+                    .as_ref()
+                    .is_some_and(|t| t.contains("relationship"))
         })
     }
 }
 
 /// The kinds of shared objects, by the key of their collection entry.
-enum Shared<'a> {
+enum Shared {
     Base,
     Disarm,
-    Technique(&'a str),
-    Actor(&'a str),
-    Country(&'a str),
+    Technique,
+    Actor,
+    Country,
 }
 
-impl<'a> Shared<'a> {
-    fn of(e: &'a CollectionEntry) -> Option<Self> {
+impl Shared {
+    fn of(e: &CollectionEntry) -> Option<Self> {
         match e.key.split_once(':') {
             None if e.key == BASE_KEY => Some(Self::Base),
             None if e.key == DISARM_KEY => Some(Self::Disarm),
-            Some(("technique", _)) => Some(Self::Technique(&e.value)),
-            Some(("actor", _)) => Some(Self::Actor(&e.value)),
-            Some(("country", _)) => Some(Self::Country(&e.value)),
+            Some(("technique", _)) => Some(Self::Technique),
+            Some(("actor", _)) => Some(Self::Actor),
+            Some(("country", _)) => Some(Self::Country),
             _ => None,
         }
     }
@@ -234,9 +271,9 @@ impl<'a> Shared<'a> {
         match self {
             Self::Base => &["marking-definition", "identity", "extension-definition"],
             Self::Disarm => &["marking-definition", "identity"],
-            Self::Technique(_) => &["attack-pattern"],
-            Self::Actor(_) => &["threat-actor"],
-            Self::Country(_) => &["location"],
+            Self::Technique => &["attack-pattern"],
+            Self::Actor => &["threat-actor"],
+            Self::Country => &["location"],
         }
     }
 }
@@ -253,48 +290,25 @@ fn entry_objects(e: &CollectionEntry, opts: &BuildOptions) -> ApiResult<Vec<(u8,
         tracing::warn!(key = %e.key, "unknown TAXII collection entry; skipped");
         return Ok(Vec::new());
     };
-    let mut d = IncidentDescription::new("collection entry");
-    d.id = Some(
-        Identifier::parse("incident--00000000-0000-4000-8000-000000000000")
-            .map_err(|e| internal(format!("placeholder incident id: {e}")))?,
-    );
-    d.created = Timestamp::parse(SHARED_CREATED).ok();
-    let ty = match kind {
+    match kind {
         Shared::Base => {
             let objects = BundleBuilder::new(opts.clone()).into_objects();
             if objects.len() > usize::from(RANK_DISARM - RANK_BASE) {
                 return Err(internal("more base objects than ranks".into()));
             }
-            return Ok(ranked(RANK_BASE, objects));
+            Ok(ranked(RANK_BASE, objects))
         }
-        Shared::Disarm => {
-            return Ok(ranked(
-                RANK_DISARM,
-                vec![disarm_identity().into(), disarm_marking().into()],
-            ));
+        Shared::Disarm => Ok(ranked(
+            RANK_DISARM,
+            vec![disarm_identity().into(), disarm_marking().into()],
+        )),
+        Shared::Technique | Shared::Actor | Shared::Country => {
+            Ok(collection::entry_object(&e.key, &e.value, opts)?
+                .map(|o| (RANK_SHARED, o))
+                .into_iter()
+                .collect())
         }
-        Shared::Technique(t) => {
-            d.techniques = vec![t.to_owned()];
-            "attack-pattern"
-        }
-        Shared::Actor(a) => {
-            d.actors = vec![ActorDescription::new(a)];
-            "threat-actor"
-        }
-        Shared::Country(c) => {
-            d.target_countries = vec![CountryCode::parse(c)
-                .map_err(|err| internal(format!("collection entry {}: {err}", e.key)))?];
-            "location"
-        }
-    };
-    let mut b = BundleBuilder::new(opts.clone());
-    b.add_incident(&d)
-        .map_err(|err| internal(format!("building collection entry {}: {err}", e.key)))?;
-    Ok(b.into_objects()
-        .into_iter()
-        .filter(|o| o.object_type() == ty)
-        .map(|o| (RANK_SHARED, o))
-        .collect())
+    }
 }
 
 /// The items of one incident: the incident and, unless it was deleted, its relationships.
@@ -323,57 +337,128 @@ fn incident_items(state: &AppState, s: &StoredIncident) -> ApiResult<Vec<Item>> 
         .collect())
 }
 
-/// Up to `limit` objects after `after` that pass `filter`, in collection order, and whether
-/// more follow.
+/// The items of these incidents and entries that the plan may keep, in collection order.
+fn items_of(
+    state: &AppState,
+    plan: &Plan<'_>,
+    opts: &BuildOptions,
+    incidents: &[StoredIncident],
+    entries: &[CollectionEntry],
+) -> ApiResult<Vec<Item>> {
+    let mut items = Vec::new();
+    for e in entries {
+        if Shared::of(e).is_some_and(|k| !plan.may_have_type(k.types())) {
+            continue;
+        }
+        items.extend(entry_objects(e, opts)?.into_iter().map(|(rank, o)| Item {
+            position: Position {
+                seq: e.seq,
+                rank,
+                id: o.id().to_owned(),
+            },
+            date_added: e.at.clone(),
+            object: o,
+        }));
+    }
+    for s in incidents.iter().filter(|s| plan.may_match_incident(s)) {
+        items.extend(incident_items(state, s)?);
+    }
+    items.sort_by(|a, b| a.position.cmp(&b.position));
+    Ok(items)
+}
+
+/// The most windows of incidents one request reads: a filter that matches little stops
+/// after this much work and answers a short (even empty) page with `more` and a `next`
+/// that resumes after what was read.
+const MAX_WINDOWS: usize = 10;
+
+/// Up to `limit` objects after `after` that pass `filter`, in collection order, and where
+/// the next page starts when more follow.
+///
+/// With `match[id]`, the objects are looked up (an incident by its id, a relationship or
+/// shared object in the object index): the work is bounded by the ids asked for, whatever
+/// the size of the collection. Otherwise the collection is read window by window from
+/// `after`, at most [`MAX_WINDOWS`] windows per request.
 pub async fn page(
     state: &AppState,
     after: &Position,
     filter: &Filter,
     limit: usize,
-) -> ApiResult<(Vec<Item>, bool)> {
+) -> ApiResult<(Vec<Item>, Option<Position>)> {
     let opts = options(state, false)?;
-    let with_incidents = filter.may_have_type(&["incident", "relationship"]);
-    let window = i64::try_from(limit).map_or(WINDOW, |l| l.saturating_add(1).min(WINDOW));
-    let mut out = Vec::new();
-    let mut from = after.seq;
-    loop {
-        let (incidents, entries, upto) = state
-            .store
-            .collection_window(from, window, with_incidents)
-            .await?;
-        let mut items = Vec::new();
-        for e in &entries {
-            if Shared::of(e).is_some_and(|k| !filter.may_have_type(k.types())) {
-                continue;
-            }
-            items.extend(entry_objects(e, &opts)?.into_iter().map(|(rank, o)| Item {
-                position: Position {
-                    seq: e.seq,
-                    rank,
-                    id: o.id().to_owned(),
-                },
-                date_added: e.at.clone(),
-                object: o,
-            }));
-        }
-        for s in incidents.iter().filter(|s| filter.may_match_incident(s)) {
-            items.extend(incident_items(state, s)?);
-        }
-        items.sort_by(|a, b| a.position.cmp(&b.position));
+    let plan = Plan::new(filter);
+    let take = |items: Vec<Item>, out: &mut Vec<Item>| -> Option<Position> {
         for it in items {
             if it.position > *after && filter.matches(&it.object) {
                 out.push(it);
                 if out.len() > limit {
                     out.truncate(limit);
-                    return Ok((out, true));
+                    return out.last().map(|i| i.position.clone());
                 }
             }
         }
+        None
+    };
+    let mut out = Vec::new();
+    if let Some(ids) = &filter.ids {
+        let (incident_ids, keys) = homes_of(state, &opts, ids).await?;
+        let (incidents, entries) = state
+            .store
+            .collection_items_of(after.seq, &incident_ids, &keys)
+            .await?;
+        let items = items_of(state, &plan, &opts, &incidents, &entries)?;
+        let next = take(items, &mut out);
+        return Ok((out, next));
+    }
+    let with_incidents = plan.may_have_type(&["incident", "relationship"]);
+    let window = i64::try_from(limit).map_or(WINDOW, |l| l.saturating_add(1).min(WINDOW));
+    let mut from = after.seq;
+    for _ in 0..MAX_WINDOWS {
+        let (incidents, entries, upto) = state
+            .store
+            .collection_window(from, window, with_incidents)
+            .await?;
+        let items = items_of(state, &plan, &opts, &incidents, &entries)?;
+        if let Some(next) = take(items, &mut out) {
+            return Ok((out, Some(next)));
+        }
         if upto == i64::MAX {
-            return Ok((out, false));
+            return Ok((out, None));
         }
         from = upto.saturating_add(1);
     }
+    // Every object up to change `from - 1` was read.
+    Ok((out, Some(Position::after_seq(from - 1))))
+}
+
+/// The incidents and entry keys that hold these ids: incidents by their own ids,
+/// relationships and shared objects through the object index, the base and DISARM objects
+/// by their fixed ids. Unknown ids hold nothing.
+async fn homes_of(
+    state: &AppState,
+    opts: &BuildOptions,
+    ids: &BTreeSet<String>,
+) -> ApiResult<(BTreeSet<String>, BTreeSet<String>)> {
+    let mut incidents: BTreeSet<String> = ids
+        .iter()
+        .filter(|i| id_type(i) == "incident")
+        .cloned()
+        .collect();
+    let mut keys = BTreeSet::new();
+    for home in state.store.object_homes(ids).await?.into_values() {
+        match home {
+            ObjectHome::Incident(i) => incidents.insert(i),
+            ObjectHome::Entry(k) => keys.insert(k),
+        };
+    }
+    let base = BundleBuilder::new(opts.clone()).into_objects();
+    if base.iter().any(|o| ids.contains(o.id())) {
+        keys.insert(BASE_KEY.to_owned());
+    }
+    if ids.contains(DISARM_IDENTITY_ID) || ids.contains(DISARM_MARKING_ID) {
+        keys.insert(DISARM_KEY.to_owned());
+    }
+    Ok((incidents, keys))
 }
 
 #[cfg(test)]
@@ -388,6 +473,9 @@ mod tests {
             id: "incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8".into(),
         };
         assert_eq!(Position::parse_token(&p.token()), Some(p.clone()));
+        let end = Position::after_seq(41);
+        assert_eq!(end.token(), "41.end");
+        assert_eq!(Position::parse_token("41.end"), Some(end));
         assert!(Position::start() < p && p < Position::after_seq(42));
         assert!(Position::after_seq(41) < p);
         for bad in [
@@ -399,6 +487,9 @@ mod tests {
             "42.300.incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8",
             "42.3.nonsense",
             "42.3.",
+            "-1.end",
+            "x.end",
+            ".end",
         ] {
             assert_eq!(Position::parse_token(bad), None, "{bad}");
         }

@@ -16,7 +16,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use anyhow::Context;
 use sqlx::{AssertSqlSafe, Row};
+use stix_model::incident::SHARED_CREATED;
+use stix_model::incident::{ActorDescription, BuildOptions, BundleBuilder, IncidentDescription};
+use stix_model::opencti::OpenCtiIdRules;
+use stix_model::{CountryCode, Identifier, StixObject, Timestamp};
 
 use super::{Store, StoredIncident};
 use crate::model::Incident;
@@ -69,6 +74,112 @@ pub fn collection_keys(incident: &Incident) -> BTreeMap<String, String> {
     keys
 }
 
+/// The one attack-pattern, threat-actor or location `BundleBuilder` builds for a technique,
+/// actor or country entry, with these options; nothing for the base and DISARM entries
+/// (whose objects do not depend on the entry) and for keys of no known kind.
+pub fn entry_object(
+    key: &str,
+    value: &str,
+    opts: &BuildOptions,
+) -> anyhow::Result<Option<StixObject>> {
+    let mut d = IncidentDescription::new("collection entry");
+    d.id = Some(Identifier::parse(
+        "incident--00000000-0000-4000-8000-000000000000",
+    )?);
+    d.created = Timestamp::parse(SHARED_CREATED).ok();
+    let ty = match key.split_once(':') {
+        Some(("technique", _)) => {
+            d.techniques = vec![value.to_owned()];
+            "attack-pattern"
+        }
+        Some(("actor", _)) => {
+            d.actors = vec![ActorDescription::new(value)];
+            "threat-actor"
+        }
+        Some(("country", _)) => {
+            d.target_countries =
+                vec![CountryCode::parse(value).with_context(|| format!("collection entry {key}"))?];
+            "location"
+        }
+        _ => return Ok(None),
+    };
+    let mut b = BundleBuilder::new(opts.clone());
+    b.add_incident(&d)
+        .with_context(|| format!("building collection entry {key}"))?;
+    Ok(b.into_objects().into_iter().find(|o| o.object_type() == ty))
+}
+
+/// Options under each of OpenCTI's id rules: the ids the index holds do not depend on the
+/// `opencti_id_rules` setting (only attack-pattern ids, and the relationships to them, differ).
+fn options_of_every_rule() -> anyhow::Result<[BuildOptions; 2]> {
+    let mut v6 = BuildOptions::with_author("DISINFOX")?;
+    v6.id_rules = OpenCtiIdRules::V6;
+    let mut v7 = v6.clone();
+    v7.id_rules = OpenCtiIdRules::V7;
+    Ok([v6, v7])
+}
+
+/// The ids of an entry's object under every id rule (see [`entry_object`]).
+fn entry_object_ids(key: &str, value: &str) -> anyhow::Result<BTreeSet<String>> {
+    let mut ids = BTreeSet::new();
+    for opts in options_of_every_rule()? {
+        if let Some(o) = entry_object(key, value, &opts)? {
+            ids.insert(o.id().to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+/// The ids of a live incident's relationships in the collection, under every id rule.
+pub fn relationship_ids(id: &str, incident: &Incident) -> anyhow::Result<BTreeSet<String>> {
+    let id = Identifier::parse(id).with_context(|| format!("incident id {id:?}"))?;
+    let at = Timestamp::parse(SHARED_CREATED)?;
+    let d = incident.to_description(&id, at, at, false);
+    let mut ids = BTreeSet::new();
+    for opts in options_of_every_rule()? {
+        let mut b = BundleBuilder::new(opts);
+        b.add_incident(&d)
+            .with_context(|| format!("building the relationships of {id}"))?;
+        ids.extend(
+            b.into_objects()
+                .iter()
+                .filter(|o| o.object_type() == "relationship")
+                .map(|o| o.id().to_owned()),
+        );
+    }
+    Ok(ids)
+}
+
+/// Where the collection holds an object: the live incident whose relationship it is, or the
+/// shared entry it is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectHome {
+    /// A relationship of this incident.
+    Incident(String),
+    /// The object of this entry key.
+    Entry(String),
+}
+
+/// Looks up where the collection holds these objects (ids the index does not hold are left
+/// out): one primary-key search per id.
+pub(crate) const SQL_OBJECT_HOMES: &str =
+    "SELECT x.object_id, x.incident_id, x.key FROM json_each(?1) j
+     JOIN collection_object_ids x ON x.object_id = j.value";
+
+/// Incidents by id from a change on, in change order (a primary-key search per id).
+pub(crate) const SQL_INCIDENTS_BY_IDS: &str =
+    "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data
+     FROM json_each(?1) j JOIN incidents i ON i.id = j.value
+     WHERE i.change_seq >= ?2 ORDER BY i.change_seq";
+
+/// Shared entries by key from a change on (a primary-key search per key).
+pub(crate) const SQL_ENTRIES_BY_KEYS: &str = "SELECT e.key, e.seq, e.at, e.value
+     FROM json_each(?1) j JOIN collection_entries e ON e.key = j.value
+     WHERE e.seq >= ?2 ORDER BY e.seq, e.key";
+
+/// A row of the object index: `(object id, incident, entry key)`.
+type IndexRow = (String, Option<String>, Option<String>);
+
 fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CollectionEntry> {
     Ok(CollectionEntry {
         key: r.try_get("key")?,
@@ -85,10 +196,12 @@ impl Store {
     pub(super) async fn record_collection_refs(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         incident_id: &str,
-        keys: Option<&BTreeMap<String, String>>,
+        incident: Option<&Incident>,
         seq: i64,
         at: &str,
     ) -> anyhow::Result<()> {
+        let keys = incident.map(collection_keys);
+        let keys = keys.as_ref();
         let old: Vec<String> =
             sqlx::query_scalar("SELECT key FROM collection_refs WHERE incident_id = ?")
                 .bind(incident_id)
@@ -105,6 +218,31 @@ impl Store {
         let mut entering = keys.clone();
         entering.insert(BASE_KEY.to_owned(), String::new());
         let entering = serde_json::to_string(&entering)?;
+        // The ids of the objects of the entries that enter now, and of the incident's
+        // relationships, go into the object index with them.
+        let new_keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM json_each(?1)
+             WHERE key NOT IN (SELECT key FROM collection_entries)",
+        )
+        .bind(&entering)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut index: Vec<IndexRow> = Vec::new();
+        for (key, value) in &new_keys {
+            for id in entry_object_ids(key, value)? {
+                index.push((id, None, Some(key.clone())));
+            }
+        }
+        sqlx::query("DELETE FROM collection_object_ids WHERE incident_id = ?")
+            .bind(incident_id)
+            .execute(&mut **tx)
+            .await?;
+        if let Some(i) = incident {
+            for id in relationship_ids(incident_id, i)? {
+                index.push((id, Some(incident_id.to_owned()), None));
+            }
+        }
+        Self::insert_object_index(tx, &index).await?;
         if !keys.is_empty() {
             sqlx::query(
                 "INSERT INTO collection_refs (incident_id, key) SELECT ?1, key FROM json_each(?2)",
@@ -125,15 +263,166 @@ impl Store {
         .await?;
         let gone: Vec<&String> = old.iter().filter(|k| !keys.contains_key(*k)).collect();
         if !gone.is_empty() {
+            let gone = serde_json::to_string(&gone)?;
             sqlx::query(
                 "DELETE FROM collection_entries WHERE key IN (SELECT value FROM json_each(?1))
                  AND NOT EXISTS (SELECT 1 FROM collection_refs r WHERE r.key = collection_entries.key)",
             )
-            .bind(serde_json::to_string(&gone)?)
+            .bind(&gone)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM collection_object_ids WHERE key IN (SELECT value FROM json_each(?1))
+                 AND key NOT IN (SELECT key FROM collection_entries)",
+            )
+            .bind(&gone)
             .execute(&mut **tx)
             .await?;
         }
         Ok(())
+    }
+
+    /// Adds rows to the object index (one statement).
+    async fn insert_object_index(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        rows: &[IndexRow],
+    ) -> anyhow::Result<()> {
+        if !rows.is_empty() {
+            sqlx::query(
+                "INSERT OR IGNORE INTO collection_object_ids (object_id, incident_id, key)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+                 FROM json_each(?1)",
+            )
+            .bind(serde_json::to_string(rows)?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The next 500 incidents (revoked ones too) after change `after`, in change order, read
+    /// in a start-up transaction.
+    async fn incidents_after(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        after: i64,
+    ) -> anyhow::Result<Vec<StoredIncident>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM incidents WHERE change_seq > ? ORDER BY change_seq LIMIT 500",
+            Self::COLUMNS
+        )))
+        .bind(after)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(Self::incident_from_row)
+        .collect()
+    }
+
+    /// Fills the object index of a database written before it existed (a task the migration
+    /// leaves in `maintenance`): every live incident's relationships and every shared entry.
+    pub(super) async fn index_collection_objects(&self) -> anyhow::Result<()> {
+        const TASK: &str = "index collection object ids";
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let pending: Option<String> =
+            sqlx::query_scalar("SELECT task FROM maintenance WHERE task = ?")
+                .bind(TASK)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if pending.is_none() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM collection_object_ids")
+            .execute(&mut *tx)
+            .await?;
+        let entries: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM collection_entries")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut index: Vec<IndexRow> = Vec::new();
+        for (key, value) in entries {
+            for id in entry_object_ids(&key, &value)? {
+                index.push((id, None, Some(key.clone())));
+            }
+        }
+        let mut after = 0;
+        loop {
+            let batch = Self::incidents_after(&mut tx, after).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.change_seq;
+            for s in batch.iter().filter(|s| !s.revoked) {
+                for id in relationship_ids(s.id.as_str(), &s.incident)? {
+                    index.push((id, Some(s.id.to_string()), None));
+                }
+            }
+        }
+        for chunk in index.chunks(5000) {
+            Self::insert_object_index(&mut tx, chunk).await?;
+        }
+        sqlx::query("DELETE FROM maintenance WHERE task = ?")
+            .bind(TASK)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where the collection holds each of these objects (see [`ObjectHome`]); ids it does
+    /// not hold in the index (incidents, base and DISARM objects, unknown ids) are left out.
+    pub async fn object_homes(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> anyhow::Result<BTreeMap<String, ObjectHome>> {
+        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(SQL_OBJECT_HOMES)
+            .bind(serde_json::to_string(ids)?)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, incident, key)| match (incident, key) {
+                (Some(i), _) => Some((id, ObjectHome::Incident(i))),
+                (None, Some(k)) => Some((id, ObjectHome::Entry(k))),
+                (None, None) => None,
+            })
+            .collect())
+    }
+
+    /// [`Store::collection_window`] for named objects only: the incidents with these ids and
+    /// the entries with these keys, from change `from_seq` on, in one read.
+    pub async fn collection_items_of(
+        &self,
+        from_seq: i64,
+        incident_ids: &BTreeSet<String>,
+        keys: &BTreeSet<String>,
+    ) -> anyhow::Result<(Vec<StoredIncident>, Vec<CollectionEntry>)> {
+        let mut tx = self.pool.begin().await?;
+        let incidents = sqlx::query(SQL_INCIDENTS_BY_IDS)
+            .bind(serde_json::to_string(incident_ids)?)
+            .bind(from_seq)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(Self::incident_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let entries = sqlx::query(SQL_ENTRIES_BY_KEYS)
+            .bind(serde_json::to_string(keys)?)
+            .bind(from_seq)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok((incidents, entries))
+    }
+
+    /// The object index as stored, `(object id, incident, key)` (for checks and tests).
+    pub async fn object_index(&self) -> anyhow::Result<Vec<IndexRow>> {
+        Ok(sqlx::query_as(
+            "SELECT object_id, incident_id, key FROM collection_object_ids ORDER BY object_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Fills the collection tables of a database that has incidents but no collection yet
@@ -152,22 +441,14 @@ impl Store {
         }
         let mut after = 0;
         loop {
-            let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM incidents WHERE change_seq > ? ORDER BY change_seq LIMIT 500",
-                Self::COLUMNS
-            )))
-            .bind(after)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.try_get("change_seq")?;
-            for r in &rows {
-                let s = Self::incident_from_row(r)?;
-                let keys = (!s.revoked).then(|| collection_keys(&s.incident));
+            let batch = Self::incidents_after(&mut tx, after).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.change_seq;
+            for s in &batch {
                 Self::record_collection_refs(
                     &mut tx,
                     s.id.as_str(),
-                    keys.as_ref(),
+                    (!s.revoked).then_some(&s.incident),
                     s.change_seq,
                     &s.changed_at,
                 )

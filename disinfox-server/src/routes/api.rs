@@ -18,6 +18,7 @@ use crate::correlate;
 use crate::db::{Facet, IncidentFilter, Sort, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::import;
+use crate::jobs;
 use crate::model::IncidentInput;
 use crate::ops::{self, ListRequest};
 use crate::startup::AppState;
@@ -68,6 +69,72 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts
             .await
             .map(|Query(t)| Params(t))
             .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// Path parameters, answered in the API's error shape when they do not parse: a 404 naming
+/// the value and what an id looks like (never a Rust type), or a 400 for a path that is not
+/// UTF-8. The pages use it too: their error page shows the same message.
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for PathParams<T>
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| PathParams(t))
+            .map_err(path_error)
+    }
+}
+
+/// The API error of a path parameter that does not parse.
+pub(crate) fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
+    use axum::extract::path::ErrorKind;
+    use axum::extract::rejection::PathRejection;
+    let what = |expected: &str| {
+        if [
+            "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
+        ]
+        .contains(&expected)
+        {
+            "ids in this path are whole numbers"
+        } else {
+            "it is not a valid value here"
+        }
+    };
+    match e {
+        PathRejection::FailedToDeserializePathParams(e) => match e.into_kind() {
+            ErrorKind::ParseErrorAtKey {
+                value,
+                expected_type,
+                ..
+            }
+            | ErrorKind::ParseErrorAtIndex {
+                value,
+                expected_type,
+                ..
+            }
+            | ErrorKind::ParseError {
+                value,
+                expected_type,
+            } => ApiError::NotFound(format!(
+                "no such resource: {value:?}: {}",
+                what(expected_type)
+            )),
+            ErrorKind::InvalidUtf8InPathParam { .. } => {
+                ApiError::BadRequest("the path is not valid UTF-8 once percent-decoded".into())
+            }
+            ErrorKind::DeserializeError { value, .. } => {
+                ApiError::NotFound(format!("no such resource: {value:?}"))
+            }
+            other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
+        },
+        other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
     }
 }
 
@@ -167,6 +234,10 @@ pub struct ListQuery {
     pub(crate) per_page: Option<i64>,
 }
 
+/// The last page number a list takes (with 200 per page, 200 million incidents): a larger
+/// one is refused rather than wrapped around to page 1.
+pub const MAX_PAGE: i64 = 1_000_000;
+
 fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
@@ -264,8 +335,10 @@ impl ListQuery {
             ));
         }
         let page = self.page.unwrap_or(1);
-        if page < 1 {
-            return Err(ApiError::BadRequest("page: must be 1 or more".into()));
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(ApiError::BadRequest(format!(
+                "page: must be from 1 to {MAX_PAGE}"
+            )));
         }
         Ok(ListRequest {
             filter,
@@ -318,7 +391,7 @@ pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StoredIncident
 pub(crate) async fn get_incident(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<IncidentView>> {
     let s = load(&state, &id).await?;
     Ok(Json(view(
@@ -330,7 +403,7 @@ pub(crate) async fn get_incident(
 pub(crate) async fn update_incident(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(input): JsonBody<IncidentInput>,
 ) -> ApiResult<Json<IncidentView>> {
     let stored = ops::update_incident(&state, &caller, &id, input).await?;
@@ -343,7 +416,7 @@ pub(crate) async fn update_incident(
 pub(crate) async fn delete_incident(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<StatusCode> {
     ops::delete_incident(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -357,7 +430,7 @@ pub(crate) struct LimitQuery {
 pub(crate) async fn related(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     Params(q): Params<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
     let s = load(&state, &id).await?;
@@ -371,7 +444,7 @@ pub(crate) async fn import(
     caller: Caller,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<import::ImportReport>> {
+) -> ApiResult<Response> {
     caller.require_write()?;
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -382,9 +455,28 @@ pub(crate) async fn import(
             "send a STIX bundle as application/json or a DISINFOX CSV file as text/csv".into(),
         ));
     };
-    let report =
-        import::import(&state, format, &body, Some(caller.user.id), &mut |_, _| {}).await?;
-    Ok(Json(report))
+    let name = match format {
+        import::Format::Stix => "upload.json",
+        import::Format::Csv => "upload.csv",
+    };
+    let job = jobs::submit(&state, &caller, name, format, body).await?;
+    let location = jobs::api_url(&job.id);
+    let view = jobs::view(&state, job).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+pub(crate) async fn job(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Json<jobs::JobView>> {
+    let job = jobs::find(&state, &caller.user, &id).await?;
+    Ok(Json(jobs::view(&state, job).await?))
 }
 
 pub(crate) async fn disarm(
@@ -510,7 +602,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
 ) -> ApiResult<StatusCode> {
     ops::revoke_key(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -566,7 +658,7 @@ pub(crate) struct UserPatch {
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     JsonBody(p): JsonBody<UserPatch>,
 ) -> ApiResult<Json<Value>> {
     let user = ops::update_user(&state, &caller, id, p.role.as_deref(), p.disabled).await?;

@@ -1,14 +1,14 @@
 //! STIX bundles: the incremental bundle endpoint, one incident's bundle, and the streamed export.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stix_model::incident::{BuildOptions, BundleBuilder};
 use stix_model::{Bundle, Timestamp};
 
-use super::api::{load, ListQuery, Params};
+use super::api::{load, ListQuery, Params, PathParams};
 use crate::auth::Caller;
 use crate::configuration::MAX_BUNDLE_PAGE;
 use crate::db::{micros_text, StoredIncident};
@@ -93,7 +93,7 @@ pub(crate) struct FlavorQuery {
 pub(crate) async fn incident_bundle(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     Params(q): Params<FlavorQuery>,
 ) -> ApiResult<Response> {
     let opencti = flavor_opencti(q.flavor.as_deref())?;
@@ -177,6 +177,13 @@ pub(crate) async fn changes_bundle(
             let seq: i64 = c.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
                 ApiError::BadRequest(format!("cursor: {c:?} is not a cursor this server gave"))
             })?;
+            let newest = state.store.last_change_seq().await?;
+            if seq > newest {
+                return Err(ApiError::BadRequest(format!(
+                    "cursor: {seq} is beyond the newest change ({newest}); this server never gave it \
+                     (after a restore from a backup, start again from newer_than)"
+                )));
+            }
             let mark = state
                 .store
                 .change_time(seq)

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 use stix_model::disarm::Catalogue;
 
-use super::api::{load, ListQuery, Params};
+use super::api::{load, ListQuery, Params, PathParams};
 use crate::auth::Caller;
 use crate::db::IncidentFilter;
 use crate::error::ApiResult;
@@ -37,7 +37,7 @@ fn layer_response(layer: Value, filename: &str) -> Response {
 pub(crate) async fn incident_layer(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<Response> {
     incident_layer_response(&state, &id).await
 }

@@ -269,6 +269,10 @@ struct Params {
     filter: Filter,
 }
 
+/// The most values one `match[...]` filter takes: each id asked for may cost building an
+/// incident, so a request's work stays bounded.
+pub const MAX_MATCH_VALUES: usize = 1000;
+
 fn list(v: &str) -> BTreeSet<String> {
     v.split(',')
         .map(str::trim)
@@ -289,6 +293,11 @@ fn params(query: &[(String, String)], allowed: &[&str]) -> TaxiiResult<Params> {
         // A filter the endpoint does not take, or one with no value, filters nothing.
         if field.is_some_and(|f| !allowed.contains(&f) || list(v).is_empty()) {
             continue;
+        }
+        if field.is_some() && v.split(',').count() > MAX_MATCH_VALUES {
+            return Err(TaxiiError::bad_request(format!(
+                "{k}: at most {MAX_MATCH_VALUES} comma-separated values"
+            )));
         }
         match (k.as_str(), field) {
             ("added_after", _) => {
@@ -351,7 +360,20 @@ fn raw(q: RawQuery) -> TaxiiResult<Vec<(String, String)>> {
 }
 
 /// The page of a request: after `next` and after `added_after`, whichever is later.
-async fn fetch(state: &AppState, p: &Params) -> TaxiiResult<(Vec<Item>, bool)> {
+async fn fetch(state: &AppState, p: &Params) -> TaxiiResult<(Vec<Item>, Option<Position>)> {
+    if let Some(next) = &p.next {
+        let newest = state
+            .store
+            .last_change_seq()
+            .await
+            .map_err(ApiError::from)?;
+        if next.seq > newest {
+            return Err(TaxiiError::bad_request(format!(
+                "next: {:?} points beyond the newest change ({newest}); it is not a token this server gave",
+                next.token()
+            )));
+        }
+    }
     let mut start = p.next.clone().unwrap_or_else(Position::start);
     if let Some(t) = &p.added_after {
         let seq = state
@@ -368,13 +390,13 @@ async fn fetch(state: &AppState, p: &Params) -> TaxiiResult<(Vec<Item>, bool)> {
 /// (no list when empty), with the `X-TAXII-Date-Added-First`/`-Last` headers of the items.
 fn paged(
     items: &[Item],
-    more: bool,
+    next: Option<Position>,
     key: &str,
     value: impl Fn(&Item) -> TaxiiResult<Value>,
 ) -> TaxiiResult<Response> {
-    let mut body = json!({"more": more});
-    if let Some(last) = items.last().filter(|_| more) {
-        body["next"] = json!(last.position.token());
+    let mut body = json!({"more": next.is_some()});
+    if let Some(next) = next {
+        body["next"] = json!(next.token());
     }
     if !items.is_empty() {
         body[key] = items.iter().map(value).collect::<TaxiiResult<_>>()?;
@@ -411,7 +433,7 @@ async fn collection_page(
     state: &AppState,
     id: &str,
     q: RawQuery,
-) -> TaxiiResult<(Vec<Item>, bool)> {
+) -> TaxiiResult<(Vec<Item>, Option<Position>)> {
     check_collection(id)?;
     let p = params(&raw(q)?, &["id", "type", "version", "spec_version"])?;
     fetch(state, &p).await
@@ -423,8 +445,8 @@ pub(crate) async fn objects(
     Path(id): Path<String>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    let (items, more) = collection_page(&state, &id, q).await?;
-    paged(&items, more, "objects", object_json)
+    let (items, next) = collection_page(&state, &id, q).await?;
+    paged(&items, next, "objects", object_json)
 }
 
 pub(crate) async fn manifest(
@@ -433,8 +455,8 @@ pub(crate) async fn manifest(
     Path(id): Path<String>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    let (items, more) = collection_page(&state, &id, q).await?;
-    paged(&items, more, "objects", manifest_record)
+    let (items, next) = collection_page(&state, &id, q).await?;
+    paged(&items, next, "objects", manifest_record)
 }
 
 /// The page of a request about one object (`match[id]` set to it); 404 when the collection
@@ -445,7 +467,7 @@ async fn one_object(
     object_id: &str,
     q: RawQuery,
     allowed: &[&str],
-) -> TaxiiResult<(Vec<Item>, bool)> {
+) -> TaxiiResult<(Vec<Item>, Option<Position>)> {
     check_collection(id)?;
     let mut p = params(&raw(q)?, allowed)?;
     p.filter.ids = Some(BTreeSet::from([object_id.to_owned()]));
@@ -475,9 +497,9 @@ pub(crate) async fn object(
     Path((id, object_id)): Path<(String, String)>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    let (items, more) =
+    let (items, next) =
         one_object(&state, &id, &object_id, q, &["version", "spec_version"]).await?;
-    paged(&items, more, "objects", object_json)
+    paged(&items, next, "objects", object_json)
 }
 
 pub(crate) async fn versions(
@@ -486,8 +508,8 @@ pub(crate) async fn versions(
     Path((id, object_id)): Path<(String, String)>,
     q: RawQuery,
 ) -> TaxiiResult<Response> {
-    let (items, more) = one_object(&state, &id, &object_id, q, &["spec_version"]).await?;
-    paged(&items, more, "versions", |i| Ok(json!(i.version())))
+    let (items, next) = one_object(&state, &id, &object_id, q, &["spec_version"]).await?;
+    paged(&items, next, "versions", |i| Ok(json!(i.version())))
 }
 
 /// Turns an error response of a TAXII path that is not a TAXII error yet (axum's 405, the

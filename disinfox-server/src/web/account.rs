@@ -1,7 +1,7 @@
 //! Pages about accounts: landing, sign in and out, profile (API keys, password), users.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use crate::auth;
 use crate::db::Role;
 use crate::error::ApiError;
 use crate::ops;
+use crate::routes::api::PathParams;
 use crate::startup::AppState;
 
 #[derive(Template)]
@@ -422,7 +423,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     _form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -565,7 +566,7 @@ pub(crate) async fn create_user(
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -614,7 +615,7 @@ async fn decide(state: &AppState, ctx: &Ctx, id: i64, approve: bool) -> PageResu
 pub(crate) async fn approve_user(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     _form: FormData,
 ) -> PageResult {
     decide(&state, &ctx, id, true).await
@@ -623,7 +624,7 @@ pub(crate) async fn approve_user(
 pub(crate) async fn reject_user(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
     _form: FormData,
 ) -> PageResult {
     decide(&state, &ctx, id, false).await

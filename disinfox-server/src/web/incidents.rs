@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -21,8 +21,9 @@ use crate::correlate::{self, Related};
 use crate::db::{Count, Facet, StoredIncident};
 use crate::error::ApiError;
 use crate::import;
+use crate::jobs;
 use crate::ops;
-use crate::routes::api::ListQuery;
+use crate::routes::api::{ListQuery, PathParams};
 use crate::startup::AppState;
 
 fn catalogue(state: &AppState) -> &'static Catalogue {
@@ -634,7 +635,7 @@ pub(crate) struct DoneQuery {
 pub(crate) async fn detail(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     Query(dq): Query<DoneQuery>,
 ) -> PageResult {
     let s = ops::load_incident(&state, &id)
@@ -671,7 +672,7 @@ pub(crate) async fn detail(
 pub(crate) async fn bundle_download(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, PageError> {
     crate::routes::bundle::incident_bundle_download(&state, &id, false)
         .await
@@ -681,7 +682,7 @@ pub(crate) async fn bundle_download(
 pub(crate) async fn layer_download(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, PageError> {
     crate::routes::navigator::incident_layer_response(&state, &id)
         .await
@@ -851,7 +852,7 @@ async fn live_incident(state: &AppState, ctx: &Ctx, id: &str) -> Result<StoredIn
 pub(crate) async fn edit_form(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> PageResult {
     let s = live_incident(&state, &ctx, &id).await?;
     let id = s.id.to_string();
@@ -871,7 +872,7 @@ pub(crate) async fn edit_form(
 pub(crate) async fn update(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -898,7 +899,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     _form: FormData,
 ) -> PageResult {
     let caller = ctx.caller()?;
@@ -927,10 +928,22 @@ struct ReportView {
     warnings: Vec<String>,
 }
 
+/// A job as its page shows it.
+struct JobPanel {
+    file: String,
+    state: &'static str,
+    finished: bool,
+    done: i64,
+    total: Option<i64>,
+    percent: i64,
+    error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "import.html")]
 struct ImportPage {
     l: Layout,
+    job: Option<JobPanel>,
     report: Option<ReportView>,
     error: Option<String>,
     limit_kib: usize,
@@ -939,13 +952,22 @@ struct ImportPage {
 /// How many created or updated incidents the report names.
 const REPORT_NAMES: usize = 200;
 
-pub(crate) async fn import_form(State(state): State<AppState>, ctx: Ctx) -> PageResult {
-    render(&ImportPage {
-        l: Layout::new(&state, Some(&ctx), "Bulk import", "import"),
+/// Seconds between two loads of the page of a job under way (a `<meta http-equiv=refresh>`:
+/// the progress bar moves without script).
+const JOB_REFRESH_SECS: u32 = 1;
+
+fn import_page(state: &AppState, ctx: &Ctx) -> ImportPage {
+    ImportPage {
+        l: Layout::new(state, Some(ctx), "Bulk import", "import"),
+        job: None,
         report: None,
         error: None,
         limit_kib: state.settings.body_limit_bytes / 1024,
-    })
+    }
+}
+
+pub(crate) async fn import_form(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    render(&import_page(&state, &ctx))
 }
 
 async fn named(state: &AppState, ids: &[String]) -> Result<Vec<(String, String)>, PageError> {
@@ -963,13 +985,15 @@ async fn named(state: &AppState, ids: &[String]) -> Result<Vec<(String, String)>
         .collect())
 }
 
+/// Starts an import job for the uploaded file and leads to the job's page (after waiting a
+/// moment, so that a small file's page shows its report at once).
 pub(crate) async fn import(
     State(state): State<AppState>,
     ctx: Ctx,
     mut multipart: Multipart,
 ) -> PageResult {
     let caller = ctx.caller()?;
-    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut file: Option<(String, axum::body::Bytes)> = None;
     while let Some(field) = multipart.next_field().await.map_err(|e| {
         PageError::bad_request(format!("The upload could not be read: {e}")).with(&ctx)
     })? {
@@ -978,42 +1002,27 @@ pub(crate) async fn import(
             let bytes = field.bytes().await.map_err(|e| {
                 PageError::bad_request(format!("The upload could not be read: {e}")).with(&ctx)
             })?;
-            file = Some((name, bytes.to_vec()));
+            file = Some((name, bytes));
         }
     }
-    let mut page = ImportPage {
-        l: Layout::new(&state, Some(&ctx), "Bulk import", "import"),
-        report: None,
-        error: None,
-        limit_kib: state.settings.body_limit_bytes / 1024,
-    };
+    let mut page = import_page(&state, &ctx);
     let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
         page.error = Some("Choose a file to import: the upload was empty.".into());
         return render_status(StatusCode::BAD_REQUEST, &page);
     };
     caller.require_write()?;
     let format = import::Format::of_file(&name, &bytes);
-    match import::import(&state, format, &bytes, Some(caller.user.id), &mut |_, _| {}).await {
-        Ok(r) => {
-            page.report = Some(ReportView {
-                file: name,
-                created: named(&state, &r.created).await?,
-                created_n: r.created.len(),
-                updated: named(&state, &r.updated).await?,
-                updated_n: r.updated.len(),
-                unchanged: r.unchanged,
-                rejected: r
-                    .rejected
-                    .into_iter()
-                    .map(|x| RejectedView {
-                        place: x.r#ref,
-                        name: x.name,
-                        errors: x.errors,
-                    })
-                    .collect(),
-                warnings: r.warnings,
-            });
-            render(&page)
+    match jobs::submit(&state, &caller, &name, format, bytes).await {
+        Ok(job) => {
+            for _ in 0..20 {
+                match state.store.job(&job.id).await? {
+                    Some(j) if !j.state.is_finished() => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                    }
+                    _ => break,
+                }
+            }
+            Ok(see_other(&jobs::page_url(&job.id)))
         }
         Err(ApiError::Internal(e)) => Err(PageError::from(ApiError::Internal(e)).with(&ctx)),
         Err(e) => {
@@ -1021,6 +1030,59 @@ pub(crate) async fn import(
             render_status(e.status(), &page)
         }
     }
+}
+
+/// The page of an import job: a progress bar while it runs (the page reloads itself), the
+/// report once it is over.
+pub(crate) async fn import_job(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathParams(id): PathParams<String>,
+) -> PageResult {
+    let caller = ctx.caller()?;
+    let job = jobs::find(&state, &caller.user, &id)
+        .await
+        .map_err(|e| PageError::from(e).with(&ctx))?;
+    let mut page = import_page(&state, &ctx);
+    let finished = job.state.is_finished();
+    if finished {
+        let r = jobs::report(&state, &job).await?;
+        page.report = Some(ReportView {
+            file: job.file_name.clone(),
+            created: named(&state, &r.created).await?,
+            created_n: r.created.len(),
+            updated: named(&state, &r.updated).await?,
+            updated_n: r.updated.len(),
+            unchanged: r.unchanged,
+            rejected: r
+                .rejected
+                .into_iter()
+                .map(|x| RejectedView {
+                    place: x.r#ref,
+                    name: x.name,
+                    errors: x.errors,
+                })
+                .collect(),
+            warnings: r.warnings,
+        });
+    } else {
+        page.l.refresh = Some(JOB_REFRESH_SECS);
+    }
+    let percent = match job.total {
+        Some(t) if t > 0 => (job.done * 100 / t).clamp(0, 100),
+        Some(_) => 100,
+        None => 0,
+    };
+    page.job = Some(JobPanel {
+        file: job.file_name,
+        state: job.state.as_str(),
+        finished,
+        done: job.done,
+        total: job.total,
+        percent,
+        error: job.error,
+    });
+    render(&page)
 }
 
 // ---- matrix ------------------------------------------------------------------------------
@@ -1228,7 +1290,7 @@ struct ActorPage {
 pub(crate) async fn actor(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     Query(aq): Query<ActorsQuery>,
 ) -> PageResult {
     let q = ListQuery {

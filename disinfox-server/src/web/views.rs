@@ -43,6 +43,8 @@ pub(crate) struct Layout {
     pub(crate) public_read: bool,
     /// Anyone may register (the `registration` setting is `approval` or `open`).
     pub(crate) can_register: bool,
+    /// Reload the page after this many seconds (a job under way).
+    pub(crate) refresh: Option<u32>,
 }
 
 impl Layout {
@@ -72,6 +74,7 @@ impl Layout {
             wide: false,
             public_read: state.settings.public_read,
             can_register: state.settings.registration != Registration::Closed,
+            refresh: None,
         }
     }
 
@@ -223,7 +226,14 @@ pub(crate) async fn error_page_for(state: &AppState, res: Response) -> Response 
                 .await
                 .unwrap_or_default();
             let text = String::from_utf8_lossy(&text).trim().to_owned();
+            // An API error answered on a page (a path parameter that does not parse) keeps
+            // its message; the router's own 404 gets the page's wording.
+            let api_message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .filter(|m| m != crate::routes::NO_SUCH_RESOURCE);
             match status {
+                _ if api_message.is_some() => api_message.unwrap_or_default(),
                 StatusCode::NOT_FOUND => "There is no such page.".to_owned(),
                 StatusCode::PAYLOAD_TOO_LARGE => {
                     PageError::too_large(state.settings.body_limit_bytes).message

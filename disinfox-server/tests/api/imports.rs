@@ -12,25 +12,22 @@ over two lines\",1,`1,0,0,1,0,1,0,https://a.org/xhttps://b.org/y,nan,
 20x2,Atlantis,Broken row,,,,,x,1,0,0,0,0,0,0,0,,,
 ";
 
-async fn import(app: &TestApp, body: &'static str, ct: &str) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url("/api/v1/import"))
-        .bearer_auth(&app.analyst)
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap())
+/// An import as the analyst: the status and the job's report (or the error).
+async fn import(app: &TestApp, body: impl Into<reqwest::Body>, ct: &str) -> (u16, Value) {
+    let (status, job) = app.import_with(&app.analyst, body, ct).await;
+    if status == 202 {
+        assert_eq!(job["state"], "succeeded", "{job}");
+        (status, job["report"].clone())
+    } else {
+        (status, job)
+    }
 }
 
 #[tokio::test]
 async fn csv_rows_become_incidents_and_broken_rows_are_reported() {
     let app = spawn_app().await;
     let (status, report) = import(&app, CSV, "text/csv").await;
-    assert_eq!(status, 200, "{report}");
+    assert_eq!(status, 202, "{report}");
     assert_eq!(report["created"].as_array().unwrap().len(), 2, "{report}");
     let rejected = report["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 1, "{report}");
@@ -99,16 +96,7 @@ async fn stix_bundles_round_trip_between_servers_and_bad_objects_are_rejected() 
         .unwrap();
     let exported = r.text().await.unwrap();
     let b = spawn_app().await;
-    let r = b
-        .client
-        .post(b.url("/api/v1/import"))
-        .bearer_auth(&b.analyst)
-        .header("content-type", "application/json")
-        .body(exported.clone())
-        .send()
-        .await
-        .unwrap();
-    let report: Value = r.json().await.unwrap();
+    let (_, report) = import(&b, exported.clone(), "application/json").await;
     assert_eq!(report["created"].as_array().unwrap().len(), 3, "{report}");
     assert_eq!(report["rejected"].as_array().unwrap().len(), 0, "{report}");
     let (_, la) = a
@@ -140,29 +128,11 @@ async fn stix_bundles_round_trip_between_servers_and_bad_objects_are_rejected() 
         }
     }
     // Importing it again: unchanged.
-    let r = b
-        .client
-        .post(b.url("/api/v1/import"))
-        .bearer_auth(&b.analyst)
-        .header("content-type", "application/json")
-        .body(exported)
-        .send()
-        .await
-        .unwrap();
-    let report: Value = r.json().await.unwrap();
+    let (_, report) = import(&b, exported, "application/json").await;
     assert_eq!(report["unchanged"], 3, "{report}");
     // A broken incident is rejected with its violations; nothing partial is stored.
     let broken = r#"{"type":"bundle","id":"bundle--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60","objects":[{"type":"incident","spec_version":"2.1","id":"incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8","created":"2024-05-01T00:00:00Z","modified":"2024-05-01T00:00:00.000Z","name":"Broken"}]}"#;
-    let r = b
-        .client
-        .post(b.url("/api/v1/import"))
-        .bearer_auth(&b.analyst)
-        .header("content-type", "application/json")
-        .body(broken)
-        .send()
-        .await
-        .unwrap();
-    let report: Value = r.json().await.unwrap();
+    let (_, report) = import(&b, broken, "application/json").await;
     assert_eq!(
         report["rejected"][0]["ref"], "incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8",
         "{report}"
@@ -180,14 +150,189 @@ async fn stix_bundles_round_trip_between_servers_and_bad_objects_are_rejected() 
         .0,
         404
     );
-    let r = b
-        .client
-        .post(b.url("/api/v1/import"))
-        .bearer_auth(&b.analyst)
-        .header("content-type", "application/json")
-        .body("[1,2]")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    let (status, _) = import(&b, "[1,2]", "application/json").await;
+    assert_eq!(status, 400);
+}
+
+/// The STIX objects of one incident made on another server (the incident first).
+async fn incident_objects(name: &str) -> Vec<Value> {
+    let a = spawn_app().await;
+    let mut body = incident(name);
+    body["techniques"] = serde_json::json!([]);
+    body["actors"] = serde_json::json!([]);
+    body["target_countries"] = serde_json::json!([]);
+    body["country_of_origin"] = Value::Null;
+    let id = a.create(&body).await["id"].as_str().unwrap().to_owned();
+    let (status, b) = a
+        .get(&format!("/api/v1/incidents/{id}/bundle"), &a.reader)
+        .await;
+    assert_eq!(status, 200);
+    let mut objects = b["objects"].as_array().unwrap().clone();
+    objects.sort_by_key(|o| o["type"] != "incident");
+    objects
+}
+
+fn bundle_of(ty: &str, objects: &[Value]) -> String {
+    serde_json::json!({"type": ty, "id": "bundle--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60", "objects": objects}).to_string()
+}
+
+/// Every id of a report, with its category: each must appear once.
+fn categories(report: &Value) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for (k, cat) in [("created", "created"), ("updated", "updated")] {
+        for id in report[k].as_array().unwrap() {
+            out.push((id.as_str().unwrap().to_owned(), cat));
+        }
+    }
+    for r in report["rejected"].as_array().unwrap() {
+        out.push((r["ref"].as_str().unwrap().to_owned(), "rejected"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_bundle_that_is_not_one_is_refused_whole_and_duplicates_are_reported_once() {
+    let objects = incident_objects("Twice told").await;
+    let inc = objects[0].clone();
+    let id = inc["id"].as_str().unwrap().to_owned();
+    let app = spawn_app().await;
+    let (status, job) = app
+        .import_with(
+            &app.analyst,
+            bundle_of("not-bundle", &objects),
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["state"], "failed", "{job}");
+    let m = job["error"].as_str().unwrap();
+    assert!(m.contains("type") && m.contains("nothing"), "{m}");
+    assert_eq!(job["report"]["rejected"][0]["ref"], "file", "{job}");
+    assert_eq!(job["counts"]["created"], 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}"), &app.reader)
+            .await
+            .0,
+        404,
+        "a refused bundle creates nothing"
+    );
+
+    // The same incident twice with the same modified time: rejected, once, not created.
+    let mut twice = objects.clone();
+    twice.push(inc.clone());
+    let (status, report) = import(&app, bundle_of("bundle", &twice), "application/json").await;
+    assert_eq!(status, 202, "{report}");
+    assert_eq!(
+        categories(&report),
+        vec![(id.clone(), "rejected")],
+        "{report}"
+    );
+    assert_eq!(report["unchanged"], 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}"), &app.reader)
+            .await
+            .0,
+        404
+    );
+
+    // Two versions: the latest is imported, once.
+    let mut newer = inc.clone();
+    newer["modified"] = serde_json::json!("2099-01-01T00:00:00.000Z");
+    newer["description"] = serde_json::json!("The later version");
+    let mut two = objects.clone();
+    two.insert(0, newer);
+    let (status, report) = import(&app, bundle_of("bundle", &two), "application/json").await;
+    assert_eq!(status, 202, "{report}");
+    assert_eq!(
+        categories(&report),
+        vec![(id.clone(), "created")],
+        "{report}"
+    );
+    assert_eq!(report["unchanged"], 0);
+    let (_, got) = app
+        .get(&format!("/api/v1/incidents/{id}"), &app.reader)
+        .await;
+    assert_eq!(got["description"], "The later version");
+
+    // A copy that does not parse: the id is rejected and no copy of it is applied.
+    let other = incident_objects("Half broken").await;
+    let other_id = other[0]["id"].as_str().unwrap().to_owned();
+    let mut broken = other[0].clone();
+    broken["created"] = serde_json::json!("2024-05-01T00:00:00Z");
+    let mut mixed = other.clone();
+    mixed.push(broken);
+    let (_, report) = import(&app, bundle_of("bundle", &mixed), "application/json").await;
+    assert_eq!(
+        categories(&report),
+        vec![(other_id.clone(), "rejected")],
+        "{report}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{other_id}"), &app.reader)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn csv_rows_that_are_not_utf8_have_extra_cells_or_an_open_quote_are_rejected_by_line() {
+    let app = spawn_app().await;
+    let mut csv: Vec<u8> = b"Year,Target Country,Event,Threat Actor,Event description,T0002_Facilitate State Propaganda\n\
+2023,Poland,Good one,Russia,Fine,1\n\
+2023,Poland,Caf"
+        .to_vec();
+    csv.push(0xE9); // Latin-1, not UTF-8
+    csv.extend_from_slice(
+        b" rumour,Russia,d,1\n\
+2023,Poland,Extra,Russia,A description, with a comma,1\n\
+2023,Poland,Broken quote,Russia,\"Opens here and never closes,1\n\
+2023,Poland,Swallowed,Russia,Gone,1\n",
+    );
+    let (status, report) = import(&app, csv, "text/csv").await;
+    assert_eq!(status, 202);
+    let created = report["created"].as_array().unwrap();
+    assert_eq!(created.len(), 1, "only the good row: {report}");
+    let rejected: Vec<(String, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ref"].as_str().unwrap().to_owned(),
+                r["errors"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rejected.len(), 3, "{report}");
+    assert_eq!(rejected[0].0, "row 3");
+    assert!(
+        rejected[0]
+            .1
+            .contains("row 3: column \\\"Event\\\" is not UTF-8"),
+        "{}",
+        rejected[0].1
+    );
+    assert_eq!(rejected[1].0, "row 4");
+    assert!(
+        rejected[1]
+            .1
+            .contains("row 4: 7 cells where the header has 6"),
+        "{}",
+        rejected[1].1
+    );
+    assert_eq!(rejected[2].0, "row 5");
+    assert!(
+        rejected[2]
+            .1
+            .contains("opened on line 5 is not closed where it should be: it runs to line 6"),
+        "{}",
+        rejected[2].1
+    );
+    let (_, list) = app.get("/api/v1/incidents", &app.reader).await;
+    assert_eq!(list["total"], 1, "nothing of a rejected row is stored");
+    assert!(
+        !list.to_string().contains('\u{fffd}'),
+        "no replacement character"
+    );
 }

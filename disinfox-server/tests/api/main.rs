@@ -3,9 +3,12 @@
 #![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
 
 mod auth;
+mod backup;
 mod bundle;
 mod imports;
 mod incidents;
+mod jobs;
+mod limits;
 mod navigator;
 mod pages;
 mod public;

@@ -574,22 +574,38 @@ async fn the_import_page_reports_created_updated_and_rejected() {
             .multipart(form)
             .send()
     };
-    let r = send(upload(csv)).await.unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let html = r.text().await.unwrap();
+    // The upload leads to the job's page, which shows the report once the job is over.
+    let report = async |r: Response| -> String {
+        assert_eq!(r.status().as_u16(), 303);
+        let job = r.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(job.starts_with("/import/jobs/"), "{job}");
+        loop {
+            let html = s.get(&job).await.text().await.unwrap();
+            if !html.contains("http-equiv=\"refresh\"") {
+                return html;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let html = report(send(upload(csv)).await.unwrap()).await;
     assert!(
         html.contains("Grain scare") && html.contains("is not a year"),
         "{html}"
     );
-    let r = send(upload(csv)).await.unwrap();
-    let html = r.text().await.unwrap();
+    let html = report(send(upload(csv)).await.unwrap()).await;
     assert!(
         html.contains("<span class=\"n\">1</span><span class=\"what\">unchanged</span>"),
         "again: unchanged"
     );
-    let r = send(upload("{\"type\": \"bundle\", \"objects\": [tru"))
-        .await
-        .unwrap();
+    let html = report(
+        send(upload("{\"type\": \"bundle\", \"objects\": [tru"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(html.contains("stopped: not a STIX bundle"), "{html}");
+    // A file that is not even the format is refused at once.
+    let r = send(upload("[1, 2]")).await.unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("was not imported"));
 }

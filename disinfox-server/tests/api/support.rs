@@ -165,3 +165,155 @@ pub fn incident(name: &str) -> Value {
         "attribution_sources": ["government"],
     })
 }
+
+impl TestApp {
+    /// Posts an import with `key`; when it is accepted as a job (202, with its URL in
+    /// `Location`), waits for the job to be over. The status, and the job (or the error).
+    pub async fn import_with(
+        &self,
+        key: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url("/api/v1/import"))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if status != 202 {
+            return (status, v);
+        }
+        let location = location.expect("a 202 names its job in Location");
+        assert_eq!(v["url"], location.as_str(), "{v}");
+        (status, self.wait_job(key, &location).await)
+    }
+
+    /// The job at `url` once it is over (polled; panics after a minute).
+    pub async fn wait_job(&self, key: &str, url: &str) -> Value {
+        for _ in 0..3000 {
+            let (status, job) = self.get(url, key).await;
+            assert_eq!(status, 200, "{job}");
+            if job["state"] == "succeeded" || job["state"] == "failed" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the job {url} did not finish within a minute");
+    }
+}
+
+/// The real server binary (`serve`) on a database, listening on a free port.
+pub struct Binary {
+    child: std::process::Child,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Binary {
+    /// Creates a user with `role` and a write key on the database `db` (no server running):
+    /// the key.
+    pub async fn provision(db: &str, email: &str, role: &str) -> String {
+        let store = disinfox_server::db::Store::connect(db).await.unwrap();
+        let hash = disinfox_server::auth::hash_password("long enough password").unwrap();
+        let user = store
+            .create_user(email, &hash, Role::parse(role).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let (secret, key_hash) = disinfox_server::auth::new_api_key().unwrap();
+        store
+            .create_api_key(user.id, "test", &secret[..12], &key_hash, "write")
+            .await
+            .unwrap();
+        store.pool().close().await;
+        secret
+    }
+
+    /// The command with the test's settings and no `DISINFOX_*` variable of the caller.
+    pub fn command(db: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_disinfox-server"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DISINFOX_")) {
+            c.env_remove(k);
+        }
+        c.env("DISINFOX_DATABASE_URL", db)
+            .env("DISINFOX_LISTEN", "127.0.0.1:0")
+            .env("DISINFOX_LOG_LEVEL", "warn")
+            .env("DISINFOX_RATE_LIMIT_PER_MINUTE", "0");
+        c
+    }
+
+    /// Starts `serve` and waits until it answers.
+    pub async fn start(db: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = Self::command(db)
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let base = tokio::task::spawn_blocking(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            lines
+                .find_map(|l| {
+                    l.ok()?
+                        .strip_prefix("DISINFOX server listening on ")
+                        .map(str::to_owned)
+                })
+                .expect("the server says where it listens")
+        })
+        .await
+        .unwrap();
+        let b = Self {
+            child,
+            base,
+            client: reqwest::Client::new(),
+        };
+        for _ in 0..200 {
+            if b.client.get(b.url("/health")).send().await.is_ok() {
+                return b;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server does not answer /health");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get_json(&self, path: &str, key: &str) -> Value {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// SIGKILL: the process ends at once, with no chance to clean up.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -168,6 +168,57 @@ async fn assert_recorded_collection(app: &TestApp) {
         recorded,
         app.state.store.expected_collection_keys().await.unwrap()
     );
+    assert_object_index(app, &recorded).await;
+}
+
+/// The object index says where each relationship and shared object of the collection is,
+/// and holds nothing else (relationships of live incidents, under two id rules at most).
+async fn assert_object_index(app: &TestApp, entries: &BTreeSet<String>) {
+    let index: BTreeMap<String, (Option<String>, Option<String>)> = app
+        .state
+        .store
+        .object_index()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, incident, key)| (id, (incident, key)))
+        .collect();
+    let (objects, _) = walk(app, "", 1000).await;
+    let mut relationships: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &objects {
+        let id = o["id"].as_str().unwrap();
+        match o["type"].as_str().unwrap() {
+            "relationship" => {
+                let source = o["source_ref"].as_str().unwrap();
+                assert_eq!(
+                    index.get(id).map(|h| h.0.as_deref()),
+                    Some(Some(source)),
+                    "{id}"
+                );
+                *relationships.entry(source.to_owned()).or_default() += 1;
+            }
+            "attack-pattern" | "threat-actor" | "location" => {
+                let key = index.get(id).and_then(|h| h.1.clone());
+                assert!(key.is_some_and(|k| entries.contains(&k)), "{id}");
+            }
+            _ => {}
+        }
+    }
+    let mut indexed: BTreeMap<String, usize> = BTreeMap::new();
+    for (id, (incident, key)) in &index {
+        match (incident, key) {
+            (Some(i), None) => *indexed.entry(i.clone()).or_default() += 1,
+            (None, Some(k)) => assert!(entries.contains(k), "{id}: stale key {k}"),
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    for (incident, n) in &indexed {
+        let live = relationships.get(incident).copied().unwrap_or(0);
+        assert!(
+            live > 0 && *n >= live && *n <= 2 * live,
+            "{incident}: {n} indexed, {live} in the collection"
+        );
+    }
 }
 
 async fn seed(app: &TestApp) -> Vec<String> {
@@ -574,6 +625,20 @@ async fn match_filters_limit_and_bad_parameters() {
     ] {
         assert_taxii_error(&get(bad.into()).await, 400, bad);
     }
+    // A match filter takes at most 1000 values (each id may cost building an incident).
+    let ids = |n: usize| {
+        (0..n)
+            .map(|i| format!("incident--00000000-0000-4000-8000-{i:012}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(get(format!("match[id]={}", ids(1000))).await.status, 200);
+    let a = get(format!("match[id]={}", ids(1001))).await;
+    assert_taxii_error(&a, 400, "1001 ids");
+    assert!(a.body["description"]
+        .as_str()
+        .unwrap()
+        .contains("at most 1000"));
 }
 
 #[tokio::test]
@@ -947,7 +1012,11 @@ async fn an_older_database_is_backfilled_at_start() {
         .await;
     assert_eq!(s, 204);
     let pool = app.state.store.pool();
-    for table in ["collection_refs", "collection_entries"] {
+    for table in [
+        "collection_refs",
+        "collection_entries",
+        "collection_object_ids",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
             .execute(pool)
             .await
@@ -957,6 +1026,10 @@ async fn an_older_database_is_backfilled_at_start() {
     assert!(objects
         .iter()
         .all(|o| o["type"] == "incident" || o["type"] == "relationship"));
+    sqlx::query("INSERT INTO maintenance (task) VALUES ('index collection object ids')")
+        .execute(pool)
+        .await
+        .unwrap();
     // Opening the database again (a restart) fills the tables.
     disinfox_server::db::Store::connect(&app.state.settings.database_url)
         .await
@@ -964,4 +1037,93 @@ async fn an_older_database_is_backfilled_at_start() {
     assert_recorded_collection(&app).await;
     let (objects, _) = walk(&app, "", 7).await;
     assert_eq!(no_repeats(&versions(&objects)), bundle_versions(&app).await);
+}
+
+/// Asking for one object by id looks it up (the incident by its id, a relationship or shared
+/// object in the object index): nothing else of the collection is read. An unreadable
+/// incident row elsewhere proves it: a walk of the collection would stumble on it.
+#[tokio::test]
+async fn an_object_is_looked_up_by_id_not_searched_for() {
+    let app = spawn_app().await;
+    let ids = seed(&app).await;
+    let (all, _) = walk(&app, "", 1000).await;
+    let of_type = |t: &str| {
+        all.iter()
+            .find(|o| o["type"] == t)
+            .unwrap_or_else(|| panic!("a {t}"))
+            .clone()
+    };
+    let known = [
+        of_type("relationship"),
+        of_type("attack-pattern"),
+        of_type("threat-actor"),
+        of_type("location"),
+        of_type("identity"),
+        of_type("marking-definition"),
+        all.iter()
+            .find(|o| o["id"] == ids[2].as_str())
+            .unwrap()
+            .clone(),
+    ];
+    let newest: i64 = app.state.store.last_change_seq().await.unwrap();
+    sqlx::query(
+        "INSERT INTO incidents (id, name, created, modified, data, change_seq, changed_at)
+         VALUES ('incident--11111111-1111-4111-8111-111111111111', 'unreadable',
+                 '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'not json', ?, '2099-01-01T00:00:00.000000Z')",
+    )
+    .bind(newest + 1000)
+    .execute(app.state.store.pool())
+    .await
+    .unwrap();
+    let path = |id: &str| format!("{}{id}/", objects_path());
+    for o in &known {
+        let id = o["id"].as_str().unwrap();
+        let a = taxii(&app, &path(id), &app.reader).await;
+        assert_eq!(a.status, 200, "{id}: {}", a.body);
+        assert_eq!(a.objects(), vec![o.clone()], "{id}");
+        let a = taxii(
+            &app,
+            &format!("{}?match[id]={id}", objects_path()),
+            &app.reader,
+        )
+        .await;
+        assert_eq!(a.objects(), vec![o.clone()], "{id}");
+    }
+    for unknown in [
+        "incident--00000000-0000-4000-8000-000000000001",
+        "relationship--00000000-0000-4000-8000-000000000001",
+        "attack-pattern--00000000-0000-4000-8000-000000000001",
+        "threat-actor--00000000-0000-4000-8000-000000000001",
+    ] {
+        assert_taxii_error(
+            &taxii(&app, &path(unknown), &app.reader).await,
+            404,
+            unknown,
+        );
+        assert_taxii_error(
+            &taxii(&app, &format!("{}versions/", path(unknown)), &app.reader).await,
+            404,
+            unknown,
+        );
+    }
+}
+
+/// A filter that matches little does not make one request read the whole collection: the
+/// request stops after a bounded number of windows and answers a short page with `next`.
+#[tokio::test]
+async fn a_filter_that_matches_nothing_is_answered_a_bounded_slice_at_a_time() {
+    let app = spawn_app().await;
+    for i in 0..30 {
+        let mut x = incident(&format!("Filler {i}"));
+        x["techniques"] = json!([]);
+        x["actors"] = json!([]);
+        x["target_countries"] = json!([]);
+        x["country_of_origin"] = Value::Null;
+        app.create(&x).await;
+    }
+    let (objects, pages) = walk(&app, "&match[version]=2001-01-01T00:00:00.000Z", 1).await;
+    assert!(objects.is_empty());
+    assert!(pages.len() > 1, "more than one slice");
+    assert!(pages[0].body["next"].as_str().unwrap().ends_with(".end"));
+    assert_eq!(pages.last().unwrap().body, json!({"more": false}));
 }

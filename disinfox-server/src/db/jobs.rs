@@ -1,0 +1,419 @@
+//! The store side of import jobs (see [`crate::jobs`]): the job rows, and applying one
+//! incident of a file in one transaction together with its report row and the job's
+//! counters, so that a job's report is exactly what the database holds, even after a crash.
+
+use serde::Serialize;
+use sqlx::Row;
+use stix_model::{Identifier, Timestamp};
+
+use super::Store;
+use crate::import::{Change, Planned};
+
+/// The state of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Accepted, not started.
+    Queued,
+    /// Reading the file or applying its incidents.
+    Running,
+    /// Every incident of the file was applied or rejected.
+    Succeeded,
+    /// Stopped: the file could not be read, the job broke, or the server stopped under it.
+    Failed,
+}
+
+impl JobState {
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            other => anyhow::bail!("stored job state {other:?}"),
+        })
+    }
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the job is over.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Random UUID.
+    pub id: String,
+    /// Who started it (`None`: the command line).
+    pub user_id: Option<i64>,
+    /// The uploaded file's name.
+    pub file_name: String,
+    /// `stix` or `csv`.
+    pub format: String,
+    /// Bytes uploaded.
+    pub size: i64,
+    /// State.
+    pub state: JobState,
+    /// Incidents in the file, once read.
+    pub total: Option<i64>,
+    /// Incidents applied or rejected so far.
+    pub done: i64,
+    /// Incidents created so far.
+    pub created: i64,
+    /// Incidents given a new version so far.
+    pub updated: i64,
+    /// Incidents found identical so far.
+    pub unchanged: i64,
+    /// Incidents rejected so far.
+    pub rejected: i64,
+    /// About the whole file.
+    pub warnings: Vec<String>,
+    /// Why a failed job failed.
+    pub error: Option<String>,
+    /// When it was accepted.
+    pub created_at: String,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+}
+
+/// What a job did with one incident of its file.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobItem {
+    /// Position in the file's incidents, from 1.
+    pub n: i64,
+    /// CSV rows or STIX id.
+    pub r#ref: String,
+    /// The incident's name when known.
+    pub name: Option<String>,
+    /// created, updated, unchanged or rejected.
+    pub outcome: String,
+    /// The incident (not for rejected ones).
+    pub incident_id: Option<String>,
+    /// The change written (created, updated).
+    pub change_seq: Option<i64>,
+    /// Why it was rejected.
+    pub errors: Vec<String>,
+    /// What is worth knowing.
+    pub warnings: Vec<String>,
+}
+
+/// What applying one incident did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new incident, at this change.
+    Created(String, i64),
+    /// A new version (or a revocation), at this change.
+    Updated(String, i64),
+    /// Identical to what is stored (or older): nothing written.
+    Unchanged(String),
+    /// Not applied.
+    Rejected,
+}
+
+impl Outcome {
+    fn parts(&self) -> (&'static str, Option<&str>, Option<i64>) {
+        match self {
+            Self::Created(id, seq) => ("created", Some(id), Some(*seq)),
+            Self::Updated(id, seq) => ("updated", Some(id), Some(*seq)),
+            Self::Unchanged(id) => ("unchanged", Some(id), None),
+            Self::Rejected => ("rejected", None, None),
+        }
+    }
+}
+
+/// Why a job was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// The user has this many unfinished jobs.
+    User(i64),
+    /// The server has this many unfinished jobs.
+    Server(i64),
+}
+
+const JOB_COLUMNS: &str = "id, user_id, file_name, format, size, state, total, done, created, updated, unchanged, rejected, warnings, error, created_at, started_at, finished_at";
+
+fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Job> {
+    Ok(Job {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        file_name: r.try_get("file_name")?,
+        format: r.try_get("format")?,
+        size: r.try_get("size")?,
+        state: JobState::parse(&r.try_get::<String, _>("state")?)?,
+        total: r.try_get("total")?,
+        done: r.try_get("done")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+        unchanged: r.try_get("unchanged")?,
+        rejected: r.try_get("rejected")?,
+        warnings: serde_json::from_str(&r.try_get::<String, _>("warnings")?)?,
+        error: r.try_get("error")?,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+impl Store {
+    /// Records a new queued job, unless `user_id` already has `per_user` unfinished jobs or
+    /// the server `per_server` (counted under the writer lock, so two uploads cannot both
+    /// take the last place).
+    pub async fn create_job(
+        &self,
+        user_id: Option<i64>,
+        file_name: &str,
+        format: &str,
+        size: usize,
+        per_user: u32,
+        per_server: u32,
+    ) -> anyhow::Result<Result<Job, Busy>> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let (mine, all): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(user_id IS ?1), 0), COUNT(*) FROM import_jobs
+             WHERE state IN ('queued', 'running')",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if mine >= i64::from(per_user) {
+            return Ok(Err(Busy::User(mine)));
+        }
+        if all >= i64::from(per_server) {
+            return Ok(Err(Busy::Server(all)));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO import_jobs (id, user_id, file_name, format, size, state, created_at)
+             VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(file_name)
+        .bind(format)
+        .bind(i64::try_from(size)?)
+        .bind(Timestamp::now().to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let job = self.job(&id).await?;
+        job.map(Ok)
+            .ok_or_else(|| anyhow::anyhow!("job {id} vanished"))
+    }
+
+    /// A job by id.
+    pub async fn job(&self, id: &str) -> anyhow::Result<Option<Job>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| job_from_row(&r))
+        .transpose()
+    }
+
+    /// What a job did with each incident so far, in file order.
+    pub async fn job_items(&self, id: &str) -> anyhow::Result<Vec<JobItem>> {
+        sqlx::query(
+            "SELECT n, ref, name, outcome, incident_id, change_seq, errors, warnings
+             FROM import_job_items WHERE job_id = ? ORDER BY n",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(JobItem {
+                n: r.try_get("n")?,
+                r#ref: r.try_get("ref")?,
+                name: r.try_get("name")?,
+                outcome: r.try_get("outcome")?,
+                incident_id: r.try_get("incident_id")?,
+                change_seq: r.try_get("change_seq")?,
+                errors: serde_json::from_str(&r.try_get::<String, _>("errors")?)?,
+                warnings: serde_json::from_str(&r.try_get::<String, _>("warnings")?)?,
+            })
+        })
+        .collect()
+    }
+
+    /// The file was read: the job runs, with this many incidents and these warnings.
+    pub async fn start_job(
+        &self,
+        id: &str,
+        total: usize,
+        warnings: &[String],
+    ) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        sqlx::query(
+            "UPDATE import_jobs SET state = 'running', total = ?, warnings = ?, started_at = ?
+             WHERE id = ?",
+        )
+        .bind(i64::try_from(total)?)
+        .bind(serde_json::to_string(warnings)?)
+        .bind(Timestamp::now().to_string())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The job is over: succeeded, or failed with the reason.
+    pub async fn finish_job(&self, id: &str, error: Option<&str>) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        sqlx::query(
+            "UPDATE import_jobs SET state = ?1, error = ?2, finished_at = ?3,
+               started_at = COALESCE(started_at, ?3) WHERE id = ?4",
+        )
+        .bind(if error.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        })
+        .bind(error)
+        .bind(Timestamp::now().to_string())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// At start: the jobs a stopped process left queued or running are failed (their
+    /// reports stay exact: every applied incident has its row). Returns their ids.
+    pub async fn fail_interrupted_jobs(&self) -> anyhow::Result<Vec<String>> {
+        let _w = self.write.lock().await;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE import_jobs SET state = 'failed', finished_at = ?,
+               error = 'interrupted: the server stopped after ' || done || ' of '
+                 || COALESCE(total, '?') || ' incidents; the report lists exactly what was applied. '
+                 || 'Import the file again to finish: what was applied comes back unchanged.'
+             WHERE state IN ('queued', 'running') RETURNING id",
+        )
+        .bind(Timestamp::now().to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    /// Applies planned incidents of an import (`(n, item)`: the item's position in the file)
+    /// in one transaction: each incident write, and, for a job, each incident's report row
+    /// and the job's counters. Nothing of the batch is stored unless all of it is, so the
+    /// report always says exactly what the database holds. (A batch of a few dozen
+    /// incidents costs one commit instead of one each, and holds the writer lock briefly.)
+    pub async fn import_items(
+        &self,
+        job: Option<&str>,
+        batch: &[(i64, &Planned)],
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (n, item) in batch {
+            outcomes.push(self.apply_item(&mut tx, job, *n, item, user_id).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// One planned incident inside an import's transaction (see [`Store::import_items`]).
+    async fn apply_item(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        job: Option<&str>,
+        n: i64,
+        item: &Planned,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Outcome> {
+        let outcome = match &item.change {
+            Change::Reject(_) => Outcome::Rejected,
+            Change::Revoke(id) => match self.write_revocation(tx, id.as_str(), user_id).await? {
+                Some(seq) => Outcome::Updated(id.to_string(), seq),
+                None => Outcome::Unchanged(id.to_string()),
+            },
+            Change::Save {
+                id,
+                by_name,
+                incident,
+                created,
+                modified,
+            } => {
+                let id = match by_name {
+                    false => id.clone(),
+                    true => match Self::incident_id_by_name(
+                        &mut **tx,
+                        &incident.input.name,
+                        incident.input.first_seen.as_deref(),
+                    )
+                    .await?
+                    {
+                        Some(found) => Identifier::parse(found.as_str())?,
+                        None => id.clone(),
+                    },
+                };
+                match Self::incident_with(&mut **tx, id.as_str()).await? {
+                    Some(e) if !e.revoked && e.incident == **incident => {
+                        Outcome::Unchanged(id.to_string())
+                    }
+                    Some(e) if modified.is_some_and(|m| m <= e.modified) => {
+                        Outcome::Unchanged(id.to_string())
+                    }
+                    existing => {
+                        let s = self
+                            .write_incident(tx, &id, incident, *created, *modified, user_id)
+                            .await?;
+                        if existing.is_some() {
+                            Outcome::Updated(id.to_string(), s.change_seq)
+                        } else {
+                            Outcome::Created(id.to_string(), s.change_seq)
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(job) = job {
+            let (what, incident_id, seq) = outcome.parts();
+            let errors = match &item.change {
+                Change::Reject(e) => e.as_slice(),
+                _ => &[],
+            };
+            sqlx::query(
+                "INSERT INTO import_job_items (job_id, n, ref, name, outcome, incident_id, change_seq, errors, warnings)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(job)
+            .bind(n)
+            .bind(&item.r#ref)
+            .bind(&item.name)
+            .bind(what)
+            .bind(incident_id)
+            .bind(seq)
+            .bind(serde_json::to_string(errors)?)
+            .bind(serde_json::to_string(&item.warnings)?)
+            .execute(&mut **tx)
+            .await?;
+            // The counter is one of four fixed column names.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE import_jobs SET done = done + 1, {what} = {what} + 1 WHERE id = ?"
+            )))
+            .bind(job)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(outcome)
+    }
+}
