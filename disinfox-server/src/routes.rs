@@ -191,6 +191,7 @@ pub fn routes() -> Vec<RouteSpec> {
 /// The router: the table's routes and the web pages ([`crate::web::pages`]), the JSON error
 /// shape for every API error (HTML error pages for the pages), body limit, request timeout.
 pub fn router(state: AppState) -> Router {
+    let limit = state.settings.body_limit_bytes;
     let mut r: Router<AppState> = Router::new();
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     let api = routes().into_iter().map(|s| {
@@ -199,7 +200,9 @@ pub fn router(state: AppState) -> Router {
             access: s.access,
             taxii: s.protocol == Protocol::Taxii,
         };
-        let mr = (s.handler)();
+        // Inner to outer: the declared size is checked after the caller is authorized, and
+        // before any of the body is read.
+        let mr = (s.handler)().layer(middleware::from_fn_with_state(limit, declared_length));
         let mr = match s.access {
             Access::Public => mr,
             _ => mr.layer(middleware::from_fn_with_state(guard, api_guard)),
@@ -219,11 +222,9 @@ pub fn router(state: AppState) -> Router {
     for (path, mr) in by_path {
         r = r.route(path, mr);
     }
-    let limit = state.settings.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     r.fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(limit, declared_length))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -276,9 +277,10 @@ async fn api_guard(State(g): State<ApiGuard>, req: Request, next: Next) -> Respo
 }
 
 /// Refuses a body whose declared `Content-Length` is over the limit before reading any of it
-/// (413; the outer layers give it the API's or the pages' error shape). A body without a
+/// (413; the outer layers give it the API's or the pages' error shape). Routes and pages put it
+/// inside their access guard, so an unauthorized caller gets 403 whatever size it declares. A body without a
 /// length is cut at the limit while it is read.
-async fn declared_length(
+pub(crate) async fn declared_length(
     axum::extract::State(limit): axum::extract::State<usize>,
     req: Request,
     next: Next,

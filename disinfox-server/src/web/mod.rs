@@ -54,7 +54,12 @@ impl PageSpec {
             access: self.access,
             method: Method::from_bytes(self.method.as_bytes()).unwrap_or(Method::GET),
         };
-        (self.handler)().layer(middleware::from_fn_with_state(guard, session::guard))
+        (self.handler)()
+            .layer(middleware::from_fn_with_state(
+                state.settings.body_limit_bytes,
+                crate::routes::declared_length,
+            ))
+            .layer(middleware::from_fn_with_state(guard, session::guard))
     }
 }
 
