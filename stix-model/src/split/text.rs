@@ -1,0 +1,434 @@
+//! The front end on objects held as JSON text: [`split_texts`].
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::plan::{plan, Outcome, RefValue, Skeleton, Str};
+use super::values::{dedupe_external_references, dedupe_kill_chain_phases, finish};
+use super::{is_ref_key, new_bundle_id, Dropped, RemovedRef, SplitOptions, OPENCTI_EXTENSION};
+
+/// The outcome of [`split_texts`]: the objects as JSON text, in order.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TextSplit {
+    /// The id of every output bundle.
+    pub bundle_id: String,
+    /// `x_opencti_event_version` of every output bundle, when set.
+    pub event_version: Option<String>,
+    /// The objects, dependencies first, each with its `nb_deps` (which its text carries too).
+    pub objects: Vec<(u64, String)>,
+    /// Objects left out.
+    pub dropped: Vec<Dropped>,
+    /// References removed.
+    pub removed_refs: Vec<RemovedRef>,
+}
+
+impl TextSplit {
+    /// The number of expectations to add to a work: one per bundle.
+    pub fn expectations(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// The `k`-th output bundle as JSON text: the `k`-th object in a bundle of its own, as
+    /// [`split_objects`] makes it.
+    pub fn bundle(&self, k: usize) -> Option<String> {
+        let (deps, object) = self.objects.get(k)?;
+        Some(self.wrap(*deps, object))
+    }
+
+    /// Every output bundle as JSON text, in order, each object's text freed once its bundle
+    /// is made.
+    pub fn into_bundles(self) -> impl Iterator<Item = String> {
+        let Self {
+            bundle_id,
+            event_version,
+            objects,
+            ..
+        } = self;
+        let head = Self {
+            bundle_id,
+            event_version,
+            ..Self::default()
+        };
+        objects
+            .into_iter()
+            .map(move |(deps, object)| head.wrap(deps, &object))
+    }
+
+    fn wrap(&self, deps: u64, object: &str) -> String {
+        let mut b = String::with_capacity(object.len() + self.bundle_id.len() + 128);
+        b.push_str("{\"type\":\"bundle\",\"id\":");
+        b.push_str(&Value::from(self.bundle_id.as_str()).to_string());
+        b.push_str(",\"spec_version\":\"2.1\",\"x_opencti_seq\":");
+        b.push_str(&deps.to_string());
+        if let Some(v) = &self.event_version {
+            b.push_str(",\"x_opencti_event_version\":");
+            b.push_str(&Value::from(v.as_str()).to_string());
+        }
+        b.push_str(",\"objects\":[");
+        b.push_str(object);
+        b.push_str("]}");
+        b
+    }
+}
+
+/// [`split_objects`] for objects held as JSON text, which is what a streaming client has:
+/// the same rules and the same output, at about the memory of the JSON itself, where a
+/// `serde_json::Value` per object takes several times more. Only what the split reads (ids,
+/// references, aliases) is parsed out, as spans of the text; an object whose references or
+/// duplicates change is parsed and written again, any other gets its `nb_deps` put in front
+/// of its text. A text that is not a JSON object is dropped.
+pub fn split_texts(
+    bundle_id: Option<&str>,
+    objects: Vec<String>,
+    opts: &SplitOptions,
+) -> TextSplit {
+    let bundle_id = new_bundle_id(bundle_id);
+    let mut outcome = Outcome::default();
+    let mut items = Vec::with_capacity(objects.len());
+    for text in objects {
+        match skeleton_of_text(&text) {
+            Ok(sk) => items.push((sk, text)),
+            Err(e) => outcome.dropped.push(Dropped {
+                id: None,
+                object_type: None,
+                reason: format!("not a JSON object: {e}"),
+            }),
+        }
+    }
+    let planned = plan(items, String::as_str, opts, &mut outcome);
+    let mut objects = Vec::with_capacity(planned.len());
+    for p in planned {
+        let text = if p.edits.is_empty() && !p.skeleton.rewrite && p.item.starts_with('{') {
+            // In place: the text usually has the room already.
+            let mut t = p.item;
+            t.insert_str(1, &format!("\"nb_deps\":{},", p.deps));
+            t
+        } else {
+            match serde_json::from_str::<Map<String, Value>>(&p.item) {
+                Ok(mut o) => {
+                    finish(&mut o, &p.skeleton, &p.item, &p.edits, p.deps);
+                    Value::Object(o).to_string()
+                }
+                Err(e) => {
+                    outcome.dropped.push(Dropped {
+                        id: p.skeleton.id.as_ref().map(|s| s.get(&p.item).to_owned()),
+                        object_type: p.skeleton.ty.as_ref().map(|s| s.get(&p.item).to_owned()),
+                        reason: format!("not a JSON object: {e}"),
+                    });
+                    continue;
+                }
+            }
+        };
+        objects.push((p.deps, text));
+    }
+    TextSplit {
+        bundle_id,
+        event_version: opts.event_version.clone(),
+        objects,
+        dropped: outcome.dropped,
+        removed_refs: outcome.removed_refs,
+    }
+}
+
+/// Reads the skeleton of an object from its JSON text.
+fn skeleton_of_text(text: &str) -> Result<Skeleton, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let sk = de.deserialize_map(SkeletonVisitor(Spans(text)))?;
+    de.end()?;
+    Ok(sk)
+}
+
+/// Turns strings read from the text into spans of it (owned when serde had to unescape them).
+#[derive(Clone, Copy)]
+struct Spans<'t>(&'t str);
+
+impl Spans<'_> {
+    fn of(self, s: &str) -> Str {
+        let base = self.0.as_ptr() as usize;
+        let at = s.as_ptr() as usize;
+        match (at.checked_sub(base), u32::try_from(self.0.len())) {
+            (Some(a), Ok(len)) if a + s.len() <= len as usize => {
+                Str::Span(a as u32, (a + s.len()) as u32)
+            }
+            _ => Str::Owned(s.into()),
+        }
+    }
+}
+
+/// The top-level property names the split reads.
+enum Prop {
+    Id,
+    Type,
+    OpenCtiId,
+    Extensions,
+    NbDeps,
+    Dedupe(fn(&mut Value) -> bool),
+    Ref,
+    Other,
+}
+
+impl Prop {
+    fn of(name: &str) -> Self {
+        match name {
+            "id" => Prop::Id,
+            "type" => Prop::Type,
+            "x_opencti_id" => Prop::OpenCtiId,
+            "extensions" => Prop::Extensions,
+            "nb_deps" => Prop::NbDeps,
+            "external_references" => Prop::Dedupe(dedupe_external_references),
+            "kill_chain_phases" => Prop::Dedupe(dedupe_kill_chain_phases),
+            n if is_ref_key(n) => Prop::Ref,
+            _ => Prop::Other,
+        }
+    }
+}
+
+struct SkeletonVisitor<'t>(Spans<'t>);
+
+impl<'de> Visitor<'de> for SkeletonVisitor<'_> {
+    type Value = Skeleton;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skeleton, A::Error> {
+        let spans = self.0;
+        let text = spans.0;
+        let mut sk = Skeleton::default();
+        // Given twice, a property counts once, with its last value, as in a JSON value.
+        let (mut opencti_id, mut extension_id) = (None, None);
+        while let Some(key) = map.next_key_seed(StrSeed(spans))? {
+            match Prop::of(key.get(text)) {
+                Prop::Id => sk.id = map.next_value_seed(StrAt::here(spans))?,
+                Prop::Type => sk.ty = map.next_value_seed(StrAt::here(spans))?,
+                Prop::OpenCtiId => opencti_id = map.next_value_seed(StrAt::here(spans))?,
+                Prop::Extensions => {
+                    extension_id = map.next_value_seed(StrAt {
+                        spans,
+                        path: &[OPENCTI_EXTENSION, "id"],
+                    })?;
+                }
+                Prop::NbDeps => {
+                    sk.rewrite = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Prop::Dedupe(dedupe) => {
+                    let mut v: Value = map.next_value()?;
+                    sk.rewrite |= dedupe(&mut v);
+                }
+                Prop::Ref => {
+                    let value = map.next_value_seed(RefSeed(spans))?;
+                    let name = key.get(text);
+                    match sk.refs.iter().position(|(k, _)| k.get(text) == name) {
+                        // Given twice: the last counts, as for a JSON value.
+                        Some(p) => {
+                            sk.refs[p] = (key, value);
+                            sk.rewrite = true;
+                        }
+                        None => sk.refs.push((key, value)),
+                    }
+                }
+                Prop::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        sk.aliases.extend(opencti_id);
+        sk.aliases.extend(extension_id);
+        sk.refs.sort_by(|a, b| a.0.get(text).cmp(b.0.get(text)));
+        Ok(sk)
+    }
+}
+
+/// A string.
+struct StrSeed<'t>(Spans<'t>);
+
+impl<'de> DeserializeSeed<'de> for StrSeed<'_> {
+    type Value = Str;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for StrSeed<'_> {
+    type Value = Str;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Str, E> {
+        Ok(self.0.of(v))
+    }
+}
+
+/// The string at `path` inside any value (the value itself for an empty path), if there is
+/// one there.
+struct StrAt<'t> {
+    spans: Spans<'t>,
+    path: &'static [&'static str],
+}
+
+impl<'t> StrAt<'t> {
+    const NOT: Option<Str> = None;
+
+    /// The value itself, if it is a string.
+    fn here(spans: Spans<'t>) -> Self {
+        Self { spans, path: &[] }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrAt<'_> {
+    type Value = Option<Str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Str>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Visits any value; what is not a string is skipped as `Self::NOT`.
+macro_rules! skip_non_strings {
+    ($t:ty) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$t, E> {
+            Ok(Self::NOT)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<$t, E> {
+            Ok(Self::NOT)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<$t, E> {
+            Ok(Self::NOT)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<$t, E> {
+            Ok(Self::NOT)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<$t, E> {
+            Ok(Self::NOT)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<$t, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Self::NOT)
+        }
+    };
+}
+
+impl<'de> Visitor<'de> for StrAt<'_> {
+    type Value = Option<Str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<Str>, E> {
+        Ok(self.path.is_empty().then(|| self.spans.of(v)))
+    }
+    skip_non_strings!(Option<Str>);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Str>, A::Error> {
+        let text = self.spans.0;
+        let mut found = None;
+        while let Some(key) = map.next_key_seed(StrSeed(self.spans))? {
+            match self.path.split_first() {
+                Some((first, rest)) if key.get(text) == *first => {
+                    found = map.next_value_seed(StrAt {
+                        spans: self.spans,
+                        path: rest,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A `*_ref`/`*_refs` value.
+struct RefSeed<'t>(Spans<'t>);
+
+impl<'de> DeserializeSeed<'de> for RefSeed<'_> {
+    type Value = RefValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RefValue, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RefSeed<'_> {
+    type Value = RefValue;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RefValue, E> {
+        Ok(RefValue::One(self.0.of(v)))
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<RefValue, E> {
+        Ok(RefValue::Other)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<RefValue, E> {
+        Ok(RefValue::Other)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<RefValue, E> {
+        Ok(RefValue::Other)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<RefValue, E> {
+        Ok(RefValue::Other)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<RefValue, E> {
+        Ok(RefValue::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RefValue, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(RefValue::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RefValue, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(e) = seq.next_element_seed(EntrySeed(self.0))? {
+            entries.push(e);
+        }
+        Ok(RefValue::List(entries))
+    }
+}
+
+/// An entry of a `*_refs` list: an id string, or the JSON of anything else.
+struct EntrySeed<'t>(Spans<'t>);
+
+type Entry = Result<Str, Box<str>>;
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Entry, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+fn json_of(v: Value) -> Entry {
+    Err(v.to_string().into())
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = Entry;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Entry, E> {
+        Ok(Ok(self.0.of(v)))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Entry, E> {
+        Ok(json_of(Value::from(v)))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Entry, E> {
+        Ok(json_of(Value::from(v)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Entry, E> {
+        Ok(json_of(Value::from(v)))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Entry, E> {
+        Ok(json_of(Value::from(v)))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Entry, E> {
+        Ok(json_of(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Entry, A::Error> {
+        Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(json_of)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
+        Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(json_of)
+    }
+}
