@@ -233,8 +233,8 @@ pub struct Common {
 }
 
 impl Common {
-    /// Common properties for a new object of `object_type` with the given id, created and
-    /// modified now.
+    /// Common properties for a new object with the given id (whose type part is the object's
+    /// type), created and modified now.
     pub fn new(id: Identifier) -> Self {
         let now = Timestamp::now();
         Self::at(id, now)

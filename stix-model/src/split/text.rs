@@ -31,7 +31,7 @@ impl TextSplit {
     }
 
     /// The `k`-th output bundle as JSON text: the `k`-th object in a bundle of its own, as
-    /// [`split_objects`] makes it.
+    /// [`split_objects`](super::split_objects) makes it.
     pub fn bundle(&self, k: usize) -> Option<String> {
         let (deps, object) = self.objects.get(k)?;
         Some(self.wrap(*deps, object))
@@ -73,7 +73,7 @@ impl TextSplit {
     }
 }
 
-/// [`split_objects`] for objects held as JSON text, which is what a streaming client has:
+/// [`split_objects`](super::split_objects) for objects held as JSON text, which is what a streaming client has:
 /// the same rules and the same output, at about the memory of the JSON itself, where a
 /// `serde_json::Value` per object takes several times more. Only what the split reads (ids,
 /// references, aliases) is parsed out, as spans of the text; an object whose references or
