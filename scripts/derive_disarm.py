@@ -8,7 +8,7 @@ Only ids, names, tactics, phases, the matrix column order and page URLs are take
 descriptions). Techniques and tactics are keyed on DISARM ids (T0002, TA01), never on DISARM's
 STIX ids, which change between versions. The data stays CC BY-SA 4.0 (DISARM Foundation).
 Phases are not in the STIX data: the table below is from the DISARM framework pages
-("Belongs to phase"), as summarised in shared/reference/stix-disarm-opencti.md §5.4.
+("Belongs to phase"), as docs/disarm.md §4 records them.
 """
 import json
 import sys

@@ -14,6 +14,9 @@
 //! ECMAScript number formatting; they are not supported). For string-only objects with ASCII
 //! keys, `serde_json` output of a `BTreeMap` is exactly RFC 8785: keys sorted, no whitespace,
 //! the JSON escapes, raw UTF-8.
+//!
+//! The rules, the 6.x/7.x difference and the test vectors, with their sources:
+//! `docs/opencti-ids.md` in the repository.
 
 use std::collections::BTreeMap;
 
@@ -378,8 +381,8 @@ mod tests {
         Identifier::parse(s).unwrap()
     }
 
-    /// Every vector of the reference (`stix-disarm-opencti.md` §3.6): the call, the hashed
-    /// text where the table gives it in full, the 7.x id and the 6.x id where it differs.
+    /// Every test vector of `docs/opencti-ids.md` §6: the call, the hashed text where the table
+    /// gives it in full, the 7.x id and the 6.x id where it differs.
     #[test]
     fn golden_vectors() {
         use OpenCtiIdRules::{V6, V7};

@@ -21,6 +21,9 @@
 //!    reported (pycti drops them silently, or crashes on a missing key or id).
 //! 6. Objects are sorted by `nb_deps` (stable) and each is wrapped in its own bundle.
 //!
+//! These rules, the types OpenCTI imports and their sources: `docs/opencti-split.md` in the
+//! repository.
+//!
 //! The traversal is iterative (an explicit stack) and memoised, so it is linear in the number
 //! of references plus n·log n for the index, and a reference chain of any length cannot
 //! overflow the stack.
