@@ -20,4 +20,12 @@ echo "== split: time and peak memory of the process (input file read and parsed 
 echo "== Rust throughput"
 cargo bench -q -p stix-model --bench throughput 2>&1 | grep -vE '^(Gnuplot|Benchmarking|\s*$)' | tail -n 40
 echo "== Python stix2"
-.venv/bin/python bench/python_stix2.py ../shared/data/disarm/DISARM-1.7.json bench/out/generated-100k.json
+# shellcheck source=scripts/disarm.sh
+. scripts/disarm.sh
+py_inputs=(bench/out/generated-100k.json)
+if need_disarm "Python stix2 on DISARM 1.7"; then
+  py_inputs=("$disarm_dir/DISARM-1.7.json" "${py_inputs[@]}")
+elif [ $? -eq 2 ]; then
+  exit 1
+fi
+.venv/bin/python bench/python_stix2.py "${py_inputs[@]}"
