@@ -1,7 +1,7 @@
 //! Splits a bundle on standard input the way OpenCTI's splitter does, and prints a summary
-//! (or, with `--print`, one bundle per line). With `--text` the bundle is streamed object by
-//! object (parsed and checked), each object kept as JSON text, and split with
-//! `split_texts`: what the connector does with a page.
+//! (and, with `--print`, one bundle per line). With `--text` the bundle is streamed object by
+//! object (parsed and checked), each object kept as JSON text, split with `split_texts`, and
+//! every output bundle made: what the connector does with a page.
 //!
 //! ```text
 //! cargo run -p stix-model --example split [-- --text] < bundle.json
@@ -72,22 +72,29 @@ fn split_text(bundle: &[u8]) -> ExitCode {
     }
     let read = t.elapsed();
     let result = stix_model::split::split_texts(None, objects, &Default::default());
-    let elapsed = t.elapsed() - read;
-    if std::env::args().any(|a| a == "--print") {
-        let mut out = io::stdout().lock();
-        for b in result.clone().into_bundles() {
-            if writeln!(out, "{b}").is_err() {
-                return ExitCode::FAILURE;
-            }
+    let (expectations, dropped, removed) = (
+        result.expectations(),
+        result.dropped.len(),
+        result.removed_refs.len(),
+    );
+    // Every output bundle is made (as pycti makes them); printed with --print.
+    let print = std::env::args().any(|a| a == "--print");
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut bytes = 0usize;
+    for b in result.into_bundles() {
+        bytes += b.len();
+        if print && writeln!(out, "{b}").is_err() {
+            return ExitCode::FAILURE;
         }
     }
+    if out.flush().is_err() {
+        return ExitCode::FAILURE;
+    }
     eprintln!(
-        "streamed and checked in {:.1} ms ({invalid} invalid); split as text into {} bundles in {:.1} ms; dropped {} objects, removed {} references",
+        "streamed and checked in {:.1} ms ({invalid} invalid); split as text into {expectations} bundles ({:.1} MB) in {:.1} ms; dropped {dropped} objects, removed {removed} references",
         read.as_secs_f64() * 1e3,
-        result.expectations(),
-        elapsed.as_secs_f64() * 1e3,
-        result.dropped.len(),
-        result.removed_refs.len()
+        bytes as f64 / 1e6,
+        (t.elapsed() - read).as_secs_f64() * 1e3,
     );
     ExitCode::SUCCESS
 }
