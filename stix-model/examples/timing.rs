@@ -6,7 +6,9 @@
 //! cargo run --release -p stix-model --example timing -- FILE [--runs N] [--only ours|value]
 //! ```
 //!
-//! `--runs 1 --only ours` is one run, for profilers (`perf record`, `valgrind`).
+//! `--runs 1 --only ours` is one run, for profilers (`perf record`, `valgrind`); `--phases`
+//! prints the median of each phase of ours (parse and check each object, check references,
+//! serialize, drop).
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let only = opt("--only").map(String::as_str);
+    if args.iter().any(|a| a == "--phases") {
+        return phases(path, runs.max(1));
+    }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -84,6 +89,44 @@ fn main() -> ExitCode {
         runs.max(1),
         median(t_ours),
         median(t_value)
+    );
+    ExitCode::SUCCESS
+}
+
+fn phases(path: &str, runs: usize) -> ExitCode {
+    let Ok(bytes) = std::fs::read(path) else {
+        eprintln!("cannot read {path}");
+        return ExitCode::from(2);
+    };
+    let mut t: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let Ok(bundle) = Bundle::from_slice(&bytes) else {
+            eprintln!("{path}: not a valid bundle");
+            return ExitCode::FAILURE;
+        };
+        let parsed = Instant::now();
+        black_box(bundle.check_references());
+        let checked = Instant::now();
+        black_box(bundle.to_vec().map(|v| v.len()).unwrap_or_default());
+        let written = Instant::now();
+        drop(bundle);
+        let dropped = Instant::now();
+        for (i, d) in [
+            parsed - start,
+            checked - parsed,
+            written - checked,
+            dropped - written,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            t[i].push(d);
+        }
+    }
+    let [p, c, w, d] = t.map(median);
+    println!(
+        "{path}: median of {runs} runs: parse {p:.3} s, check references {c:.3} s, serialize {w:.3} s, drop {d:.3} s"
     );
     ExitCode::SUCCESS
 }

@@ -8,32 +8,47 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use serde::de::{Deserializer, IgnoredAny};
+use serde::Deserialize as _;
+
 use crate::common::{
-    check_granular, check_precision, common_refs, read_external_references, read_header,
+    check_external_references, check_granular, check_marking_refs, check_precision, common_refs,
+    finish_header, CommonProps,
 };
-use crate::fields::Fields;
+use crate::read::{
+    check_custom, check_extensions, ids, known, read_custom, strip_raw, Cx, Key, Properties, Slot,
+};
+use crate::write::{Obj, Written};
 use crate::{
     Common, ExtensionType, ExternalReference, GranularMarking, Identifier, IdentityClass,
     KillChainPhase, ThreatActorType, Timestamp,
 };
 
+/// A typed object read property by property: its `Props` collect the properties, `finish`
+/// builds the object and checks every rule.
+pub(crate) trait Typed: Sized {
+    type Props: Properties + Default;
+    fn finish(props: Self::Props, cx: &mut Cx) -> Option<Self>;
+}
+
 /// Per-type rules beyond the shape of the properties.
 pub(crate) trait TypeRules {
     /// Cross-property checks.
-    fn check(&self, _f: &mut Fields) {}
+    fn check(&self, _cx: &mut Cx) {}
     /// References held in type-specific properties.
     fn own_refs<'a>(&'a self, _out: &mut Vec<(&'static str, &'a str)>) {}
 }
 
+/// The property name of a field (`abstract` for `r#abstract`).
 macro_rules! key {
     ($f:ident) => {
-        stringify!($f).trim_start_matches("r#")
+        const { strip_raw(stringify!($f)) }
     };
 }
 
 macro_rules! stix_object {
     (
-        $(#[$m:meta])* $name:ident = $ty:literal;
+        $(#[$m:meta])* $name:ident = $ty:literal, read by $props:ident;
         required { $($(#[$rm:meta])* $rf:ident : $rt:ty),* $(,)? }
         optional { $($(#[$om:meta])* $of:ident : $ot:ty),* $(,)? }
         lists { $($(#[$lm:meta])* $lf:ident : $lt:ty),* $(,)? }
@@ -72,29 +87,83 @@ macro_rules! stix_object {
                 }
             }
 
-            pub(crate) fn read(f: &mut Fields) -> Option<Self> {
-                let common = Common::read(f, $ty);
-                $(let $rf: Option<$rt> = f.req(key!($rf));)*
-                $(let $of: Option<$ot> = f.opt(key!($of));)*
-                $(let $lf: Vec<$lt> = f.list(key!($lf));)*
-                $(let $qf: Vec<$qt> = f.req_list(key!($qf));)*
-                let custom = f.rest();
-                let obj = Self {
-                    common: common?,
-                    $($rf: $rf?,)*
-                    $($of,)*
-                    $($lf,)*
-                    $($qf,)*
-                    custom,
-                };
-                obj.check(f);
-                Some(obj)
-            }
-
             pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
                 self.common.refs(out);
                 self.own_refs(out);
                 custom_refs(&self.custom, out);
+            }
+
+            /// Writes the object as JSON, `type` first, as `Serialize` writes it.
+            pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Written {
+                let mut o = Obj::begin(out);
+                o.type_name($ty);
+                self.common.write_fields(&mut o)?;
+                $(o.field(key!($rf), &self.$rf)?;)*
+                $(o.opt(key!($of), &self.$of)?;)*
+                $(o.list(key!($lf), &self.$lf)?;)*
+                $(o.field(key!($qf), &self.$qf)?;)*
+                o.custom(&self.custom)?;
+                o.end();
+                Ok(())
+            }
+        }
+
+        #[doc = concat!("The properties of a `", $ty, "` being read.")]
+        #[derive(Debug, Default)]
+        pub(crate) struct $props {
+            common: CommonProps,
+            $($rf: Slot<$rt>,)*
+            $($of: Slot<$ot>,)*
+            $($lf: Slot<Vec<$lt>>,)*
+            $($qf: Slot<Vec<$qt>>,)*
+            custom: BTreeMap<String, Value>,
+        }
+
+        impl Properties for $props {
+            fn read<'de, D: Deserializer<'de>>(
+                &mut self,
+                key: Key,
+                d: D,
+                cx: &mut Cx,
+            ) -> Result<(), D::Error> {
+                let Some(d) = self.common.read(&key, d, cx)? else {
+                    return Ok(());
+                };
+                match key.known() {
+                    $(Some(k) if k == const { known(stringify!($rf)) } => self.$rf.read(key!($rf), d, cx),)*
+                    $(Some(k) if k == const { known(stringify!($of)) } => self.$of.read(key!($of), d, cx),)*
+                    $(Some(k) if k == const { known(stringify!($lf)) } => self.$lf.read(key!($lf), d, cx),)*
+                    $(Some(k) if k == const { known(stringify!($qf)) } => self.$qf.read(key!($qf), d, cx),)*
+                    _ => read_custom(&mut self.custom, key, d),
+                }
+            }
+        }
+
+        impl Typed for $name {
+            type Props = $props;
+
+            fn finish(p: $props, cx: &mut Cx) -> Option<Self> {
+                let common = p.common.finish($ty, cx);
+                $(let $rf = p.$rf.required(key!($rf), cx);)*
+                $(let $qf = p.$qf.required_list(key!($qf), cx);)*
+                check_custom(&p.custom, cx);
+                let common = common?;
+                $(
+                    let Some($rf) = $rf else {
+                        cx.id = Some(common.id.to_string());
+                        return None;
+                    };
+                )*
+                let obj = Self {
+                    common,
+                    $($rf,)*
+                    $($of: p.$of.optional(),)*
+                    $($lf: p.$lf.list(),)*
+                    $($qf,)*
+                    custom: p.custom,
+                };
+                obj.check(cx);
+                Some(obj)
             }
         }
     };
@@ -120,7 +189,7 @@ pub(crate) fn custom_refs<'a>(
     }
 }
 
-fn check_seen(f: &mut Fields, first: Option<&Timestamp>, last: Option<&Timestamp>) {
+fn check_seen(f: &mut Cx, first: Option<&Timestamp>, last: Option<&Timestamp>) {
     if let (Some(a), Some(b)) = (first, last) {
         if b < a {
             f.violation("last_seen", "must not be earlier than first_seen");
@@ -132,7 +201,7 @@ stix_object! {
     /// An attack pattern ([STIX 2.1 §4.1]): here, a DISARM technique.
     ///
     /// [STIX 2.1 §4.1]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_axjijf603msy
-    AttackPattern = "attack-pattern";
+    AttackPattern = "attack-pattern", read by AttackPatternProps;
     required {
         /// Name.
         name: String,
@@ -150,12 +219,12 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for AttackPattern {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_phases(f, &self.kill_chain_phases);
     }
 }
 
-fn check_phases(f: &mut Fields, p: &[KillChainPhase]) {
+fn check_phases(f: &mut Cx, p: &[KillChainPhase]) {
     for (i, k) in p.iter().enumerate() {
         if k.kill_chain_name.is_empty() || k.phase_name.is_empty() {
             f.violation(
@@ -170,7 +239,7 @@ stix_object! {
     /// A campaign ([STIX 2.1 §4.2]).
     ///
     /// [STIX 2.1 §4.2]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_pcpvfz4ik6d6
-    Campaign = "campaign";
+    Campaign = "campaign", read by CampaignProps;
     required {
         /// Name.
         name: String,
@@ -192,7 +261,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Campaign {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
     }
 }
@@ -201,7 +270,7 @@ stix_object! {
     /// An identity ([STIX 2.1 §4.5]): an organization, person or system.
     ///
     /// [STIX 2.1 §4.5]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_wh296fiwpklp
-    Identity = "identity";
+    Identity = "identity", read by IdentityProps;
     required {
         /// Name.
         name: String,
@@ -229,7 +298,7 @@ stix_object! {
     /// disinformation incident travels in [`crate::extension`] and in relationships.
     ///
     /// [STIX 2.1 §4.6]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_sczfhw64pjxt
-    Incident = "incident";
+    Incident = "incident", read by IncidentProps;
     required {
         /// Name.
         name: String,
@@ -247,7 +316,7 @@ stix_object! {
     /// An intrusion set ([STIX 2.1 §4.8]).
     ///
     /// [STIX 2.1 §4.8]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_5ol9xlbbnrdn
-    IntrusionSet = "intrusion-set";
+    IntrusionSet = "intrusion-set", read by IntrusionSetProps;
     required {
         /// Name.
         name: String,
@@ -275,7 +344,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for IntrusionSet {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
     }
 }
@@ -284,7 +353,7 @@ stix_object! {
     /// A threat actor ([STIX 2.1 §4.16]).
     ///
     /// [STIX 2.1 §4.16]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_k017w16zutw
-    ThreatActor = "threat-actor";
+    ThreatActor = "threat-actor", read by ThreatActorProps;
     required {
         /// Name.
         name: String,
@@ -320,7 +389,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for ThreatActor {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
     }
 }
@@ -329,7 +398,7 @@ stix_object! {
     /// A location ([STIX 2.1 §4.11]): needs a region, a country, or both latitude and longitude.
     ///
     /// [STIX 2.1 §4.11]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_th8nitr8jb4k
-    Location = "location";
+    Location = "location", read by LocationProps;
     required {}
     optional {
         /// Name (OpenCTI requires one).
@@ -359,7 +428,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Location {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         let has_point = self.latitude.is_some() && self.longitude.is_some();
         if self.region.is_none() && self.country.is_none() && !has_point {
             f.violation(
@@ -386,7 +455,7 @@ stix_object! {
     /// A note ([STIX 2.1 §4.12]).
     ///
     /// [STIX 2.1 §4.12]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_gudodcg1sbb9
-    Note = "note";
+    Note = "note", read by NoteProps;
     required {
         /// The note's text.
         content: String,
@@ -414,7 +483,7 @@ stix_object! {
     /// A report ([STIX 2.1 §4.15]).
     ///
     /// [STIX 2.1 §4.15]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_n8bjzg1ysgdq
-    Report = "report";
+    Report = "report", read by ReportProps;
     required {
         /// Name.
         name: String,
@@ -444,7 +513,7 @@ stix_object! {
     /// An extension-definition ([STIX 2.1 §7.3]). `created_by_ref` is required.
     ///
     /// [STIX 2.1 §7.3]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_32j232tfvtly
-    ExtensionDefinition = "extension-definition";
+    ExtensionDefinition = "extension-definition", read by ExtensionDefinitionProps;
     required {
         /// Name.
         name: String,
@@ -467,7 +536,7 @@ stix_object! {
     }
 }
 impl TypeRules for ExtensionDefinition {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         if self.common.created_by_ref.is_none() {
             f.violation("created_by_ref", "required on an extension-definition");
         }
@@ -488,7 +557,7 @@ stix_object! {
     /// A relationship ([STIX 2.1 §5.1]).
     ///
     /// [STIX 2.1 §5.1]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_e2e1szrqfoan
-    Relationship = "relationship";
+    Relationship = "relationship", read by RelationshipProps;
     required {
         /// The kind, e.g. `uses`, `attributed-to`, `targets`.
         relationship_type: String,
@@ -509,7 +578,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Relationship {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         let t = &self.relationship_type;
         if t.is_empty()
             || !t
@@ -560,7 +629,7 @@ stix_object! {
     /// A sighting ([STIX 2.1 §5.2]).
     ///
     /// [STIX 2.1 §5.2]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_a795guqsap3r
-    Sighting = "sighting";
+    Sighting = "sighting", read by SightingProps;
     required {
         /// What was seen.
         sighting_of_ref: Identifier,
@@ -586,7 +655,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Sighting {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
         if matches!(self.count, Some(c) if c > 999_999_999) {
             f.violation("count", "must be at most 999999999");
@@ -632,7 +701,7 @@ impl TypeRules for Sighting {
 stix_object! {
     /// OpenCTI's `narrative`: a story an operation pushes (not a STIX 2.1 type; OpenCTI sends it
     /// as a custom type carrying its extension with `extension_type: "new-sdo"`).
-    Narrative = "narrative";
+    Narrative = "narrative", read by NarrativeProps;
     required {
         /// Name.
         name: String,
@@ -654,7 +723,7 @@ impl TypeRules for Narrative {}
 stix_object! {
     /// OpenCTI's `channel`: an account, page, site or platform used to spread content (not a
     /// STIX 2.1 type; OpenCTI sends it as a custom type with its `new-sdo` extension).
-    Channel = "channel";
+    Channel = "channel", read by ChannelProps;
     required {
         /// Name.
         name: String,
@@ -718,56 +787,24 @@ impl MarkingDefinition {
     /// The STIX type name.
     pub const TYPE: &'static str = "marking-definition";
 
-    pub(crate) fn read(f: &mut Fields) -> Option<Self> {
-        let (spec_version, id) = read_header(f, Self::TYPE);
-        let created_by_ref = f.opt("created_by_ref");
-        let created: Option<Timestamp> = f.req("created");
-        if let Some(c) = &created {
-            check_precision(f, "created", c);
-        }
-        let external_references = read_external_references(f);
-        let object_marking_refs = f.list("object_marking_refs");
-        let granular_markings: Vec<GranularMarking> = f.list("granular_markings");
-        check_granular(f, &granular_markings);
-        let name = f.opt("name");
-        let definition_type: Option<String> = f.opt("definition_type");
-        let definition: Option<Value> = f.opt("definition");
-        let extensions = f.extensions();
-        if f.take("modified").is_some() {
-            f.violation("modified", "a marking-definition has no modified property");
-        }
-        match (&definition_type, &definition) {
-            (Some(t), Some(d)) => {
-                let ok = match t.as_str() {
-                    "tlp" => matches!(d.get("tlp").and_then(Value::as_str), Some("white" | "green" | "amber" | "red")),
-                    "statement" => d.get("statement").and_then(Value::as_str).is_some(),
-                    _ => d.is_object(),
-                };
-                if !ok {
-                    f.violation("definition", format!("is not a valid {t} definition"));
-                }
-            }
-            (None, None) if !extensions.is_empty() => {}
-            _ => f.violation(
-                "definition",
-                "definition_type and definition are required unless the marking is defined by an extension",
-            ),
-        }
-        let custom = f.rest();
-        Some(Self {
-            spec_version: spec_version?,
-            id: id?,
-            created_by_ref,
-            created: created?,
-            external_references,
-            object_marking_refs,
-            granular_markings,
-            name,
-            definition_type,
-            definition,
-            extensions,
-            custom,
-        })
+    /// Writes the object as JSON, `type` first, as `Serialize` writes it.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Written {
+        let mut o = Obj::begin(out);
+        o.type_name(Self::TYPE);
+        o.field("spec_version", &self.spec_version)?;
+        o.field("id", &self.id)?;
+        o.opt("created_by_ref", &self.created_by_ref)?;
+        o.field("created", &self.created)?;
+        o.list("external_references", &self.external_references)?;
+        o.list("object_marking_refs", &self.object_marking_refs)?;
+        o.list("granular_markings", &self.granular_markings)?;
+        o.opt("name", &self.name)?;
+        o.opt("definition_type", &self.definition_type)?;
+        o.opt("definition", &self.definition)?;
+        o.map("extensions", &self.extensions)?;
+        o.custom(&self.custom)?;
+        o.end();
+        Ok(())
     }
 
     pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
@@ -779,5 +816,119 @@ impl MarkingDefinition {
             out,
         );
         custom_refs(&self.custom, out);
+    }
+}
+
+/// The properties of a marking-definition being read.
+#[derive(Debug, Default)]
+pub(crate) struct MarkingProps {
+    spec_version: Slot<String>,
+    id: Slot<String>,
+    created_by_ref: Slot<Identifier>,
+    created: Slot<Timestamp>,
+    external_references: Slot<Vec<ExternalReference>>,
+    object_marking_refs: Slot<Vec<Identifier>>,
+    granular_markings: Slot<Vec<GranularMarking>>,
+    name: Slot<String>,
+    definition_type: Slot<String>,
+    definition: Slot<Value>,
+    extensions: Slot<BTreeMap<String, Value>>,
+    modified: bool,
+    custom: BTreeMap<String, Value>,
+}
+
+impl Properties for MarkingProps {
+    fn read<'de, D: Deserializer<'de>>(
+        &mut self,
+        key: Key,
+        d: D,
+        cx: &mut Cx,
+    ) -> Result<(), D::Error> {
+        match key.known() {
+            Some(ids::SPEC_VERSION) => self.spec_version.read("spec_version", d, cx),
+            Some(ids::ID) => self.id.read("id", d, cx),
+            Some(ids::CREATED_BY_REF) => self.created_by_ref.read("created_by_ref", d, cx),
+            Some(ids::CREATED) => self.created.read("created", d, cx),
+            Some(ids::EXTERNAL_REFERENCES) => {
+                self.external_references.read("external_references", d, cx)
+            }
+            Some(ids::OBJECT_MARKING_REFS) => {
+                self.object_marking_refs.read("object_marking_refs", d, cx)
+            }
+            Some(ids::GRANULAR_MARKINGS) => self.granular_markings.read("granular_markings", d, cx),
+            Some(ids::NAME) => self.name.read("name", d, cx),
+            Some(ids::DEFINITION_TYPE) => self.definition_type.read("definition_type", d, cx),
+            Some(ids::DEFINITION) => self.definition.read("definition", d, cx),
+            Some(ids::EXTENSIONS) => self.extensions.read("extensions", d, cx),
+            Some(ids::MODIFIED) => {
+                self.modified = true;
+                IgnoredAny::deserialize(d).map(drop)
+            }
+            _ => read_custom(&mut self.custom, key, d),
+        }
+    }
+}
+
+impl Typed for MarkingDefinition {
+    type Props = MarkingProps;
+
+    fn finish(p: MarkingProps, cx: &mut Cx) -> Option<Self> {
+        let (spec_version, id) = finish_header(p.spec_version, p.id, Self::TYPE, cx);
+        let created = p.created.required("created", cx);
+        if let Some(c) = &created {
+            check_precision(cx, "created", c);
+        }
+        let external_references = p.external_references.list();
+        check_external_references(&external_references, cx);
+        let object_marking_refs = p.object_marking_refs.list();
+        check_marking_refs(&object_marking_refs, cx);
+        let granular_markings = p.granular_markings.list();
+        check_granular(cx, &granular_markings);
+        let definition_type = p.definition_type.optional();
+        let definition = p.definition.optional();
+        let extensions = p.extensions.optional().unwrap_or_default();
+        check_extensions(&extensions, cx);
+        if p.modified {
+            cx.violation("modified", "a marking-definition has no modified property");
+        }
+        match (&definition_type, &definition) {
+            (Some(t), Some(d)) => {
+                let ok = match t.as_str() {
+                    "tlp" => matches!(d.get("tlp").and_then(Value::as_str), Some("white" | "green" | "amber" | "red")),
+                    "statement" => d.get("statement").and_then(Value::as_str).is_some(),
+                    _ => d.is_object(),
+                };
+                if !ok {
+                    cx.violation("definition", format!("is not a valid {t} definition"));
+                }
+            }
+            (None, None) if !extensions.is_empty() => {}
+            _ => cx.violation(
+                "definition",
+                "definition_type and definition are required unless the marking is defined by an extension",
+            ),
+        }
+        check_custom(&p.custom, cx);
+        let (spec_version, id, created) = match (spec_version, id, created) {
+            (Some(s), Some(i), Some(c)) => (s, i, c),
+            (_, id, _) => {
+                cx.id = id.map(String::from).or(cx.id.take());
+                return None;
+            }
+        };
+        Some(Self {
+            spec_version,
+            id,
+            created_by_ref: p.created_by_ref.optional(),
+            created,
+            external_references,
+            object_marking_refs,
+            granular_markings,
+            name: p.name.optional(),
+            definition_type,
+            definition,
+            extensions,
+            custom: p.custom,
+        })
     }
 }

@@ -259,6 +259,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl Timestamp {
+    /// Appends the text form to `out`.
+    pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 32];
+        let n = self.encode(&mut buf);
+        out.extend_from_slice(&buf[..n]);
+    }
+
     /// Writes the text form into `buf` and returns its length (at most 30 bytes).
     fn encode(&self, buf: &mut [u8; 32]) -> usize {
         let days = self.secs.div_euclid(86_400);
