@@ -28,18 +28,21 @@
 //! of references plus n·log n for the index, and a reference chain of any length cannot
 //! overflow the stack.
 //!
-//! Two front ends share these rules: [`split_objects`] on `serde_json` maps, and
-//! [`split_texts`] on objects held as JSON text, which reads only what the rules need (ids,
-//! references, aliases) as spans of the text and rewrites an object only when its references
-//! or duplicates change; anything else gets its `nb_deps` put in front of its text. A page of
-//! objects then takes about the memory of its JSON, where a `serde_json::Value` per object
-//! takes several times more.
+//! The front ends share these rules: [`split_objects`] on `serde_json` maps; [`split_texts`] on
+//! objects held as JSON text, which reads only what the rules need (ids, references, aliases)
+//! as spans of the text and rewrites an object only when its references or duplicates change
+//! (anything else gets its `nb_deps` put in front of its text), so that a page of objects
+//! takes about the memory of its JSON, where a `serde_json::Value` per object takes several
+//! times more; [`split_strs`], the same on borrowed texts; and [`split_json`] on a whole
+//! bundle's text, every object checked with this crate's rules on the way and the output
+//! borrowing the input.
 //!
 //! Modules: `plan` (the rules, on skeletons), `values` and `text` (the two front ends),
 //! `supported` (the types OpenCTI imports).
 
 use serde_json::Value;
 
+mod json;
 mod plan;
 mod supported;
 #[cfg(test)]
@@ -47,6 +50,7 @@ mod tests;
 mod text;
 mod values;
 
+pub use json::{split_json, split_strs, JsonSplit};
 pub use supported::is_supported_id;
 pub use text::{split_texts, TextSplit};
 pub use values::{split_bundle, split_objects};

@@ -21,7 +21,12 @@ fn reversed_text(m: &Map<String, Value>) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
-/// Splits with both front ends, checks they agree, and returns the map result.
+/// JSON text of an object with whitespace around everything.
+fn pretty_text(m: &Map<String, Value>) -> String {
+    serde_json::to_string_pretty(m).unwrap()
+}
+
+/// Splits with every front end, checks they agree, and returns the map result.
 fn both(
     bundle_id: Option<&str>,
     objects: Vec<Map<String, Value>>,
@@ -34,8 +39,11 @@ fn both(
             .map(|m| Value::Object(m.clone()).to_string())
             .collect::<Vec<_>>(),
         objects.iter().map(reversed_text).collect(),
+        objects.iter().map(pretty_text).collect(),
     ] {
-        let t = split_texts(Some(id), texts, opts);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let s = split_strs(Some(id), refs, opts);
+        let t = split_texts(Some(id), texts.clone(), opts);
         let m = split_objects(Some(id), objects.clone(), opts);
         assert_eq!(t.expectations(), m.expectations());
         for (k, b) in m.bundles.iter().enumerate() {
@@ -54,6 +62,14 @@ fn both(
         );
         assert_eq!(t.dropped, m.dropped);
         assert_eq!(t.removed_refs, m.removed_refs);
+        assert_eq!(s.expectations(), m.expectations());
+        for (k, b) in m.bundles.iter().enumerate() {
+            let sb: Value = serde_json::from_str(&s.bundle(k).unwrap()).unwrap();
+            assert_eq!(&sb, b, "bundle {k} of split_strs");
+        }
+        assert_eq!(s.bundles().count(), m.bundles.len());
+        assert_eq!(s.dropped, m.dropped);
+        assert_eq!(s.removed_refs, m.removed_refs);
     }
     split_objects(bundle_id, objects, opts)
 }
@@ -333,4 +349,65 @@ fn split_bundle_refuses_non_bundles() {
     let r = split_bundle(json!({"type": "bundle", "id": "bundle--x", "objects": [1, {"type": "identity", "id": ID}]}), &SplitOptions::default()).unwrap();
     assert_eq!(r.bundles.len(), 1);
     assert_eq!(r.dropped.len(), 1);
+}
+
+#[test]
+fn split_json_checks_every_object_and_agrees_with_split_texts() {
+    let mut builder = crate::incident::BundleBuilder::new(
+        crate::incident::BuildOptions::with_author("Tests").unwrap(),
+    );
+    for d in crate::sample::incidents(7, 40) {
+        builder.add_incident(&d).unwrap();
+    }
+    let bundle = builder.build();
+    let mut v: Value = serde_json::from_slice(&bundle.to_vec().unwrap()).unwrap();
+    // An invalid object (an empty list) is left out with its violations.
+    let mut bad = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["type"] == "incident")
+        .unwrap()
+        .clone();
+    bad["id"] = json!("incident--0b9ee1c2-1fe5-5b39-a4c6-3c5f3e9a9e71");
+    bad["labels"] = json!([]);
+    v["objects"].as_array_mut().unwrap().push(bad);
+    let text = serde_json::to_string_pretty(&v).unwrap();
+    let j = split_json(text.as_bytes(), &SplitOptions::default()).unwrap();
+    let texts: Vec<String> = bundle
+        .objects
+        .iter()
+        .map(|o| String::from_utf8(o.to_vec().unwrap()).unwrap())
+        .collect();
+    let t = split_texts(Some(bundle.id.as_str()), texts, &SplitOptions::default());
+    assert_eq!(j.expectations(), t.expectations());
+    assert!(j.expectations() > 100);
+    for (k, b) in j.bundles().enumerate() {
+        let jb: Value = serde_json::from_str(&b).unwrap();
+        let tb: Value = serde_json::from_str(&t.bundle(k).unwrap()).unwrap();
+        assert_eq!(jb, tb, "bundle {k}");
+    }
+    assert_eq!(j.dropped.len(), t.dropped.len() + 1);
+    assert!(
+        j.dropped[0]
+            .reason
+            .contains("labels: must not be an empty list"),
+        "{:?}",
+        j.dropped[0]
+    );
+    assert_eq!(
+        j.dropped[0].id.as_deref(),
+        Some("incident--0b9ee1c2-1fe5-5b39-a4c6-3c5f3e9a9e71")
+    );
+    assert_eq!(j.violations.len(), 1);
+    assert!(split_json(b"[1]", &SplitOptions::default()).is_err());
+    assert!(split_json(br#"{"type": "bundle"}"#, &SplitOptions::default()).is_err());
+    let odd = split_json(
+        br#"{"type": "bundle", "objects": [1, {"type": "x-y-z"}]}"#,
+        &SplitOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(odd.expectations(), 0);
+    assert_eq!(odd.dropped.len(), 2);
+    assert!(odd.bundle_id.starts_with("bundle--"));
 }

@@ -4,7 +4,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::plan::{plan, Outcome, RefValue, Skeleton, Str};
+use super::plan::{plan, Entry, Outcome, RefValue, Skeleton, Step, Str};
 use super::values::{dedupe_external_references, dedupe_kill_chain_phases, finish};
 use super::{is_ref_key, new_bundle_id, Dropped, RemovedRef, SplitOptions, OPENCTI_EXTENSION};
 
@@ -58,19 +58,52 @@ impl TextSplit {
 
     fn wrap(&self, deps: u64, object: &str) -> String {
         let mut b = String::with_capacity(object.len() + self.bundle_id.len() + 128);
-        b.push_str("{\"type\":\"bundle\",\"id\":");
-        b.push_str(&Value::from(self.bundle_id.as_str()).to_string());
-        b.push_str(",\"spec_version\":\"2.1\",\"x_opencti_seq\":");
-        b.push_str(&deps.to_string());
-        if let Some(v) = &self.event_version {
-            b.push_str(",\"x_opencti_event_version\":");
-            b.push_str(&Value::from(v.as_str()).to_string());
-        }
-        b.push_str(",\"objects\":[");
+        write_head(&mut b, &self.bundle_id, self.event_version.as_deref(), deps);
         b.push_str(object);
         b.push_str("]}");
         b
     }
+}
+
+/// The start of an output bundle, up to the opening of its `objects` list.
+pub(super) fn write_head(b: &mut String, bundle_id: &str, event_version: Option<&str>, deps: u64) {
+    b.push_str("{\"type\":\"bundle\",\"id\":");
+    b.push_str(&Value::from(bundle_id).to_string());
+    b.push_str(",\"spec_version\":\"2.1\",\"x_opencti_seq\":");
+    b.push_str(&deps.to_string());
+    if let Some(v) = event_version {
+        b.push_str(",\"x_opencti_event_version\":");
+        b.push_str(&Value::from(v).to_string());
+    }
+    b.push_str(",\"objects\":[");
+}
+
+/// `"nb_deps":N,` to put right after the `{` of an object's text.
+pub(super) fn deps_prefix(deps: u64) -> String {
+    format!("\"nb_deps\":{deps},")
+}
+
+/// How a planned object is written: its text with `nb_deps` put in front, or, when its
+/// references or duplicates change, parsed and written again (`None` when it does not parse).
+pub(super) fn rewritten(
+    step: &Step,
+    skeleton: &Skeleton,
+    text: &str,
+) -> Option<Result<String, Dropped>> {
+    if step.edits.is_empty() && !skeleton.rewrite && text.starts_with('{') {
+        return None;
+    }
+    Some(match serde_json::from_str::<Map<String, Value>>(text) {
+        Ok(mut o) => {
+            finish(&mut o, skeleton, text, &step.edits, step.deps);
+            Ok(Value::Object(o).to_string())
+        }
+        Err(e) => Err(Dropped {
+            id: skeleton.id.as_ref().map(|s| s.get(text).to_owned()),
+            object_type: skeleton.ty.as_ref().map(|s| s.get(text).to_owned()),
+            reason: format!("not a JSON object: {e}"),
+        }),
+    })
 }
 
 /// [`split_objects`](super::split_objects) for objects held as JSON text, which is what a streaming client has:
@@ -97,31 +130,24 @@ pub fn split_texts(
             }),
         }
     }
-    let planned = plan(items, String::as_str, opts, &mut outcome);
-    let mut objects = Vec::with_capacity(planned.len());
-    for p in planned {
-        let text = if p.edits.is_empty() && !p.skeleton.rewrite && p.item.starts_with('{') {
+    let steps = plan(&items, String::as_str, opts, &mut outcome);
+    let mut objects = Vec::with_capacity(steps.len());
+    for step in steps {
+        let (skeleton, item) = &mut items[step.item];
+        let text = match rewritten(&step, skeleton, item) {
             // In place: the text usually has the room already.
-            let mut t = p.item;
-            t.insert_str(1, &format!("\"nb_deps\":{},", p.deps));
-            t
-        } else {
-            match serde_json::from_str::<Map<String, Value>>(&p.item) {
-                Ok(mut o) => {
-                    finish(&mut o, &p.skeleton, &p.item, &p.edits, p.deps);
-                    Value::Object(o).to_string()
-                }
-                Err(e) => {
-                    outcome.dropped.push(Dropped {
-                        id: p.skeleton.id.as_ref().map(|s| s.get(&p.item).to_owned()),
-                        object_type: p.skeleton.ty.as_ref().map(|s| s.get(&p.item).to_owned()),
-                        reason: format!("not a JSON object: {e}"),
-                    });
-                    continue;
-                }
+            None => {
+                let mut t = std::mem::take(item);
+                t.insert_str(1, &deps_prefix(step.deps));
+                t
+            }
+            Some(Ok(t)) => t,
+            Some(Err(d)) => {
+                outcome.dropped.push(d);
+                continue;
             }
         };
-        objects.push((p.deps, text));
+        objects.push((step.deps, text));
     }
     TextSplit {
         bundle_id,
@@ -133,7 +159,7 @@ pub fn split_texts(
 }
 
 /// Reads the skeleton of an object from its JSON text.
-fn skeleton_of_text(text: &str) -> Result<Skeleton, serde_json::Error> {
+pub(super) fn skeleton_of_text(text: &str) -> Result<Skeleton, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let sk = de.deserialize_map(SkeletonVisitor(Spans(text)))?;
     de.end()?;
@@ -152,7 +178,7 @@ impl Spans<'_> {
             (Some(a), Ok(len)) if a + s.len() <= len as usize => {
                 Str::Span(a as u32, (a + s.len()) as u32)
             }
-            _ => Str::Owned(s.into()),
+            _ => Str::owned(s),
         }
     }
 }
@@ -198,6 +224,7 @@ impl<'de> Visitor<'de> for SkeletonVisitor<'_> {
         let spans = self.0;
         let text = spans.0;
         let mut sk = Skeleton::default();
+        let mut refs: Vec<(Str, RefValue)> = Vec::new();
         // Given twice, a property counts once, with its last value, as in a JSON value.
         let (mut opencti_id, mut extension_id) = (None, None);
         while let Some(key) = map.next_key_seed(StrSeed(spans))? {
@@ -222,13 +249,13 @@ impl<'de> Visitor<'de> for SkeletonVisitor<'_> {
                 Prop::Ref => {
                     let value = map.next_value_seed(RefSeed(spans))?;
                     let name = key.get(text);
-                    match sk.refs.iter().position(|(k, _)| k.get(text) == name) {
+                    match refs.iter().position(|(k, _)| k.get(text) == name) {
                         // Given twice: the last counts, as for a JSON value.
                         Some(p) => {
-                            sk.refs[p] = (key, value);
+                            refs[p] = (key, value);
                             sk.rewrite = true;
                         }
-                        None => sk.refs.push((key, value)),
+                        None => refs.push((key, value)),
                     }
                 }
                 Prop::Other => {
@@ -236,9 +263,9 @@ impl<'de> Visitor<'de> for SkeletonVisitor<'_> {
                 }
             }
         }
-        sk.aliases.extend(opencti_id);
-        sk.aliases.extend(extension_id);
-        sk.refs.sort_by(|a, b| a.0.get(text).cmp(b.0.get(text)));
+        sk.aliases = opencti_id.into_iter().chain(extension_id).collect();
+        refs.sort_by(|a, b| a.0.get(text).cmp(b.0.get(text)));
+        sk.refs = refs.into_boxed_slice();
         Ok(sk)
     }
 }
@@ -382,14 +409,12 @@ impl<'de> Visitor<'de> for RefSeed<'_> {
         while let Some(e) = seq.next_element_seed(EntrySeed(self.0))? {
             entries.push(e);
         }
-        Ok(RefValue::List(entries))
+        Ok(RefValue::List(entries.into_boxed_slice()))
     }
 }
 
 /// An entry of a `*_refs` list: an id string, or the JSON of anything else.
 struct EntrySeed<'t>(Spans<'t>);
-
-type Entry = Result<Str, Box<str>>;
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
     type Value = Entry;
@@ -399,7 +424,7 @@ impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
 }
 
 fn json_of(v: Value) -> Entry {
-    Err(v.to_string().into())
+    Err(Box::new(v.to_string()))
 }
 
 impl<'de> Visitor<'de> for EntrySeed<'_> {

@@ -55,7 +55,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 pub(super) fn skeleton_of_map(m: &Map<String, Value>) -> Skeleton {
-    let owned = |s: &str| Str::Owned(s.into());
+    let owned = Str::owned;
     let mut aliases = Vec::new();
     if let Some(x) = m.get("x_opencti_id").and_then(Value::as_str) {
         aliases.push(owned(x));
@@ -78,7 +78,7 @@ pub(super) fn skeleton_of_map(m: &Map<String, Value>) -> Skeleton {
                     a.iter()
                         .map(|x| match x {
                             Value::String(s) => Ok(owned(s)),
-                            other => Err(other.to_string().into()),
+                            other => Err(Box::new(other.to_string())),
                         })
                         .collect(),
                 ),
@@ -90,7 +90,7 @@ pub(super) fn skeleton_of_map(m: &Map<String, Value>) -> Skeleton {
     Skeleton {
         id: m.get("id").and_then(Value::as_str).map(owned),
         ty: m.get("type").and_then(Value::as_str).map(owned),
-        aliases,
+        aliases: aliases.into_boxed_slice(),
         refs,
         rewrite: false,
     }
@@ -152,17 +152,18 @@ pub fn split_objects(
 ) -> SplitResult {
     let bundle_id = new_bundle_id(bundle_id);
     let mut outcome = Outcome::default();
-    let items = objects
+    let mut items: Vec<(Skeleton, Map<String, Value>)> = objects
         .into_iter()
         .map(|m| (skeleton_of_map(&m), m))
         .collect();
-    let planned = plan(items, |_| "", opts, &mut outcome);
-    let bundles = planned
+    let steps = plan(&items, |_| "", opts, &mut outcome);
+    let bundles = steps
         .into_iter()
-        .map(|p| {
-            let mut o = p.item;
-            finish(&mut o, &p.skeleton, "", &p.edits, p.deps);
-            wrap(&bundle_id, p.deps, o, opts)
+        .map(|step| {
+            let (skeleton, o) = &mut items[step.item];
+            let mut o = std::mem::take(o);
+            finish(&mut o, skeleton, "", &step.edits, step.deps);
+            wrap(&bundle_id, step.deps, o, opts)
         })
         .collect();
     SplitResult {
