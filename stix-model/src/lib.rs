@@ -10,6 +10,7 @@ pub mod extension;
 mod id;
 pub mod incident;
 pub mod markings;
+mod names;
 mod object;
 pub mod opencti;
 mod read;

@@ -2,6 +2,8 @@
 
 use serde::de::{DeserializeSeed, Deserializer, Visitor};
 
+use crate::names::Names;
+
 /// Property names this crate reads, sorted: they are matched by id, without allocating.
 const KNOWN_KEYS: &[&str] = &[
     "abstract",
@@ -89,39 +91,12 @@ const KNOWN_KEYS: &[&str] = &[
     "x_opencti_location_type",
 ];
 
-/// A slot for each known name, at `hash(name)`: the name's index in [`KNOWN_KEYS`], or
-/// `EMPTY`. Built at compile time; two names with one hash fail the build.
-const TABLE: [u8; TABLE_SIZE] = {
-    let mut table = [EMPTY; TABLE_SIZE];
-    let mut i = 0;
-    while i < KNOWN_KEYS.len() {
-        let h = hash(KNOWN_KEYS[i].as_bytes());
-        assert!(
-            table[h] == EMPTY,
-            "two known property names share a hash slot"
-        );
-        table[h] = i as u8;
-        i += 1;
-    }
-    table
-};
-const TABLE_SIZE: usize = 512;
-const EMPTY: u8 = u8::MAX;
-
-/// A cheap hash of a property name (its length and four of its bytes).
-const fn hash(b: &[u8]) -> usize {
-    let n = b.len();
-    if n == 0 {
-        return 0;
-    }
-    (n + b[0] as usize + b[n - 1] as usize * 3 + b[n / 2] as usize * 23 + b[n / 3] as usize * 11)
-        % TABLE_SIZE
-}
+/// The known names, found by a cheap hash.
+static KNOWN: Names<512> = Names::new(KNOWN_KEYS, [1, 1, 3, 23, 11]);
 
 /// The index of a known property name.
 fn lookup(s: &str) -> Option<u8> {
-    let i = TABLE[hash(s.as_bytes())];
-    (i != EMPTY && KNOWN_KEYS[usize::from(i)] == s).then_some(i)
+    KNOWN.find(s)
 }
 
 /// The id of a known property name, at compile time (`const { known("name") }`); a name
@@ -193,13 +168,13 @@ impl Key {
     #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            Self::Known(i) => KNOWN_KEYS[usize::from(*i)],
+            Self::Known(i) => KNOWN.name(*i),
             Self::Other(s) => s,
         }
     }
     pub(crate) fn into_string(self) -> String {
         match self {
-            Self::Known(i) => KNOWN_KEYS[usize::from(i)].to_owned(),
+            Self::Known(i) => KNOWN.name(i).to_owned(),
             Self::Other(s) => s,
         }
     }
@@ -278,7 +253,6 @@ mod tests {
             KNOWN_KEYS.windows(2).all(|w| w[0] < w[1]),
             "sorted, each once"
         );
-        assert!(KNOWN_KEYS.len() < usize::from(EMPTY));
         for (i, k) in KNOWN_KEYS.iter().enumerate() {
             assert_eq!(lookup(k), Some(i as u8), "{k}");
             assert_eq!(Key::new(k).as_str(), *k);

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::plan::{plan, Outcome};
-use super::text::{deps_prefix, rewritten, skeleton_of_text, write_head};
+use super::text::{push_deps, rewritten, skeleton_of_text, write_head};
 use super::{new_bundle_id, Dropped, RemovedRef, SplitOptions};
 use crate::object::ObjectSeed;
 use crate::{Error, Violation};
@@ -58,7 +58,7 @@ impl JsonSplit<'_> {
         match text {
             Cow::Borrowed(t) => {
                 out.push('{');
-                out.push_str(&deps_prefix(*deps));
+                push_deps(out, *deps);
                 out.push_str(t.get(1..).unwrap_or_default());
             }
             Cow::Owned(t) => out.push_str(t),

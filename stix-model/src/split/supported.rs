@@ -1,5 +1,7 @@
 //! The object types OpenCTI imports.
 
+use crate::names::Names;
+
 /// Type prefixes OpenCTI imports (pycti 6.8.10 and the 7.x additions), sorted.
 const SUPPORTED: &[&str] = &[
     "ai-prompt",
@@ -104,16 +106,52 @@ const SUPPORTED: &[&str] = &[
 
 /// Whether OpenCTI imports objects with this id (by its type prefix; ids without `--` pass).
 pub fn is_supported_id(id: &str) -> bool {
-    match id.split_once("--") {
-        Some((ty, _)) => SUPPORTED.binary_search(&ty).is_ok(),
-        None => true,
-    }
+    let b = id.as_bytes();
+    // A STIX id: the `--` sits 36 bytes (a UUID) before the end; else look for the first one.
+    let sep = match b.len().checked_sub(38) {
+        Some(at) if b[at..at + 2] == *b"--" && !b[..at].windows(2).any(|w| w == b"--") => at,
+        _ => match b.windows(2).position(|w| w == b"--") {
+            Some(at) => at,
+            None => return true,
+        },
+    };
+    SUPPORTED_TYPES.find(&id[..sep]).is_some()
 }
+
+/// The supported types, found by a cheap hash.
+static SUPPORTED_TYPES: Names<512> = Names::new(SUPPORTED, [1, 17, 13, 17, 5]);
 
 #[cfg(test)]
 mod tests {
+    use super::is_supported_id;
+
     #[test]
-    fn supported_types_are_sorted_for_binary_search() {
-        assert!(super::SUPPORTED.windows(2).all(|w| w[0] < w[1]));
+    fn ids_are_judged_by_the_text_before_their_first_double_hyphen() {
+        assert!(is_supported_id(
+            "incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8"
+        ));
+        assert!(!is_supported_id(
+            "x-mitre-tactic--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60"
+        ));
+        assert!(is_supported_id("internal-1"), "not a STIX id: passes");
+        assert!(!is_supported_id(
+            "x--incident--c1817dc0-80ae-547f-83c0-920b0c6a25b8"
+        ));
+        assert!(is_supported_id("note--x--y"));
+        assert!(!is_supported_id("--"));
+        assert!(is_supported_id("identité"));
+    }
+
+    #[test]
+    fn every_supported_type_is_found_once() {
+        assert!(
+            super::SUPPORTED.windows(2).all(|w| w[0] < w[1]),
+            "sorted, each once"
+        );
+        for ty in super::SUPPORTED {
+            assert!(is_supported_id(&format!(
+                "{ty}--c1817dc0-80ae-547f-83c0-920b0c6a25b8"
+            )));
+        }
     }
 }

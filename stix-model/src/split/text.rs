@@ -68,19 +68,44 @@ impl TextSplit {
 /// The start of an output bundle, up to the opening of its `objects` list.
 pub(super) fn write_head(b: &mut String, bundle_id: &str, event_version: Option<&str>, deps: u64) {
     b.push_str("{\"type\":\"bundle\",\"id\":");
-    b.push_str(&Value::from(bundle_id).to_string());
+    push_json_str(b, bundle_id);
     b.push_str(",\"spec_version\":\"2.1\",\"x_opencti_seq\":");
-    b.push_str(&deps.to_string());
+    push_u64(b, deps);
     if let Some(v) = event_version {
         b.push_str(",\"x_opencti_event_version\":");
-        b.push_str(&Value::from(v).to_string());
+        push_json_str(b, v);
     }
     b.push_str(",\"objects\":[");
 }
 
-/// `"nb_deps":N,` to put right after the `{` of an object's text.
+/// `"nb_deps":N,`, to put right after the `{` of an object's text.
+pub(super) fn push_deps(b: &mut String, deps: u64) {
+    b.push_str("\"nb_deps\":");
+    push_u64(b, deps);
+    b.push(',');
+}
+
+/// `"nb_deps":N,` as a string.
 pub(super) fn deps_prefix(deps: u64) -> String {
-    format!("\"nb_deps\":{deps},")
+    let mut b = String::with_capacity(24);
+    push_deps(&mut b, deps);
+    b
+}
+
+fn push_u64(b: &mut String, n: u64) {
+    use std::fmt::Write as _;
+    let _ = write!(b, "{n}");
+}
+
+/// A string as JSON (escaped as `serde_json` escapes it).
+fn push_json_str(b: &mut String, s: &str) {
+    if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+        b.push('"');
+        b.push_str(s);
+        b.push('"');
+    } else {
+        b.push_str(&Value::from(s).to_string());
+    }
 }
 
 /// How a planned object is written: its text with `nb_deps` put in front, or, when its
