@@ -73,7 +73,12 @@ impl Bundle {
     /// Parses a bundle strictly: the first invalid object fails the parse, with every
     /// violation of that object in the error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
-        Ok(serde_json::from_slice(bytes)?)
+        // UTF-8 checked once for the whole input (fast), not string by string; input that is
+        // not UTF-8 is read as bytes, for serde_json's error with its position.
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(serde_json::from_str(text)?),
+            Err(_) => Ok(serde_json::from_slice(bytes)?),
+        }
     }
 
     /// Parses a bundle strictly from a reader (wrap files in a `BufReader`).

@@ -7,17 +7,18 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::common::check_precision;
 use crate::read::{
     check_custom, ids, read_custom, Cx, Key, KeySeed, PropSeed, Properties, RESERVED,
 };
-use crate::sdo::{custom_refs, MarkingProps, Typed};
+use crate::sdo::{custom_refs, MarkingProps, TypeRules, Typed};
 use crate::write::{WriteJson, Written};
 use crate::{
-    AttackPattern, Campaign, Channel, Error, ExtensionDefinition, Identifier, Identity, Incident,
-    IntrusionSet, Location, MarkingDefinition, Narrative, Note, Relationship, Report, Sighting,
+    AttackPattern, Campaign, Channel, Error, ExtensionDefinition, ExternalReference, Identifier,
+    Identity, Incident, KillChainPhase, IntrusionSet, Location, MarkingDefinition, Narrative, Note, Relationship, Report, Sighting,
     ThreatActor, Timestamp, Violation,
 };
 
@@ -161,6 +162,18 @@ macro_rules! objects {
                     $(Self::$var(o) => o.common.id.as_str(),)*
                     Self::MarkingDefinition(o) => o.id.as_str(),
                     Self::Custom(c) => c.id(),
+                }
+            }
+
+            /// The external references, kill-chain phases and custom properties of the object
+            /// (what OpenCTI's split de-duplicates, wherever this crate keeps them).
+            pub(crate) fn dedupe_parts(
+                &self,
+            ) -> (&[ExternalReference], &[KillChainPhase], &BTreeMap<String, Value>) {
+                match self {
+                    $(Self::$var(o) => (&o.common.external_references, o.phases(), &o.custom),)*
+                    Self::MarkingDefinition(o) => (&o.external_references, &[], &o.custom),
+                    Self::Custom(c) => (&[], &[], &c.0),
                 }
             }
 
@@ -390,20 +403,64 @@ pub(crate) struct ObjectSeed;
 impl<'de> DeserializeSeed<'de> for ObjectSeed {
     type Value = Result<StixObject, Vec<Violation>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(ObjectVisitor)
+        d.deserialize_map(ObjectVisitor { watch: &mut Unwatched })
     }
 }
 
-struct ObjectVisitor;
+/// Sees some properties of an object, as JSON text, while the object is read from JSON text
+/// (the split reads its skeleton this way, in the same pass as the check).
+pub(crate) trait Watch<'de> {
+    /// Whether the value of `key` is to be seen.
+    fn wants(&self, key: &Key) -> bool;
+    /// The JSON text of a wanted property's value, a slice of the input.
+    fn see(&mut self, key: &Key, value: &'de str);
+}
 
-impl<'de> Visitor<'de> for ObjectVisitor {
+struct Unwatched;
+
+impl Watch<'_> for Unwatched {
+    fn wants(&self, _: &Key) -> bool {
+        false
+    }
+    fn see(&mut self, _: &Key, _: &str) {}
+}
+
+/// [`ObjectSeed`] with a [`Watch`]. Only for a deserializer over JSON text (the values seen are
+/// slices of it).
+pub(crate) struct WatchedSeed<'w, W>(pub(crate) &'w mut W);
+
+impl<'de, W: Watch<'de>> DeserializeSeed<'de> for WatchedSeed<'_, W> {
+    type Value = Result<StixObject, Vec<Violation>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(ObjectVisitor { watch: self.0 })
+    }
+}
+
+struct ObjectVisitor<'w, W> {
+    watch: &'w mut W,
+}
+
+impl<'de, W: Watch<'de>> ObjectVisitor<'_, W> {
+    /// The next value as JSON: seen by the watch first when it wants it.
+    fn value<A: MapAccess<'de>>(&mut self, key: &Key, map: &mut A) -> Result<Value, A::Error> {
+        if self.watch.wants(key) {
+            let raw: &'de RawValue = map.next_value()?;
+            self.watch.see(key, raw.get());
+            serde_json::from_str(raw.get()).map_err(de::Error::custom)
+        } else {
+            map.next_value()
+        }
+    }
+}
+
+impl<'de, W: Watch<'de>> Visitor<'de> for ObjectVisitor<'_, W> {
     type Value = Result<StixObject, Vec<Violation>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a STIX object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
         // The type decides how every other property is read. Producers write it first; the
         // properties met before it wait as JSON values.
         let mut early: Vec<(Key, Value)> = Vec::new();
@@ -417,7 +474,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                 )]));
             };
             if key.known() == Some(ids::TYPE) {
-                match map.next_value::<Value>()? {
+                match self.value(&key, &mut map)? {
                     Value::String(ty) => break ty,
                     _ => {
                         let mut id = early_id(&early).map(str::to_owned);
@@ -439,7 +496,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     }
                 }
             }
-            let v = map.next_value()?;
+            let v = self.value(&key, &mut map)?;
             early.push((key, v));
         };
         let mut props = AnyProps::of_type(&ty);
@@ -448,11 +505,20 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             props.read(key, v, &mut cx).map_err(de::Error::custom)?;
         }
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            map.next_value_seed(PropSeed {
-                key,
-                props: &mut props,
-                cx: &mut cx,
-            })?;
+            if self.watch.wants(&key) {
+                let raw: &'de RawValue = map.next_value()?;
+                self.watch.see(&key, raw.get());
+                let mut again = serde_json::Deserializer::from_str(raw.get());
+                props
+                    .read(key, &mut again, &mut cx)
+                    .map_err(de::Error::custom)?;
+            } else {
+                map.next_value_seed(PropSeed {
+                    key,
+                    props: &mut props,
+                    cx: &mut cx,
+                })?;
+            }
         }
         Ok(props.finish(ty, cx))
     }

@@ -37,6 +37,10 @@ pub(crate) trait TypeRules {
     fn check(&self, _cx: &mut Cx) {}
     /// References held in type-specific properties.
     fn own_refs<'a>(&'a self, _out: &mut Vec<(&'static str, &'a str)>) {}
+    /// Kill-chain phases, for the types that have them.
+    fn phases(&self) -> &[KillChainPhase] {
+        &[]
+    }
 }
 
 /// The property name of a field (`abstract` for `r#abstract`).
@@ -221,6 +225,9 @@ stix_object! {
 impl TypeRules for AttackPattern {
     fn check(&self, f: &mut Cx) {
         check_phases(f, &self.kill_chain_phases);
+    }
+    fn phases(&self) -> &[KillChainPhase] {
+        &self.kill_chain_phases
     }
 }
 

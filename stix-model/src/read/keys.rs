@@ -99,6 +99,11 @@ fn lookup(s: &str) -> Option<u8> {
     KNOWN.find(s)
 }
 
+/// The known property name with id `i`.
+pub(crate) fn known_name(i: u8) -> &'static str {
+    KNOWN.name(i)
+}
+
 /// The id of a known property name, at compile time (`const { known("name") }`); a name
 /// missing from [`KNOWN_KEYS`] fails the build.
 pub(crate) const fn known(name: &str) -> u8 {
@@ -165,7 +170,6 @@ impl Key {
             Self::Other(_) => None,
         }
     }
-    #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Known(i) => KNOWN.name(*i),

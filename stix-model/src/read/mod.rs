@@ -23,7 +23,7 @@ mod keys;
 mod scalar;
 
 pub(crate) use checks::{check_custom, check_extensions, RESERVED};
-pub(crate) use keys::{ids, known, strip_raw, Key, KeySeed};
+pub(crate) use keys::{ids, known, known_name, strip_raw, Key, KeySeed};
 
 /// The violations found in one object, as (property path, message); the object's id is added
 /// when it is known, at the end.

@@ -5,13 +5,12 @@
 use std::borrow::Cow;
 
 use serde::de::DeserializeSeed;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use super::plan::{plan, Outcome};
-use super::text::{push_deps, rewritten, skeleton_of_text, write_head};
+use super::plan::{plan, Outcome, Skeleton};
+use super::text::{push_deps, rewritten, skeleton_of_text, write_head, SkeletonWatch};
+use super::walk::bundle_parts;
 use super::{new_bundle_id, Dropped, RemovedRef, SplitOptions};
-use crate::object::ObjectSeed;
+use crate::object::WatchedSeed;
 use crate::{Error, Violation};
 
 /// The outcome of [`split_json`] or [`split_strs`]: the objects, dependencies first, as spans
@@ -73,22 +72,19 @@ impl JsonSplit<'_> {
     }
 }
 
-/// The parts of a bundle the split reads; each object stays a span of the input.
-#[derive(Deserialize)]
-struct BundleText<'a> {
-    id: Option<String>,
-    #[serde(borrow)]
-    objects: Option<Vec<&'a RawValue>>,
-}
-
 /// OpenCTI's split of a bundle given as JSON text, with every object checked on the way: an
 /// object that is not valid STIX 2.1 (by the same rules as [`crate::Bundle::read_lenient`]) is
 /// left out, with its violations; the others are split as [`split_strs`] splits them. The
 /// output borrows the input: the whole split takes little more memory than the input itself.
 ///
-/// Fails only when the input is not a JSON object with an `objects` list.
+/// Fails only when the input is not JSON, or not a JSON object with an `objects` list.
 pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit<'a>, Error> {
-    let head: BundleText<'a> = serde_json::from_slice(bundle)?;
+    let text = std::str::from_utf8(bundle).map_err(|e| Error::InvalidValue {
+        what: "bundle",
+        value: String::new(),
+        reason: format!("not UTF-8: {e}"),
+    })?;
+    let head = bundle_parts(text)?;
     let Some(raw) = head.objects else {
         return Err(Error::InvalidValue {
             what: "bundle",
@@ -96,14 +92,15 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
             reason: "no objects list".into(),
         });
     };
-    let mut texts = Vec::with_capacity(raw.len());
+    let mut items = Vec::with_capacity(raw.len());
     let mut dropped = Vec::new();
     let mut violations = Vec::new();
-    for r in raw {
-        let text = r.get();
+    for text in raw {
         let mut de = serde_json::Deserializer::from_str(text);
-        match ObjectSeed.deserialize(&mut de) {
-            Ok(Ok(_)) => texts.push(text),
+        // The check and the split's reading in one pass.
+        let mut watch = SkeletonWatch::new(text);
+        match WatchedSeed(&mut watch).deserialize(&mut de) {
+            Ok(Ok(object)) => items.push((watch.finish(&object), text)),
             Ok(Err(v)) => {
                 dropped.push(Dropped {
                     id: v.iter().find_map(|x| x.object_id.clone()),
@@ -118,6 +115,8 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
                 });
                 violations.extend(v);
             }
+            // Malformed JSON fails the whole input, as anywhere else.
+            Err(e) if e.is_syntax() || e.is_eof() => return Err(e.into()),
             Err(e) => dropped.push(Dropped {
                 id: None,
                 object_type: None,
@@ -125,7 +124,7 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
             }),
         }
     }
-    let mut split = split_strs(head.id.as_deref(), texts, opts);
+    let mut split = split_items(head.id.as_deref(), items, Outcome::default(), opts);
     dropped.append(&mut split.dropped);
     split.dropped = dropped;
     split.violations = violations;
@@ -139,7 +138,6 @@ pub fn split_strs<'a>(
     objects: Vec<&'a str>,
     opts: &SplitOptions,
 ) -> JsonSplit<'a> {
-    let bundle_id = new_bundle_id(bundle_id);
     let mut outcome = Outcome::default();
     let mut items = Vec::with_capacity(objects.len());
     for text in objects {
@@ -152,6 +150,17 @@ pub fn split_strs<'a>(
             }),
         }
     }
+    split_items(bundle_id, items, outcome, opts)
+}
+
+/// The split of objects whose skeletons are read.
+fn split_items<'a>(
+    bundle_id: Option<&str>,
+    items: Vec<(Skeleton, &'a str)>,
+    mut outcome: Outcome,
+    opts: &SplitOptions,
+) -> JsonSplit<'a> {
+    let bundle_id = new_bundle_id(bundle_id);
     let steps = plan(&items, |t: &&'a str| *t, opts, &mut outcome);
     let mut objects = Vec::with_capacity(steps.len());
     for step in steps {

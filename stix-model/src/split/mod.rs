@@ -49,6 +49,7 @@ mod supported;
 mod tests;
 mod text;
 mod values;
+mod walk;
 
 pub use json::{split_json, split_strs, JsonSplit};
 pub use supported::is_supported_id;

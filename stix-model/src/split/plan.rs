@@ -12,6 +12,8 @@ use super::{is_supported_id, Dropped, RemovedRef, SplitOptions};
 #[allow(clippy::box_collection)]
 pub(super) enum Str {
     Span(u32, u32),
+    /// A property name the crate knows (see `crate::read::known_name`).
+    Known(u8),
     Owned(Box<String>),
 }
 
@@ -23,6 +25,7 @@ impl Str {
     pub(super) fn get<'a>(&'a self, text: &'a str) -> &'a str {
         match self {
             Str::Span(a, b) => text.get(*a as usize..*b as usize).unwrap_or_default(),
+            Str::Known(i) => crate::read::known_name(*i),
             Str::Owned(s) => s,
         }
     }

@@ -401,6 +401,8 @@ fn split_json_checks_every_object_and_agrees_with_split_texts() {
     );
     assert_eq!(j.violations.len(), 1);
     assert!(split_json(b"[1]", &SplitOptions::default()).is_err());
+    assert!(split_json(br#"{"objects": [{"type" "x"}]}"#, &SplitOptions::default()).is_err());
+    assert!(split_json(b"{\"objects\": [\"\xff\"]}", &SplitOptions::default()).is_err());
     assert!(split_json(br#"{"type": "bundle"}"#, &SplitOptions::default()).is_err());
     let odd = split_json(
         br#"{"type": "bundle", "objects": [1, {"type": "x-y-z"}]}"#,

@@ -4,9 +4,14 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::plan::{plan, Entry, Outcome, RefValue, Skeleton, Step, Str};
 use super::values::{dedupe_external_references, dedupe_kill_chain_phases, finish};
 use super::{is_ref_key, new_bundle_id, Dropped, RemovedRef, SplitOptions, OPENCTI_EXTENSION};
+use crate::object::Watch;
+use crate::read::Key;
+use crate::{ExternalReference, KillChainPhase, StixObject};
 
 /// The outcome of [`split_texts`]: the objects as JSON text, in order.
 #[derive(Debug, Clone, Default)]
@@ -234,6 +239,203 @@ impl Prop {
             _ => Prop::Other,
         }
     }
+}
+
+/// The skeleton of an object read while the object is checked (in the same pass): the
+/// properties the split reads are seen as JSON text, slices of the object's text.
+pub(super) struct SkeletonWatch<'t> {
+    spans: Spans<'t>,
+    sk: Skeleton,
+    refs: Vec<(Str, RefValue)>,
+    opencti_id: Option<Str>,
+    extension_id: Option<Str>,
+}
+
+impl<'t> SkeletonWatch<'t> {
+    pub(super) fn new(text: &'t str) -> Self {
+        Self {
+            spans: Spans(text),
+            sk: Skeleton::default(),
+            refs: Vec::new(),
+            opencti_id: None,
+            extension_id: None,
+        }
+    }
+
+    /// The skeleton of the object read, which is `object`.
+    pub(super) fn finish(self, object: &StixObject) -> Skeleton {
+        let Self {
+            spans,
+            mut sk,
+            mut refs,
+            opencti_id,
+            extension_id,
+        } = self;
+        sk.aliases = opencti_id.into_iter().chain(extension_id).collect();
+        refs.sort_by(|a, b| a.0.get(spans.0).cmp(b.0.get(spans.0)));
+        sk.refs = refs.into_boxed_slice();
+        let (external_references, phases, custom) = object.dedupe_parts();
+        sk.rewrite |= dedupe_would_change(external_references, phases, custom);
+        sk
+    }
+}
+
+impl<'t> Watch<'t> for SkeletonWatch<'t> {
+    fn wants(&self, key: &Key) -> bool {
+        !matches!(Prop::of(key.as_str()), Prop::Dedupe(_) | Prop::Other)
+    }
+
+    fn see(&mut self, key: &Key, value: &'t str) {
+        let spans = self.spans;
+        // The usual case, a string without escapes, is a span without parsing.
+        let string = |value: &'t str| match plain_string(value) {
+            Some(s) => Some(spans.of(s)),
+            None => StrAt::here(spans)
+                .deserialize(&mut serde_json::Deserializer::from_str(value))
+                .ok()
+                .flatten(),
+        };
+        let mut de = serde_json::Deserializer::from_str(value);
+        match Prop::of(key.as_str()) {
+            Prop::Id => self.sk.id = string(value),
+            Prop::Type => self.sk.ty = string(value),
+            Prop::OpenCtiId => self.opencti_id = string(value),
+            Prop::Extensions => {
+                self.extension_id = StrAt {
+                    spans,
+                    path: &[OPENCTI_EXTENSION, "id"],
+                }
+                .deserialize(&mut de)
+                .ok()
+                .flatten();
+            }
+            Prop::NbDeps => self.sk.rewrite = true,
+            Prop::Ref => {
+                let value = match plain_refs(value) {
+                    Some(value) => value.map_str(|s| spans.of(s)),
+                    None => match RefSeed(spans).deserialize(&mut de) {
+                        Ok(value) => value,
+                        Err(_) => return,
+                    },
+                };
+                let name = key.as_str();
+                let key = match key.known() {
+                    Some(i) => Str::Known(i),
+                    None => Str::owned(name),
+                };
+                match self.refs.iter().position(|(k, _)| k.get(spans.0) == name) {
+                    // Given twice: the last counts, as for a JSON value.
+                    Some(p) => {
+                        self.refs[p] = (key, value);
+                        self.sk.rewrite = true;
+                    }
+                    None => self.refs.push((key, value)),
+                }
+            }
+            Prop::Dedupe(_) | Prop::Other => {}
+        }
+    }
+}
+
+/// The content of a JSON string without escapes (`"abc"` → `abc`).
+fn plain_string(json: &str) -> Option<&str> {
+    let b = json.as_bytes();
+    let n = b.len();
+    let plain = n >= 2
+        && b[0] == b'"'
+        && b[n - 1] == b'"'
+        && memchr::memchr2(b'"', b'\\', &b[1..n - 1]).is_none();
+    plain.then(|| json.get(1..n - 1)).flatten()
+}
+
+/// A reference value made only of strings without escapes, read without parsing: one
+/// string, or a list of them.
+fn plain_refs(json: &str) -> Option<Refs<'_>> {
+    let b = json.as_bytes();
+    if b.first() != Some(&b'[') {
+        return plain_string(json).map(Refs::One);
+    }
+    // `[`, then strings separated by commas, whitespace around each, then `]`.
+    let mut out = Vec::new();
+    let mut i = 1;
+    let ws = |i: &mut usize| {
+        while b.get(*i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            *i += 1;
+        }
+    };
+    ws(&mut i);
+    if b.get(i) == Some(&b']') {
+        return (i + 1 == b.len()).then_some(Refs::List(out));
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let len = memchr::memchr2(b'"', b'\\', &b[start..])?;
+        if b[start + len] != b'"' {
+            return None;
+        }
+        out.push(json.get(start..start + len)?);
+        i = start + len + 1;
+        ws(&mut i);
+        match b.get(i) {
+            Some(b',') => {
+                i += 1;
+                ws(&mut i);
+            }
+            Some(b']') if i + 1 == b.len() => return Some(Refs::List(out)),
+            _ => return None,
+        }
+    }
+}
+
+/// What [`plain_refs`] finds.
+enum Refs<'t> {
+    One(&'t str),
+    List(Vec<&'t str>),
+}
+
+impl<'t> Refs<'t> {
+    fn map_str(self, mut f: impl FnMut(&'t str) -> Str) -> RefValue {
+        match self {
+            Refs::One(s) => RefValue::One(f(s)),
+            Refs::List(items) => RefValue::List(items.into_iter().map(|s| Ok(f(s))).collect()),
+        }
+    }
+}
+
+/// Whether the split's de-duplication changes these external references, kill-chain phases
+/// or custom properties (rule 4).
+fn dedupe_would_change(
+    external_references: &[ExternalReference],
+    phases: &[KillChainPhase],
+    custom: &BTreeMap<String, Value>,
+) -> bool {
+    let mut seen = BTreeSet::new();
+    for r in external_references {
+        let key = match (&r.url, &r.external_id) {
+            (Some(url), _) => (url.as_str(), ""),
+            (None, Some(id)) => (r.source_name.as_str(), id.as_str()),
+            (None, None) => return true,
+        };
+        if !seen.insert((r.url.is_some(), key)) {
+            return true;
+        }
+    }
+    let mut seen = BTreeSet::new();
+    if phases
+        .iter()
+        .any(|p| !seen.insert((&p.kill_chain_name, &p.phase_name)))
+    {
+        return true;
+    }
+    [
+        ("external_references", dedupe_external_references as fn(&mut Value) -> bool),
+        ("kill_chain_phases", dedupe_kill_chain_phases),
+    ]
+    .into_iter()
+    .any(|(name, dedupe)| custom.get(name).is_some_and(|v| dedupe(&mut v.clone())))
 }
 
 struct SkeletonVisitor<'t>(Spans<'t>);
