@@ -75,10 +75,16 @@ impl Bundle {
     pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
         // UTF-8 checked once for the whole input (fast), not string by string; input that is
         // not UTF-8 is read as bytes, for serde_json's error with its position.
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(serde_json::from_str(text)?),
-            Err(_) => Ok(serde_json::from_slice(bytes)?),
-        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Ok(serde_json::from_slice(bytes)?);
+        };
+        // Room for the objects up front, from the size of the input (objects of 512 bytes
+        // and more, as STIX objects mostly are, fit): the list is not copied as it grows.
+        let objects = Vec::with_capacity(bytes.len() / 512);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let bundle = Self::read_strict(&mut de, objects)?;
+        de.end()?;
+        Ok(bundle)
     }
 
     /// Parses a bundle strictly from a reader (wrap files in a `BufReader`).
@@ -203,7 +209,8 @@ impl Bundle {
 
     /// Compact JSON bytes (what `serde_json::to_vec` gives, written directly).
     pub fn to_vec(&self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
+        // About the size of typical objects, so that the buffer rarely grows (and is copied).
+        let mut out = Vec::with_capacity(256 + self.objects.len() * 640);
         self.write_json(&mut out, |_| Ok(()))?;
         Ok(out)
     }
@@ -397,7 +404,16 @@ where
 
 impl<'de> Deserialize<'de> for Bundle {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut objects = Vec::new();
+        Self::read_strict(d, Vec::new())
+    }
+}
+
+impl Bundle {
+    /// A strict parse, the objects pushed into `objects`.
+    fn read_strict<'de, D: Deserializer<'de>>(
+        d: D,
+        mut objects: Vec<StixObject>,
+    ) -> Result<Self, D::Error> {
         let head = d.deserialize_map(BundleVisitor {
             on_object: |o: Result<StixObject, Vec<Violation>>| {
                 objects.push(o.map_err(|v| Error::Invalid(v).to_string())?);
