@@ -18,8 +18,8 @@ use crate::sdo::{custom_refs, MarkingProps, TypeRules, Typed};
 use crate::write::{WriteJson, Written};
 use crate::{
     AttackPattern, Campaign, Channel, Error, ExtensionDefinition, ExternalReference, Identifier,
-    Identity, Incident, KillChainPhase, IntrusionSet, Location, MarkingDefinition, Narrative, Note, Relationship, Report, Sighting,
-    ThreatActor, Timestamp, Violation,
+    Identity, Incident, IntrusionSet, KillChainPhase, Location, MarkingDefinition, Narrative, Note,
+    Relationship, Report, Sighting, ThreatActor, Timestamp, Violation,
 };
 
 /// An object of a type this library does not model (a custom `x-…` type, an SCO, DISARM's
@@ -403,7 +403,9 @@ pub(crate) struct ObjectSeed;
 impl<'de> DeserializeSeed<'de> for ObjectSeed {
     type Value = Result<StixObject, Vec<Violation>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(ObjectVisitor { watch: &mut Unwatched })
+        d.deserialize_map(ObjectVisitor {
+            watch: &mut Unwatched,
+        })
     }
 }
 

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use serde::de::DeserializeSeed;
 
 use super::plan::{plan, Outcome, Skeleton};
-use super::text::{push_deps, rewritten, skeleton_of_text, write_head, SkeletonWatch};
+use super::skeleton::{skeleton_of_text, SkeletonWatch};
+use super::text::{push_deps, rewritten, write_head};
 use super::walk::bundle_parts;
 use super::{new_bundle_id, Dropped, RemovedRef, SplitOptions};
 use crate::object::WatchedSeed;

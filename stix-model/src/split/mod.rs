@@ -37,13 +37,15 @@
 //! bundle's text, every object checked with this crate's rules on the way and the output
 //! borrowing the input.
 //!
-//! Modules: `plan` (the rules, on skeletons), `values` and `text` (the two front ends),
-//! `supported` (the types OpenCTI imports).
+//! Modules: `plan` (the rules, on skeletons), `skeleton` (reading a skeleton from JSON text),
+//! `values`, `text` and `json` (the front ends), `walk` (finding a bundle's objects in its
+//! text), `supported` (the types OpenCTI imports).
 
 use serde_json::Value;
 
 mod json;
 mod plan;
+mod skeleton;
 mod supported;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,11 @@ pub(super) struct BundleParts<'a> {
 
 /// Finds the parts of a bundle: a JSON object whose `objects`, when given, is a list.
 pub(super) fn bundle_parts(text: &str) -> Result<BundleParts<'_>, Error> {
-    let mut w = Walk { b: text.as_bytes(), text, at: 0 };
+    let mut w = Walk {
+        b: text.as_bytes(),
+        text,
+        at: 0,
+    };
     let mut parts = BundleParts {
         id: None,
         objects: None,
@@ -201,11 +205,19 @@ mod tests {
         assert_eq!(parts.id.as_deref(), Some("bundle--x"));
         assert_eq!(
             parts.objects.unwrap(),
-            vec![r#"{"id": "a", "s": "}]"}"#, "3", r#""q\"""#, r#"{"b": [{}]}"#]
+            vec![
+                r#"{"id": "a", "s": "}]"}"#,
+                "3",
+                r#""q\"""#,
+                r#"{"b": [{}]}"#
+            ]
         );
         let empty = bundle_parts(r#"{"objects": []}"#).unwrap();
         assert_eq!(empty.objects.unwrap().len(), 0);
-        assert!(bundle_parts(r#"{"type": "bundle"}"#).unwrap().objects.is_none());
+        assert!(bundle_parts(r#"{"type": "bundle"}"#)
+            .unwrap()
+            .objects
+            .is_none());
         for bad in [
             "",
             "[]",
