@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use serde::de::{DeserializeSeed, Deserializer};
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::Violation;
@@ -169,8 +170,6 @@ pub(crate) fn read_custom<'de, D: Deserializer<'de>>(
     custom.insert(key.into_string(), v);
     Ok(())
 }
-
-use serde::Deserialize as _;
 
 /// Something that takes an object's properties one at a time.
 pub(crate) trait Properties {
