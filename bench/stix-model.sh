@@ -10,7 +10,8 @@
 #   3. DISARM 1.7 (when DISINFOX_DISARM_DIR has it): parse + validate + serialize against Value
 #      and Python stix2.
 #
-#   bash bench/stix-model.sh            # RUNS=N sets the in-process runs (default 7)
+#   bash bench/stix-model.sh            # RUNS=N: in-process runs of ours (default 7);
+#                                       # PY_RUNS=N: runs of Python stix2 on the 15 MB bundle (3)
 #
 # The Python anchors run in bench/out/pyvenv (pycti 6.8.10 from PyPI, which brings stix2; the
 # same venv as bench/connector.sh). `cargo bench -p stix-model` has criterion's view.
@@ -45,7 +46,7 @@ rust_row() {
 }
 
 echo "== 1. parse + validate + serialize, $(du -m "$small" | cut -f1) MB synthetic bundle"
-rust_row "roundtrip 15 MB" "$small" 1
+rust_row "roundtrip 15 MB" "$small" "${PY_RUNS:-3}"
 
 echo "== 2. OpenCTI split, whole process (read, stream and check, split, write each bundle)"
 input_kib=$(($(stat -c %s "$large") / 1024))
