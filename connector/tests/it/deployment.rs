@@ -329,7 +329,10 @@ fn the_broker_and_search_engine_are_set_up_as_opencti_deploys_them() {
     );
     let max = rabbitmq_conf("max_message_size").expect("max_message_size in rabbitmq.conf");
     assert_eq!(max, "536870912");
-    assert_eq!(rabbitmq_conf("consumer_timeout").as_deref(), Some("86400000"));
+    assert_eq!(
+        rabbitmq_conf("consumer_timeout").as_deref(),
+        Some("86400000")
+    );
     assert_eq!(
         env_value(&c, "disinfox-connector", "CONNECTOR_MAX_MESSAGE_SIZE").as_deref(),
         Some(max.as_str()),
