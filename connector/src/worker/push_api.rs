@@ -1,11 +1,41 @@
-//! The API path: objects packed into `stixBundlePush` bundles under the message limit.
+//! The API path: a page in one `stixBundlePush`, or its split packed into bundles under the
+//! message limit.
 
 use stix_model::split::TextSplit;
 
+use super::push::Delivery;
 use super::{Connector, RunError, RunReport};
 use crate::opencti::BundlePush;
 
 impl Connector {
+    /// The most bytes of bundle one `stixBundlePush` carries: ¾ of the message limit (OpenCTI
+    /// sends a pushed bundle to its workers as one base64 message), less room for the envelope.
+    pub(super) fn push_limit(&self) -> usize {
+        (self.settings.connector.max_message_size / 4 * 3).saturating_sub(64 * 1024)
+    }
+
+    /// Objects (their JSON texts, `size` bytes with a separator each) in one bundle.
+    pub(super) async fn push_whole(
+        &self,
+        work: &str,
+        texts: &[&str],
+        size: usize,
+    ) -> Result<u64, RunError> {
+        if texts.is_empty() {
+            return Ok(0);
+        }
+        let mut push = BundlePush::new(self.registration.id.as_str(), Some(work), size);
+        for t in texts {
+            push.object(t);
+        }
+        tokio::select! {
+            r = self.opencti.push(push) => r?,
+            () = self.stop.cancelled() => return Err(RunError::Stopped),
+        }
+        self.metrics.bundles_sent.inc();
+        Ok(texts.len() as u64)
+    }
+
     /// The objects of the split, packed into bundles of at most ¾ of the message limit
     /// (OpenCTI sends a pushed bundle to its workers as one base64 message), in dependency
     /// order.
@@ -14,8 +44,9 @@ impl Connector {
         work: &str,
         split: TextSplit,
         report: &mut RunReport,
+        delivery: &mut Delivery,
     ) -> Result<u64, RunError> {
-        let limit = (self.settings.connector.max_message_size / 4 * 3).saturating_sub(64 * 1024);
+        let limit = self.push_limit();
         let mut remaining: usize = split.objects.iter().map(|(_, t)| t.len() + 1).sum();
         let id = self.registration.id.as_str();
         let mut pushed = 0u64;
@@ -25,7 +56,8 @@ impl Connector {
             let text = match objects.next() {
                 Some((_, text)) if text.len() > limit => {
                     remaining -= text.len() + 1;
-                    self.too_large(work, &text, text.len(), report).await?;
+                    self.too_large(work, &text, text.len(), report, delivery)
+                        .await?;
                     continue;
                 }
                 Some((_, text)) => Some(text),
