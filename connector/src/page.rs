@@ -294,3 +294,124 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_, 'de> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDENTITY: &str = r#"{"type":"identity","spec_version":"2.1","id":"identity--2d1c6e2a-7f7b-4a8e-9c3d-5b6a7e8f9a0b","created":"2024-05-01T00:00:00.000Z","modified":"2024-05-01T00:00:00.000Z","name":"Creator","identity_class":"organization"}"#;
+
+    fn incident(n: u8) -> String {
+        format!(
+            r#"{{"type":"incident","spec_version":"2.1","id":"incident--0a6f2c1e-3b4d-4e5f-8a9b-1c2d3e4f5a{n:02}","created":"2024-05-01T00:00:00.000Z","modified":"2024-05-01T00:00:00.000Z","name":"Incident {n}","created_by_ref":"identity--2d1c6e2a-7f7b-4a8e-9c3d-5b6a7e8f9a0b"}}"#
+        )
+    }
+
+    fn answer(objects: &[&str]) -> Vec<u8> {
+        format!(
+            r#"{{"type":"bundle","id":"bundle--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60","objects":[{}]}}"#,
+            objects.join(",")
+        )
+        .into_bytes()
+    }
+
+    fn known_ids(page: &Page) -> Vec<&str> {
+        page.objects
+            .iter()
+            .filter(|o| o.known)
+            .map(|o| &*o.id)
+            .collect()
+    }
+
+    #[test]
+    fn an_object_is_known_only_once_its_page_was_accepted() {
+        let mut seen = SeenSet::new(1 << 20);
+        let first = Page::read(answer(&[IDENTITY, &incident(1)]), &mut seen).unwrap();
+        assert!(first.closed && known_ids(&first).is_empty());
+        assert!(first.objects[0].referenced, "the incident refers to it");
+        assert!(!first.objects[1].referenced);
+        let second = answer(&[IDENTITY, &incident(2)]);
+        // Not accepted (the push failed, or has not happened yet): nothing is known.
+        let page = Page::read(second.clone(), &mut seen).unwrap();
+        assert!(known_ids(&page).is_empty());
+        // Accepted, but the split left it out or changed it: still not known.
+        let refused: HashSet<Arc<str>> = [first.objects[0].id.clone()].into_iter().collect();
+        first.accepted(&mut seen, &refused);
+        assert!(seen.is_empty());
+        // Accepted: the identity is known on the next page; the incident (nothing refers
+        // to it, so no page repeats it) is not remembered.
+        first.accepted(&mut seen, &HashSet::new());
+        assert_eq!(seen.len(), 1);
+        let page = Page::read(second, &mut seen).unwrap();
+        assert_eq!(
+            known_ids(&page),
+            ["identity--2d1c6e2a-7f7b-4a8e-9c3d-5b6a7e8f9a0b"]
+        );
+        assert_eq!(page.text(&page.objects[0]), IDENTITY);
+        assert_eq!(page.newest_modified, first.newest_modified);
+        // A changed version is another object, checked and sent.
+        let changed = IDENTITY.replace("\"Creator\"", "\"Creator, renamed\"");
+        let page = Page::read(answer(&[&changed, &incident(3)]), &mut seen).unwrap();
+        assert!(known_ids(&page).is_empty());
+    }
+
+    #[test]
+    fn a_page_is_closed_when_every_reference_points_into_it() {
+        let mut seen = SeenSet::new(1 << 20);
+        // The creator after the incident: found at the end.
+        let page = Page::read(answer(&[&incident(1), IDENTITY]), &mut seen).unwrap();
+        assert!(page.closed && page.objects[1].referenced);
+        // The creator missing, or invalid: not closed.
+        let page = Page::read(answer(&[&incident(1)]), &mut seen).unwrap();
+        assert!(!page.closed);
+        let bad = IDENTITY.replace("00.000Z\",\"name", "00Z\",\"name");
+        let page = Page::read(answer(&[&incident(1), &bad]), &mut seen).unwrap();
+        assert!(!page.closed);
+        assert_eq!(page.objects.len(), 1);
+        assert_eq!(page.invalid.len(), 1, "{:?}", page.invalid);
+        // The same id twice: the last one is the one that counts.
+        let page = Page::read(answer(&[IDENTITY, &incident(1), IDENTITY]), &mut seen).unwrap();
+        assert!(page.objects[0].replaced && !page.objects[2].replaced);
+    }
+
+    #[test]
+    fn the_bundle_is_checked_and_objects_that_are_not_objects_are_reported() {
+        let mut seen = SeenSet::new(0);
+        let page = Page::read(
+            br#"{"type":"bundle","id":"identity--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60","objects":[5,{"type":"incident"}]}"#.to_vec(),
+            &mut seen,
+        )
+        .unwrap();
+        assert!(page.objects.is_empty());
+        let text: Vec<String> = page.invalid.iter().map(ToString::to_string).collect();
+        // The bundle's id, the number, and every missing property of the incident.
+        assert_eq!(text.len(), 7, "{text:?}");
+        assert!(text[0].contains("bundle--"), "{text:?}");
+        assert!(text[1].contains("not a JSON object"), "{text:?}");
+        assert!(text[2..]
+            .iter()
+            .all(|t| t.contains("required property is missing")));
+        let page = Page::read(
+            br#"{"type":"bundle","id":"bundle--4a6e3b68-6d5c-4b5d-9d8a-1b2c3d4e5f60","objects":[]}"#.to_vec(),
+            &mut seen,
+        )
+        .unwrap();
+        assert_eq!(page.invalid.len(), 1, "an empty list is a violation");
+        for bad in [
+            &b"<html>"[..],
+            b"[]",
+            b"{\"type\":5}",
+            b"{\"objects\":[1,]}",
+            b"\xff",
+        ] {
+            assert!(
+                matches!(
+                    Page::read(bad.to_vec(), &mut seen),
+                    Err(SourceError::Malformed(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
