@@ -166,17 +166,35 @@ impl Page {
         &self.body[o.span.clone()]
     }
 
-    /// Remembers the objects OpenCTI accepted from this page that a later page may carry again:
-    /// those another object refers to (the identity, markings, techniques, … the server puts
-    /// on every page that refers to them), except those accepted before, those `refused` names
-    /// (left out by the split, too large) and those a later object with the same id replaced.
-    /// First the set forgets what this page did not carry again, when it is half full.
-    pub fn accepted(&self, seen: &mut SeenSet, refused: &HashSet<Arc<str>>) {
+    /// Copies out the objects a later page may carry again, to remember once OpenCTI accepted
+    /// this page: those another object refers to (the identity, markings, techniques, … the
+    /// server puts on every page that refers to them), not accepted before, and not replaced
+    /// by a later object with the same id. The answer itself need not be kept for that.
+    pub fn repeatable(&self) -> Repeatable {
+        Repeatable(
+            self.objects
+                .iter()
+                .filter(|o| o.referenced && !o.known && !o.replaced)
+                .map(|o| (self.text(o).to_owned(), o.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// The objects of a page a later page may carry again ([`Page::repeatable`]).
+#[derive(Debug, Default)]
+pub struct Repeatable(Vec<(String, PageObject)>);
+
+impl Repeatable {
+    /// Remembers the objects, OpenCTI having accepted their page, except those `refused` names
+    /// (left out or changed by the split, too large). First the set forgets what this page did
+    /// not carry again, when it is half full.
+    pub fn accepted(self, seen: &mut SeenSet, refused: &HashSet<Arc<str>>) {
         seen.tidy();
-        for o in &self.objects {
-            if o.referenced && !o.known && !o.replaced && !refused.contains(&o.id) {
+        for (text, o) in &self.0 {
+            if !refused.contains(&o.id) {
                 seen.insert(
-                    self.text(o),
+                    text,
                     Known {
                         id: &o.id,
                         modified: o.modified,
@@ -336,11 +354,11 @@ mod tests {
         assert!(known_ids(&page).is_empty());
         // Accepted, but the split left it out or changed it: still not known.
         let refused: HashSet<Arc<str>> = [first.objects[0].id.clone()].into_iter().collect();
-        first.accepted(&mut seen, &refused);
+        first.repeatable().accepted(&mut seen, &refused);
         assert!(seen.is_empty());
         // Accepted: the identity is known on the next page; the incident (nothing refers
         // to it, so no page repeats it) is not remembered.
-        first.accepted(&mut seen, &HashSet::new());
+        first.repeatable().accepted(&mut seen, &HashSet::new());
         assert_eq!(seen.len(), 1);
         let page = Page::read(second, &mut seen).unwrap();
         assert_eq!(

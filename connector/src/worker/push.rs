@@ -27,6 +27,7 @@ use stix_model::split::{is_supported_id, split_texts, SplitOptions};
 use super::{Connector, RunError, RunReport};
 use crate::configuration::QueueProtocol;
 use crate::logging::json;
+use crate::opencti::BundlePush;
 use crate::page::{Page, PageObject};
 
 /// What became of a page's objects.
@@ -39,11 +40,12 @@ pub(super) struct Delivery {
 }
 
 impl Connector {
-    /// Pushes the objects of a page not accepted before in the run.
+    /// Pushes the objects of a page not accepted before in the run. The answer is let go as
+    /// soon as what is sent is made from it.
     pub(super) async fn push(
         &self,
         work: &str,
-        page: &Page,
+        page: Page,
         report: &mut RunReport,
     ) -> Result<Delivery, RunError> {
         let mut delivery = Delivery::default();
@@ -68,18 +70,19 @@ impl Connector {
         if page.closed && self.settings.connector.queue_protocol == QueueProtocol::Api {
             let size: usize = outgoing.iter().map(|o| page.text(o).len() + 1).sum();
             if size <= self.push_limit() {
-                let mut sent = Vec::with_capacity(outgoing.len());
+                let mut push = BundlePush::new(self.registration.id.as_str(), Some(work), size);
                 let mut unsupported = Vec::new();
                 for o in outgoing {
                     if is_supported_id(&o.id) {
-                        sent.push(page.text(o));
+                        push.object(page.text(o));
                     } else {
                         unsupported.push(o.id.clone());
                     }
                 }
+                drop(page);
                 self.unsupported(&unsupported, report);
                 delivery.refused.extend(unsupported);
-                delivery.pushed = self.push_whole(work, &sent, size).await?;
+                delivery.pushed = self.push_whole(push).await?;
                 return Ok(delivery);
             }
         }
@@ -95,6 +98,7 @@ impl Connector {
             .collect();
         let mut options = SplitOptions::default();
         options.cleanup_inconsistent_bundle = !page.closed;
+        drop(page);
         let split = split_texts(None, texts, &options);
         // Neither what the split left out nor what it changed is remembered as accepted: a
         // changed object (a reference removed) must go out whole once its page allows.

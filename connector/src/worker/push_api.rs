@@ -14,26 +14,18 @@ impl Connector {
         (self.settings.connector.max_message_size / 4 * 3).saturating_sub(64 * 1024)
     }
 
-    /// Objects (their JSON texts, `size` bytes with a separator each) in one bundle.
-    pub(super) async fn push_whole(
-        &self,
-        work: &str,
-        texts: &[&str],
-        size: usize,
-    ) -> Result<u64, RunError> {
-        if texts.is_empty() {
+    /// Sends a bundle built whole; returns how many objects it holds.
+    pub(super) async fn push_whole(&self, push: BundlePush) -> Result<u64, RunError> {
+        let n = push.objects() as u64;
+        if n == 0 {
             return Ok(0);
-        }
-        let mut push = BundlePush::new(self.registration.id.as_str(), Some(work), size);
-        for t in texts {
-            push.object(t);
         }
         tokio::select! {
             r = self.opencti.push(push) => r?,
             () = self.stop.cancelled() => return Err(RunError::Stopped),
         }
         self.metrics.bundles_sent.inc();
-        Ok(texts.len() as u64)
+        Ok(n)
     }
 
     /// The objects of the split, packed into bundles of at most ¾ of the message limit

@@ -157,6 +157,7 @@ impl Connector {
             let page = self.fetch(&position, &mut seen).await?;
             // Where this page leaves the position (computed before the objects move on).
             let changes = page_position(&page);
+            let more = page.more;
             report.pages += 1;
             self.metrics.pages.inc();
             let n = page.objects.len() as u64;
@@ -185,9 +186,10 @@ impl Connector {
                         .await?;
                 }
                 report.incidents += page.incidents;
-                let delivery = self.push(&work, &page, report).await?;
+                let repeatable = page.repeatable();
+                let delivery = self.push(&work, page, report).await?;
                 // Accepted: only now are the page's objects remembered.
-                page.accepted(&mut seen, &delivery.refused);
+                repeatable.accepted(&mut seen, &delivery.refused);
                 report.pushed += delivery.pushed;
                 self.metrics.objects_pushed.add(delivery.pushed);
                 self.metrics.records_sent.add(delivery.pushed);
@@ -205,7 +207,7 @@ impl Connector {
                     state::position(&s.state)
                 };
             }
-            if !page.more {
+            if !more {
                 break;
             }
             if !moved {
