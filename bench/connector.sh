@@ -70,7 +70,7 @@ report() {
   s=$(summary "$2")
   read -r wall rss user sys <"$3"
   cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
-  echo "$1: $(echo "$s" | field objects) objects delivered ($(echo "$s" | field objects_received) received) in $wall s wall; connector CPU $cpu s (user $user + sys $sys), peak RSS $((rss / 1024)) MiB"
+  echo "$1: $(echo "$s" | field objects) objects delivered ($(echo "$s" | field objects_received) received) in $wall s wall; connector CPU $cpu s (user $user + sys $sys), peak RSS $(python3 -c "print(round($rss / 1024))") MiB"
   echo "$cpu $rss" >"$work/$1.result"
 }
 
