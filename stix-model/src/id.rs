@@ -63,6 +63,11 @@ impl Identifier {
     }
 }
 
+/// Whether `text` is a valid identifier (what [`Identifier::parse`] accepts), without building one.
+pub(crate) fn is_valid(text: &str) -> bool {
+    check(text.as_bytes()).is_ok()
+}
+
 /// Where the `--` of a valid identifier is, or why it is not one.
 fn check(b: &[u8]) -> Result<usize, &'static str> {
     // The UUID part is 36 bytes: the separator sits just before it.

@@ -12,7 +12,7 @@ use super::text::{push_deps, rewritten, write_head};
 use super::walk::bundle_parts;
 use super::{new_bundle_id, Dropped, RemovedRef, SplitOptions};
 use crate::object::WatchedSeed;
-use crate::{Error, Violation};
+use crate::{Error, StixObject, Violation};
 
 /// The outcome of [`split_json`] or [`split_strs`]: the objects, dependencies first, as spans
 /// of the input (or written again where they changed), and each output bundle made on demand.
@@ -80,6 +80,16 @@ impl JsonSplit<'_> {
 ///
 /// Fails only when the input is not JSON, or not a JSON object with an `objects` list.
 pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit<'a>, Error> {
+    split_json_read(bundle, opts, true)
+}
+
+/// [`split_json`], each object read lean first (see [`read_object`]) or, with `lean` false,
+/// only in full (the tests compare the two).
+pub(super) fn split_json_read<'a>(
+    bundle: &'a [u8],
+    opts: &SplitOptions,
+    lean: bool,
+) -> Result<JsonSplit<'a>, Error> {
     let text = std::str::from_utf8(bundle).map_err(|e| Error::InvalidValue {
         what: "bundle",
         value: String::new(),
@@ -97,10 +107,14 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
     let mut dropped = Vec::new();
     let mut violations = Vec::new();
     for text in raw {
-        let mut de = serde_json::Deserializer::from_str(text);
-        // The check and the split's reading in one pass.
-        let mut watch = SkeletonWatch::new(text);
-        match WatchedSeed(&mut watch).deserialize(&mut de) {
+        // The check and the split's reading in one pass, lean: what the split does not keep
+        // is checked without being built. An object the lean pass does not vouch for (invalid,
+        // or unsure) is read again in full, which gives exactly what the full reader gives.
+        let (read, watch) = match read_object(text, lean) {
+            (Ok(Ok(object)), watch) => (Ok(Ok(object)), watch),
+            _ => read_object(text, false),
+        };
+        match read {
             Ok(Ok(object)) => items.push((watch.finish(&object), text)),
             Ok(Err(v)) => {
                 dropped.push(Dropped {
@@ -130,6 +144,21 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
     split.dropped = dropped;
     split.violations = violations;
     Ok(split)
+}
+
+/// Reads one object's text with the crate's rules, its skeleton seen on the way; `lean`: see
+/// [`Watch::lean`](crate::object::Watch::lean).
+fn read_object(
+    text: &str,
+    lean: bool,
+) -> (
+    Result<Result<StixObject, Vec<Violation>>, serde_json::Error>,
+    SkeletonWatch<'_>,
+) {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut watch = SkeletonWatch::new(text, lean);
+    let read = WatchedSeed(&mut watch).deserialize(&mut de);
+    (read, watch)
 }
 
 /// [`split_texts`](super::split_texts) for borrowed texts: the same rules and output, each

@@ -1,7 +1,9 @@
 //! The split itself, on skeletons: what the rules read of each object (id, type, aliases,
 //! references), whichever front end read it.
 
-use std::collections::BTreeMap;
+// Never iterated (lookups only), so the output order does not depend on it.
+#[allow(clippy::disallowed_types)]
+use std::collections::HashMap;
 
 use super::{is_supported_id, Dropped, RemovedRef, SplitOptions};
 
@@ -126,17 +128,12 @@ struct Index {
     edits: Vec<(usize, Edits)>,
 }
 
-/// A key of the id index: the id's last 16 bytes as a number (cheap to compare; ids rarely
-/// agree on it), then the id.
-type IdKey<'t> = (u128, &'t str);
-
-fn id_key(id: &str) -> IdKey<'_> {
-    let b = id.as_bytes();
-    let tail = &b[b.len().saturating_sub(16)..];
-    let mut buf = [0u8; 16];
-    buf[16 - tail.len()..].copy_from_slice(tail);
-    (u128::from_be_bytes(buf), id)
-}
+/// The id index: each id and alias to its slot. A hash map with std's keyed hasher: a lookup
+/// is one hash of the id and, usually, one probe, where a sorted map walks a dozen cache-cold
+/// nodes for a hundred thousand ids; the random keys keep crafted ids from colliding. It is
+/// never iterated: the output order does not depend on it.
+#[allow(clippy::disallowed_types)]
+type ById<'t> = HashMap<&'t str, u32>;
 
 /// Rule 1, index the objects by id and aliases (the last object with an id wins); rules 2–3,
 /// visit each depth first, iteratively, pruning references and counting `nb_deps`.
@@ -148,7 +145,8 @@ fn visit<'t, T: 't>(
 ) -> Index {
     // Slots and items are counted in `u32`: a bundle of 4 billion objects does not fit in memory.
     let mut slot_item: Vec<u32> = Vec::with_capacity(items.len());
-    let mut by_id: BTreeMap<IdKey<'t>, usize> = BTreeMap::new();
+    #[allow(clippy::disallowed_types)]
+    let mut by_id: ById<'t> = HashMap::with_capacity(items.len());
     for (k, (sk, item)) in items.iter().enumerate() {
         let t = text(item);
         let Some(id) = sk.id.as_ref().map(|s| s.get(t)) else {
@@ -159,19 +157,19 @@ fn visit<'t, T: 't>(
             });
             continue;
         };
-        let slot = match by_id.get(&id_key(id)) {
+        let slot = match by_id.get(id) {
             Some(&slot) => {
-                slot_item[slot] = k as u32;
+                slot_item[slot as usize] = k as u32;
                 slot
             }
             None => {
                 slot_item.push(k as u32);
-                slot_item.len() - 1
+                (slot_item.len() - 1) as u32
             }
         };
-        by_id.insert(id_key(id), slot);
+        by_id.insert(id, slot);
         for a in &sk.aliases {
-            by_id.entry(id_key(a.get(t))).or_insert(slot);
+            by_id.entry(a.get(t)).or_insert(slot);
         }
     }
     let n = slot_item.len();
@@ -275,7 +273,7 @@ fn prune(
     i: usize,
     sk: &Skeleton,
     text: &str,
-    by_id: &BTreeMap<IdKey<'_>, usize>,
+    by_id: &ById<'_>,
     kept: &impl Fn(usize, usize) -> bool,
     on_path: &[bool],
     opts: &SplitOptions,
@@ -288,7 +286,7 @@ fn prune(
         if !is_supported_id(target) {
             return Err("type not imported by OpenCTI");
         }
-        let idx = by_id.get(&id_key(target)).copied();
+        let idx = by_id.get(target).map(|&s| s as usize);
         if target == self_id || idx == Some(i) {
             return Err("refers to the object itself");
         }

@@ -76,16 +76,19 @@ pub(super) struct SkeletonWatch<'t> {
     refs: Vec<(Str, RefValue)>,
     opencti_id: Option<Str>,
     extension_id: Option<Str>,
+    lean: bool,
 }
 
 impl<'t> SkeletonWatch<'t> {
-    pub(super) fn new(text: &'t str) -> Self {
+    /// A watch for a lean read (see [`Watch::lean`]), or, with `lean` false, a full one.
+    pub(super) fn new(text: &'t str, lean: bool) -> Self {
         Self {
             spans: Spans(text),
             sk: Skeleton::default(),
             refs: Vec::new(),
             opencti_id: None,
             extension_id: None,
+            lean,
         }
     }
 
@@ -97,6 +100,7 @@ impl<'t> SkeletonWatch<'t> {
             mut refs,
             opencti_id,
             extension_id,
+            ..
         } = self;
         sk.aliases = opencti_id.into_iter().chain(extension_id).collect();
         refs.sort_by(|a, b| a.0.get(spans.0).cmp(b.0.get(spans.0)));
@@ -108,6 +112,10 @@ impl<'t> SkeletonWatch<'t> {
 }
 
 impl<'t> Watch<'t> for SkeletonWatch<'t> {
+    fn lean(&self) -> bool {
+        self.lean
+    }
+
     fn wants(&self, key: &Key) -> bool {
         !matches!(Prop::of(key.as_str()), Prop::Dedupe(_) | Prop::Other)
     }
