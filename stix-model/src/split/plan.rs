@@ -1,6 +1,7 @@
 //! The split itself, on skeletons: what the rules read of each object (id, type, aliases,
 //! references), whichever front end read it.
 
+use std::collections::hash_map::Entry as Slot;
 // Never iterated (lookups only), so the output order does not depend on it.
 #[allow(clippy::disallowed_types)]
 use std::collections::HashMap;
@@ -82,6 +83,7 @@ pub(super) fn plan<T>(
 ) -> Vec<Step> {
     let Index {
         slot_item,
+        kinds,
         nb_deps,
         edits,
     } = visit(items, &text, opts, result);
@@ -97,7 +99,7 @@ pub(super) fn plan<T>(
         let item = item as usize;
         let (skeleton, it) = &items[item];
         let t = text(it);
-        if let Some(reason) = incompatible(skeleton, t, &edits) {
+        if let Some(reason) = incompatible(skeleton, kinds[item], t, &edits) {
             result.dropped.push(Dropped {
                 id: skeleton.id.as_ref().map(|s| s.get(t).to_owned()),
                 object_type: skeleton.ty.as_ref().map(|s| s.get(t).to_owned()),
@@ -122,6 +124,8 @@ pub(super) fn plan<T>(
 struct Index {
     /// The item each slot holds.
     slot_item: Vec<u32>,
+    /// What each item is, for rule 5 (read with its id, while its text is at hand).
+    kinds: Vec<Kind>,
     /// `nb_deps` of each slot (0 until counted: a count is at least 1).
     nb_deps: Vec<u64>,
     /// The slots whose references change, in slot order.
@@ -145,10 +149,12 @@ fn visit<'t, T: 't>(
 ) -> Index {
     // Slots and items are counted in `u32`: a bundle of 4 billion objects does not fit in memory.
     let mut slot_item: Vec<u32> = Vec::with_capacity(items.len());
+    let mut kinds: Vec<Kind> = Vec::with_capacity(items.len());
     #[allow(clippy::disallowed_types)]
     let mut by_id: ById<'t> = HashMap::with_capacity(items.len());
     for (k, (sk, item)) in items.iter().enumerate() {
         let t = text(item);
+        kinds.push(Kind::of(sk, t));
         let Some(id) = sk.id.as_ref().map(|s| s.get(t)) else {
             result.dropped.push(Dropped {
                 id: None,
@@ -157,17 +163,17 @@ fn visit<'t, T: 't>(
             });
             continue;
         };
-        let slot = match by_id.get(id) {
-            Some(&slot) => {
+        let slot = match by_id.entry(id) {
+            Slot::Occupied(e) => {
+                let slot = *e.get();
                 slot_item[slot as usize] = k as u32;
                 slot
             }
-            None => {
+            Slot::Vacant(e) => {
                 slot_item.push(k as u32);
-                (slot_item.len() - 1) as u32
+                *e.insert((slot_item.len() - 1) as u32)
             }
         };
-        by_id.insert(id, slot);
         for a in &sk.aliases {
             by_id.entry(a.get(t)).or_insert(slot);
         }
@@ -195,6 +201,8 @@ fn visit<'t, T: 't>(
     let mut edits: Vec<(usize, Edits)> = Vec::new();
     let mut on_path = vec![false; n];
     let mut stack: Vec<usize> = Vec::new();
+    let mut found: Vec<u32> = Vec::new();
+    let mut recent = Recent::new();
     for root in 0..n {
         if nb_deps[root] != 0 {
             continue;
@@ -209,21 +217,24 @@ fn visit<'t, T: 't>(
                     targets[s as usize..(s + pos) as usize].contains(&(of as u32))
                 };
                 let mut changes = Edits::new();
-                let found = prune(
+                found.clear();
+                prune(
                     i,
                     sk,
                     t,
                     &by_id,
+                    &mut recent,
                     &kept,
                     &on_path,
                     opts,
                     &mut changes,
                     &mut result.removed_refs,
+                    &mut found,
                 );
                 if !changes.is_empty() {
                     edits.push((i, changes));
                 }
-                targets.extend(found.into_iter().map(|t| t as u32));
+                targets.extend_from_slice(&found);
                 span[i] = (start as u32, (targets.len() - start) as u32, 0);
                 on_path[i] = true;
                 stack.push(i);
@@ -253,6 +264,7 @@ fn visit<'t, T: 't>(
     edits.sort_unstable_by_key(|(slot, _)| *slot);
     Index {
         slot_item,
+        kinds,
         nb_deps,
         edits,
     }
@@ -266,31 +278,33 @@ pub(super) struct Outcome {
 }
 
 /// Applies the keep rules to the references of slot `i` (recording the removals in `edits`)
-/// and returns the slots of the kept references whose targets are in the bundle. `kept(t, i)`:
+/// and appends to `out` the slots of the kept references whose targets are in the bundle. `kept(t, i)`:
 /// whether `t` already keeps a reference to `i`.
 #[allow(clippy::too_many_arguments)]
-fn prune(
+fn prune<'t>(
     i: usize,
-    sk: &Skeleton,
-    text: &str,
-    by_id: &ById<'_>,
+    sk: &'t Skeleton,
+    text: &'t str,
+    by_id: &ById<'t>,
+    recent: &mut Recent<'t>,
     kept: &impl Fn(usize, usize) -> bool,
     on_path: &[bool],
     opts: &SplitOptions,
     edits: &mut Edits,
     removed: &mut Vec<RemovedRef>,
-) -> Vec<usize> {
-    let mut out = Vec::new();
+    out: &mut Vec<u32>,
+) {
     let self_id = sk.id.as_ref().map_or("", |s| s.get(text));
-    let check = |target: &str| -> Result<Option<usize>, &'static str> {
-        if !is_supported_id(target) {
+    let mut check = |target: &'t str| -> Result<Option<u32>, &'static str> {
+        let (supported, idx) = recent.find(target, by_id);
+        if !supported {
             return Err("type not imported by OpenCTI");
         }
-        let idx = by_id.get(target).map(|&s| s as usize);
-        if target == self_id || idx == Some(i) {
+        if target == self_id || idx == Some(i as u32) {
             return Err("refers to the object itself");
         }
         if let Some(t) = idx {
+            let t = t as usize;
             if on_path[t] {
                 return Err("reference cycle");
             }
@@ -344,23 +358,79 @@ fn prune(
             RefValue::Other => {}
         }
     }
-    out
+}
+
+/// What rule 5 needs to know of an object's type and id.
+#[derive(Debug, Clone, Copy)]
+struct Kind {
+    ty: Ty,
+    /// Whether OpenCTI imports objects with its id.
+    supported: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ty {
+    Relationship,
+    Sighting,
+    Other,
+}
+
+impl Kind {
+    fn of(sk: &Skeleton, text: &str) -> Self {
+        Kind {
+            ty: match sk.ty.as_ref().map_or("", |s| s.get(text)) {
+                "relationship" => Ty::Relationship,
+                "sighting" => Ty::Sighting,
+                _ => Ty::Other,
+            },
+            supported: is_supported_id(sk.id.as_ref().map_or("", |s| s.get(text))),
+        }
+    }
+}
+
+/// The targets looked up lately, by a cheap hash of their last bytes: most objects of a
+/// bundle name the same author and markings, and consecutive relationships the same source,
+/// which are then found by one comparison instead of a hash of the whole id.
+struct Recent<'t> {
+    slots: [Option<(&'t str, bool, Option<u32>)>; 64],
+}
+
+impl<'t> Recent<'t> {
+    fn new() -> Self {
+        Self { slots: [None; 64] }
+    }
+
+    /// Whether OpenCTI imports `target`'s type, and its slot.
+    fn find(&mut self, target: &'t str, by_id: &ById<'t>) -> (bool, Option<u32>) {
+        let b = target.as_bytes();
+        let at = match b {
+            [.., x, y] => usize::from(*x) * 8 + usize::from(*y),
+            _ => b.len(),
+        } % self.slots.len();
+        match self.slots[at] {
+            Some((t, supported, idx)) if t == target => (supported, idx),
+            _ => {
+                let found = (is_supported_id(target), by_id.get(target).copied());
+                self.slots[at] = Some((target, found.0, found.1));
+                found
+            }
+        }
+    }
 }
 
 /// Why OpenCTI cannot import the object once its references are pruned, if it cannot.
-fn incompatible(sk: &Skeleton, text: &str, edits: &Edits) -> Option<String> {
-    let ty = sk.ty.as_ref().map_or("", |s| s.get(text));
+fn incompatible(sk: &Skeleton, kind: Kind, text: &str, edits: &Edits) -> Option<String> {
     let find = |name: &str| sk.refs.iter().position(|(k, _)| k.get(text) == name);
     let nonnull = |name: &str| {
         find(name).is_some_and(|r| {
             matches!(sk.refs[r].1, RefValue::One(_)) && !edits.contains(&(r, None))
         })
     };
-    match ty {
-        "relationship" if !(nonnull("source_ref") && nonnull("target_ref")) => {
+    match kind.ty {
+        Ty::Relationship if !(nonnull("source_ref") && nonnull("target_ref")) => {
             Some("relationship without both source_ref and target_ref".into())
         }
-        "sighting"
+        Ty::Sighting
             if !(nonnull("sighting_of_ref")
                 && find("where_sighted_refs").is_some_and(|r| match &sk.refs[r].1 {
                     RefValue::List(entries) => {
@@ -371,9 +441,10 @@ fn incompatible(sk: &Skeleton, text: &str, edits: &Edits) -> Option<String> {
         {
             Some("sighting without sighting_of_ref or where_sighted_refs".into())
         }
-        _ => {
-            let id = sk.id.as_ref().map_or("", |s| s.get(text));
-            (!is_supported_id(id)).then(|| format!("type {ty:?} is not imported by OpenCTI"))
+        _ if !kind.supported => {
+            let ty = sk.ty.as_ref().map_or("", |s| s.get(text));
+            Some(format!("type {ty:?} is not imported by OpenCTI"))
         }
+        _ => None,
     }
 }

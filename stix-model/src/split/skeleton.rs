@@ -18,8 +18,10 @@ use crate::{ExternalReference, KillChainPhase, StixObject};
 /// Reads the skeleton of an object from its JSON text.
 pub(super) fn skeleton_of_text(text: &str) -> Result<Skeleton, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let sk = de.deserialize_map(SkeletonVisitor(Spans(text)))?;
+    let mut sk = de.deserialize_map(SkeletonVisitor(Spans(text)))?;
     de.end()?;
+    // `nb_deps` goes right after the `{`: a text with space in front is written again.
+    sk.rewrite |= !text.starts_with('{');
     Ok(sk)
 }
 
@@ -107,6 +109,8 @@ impl<'t> SkeletonWatch<'t> {
         sk.refs = refs.into_boxed_slice();
         let (external_references, phases, custom) = object.dedupe_parts();
         sk.rewrite |= dedupe_would_change(external_references, phases, custom);
+        // `nb_deps` goes right after the `{`: a text with space in front is written again.
+        sk.rewrite |= !spans.0.starts_with('{');
         sk
     }
 }

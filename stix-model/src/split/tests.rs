@@ -538,3 +538,18 @@ fn split_json_lean_read_agrees_with_the_full_read() {
         .iter()
         .any(|d| d.reason.contains("number out of range")));
 }
+
+/// An object text with space before its `{` is written again (its `nb_deps` cannot go right
+/// after the brace), by the text front ends alike.
+#[test]
+fn a_text_with_space_in_front_is_written_again() {
+    let text = format!(" \n{{\"type\": \"identity\", \"id\": \"{ID}\", \"name\": \"A\"}}");
+    let opts = SplitOptions::default();
+    let s = split_strs(Some("bundle--x"), vec![text.as_str()], &opts);
+    let t = split_texts(Some("bundle--x"), vec![text.clone()], &opts);
+    for b in [s.bundle(0).unwrap(), t.bundle(0).unwrap()] {
+        let v: Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["objects"][0]["nb_deps"], 1, "{b}");
+        assert_eq!(v["objects"][0]["name"], "A");
+    }
+}
