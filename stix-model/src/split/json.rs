@@ -12,7 +12,7 @@ use super::text::{push_deps, rewritten, write_head};
 use super::walk::bundle_parts;
 use super::{new_bundle_id, Dropped, RemovedRef, SplitOptions};
 use crate::object::WatchedSeed;
-use crate::{Error, StixObject, Violation};
+use crate::{Error, Violation};
 
 /// The outcome of [`split_json`] or [`split_strs`]: the objects, dependencies first, as spans
 /// of the input (or written again where they changed), and each output bundle made on demand.
@@ -110,12 +110,12 @@ pub(super) fn split_json_read<'a>(
         // The check and the split's reading in one pass, lean: what the split does not keep
         // is checked without being built. An object the lean pass does not vouch for (invalid,
         // or unsure) is read again in full, which gives exactly what the full reader gives.
-        let (read, watch) = match read_object(text, lean) {
-            (Ok(Ok(object)), watch) => (Ok(Ok(object)), watch),
-            _ => read_object(text, false),
-        };
+        let mut read = read_object(text, lean);
+        if lean && !matches!(read, Ok(Ok(_))) {
+            read = read_object(text, false);
+        }
         match read {
-            Ok(Ok(object)) => items.push((watch.finish(&object), text)),
+            Ok(Ok(skeleton)) => items.push((skeleton, text)),
             Ok(Err(v)) => {
                 dropped.push(Dropped {
                     id: v.iter().find_map(|x| x.object_id.clone()),
@@ -151,14 +151,12 @@ pub(super) fn split_json_read<'a>(
 fn read_object(
     text: &str,
     lean: bool,
-) -> (
-    Result<Result<StixObject, Vec<Violation>>, serde_json::Error>,
-    SkeletonWatch<'_>,
-) {
+) -> Result<Result<Skeleton, Vec<Violation>>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let mut watch = SkeletonWatch::new(text, lean);
-    let read = WatchedSeed(&mut watch).deserialize(&mut de);
-    (read, watch)
+    // The object is dropped here, once its skeleton is read.
+    let read = WatchedSeed(&mut watch).deserialize(&mut de)?;
+    Ok(read.map(|object| watch.finish(&object)))
 }
 
 /// [`split_texts`](super::split_texts) for borrowed texts: the same rules and output, each
