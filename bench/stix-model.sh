@@ -7,7 +7,7 @@
 #   2. OpenCTI's split of a ~57 MB synthetic bundle (~100,000 objects), the whole process with
 #      reading and checking (`split --text`): against pycti 6.8's OpenCTIStix2Splitter (target
 #      >= 15x), and its peak memory against the input's size (target <= 2x); the CPU seconds
-#      (user+sys) of both too, whose ratio holds when other work shares the cores;
+#      (user+sys) of both too, whose ratio other work on the cores sways less;
 #   3. DISARM 1.7 (when DISINFOX_DISARM_DIR has it): parse + validate + serialize against Value
 #      and Python stix2.
 #
@@ -73,7 +73,7 @@ rt=$(printf '%s\n' "${rust_t[@]}" | median)
 rm_=$(printf '%s\n' "${rust_m[@]}" | median)
 pt=$(printf '%s\n' "${py_t[@]}" | median)
 pm=$(printf '%s\n' "${py_m[@]}" | median)
-echo "ROW split $((input_kib / 1024)) MiB: stix-model ${rt} s, $((rm_ / 1024)) MiB; pycti ${pt} s, $((pm / 1024)) MiB -> $(ratio "$pt" "$rt")x (target >= 15x); peak memory $(ratio "$rm_" "$input_kib")x the input (target <= 2x); CPU (user+sys) ${rc} s vs ${pc} s -> $(ratio "$pc" "$rc")x, the ratio that holds on a busy machine (load average $(cut -d' ' -f1 /proc/loadavg))"
+echo "ROW split $((input_kib / 1024)) MiB: stix-model ${rt} s, $((rm_ / 1024)) MiB; pycti ${pt} s, $((pm / 1024)) MiB -> $(ratio "$pt" "$rt")x (target >= 15x); peak memory $(ratio "$rm_" "$input_kib")x the input (target <= 2x); CPU (user+sys) ${rc} s vs ${pc} s -> $(ratio "$pc" "$rc")x, which other work on the cores sways less (load average $(cut -d' ' -f1 /proc/loadavg))"
 
 echo "== 3. DISARM 1.7"
 # shellcheck source=scripts/disarm.sh
