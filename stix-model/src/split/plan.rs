@@ -278,8 +278,8 @@ pub(super) struct Outcome {
 }
 
 /// Applies the keep rules to the references of slot `i` (recording the removals in `edits`)
-/// and appends to `out` the slots of the kept references whose targets are in the bundle. `kept(t, i)`:
-/// whether `t` already keeps a reference to `i`.
+/// and appends to `out` the slots of the kept references whose targets are in the bundle.
+/// `kept(t, i)`: whether `t` already keeps a reference to `i`.
 #[allow(clippy::too_many_arguments)]
 fn prune<'t>(
     i: usize,
@@ -368,6 +368,7 @@ struct Kind {
     supported: bool,
 }
 
+/// The types rule 5 has its own conditions for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Ty {
     Relationship,
