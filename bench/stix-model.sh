@@ -6,7 +6,8 @@
 #      serde_json::Value parse + serialize of the same bytes (target: at least as fast);
 #   2. OpenCTI's split of a ~57 MB synthetic bundle (~100,000 objects), the whole process with
 #      reading and checking (`split --text`): against pycti 6.8's OpenCTIStix2Splitter (target
-#      >= 15x), and its peak memory against the input's size (target <= 2x);
+#      >= 15x), and its peak memory against the input's size (target <= 2x); the CPU seconds
+#      (user+sys) of both too, whose ratio other work on the cores sways less;
 #   3. DISARM 1.7 (when DISINFOX_DISARM_DIR has it): parse + validate + serialize against Value
 #      and Python stix2.
 #
@@ -51,24 +52,28 @@ rust_row "roundtrip 15 MB" "$small" "${PY_RUNS:-3}"
 echo "== 2. OpenCTI split, whole process (read, stream and check, split, write each bundle)"
 input_kib=$(($(stat -c %s "$large") / 1024))
 echo "  input: $((input_kib / 1024)) MiB, $(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['objects']))" "$large") objects"
-rust_t=() rust_m=() py_t=() py_m=()
+rust_t=() rust_m=() rust_c=() py_t=() py_m=() py_c=()
 for i in 1 2 3; do
-  /usr/bin/time -f "%e %M" -o bench/out/time "$ex/split" --text <"$large" 2>bench/out/split.err >/dev/null \
+  /usr/bin/time -f "%e %M %U %S" -o bench/out/time "$ex/split" --text <"$large" 2>bench/out/split.err >/dev/null \
     || { cat bench/out/split.err; exit 1; }
-  read -r t m <bench/out/time
-  rust_t+=("$t") rust_m+=("$m")
-  echo "  stix-model split --text run $i: $t s, peak RSS $((m / 1024)) MiB; $(grep -v '^\s' bench/out/split.err | tail -n 1)"
-  /usr/bin/time -f "%e %M" -o bench/out/time "$py/bin/python" bench/pycti_split.py "$large" 2>bench/out/split.err \
+  read -r t m u s <bench/out/time
+  c=$(python3 -c "print(f'{$u + $s:.2f}')")
+  rust_t+=("$t") rust_m+=("$m") rust_c+=("$c")
+  echo "  stix-model split --text run $i: $t s ($c s CPU), peak RSS $((m / 1024)) MiB; $(grep -v '^\s' bench/out/split.err | tail -n 1)"
+  /usr/bin/time -f "%e %M %U %S" -o bench/out/time "$py/bin/python" bench/pycti_split.py "$large" 2>bench/out/split.err \
     || { cat bench/out/split.err; exit 1; }
-  read -r t m <bench/out/time
-  py_t+=("$t") py_m+=("$m")
-  echo "  pycti OpenCTIStix2Splitter run $i: $t s, peak RSS $((m / 1024)) MiB; $(tail -n 1 bench/out/split.err)"
+  read -r t m u s <bench/out/time
+  c=$(python3 -c "print(f'{$u + $s:.2f}')")
+  py_t+=("$t") py_m+=("$m") py_c+=("$c")
+  echo "  pycti OpenCTIStix2Splitter run $i: $t s ($c s CPU), peak RSS $((m / 1024)) MiB; $(tail -n 1 bench/out/split.err)"
 done
+rc=$(printf '%s\n' "${rust_c[@]}" | median)
+pc=$(printf '%s\n' "${py_c[@]}" | median)
 rt=$(printf '%s\n' "${rust_t[@]}" | median)
 rm_=$(printf '%s\n' "${rust_m[@]}" | median)
 pt=$(printf '%s\n' "${py_t[@]}" | median)
 pm=$(printf '%s\n' "${py_m[@]}" | median)
-echo "ROW split $((input_kib / 1024)) MiB: stix-model ${rt} s, $((rm_ / 1024)) MiB; pycti ${pt} s, $((pm / 1024)) MiB -> $(ratio "$pt" "$rt")x (target >= 15x); peak memory $(ratio "$rm_" "$input_kib")x the input (target <= 2x)"
+echo "ROW split $((input_kib / 1024)) MiB: stix-model ${rt} s, $((rm_ / 1024)) MiB; pycti ${pt} s, $((pm / 1024)) MiB -> $(ratio "$pt" "$rt")x (target >= 15x); peak memory $(ratio "$rm_" "$input_kib")x the input (target <= 2x); CPU (user+sys) ${rc} s vs ${pc} s -> $(ratio "$pc" "$rc")x, which other work on the cores sways less (load average $(cut -d' ' -f1 /proc/loadavg))"
 
 echo "== 3. DISARM 1.7"
 # shellcheck source=scripts/disarm.sh

@@ -63,6 +63,11 @@ impl Identifier {
     }
 }
 
+/// Whether `text` is a valid identifier (what [`Identifier::parse`] accepts), without building one.
+pub(crate) fn is_valid(text: &str) -> bool {
+    check(text.as_bytes()).is_ok()
+}
+
 /// Where the `--` of a valid identifier is, or why it is not one.
 fn check(b: &[u8]) -> Result<usize, &'static str> {
     // The UUID part is 36 bytes: the separator sits just before it.
@@ -95,16 +100,19 @@ const HEX: [bool; 256] = {
 };
 
 fn is_uuid_text(b: &[u8]) -> bool {
-    b.len() == 36
-        && b[8] == b'-'
-        && b[13] == b'-'
-        && b[18] == b'-'
-        && b[23] == b'-'
-        && matches!(b[14], b'1'..=b'5')
-        && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
-        && [&b[..8], &b[9..13], &b[15..18], &b[20..23], &b[24..]]
-            .iter()
-            .all(|part| part.iter().all(|&c| HEX[usize::from(c)]))
+    let Ok(b) = <&[u8; 36]>::try_from(b) else {
+        return false;
+    };
+    // Every byte in one pass without a branch per byte (the array's size is known).
+    let mut ok = true;
+    for (i, &c) in b.iter().enumerate() {
+        ok &= if matches!(i, 8 | 13 | 18 | 23) {
+            c == b'-'
+        } else {
+            HEX[usize::from(c)]
+        };
+    }
+    ok && matches!(b[14], b'1'..=b'5') && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
 }
 
 impl fmt::Display for Identifier {
@@ -195,6 +203,70 @@ mod tests {
             "--c1817dc0-80ae-547f-83c0-920b0c6a25b8",
         ] {
             assert!(Identifier::parse(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    /// The checks as first written, one branch per byte: the branch-free ones must agree.
+    fn type_name_as_written(b: &[u8]) -> bool {
+        if b.len() < 3 || b.len() > 250 || !b[0].is_ascii_lowercase() {
+            return false;
+        }
+        let mut prev_hyphen = false;
+        for &c in b {
+            match c {
+                b'a'..=b'z' | b'0'..=b'9' => prev_hyphen = false,
+                b'-' if !prev_hyphen => prev_hyphen = true,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn uuid_as_written(b: &[u8]) -> bool {
+        b.len() == 36
+            && b[8] == b'-'
+            && b[13] == b'-'
+            && b[18] == b'-'
+            && b[23] == b'-'
+            && matches!(b[14], b'1'..=b'5')
+            && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+            && [&b[..8], &b[9..13], &b[15..18], &b[20..23], &b[24..]]
+                .iter()
+                .all(|part| part.iter().all(|c| c.is_ascii_hexdigit()))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn branch_free_checks_agree_with_the_checks_as_written(
+            ty in "[a-z0-9-]{0,6}|[a-z][a-z0-9-]{1,20}|[a-zA-Z0-9_ -]{0,12}|.{0,8}",
+            uuid in "[0-9a-fA-F-]{36}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-fA-Fg-]{4}-[0-9a-f]{12}|.{30,40}",
+        ) {
+            proptest::prop_assert_eq!(crate::is_type_name(&ty), type_name_as_written(ty.as_bytes()));
+            proptest::prop_assert_eq!(is_uuid_text(uuid.as_bytes()), uuid_as_written(uuid.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn branch_free_checks_agree_on_the_edges() {
+        for ty in [
+            "abc", "a-b", "a--b", "ab-", "-ab", "1ab", "a1-2", "ab\u{e9}", "a b",
+        ] {
+            assert_eq!(
+                crate::is_type_name(ty),
+                type_name_as_written(ty.as_bytes()),
+                "{ty}"
+            );
+        }
+        let long = "a".repeat(250);
+        assert!(crate::is_type_name(&long) && !crate::is_type_name(&format!("{long}a")));
+        let good = "c1817dc0-80ae-547f-83c0-920b0c6a25b8";
+        assert!(is_uuid_text(good.as_bytes()));
+        for i in 0..36 {
+            for c in [b'-', b'0', b'f', b'F', b'g', b'8', b'c', 0xff] {
+                let mut b = good.as_bytes().to_vec();
+                b[i] = c;
+                assert_eq!(is_uuid_text(&b), uuid_as_written(&b), "{i} {c}");
+            }
         }
     }
 }

@@ -48,16 +48,32 @@ fn is_type_name_bytes(b: &[u8]) -> bool {
     if b.len() < 3 || b.len() > 250 || !b[0].is_ascii_lowercase() {
         return false;
     }
-    let mut prev_hyphen = false;
+    // Without a branch per byte (every id of every object is checked): a byte is a letter or
+    // digit (1) or a hyphen (2), and no hyphen follows a hyphen.
+    let mut prev = 0u8;
+    let mut ok = true;
     for &c in b {
-        match c {
-            b'a'..=b'z' | b'0'..=b'9' => prev_hyphen = false,
-            b'-' if !prev_hyphen => prev_hyphen = true,
-            _ => return false,
-        }
+        let class = TYPE_NAME_CLASS[usize::from(c)];
+        ok &= class != 0 && class & prev != 2;
+        prev = class;
     }
-    true
+    ok
 }
+
+/// The bytes of a type name: 1 for `a-z` and `0-9`, 2 for `-`, 0 for any other.
+const TYPE_NAME_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'a'..=b'z' | b'0'..=b'9' => 1,
+            b'-' => 2,
+            _ => 0,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Whether `s` is a valid STIX property name: 3–250 characters of lower-case ASCII letters,
 /// digits and `_`, starting with a letter (`id` is the one shorter exception).

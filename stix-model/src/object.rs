@@ -416,6 +416,13 @@ pub(crate) trait Watch<'de> {
     fn wants(&self, key: &Key) -> bool;
     /// The JSON text of a wanted property's value, a slice of the input.
     fn see(&mut self, key: &Key, value: &'de str);
+    /// Whether the caller keeps only the verdict and what the watch sees, not the object: the
+    /// values it does not need are then checked without being built, and an object such a
+    /// check cannot vouch for comes back as `Err` with no violations, to be read again in
+    /// full (which gives its exact violations, or none).
+    fn lean(&self) -> bool {
+        false
+    }
 }
 
 struct Unwatched;
@@ -503,6 +510,7 @@ impl<'de, W: Watch<'de>> Visitor<'de> for ObjectVisitor<'_, W> {
         };
         let mut props = AnyProps::of_type(&ty);
         let mut cx = Cx::default();
+        cx.lean = self.watch.lean();
         for (key, v) in early {
             props.read(key, v, &mut cx).map_err(de::Error::custom)?;
         }
@@ -521,6 +529,9 @@ impl<'de, W: Watch<'de>> Visitor<'de> for ObjectVisitor<'_, W> {
                     cx: &mut cx,
                 })?;
             }
+        }
+        if cx.unsure {
+            return Ok(Err(Vec::new()));
         }
         Ok(props.finish(ty, cx))
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as _;
 use serde_json::Value;
 
@@ -63,7 +63,208 @@ impl ReadValue for BTreeMap<String, Value> {
         cx: &mut Cx,
         path: &dyn Fn() -> String,
     ) -> Result<Read<Self>, D::Error> {
+        if cx.lean {
+            // Checked as it streams by; kept empty (the caller does not keep the object).
+            if !d.deserialize_any(LeanExtensions)? {
+                cx.unsure = true;
+            }
+            return Ok(Ok(BTreeMap::new()));
+        }
         d.deserialize_any(MapVisitor { cx, path })
+    }
+}
+
+/// The `visit_*` methods of a lean check's visitor for values that are never clean where it
+/// looks: scalars and lists (consumed whole), which give false.
+macro_rules! not_clean {
+    () => {
+        fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+    };
+}
+
+/// The lean check of `extensions`: true only when [`MapVisitor`] and [`check_extensions`] would
+/// find nothing wrong (a non-empty object of objects, each extension-definition's key a valid
+/// id with a valid `extension_type`, no null or empty list anywhere); it may say false where
+/// they find nothing (a key given twice), and the object is then read in full. Nothing is
+/// built: a value is walked as the deserializer hands it over.
+struct LeanExtensions;
+
+impl<'de> Visitor<'de> for LeanExtensions {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let (mut ok, mut any) = (true, false);
+        while let Some(definition) = map.next_key_seed(ExtensionKey)? {
+            any = true;
+            ok &= match definition {
+                None => map.next_value_seed(Clean(Shape::Object))?,
+                Some(valid) => valid & map.next_value_seed(Clean(Shape::Extension))?,
+            };
+        }
+        Ok(ok && any)
+    }
+    // Anything but an object: read in full for the exact violation.
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    not_clean!();
+}
+
+/// A key of `extensions`: `None` for an ordinary one, `Some(valid)` for an
+/// extension-definition's (whether it is a valid id).
+struct ExtensionKey;
+
+impl<'de> DeserializeSeed<'de> for ExtensionKey {
+    type Value = Option<bool>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<bool>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ExtensionKey {
+    type Value = Option<bool>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, k: &str) -> Result<Option<bool>, E> {
+        Ok(k.starts_with("extension-definition--")
+            .then(|| crate::id::is_valid(k)))
+    }
+}
+
+/// What a value walked by [`Clean`] must be.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// Anything but a null or an empty list, nor holding one.
+    Any,
+    /// Such an object.
+    Object,
+    /// Such an object with a valid `extension_type`.
+    Extension,
+}
+
+/// Walks a value: true when it has the shape and holds no null and no empty list (see
+/// [`check_value`]). The whole value is consumed whatever it holds.
+#[derive(Clone, Copy)]
+struct Clean(Shape);
+
+impl<'de> DeserializeSeed<'de> for Clean {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// `extension_type`: true when it is a valid one.
+struct ExtensionTypeValue;
+
+impl<'de> DeserializeSeed<'de> for ExtensionTypeValue {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ExtensionTypeValue {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<bool, E> {
+        Ok(crate::ExtensionType::parse(t).is_some())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    not_clean!();
+}
+
+/// Whether a key is `extension_type`.
+struct IsExtensionType;
+
+impl<'de> DeserializeSeed<'de> for IsExtensionType {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsExtensionType {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, k: &str) -> Result<bool, E> {
+        Ok(k == "extension_type")
+    }
+}
+
+impl<'de> Visitor<'de> for Clean {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut ok = true;
+        let mut typed = false;
+        while let Some(is_type) = map.next_key_seed(IsExtensionType)? {
+            if is_type && self.0 == Shape::Extension {
+                // Every `extension_type` given valid (the last one counts when checked).
+                let valid = map.next_value_seed(ExtensionTypeValue)?;
+                ok &= valid;
+                typed = true;
+            } else {
+                ok &= map.next_value_seed(Clean(Shape::Any))?;
+            }
+        }
+        Ok(ok && (typed || self.0 != Shape::Extension))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let (mut ok, mut any) = (self.0 == Shape::Any, false);
+        while let Some(clean) = seq.next_element_seed(Clean(Shape::Any))? {
+            ok &= clean;
+            any = true;
+        }
+        Ok(ok && any)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<bool, E> {
+        Ok(self.0 == Shape::Any)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(self.0 == Shape::Any)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(self.0 == Shape::Any)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(self.0 == Shape::Any)
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(self.0 == Shape::Any)
     }
 }
 

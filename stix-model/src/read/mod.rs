@@ -33,6 +33,12 @@ pub(crate) struct Cx {
     issues: Vec<(String, String)>,
     /// The id of an object that could not be built, to name it in its violations.
     pub(crate) id: Option<String>,
+    /// The caller keeps only the verdict (and what a watch sees), not the object: values the
+    /// verdict does not need (`extensions`) are checked as they stream by, not built.
+    pub(crate) lean: bool,
+    /// A lean check could not vouch for a value: the object is to be read again in full, which
+    /// gives the exact violations (or finds none).
+    pub(crate) unsure: bool,
 }
 
 impl Cx {

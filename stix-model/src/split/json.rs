@@ -80,6 +80,16 @@ impl JsonSplit<'_> {
 ///
 /// Fails only when the input is not JSON, or not a JSON object with an `objects` list.
 pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit<'a>, Error> {
+    split_json_read(bundle, opts, true)
+}
+
+/// [`split_json`], each object read lean first (see [`read_object`]) or, with `lean` false,
+/// only in full (the tests compare the two).
+pub(super) fn split_json_read<'a>(
+    bundle: &'a [u8],
+    opts: &SplitOptions,
+    lean: bool,
+) -> Result<JsonSplit<'a>, Error> {
     let text = std::str::from_utf8(bundle).map_err(|e| Error::InvalidValue {
         what: "bundle",
         value: String::new(),
@@ -97,11 +107,15 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
     let mut dropped = Vec::new();
     let mut violations = Vec::new();
     for text in raw {
-        let mut de = serde_json::Deserializer::from_str(text);
-        // The check and the split's reading in one pass.
-        let mut watch = SkeletonWatch::new(text);
-        match WatchedSeed(&mut watch).deserialize(&mut de) {
-            Ok(Ok(object)) => items.push((watch.finish(&object), text)),
+        // The check and the split's reading in one pass, lean: what the split does not keep
+        // is checked without being built. An object the lean pass does not vouch for (invalid,
+        // or unsure) is read again in full, which gives exactly what the full reader gives.
+        let mut read = read_object(text, lean);
+        if lean && !matches!(read, Ok(Ok(_))) {
+            read = read_object(text, false);
+        }
+        match read {
+            Ok(Ok(skeleton)) => items.push((skeleton, text)),
             Ok(Err(v)) => {
                 dropped.push(Dropped {
                     id: v.iter().find_map(|x| x.object_id.clone()),
@@ -130,6 +144,19 @@ pub fn split_json<'a>(bundle: &'a [u8], opts: &SplitOptions) -> Result<JsonSplit
     split.dropped = dropped;
     split.violations = violations;
     Ok(split)
+}
+
+/// Reads one object's text with the crate's rules, its skeleton seen on the way; `lean`: see
+/// [`Watch::lean`](crate::object::Watch::lean).
+fn read_object(
+    text: &str,
+    lean: bool,
+) -> Result<Result<Skeleton, Vec<Violation>>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut watch = SkeletonWatch::new(text, lean);
+    // The object is dropped here, once its skeleton is read.
+    let read = WatchedSeed(&mut watch).deserialize(&mut de)?;
+    Ok(read.map(|object| watch.finish(&object)))
 }
 
 /// [`split_texts`](super::split_texts) for borrowed texts: the same rules and output, each

@@ -25,8 +25,8 @@
 //! repository.
 //!
 //! The traversal is iterative (an explicit stack) and memoised, so it is linear in the number
-//! of references plus n·log n for the index, and a reference chain of any length cannot
-//! overflow the stack.
+//! of references (the id index is a hash map with std's keyed hasher, plus the n·log n sort),
+//! and a reference chain of any length cannot overflow the stack.
 //!
 //! The front ends share these rules: [`split_objects`] on `serde_json` maps; [`split_texts`] on
 //! objects held as JSON text, which reads only what the rules need (ids, references, aliases)

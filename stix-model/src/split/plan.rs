@@ -1,7 +1,10 @@
 //! The split itself, on skeletons: what the rules read of each object (id, type, aliases,
 //! references), whichever front end read it.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry as Slot;
+// Never iterated (lookups only), so the output order does not depend on it.
+#[allow(clippy::disallowed_types)]
+use std::collections::HashMap;
 
 use super::{is_supported_id, Dropped, RemovedRef, SplitOptions};
 
@@ -80,6 +83,7 @@ pub(super) fn plan<T>(
 ) -> Vec<Step> {
     let Index {
         slot_item,
+        kinds,
         nb_deps,
         edits,
     } = visit(items, &text, opts, result);
@@ -95,7 +99,7 @@ pub(super) fn plan<T>(
         let item = item as usize;
         let (skeleton, it) = &items[item];
         let t = text(it);
-        if let Some(reason) = incompatible(skeleton, t, &edits) {
+        if let Some(reason) = incompatible(skeleton, kinds[item], t, &edits) {
             result.dropped.push(Dropped {
                 id: skeleton.id.as_ref().map(|s| s.get(t).to_owned()),
                 object_type: skeleton.ty.as_ref().map(|s| s.get(t).to_owned()),
@@ -120,23 +124,20 @@ pub(super) fn plan<T>(
 struct Index {
     /// The item each slot holds.
     slot_item: Vec<u32>,
+    /// What each item is, for rule 5 (read with its id, while its text is at hand).
+    kinds: Vec<Kind>,
     /// `nb_deps` of each slot (0 until counted: a count is at least 1).
     nb_deps: Vec<u64>,
     /// The slots whose references change, in slot order.
     edits: Vec<(usize, Edits)>,
 }
 
-/// A key of the id index: the id's last 16 bytes as a number (cheap to compare; ids rarely
-/// agree on it), then the id.
-type IdKey<'t> = (u128, &'t str);
-
-fn id_key(id: &str) -> IdKey<'_> {
-    let b = id.as_bytes();
-    let tail = &b[b.len().saturating_sub(16)..];
-    let mut buf = [0u8; 16];
-    buf[16 - tail.len()..].copy_from_slice(tail);
-    (u128::from_be_bytes(buf), id)
-}
+/// The id index: each id and alias to its slot. A hash map with std's keyed hasher: a lookup
+/// is one hash of the id and, usually, one probe, where a sorted map walks a dozen cache-cold
+/// nodes for a hundred thousand ids; the random keys keep crafted ids from colliding. It is
+/// never iterated: the output order does not depend on it.
+#[allow(clippy::disallowed_types)]
+type ById<'t> = HashMap<&'t str, u32>;
 
 /// Rule 1, index the objects by id and aliases (the last object with an id wins); rules 2–3,
 /// visit each depth first, iteratively, pruning references and counting `nb_deps`.
@@ -148,9 +149,12 @@ fn visit<'t, T: 't>(
 ) -> Index {
     // Slots and items are counted in `u32`: a bundle of 4 billion objects does not fit in memory.
     let mut slot_item: Vec<u32> = Vec::with_capacity(items.len());
-    let mut by_id: BTreeMap<IdKey<'t>, usize> = BTreeMap::new();
+    let mut kinds: Vec<Kind> = Vec::with_capacity(items.len());
+    #[allow(clippy::disallowed_types)]
+    let mut by_id: ById<'t> = HashMap::with_capacity(items.len());
     for (k, (sk, item)) in items.iter().enumerate() {
         let t = text(item);
+        kinds.push(Kind::of(sk, t));
         let Some(id) = sk.id.as_ref().map(|s| s.get(t)) else {
             result.dropped.push(Dropped {
                 id: None,
@@ -159,19 +163,19 @@ fn visit<'t, T: 't>(
             });
             continue;
         };
-        let slot = match by_id.get(&id_key(id)) {
-            Some(&slot) => {
-                slot_item[slot] = k as u32;
+        let slot = match by_id.entry(id) {
+            Slot::Occupied(e) => {
+                let slot = *e.get();
+                slot_item[slot as usize] = k as u32;
                 slot
             }
-            None => {
+            Slot::Vacant(e) => {
                 slot_item.push(k as u32);
-                slot_item.len() - 1
+                *e.insert((slot_item.len() - 1) as u32)
             }
         };
-        by_id.insert(id_key(id), slot);
         for a in &sk.aliases {
-            by_id.entry(id_key(a.get(t))).or_insert(slot);
+            by_id.entry(a.get(t)).or_insert(slot);
         }
     }
     let n = slot_item.len();
@@ -197,6 +201,8 @@ fn visit<'t, T: 't>(
     let mut edits: Vec<(usize, Edits)> = Vec::new();
     let mut on_path = vec![false; n];
     let mut stack: Vec<usize> = Vec::new();
+    let mut found: Vec<u32> = Vec::new();
+    let mut recent = Recent::new();
     for root in 0..n {
         if nb_deps[root] != 0 {
             continue;
@@ -211,21 +217,24 @@ fn visit<'t, T: 't>(
                     targets[s as usize..(s + pos) as usize].contains(&(of as u32))
                 };
                 let mut changes = Edits::new();
-                let found = prune(
+                found.clear();
+                prune(
                     i,
                     sk,
                     t,
                     &by_id,
+                    &mut recent,
                     &kept,
                     &on_path,
                     opts,
                     &mut changes,
                     &mut result.removed_refs,
+                    &mut found,
                 );
                 if !changes.is_empty() {
                     edits.push((i, changes));
                 }
-                targets.extend(found.into_iter().map(|t| t as u32));
+                targets.extend_from_slice(&found);
                 span[i] = (start as u32, (targets.len() - start) as u32, 0);
                 on_path[i] = true;
                 stack.push(i);
@@ -255,6 +264,7 @@ fn visit<'t, T: 't>(
     edits.sort_unstable_by_key(|(slot, _)| *slot);
     Index {
         slot_item,
+        kinds,
         nb_deps,
         edits,
     }
@@ -268,31 +278,33 @@ pub(super) struct Outcome {
 }
 
 /// Applies the keep rules to the references of slot `i` (recording the removals in `edits`)
-/// and returns the slots of the kept references whose targets are in the bundle. `kept(t, i)`:
-/// whether `t` already keeps a reference to `i`.
+/// and appends to `out` the slots of the kept references whose targets are in the bundle.
+/// `kept(t, i)`: whether `t` already keeps a reference to `i`.
 #[allow(clippy::too_many_arguments)]
-fn prune(
+fn prune<'t>(
     i: usize,
-    sk: &Skeleton,
-    text: &str,
-    by_id: &BTreeMap<IdKey<'_>, usize>,
+    sk: &'t Skeleton,
+    text: &'t str,
+    by_id: &ById<'t>,
+    recent: &mut Recent<'t>,
     kept: &impl Fn(usize, usize) -> bool,
     on_path: &[bool],
     opts: &SplitOptions,
     edits: &mut Edits,
     removed: &mut Vec<RemovedRef>,
-) -> Vec<usize> {
-    let mut out = Vec::new();
+    out: &mut Vec<u32>,
+) {
     let self_id = sk.id.as_ref().map_or("", |s| s.get(text));
-    let check = |target: &str| -> Result<Option<usize>, &'static str> {
-        if !is_supported_id(target) {
+    let mut check = |target: &'t str| -> Result<Option<u32>, &'static str> {
+        let (supported, idx) = recent.find(target, by_id);
+        if !supported {
             return Err("type not imported by OpenCTI");
         }
-        let idx = by_id.get(&id_key(target)).copied();
-        if target == self_id || idx == Some(i) {
+        if target == self_id || idx == Some(i as u32) {
             return Err("refers to the object itself");
         }
         if let Some(t) = idx {
+            let t = t as usize;
             if on_path[t] {
                 return Err("reference cycle");
             }
@@ -346,23 +358,80 @@ fn prune(
             RefValue::Other => {}
         }
     }
-    out
+}
+
+/// What rule 5 needs to know of an object's type and id.
+#[derive(Debug, Clone, Copy)]
+struct Kind {
+    ty: Ty,
+    /// Whether OpenCTI imports objects with its id.
+    supported: bool,
+}
+
+/// The types rule 5 has its own conditions for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ty {
+    Relationship,
+    Sighting,
+    Other,
+}
+
+impl Kind {
+    fn of(sk: &Skeleton, text: &str) -> Self {
+        Kind {
+            ty: match sk.ty.as_ref().map_or("", |s| s.get(text)) {
+                "relationship" => Ty::Relationship,
+                "sighting" => Ty::Sighting,
+                _ => Ty::Other,
+            },
+            supported: is_supported_id(sk.id.as_ref().map_or("", |s| s.get(text))),
+        }
+    }
+}
+
+/// The targets looked up lately, by a cheap hash of their last bytes: most objects of a
+/// bundle name the same author and markings, and consecutive relationships the same source,
+/// which are then found by one comparison instead of a hash of the whole id.
+struct Recent<'t> {
+    slots: [Option<(&'t str, bool, Option<u32>)>; 64],
+}
+
+impl<'t> Recent<'t> {
+    fn new() -> Self {
+        Self { slots: [None; 64] }
+    }
+
+    /// Whether OpenCTI imports `target`'s type, and its slot.
+    fn find(&mut self, target: &'t str, by_id: &ById<'t>) -> (bool, Option<u32>) {
+        let b = target.as_bytes();
+        let at = match b {
+            [.., x, y] => usize::from(*x) * 8 + usize::from(*y),
+            _ => b.len(),
+        } % self.slots.len();
+        match self.slots[at] {
+            Some((t, supported, idx)) if t == target => (supported, idx),
+            _ => {
+                let found = (is_supported_id(target), by_id.get(target).copied());
+                self.slots[at] = Some((target, found.0, found.1));
+                found
+            }
+        }
+    }
 }
 
 /// Why OpenCTI cannot import the object once its references are pruned, if it cannot.
-fn incompatible(sk: &Skeleton, text: &str, edits: &Edits) -> Option<String> {
-    let ty = sk.ty.as_ref().map_or("", |s| s.get(text));
+fn incompatible(sk: &Skeleton, kind: Kind, text: &str, edits: &Edits) -> Option<String> {
     let find = |name: &str| sk.refs.iter().position(|(k, _)| k.get(text) == name);
     let nonnull = |name: &str| {
         find(name).is_some_and(|r| {
             matches!(sk.refs[r].1, RefValue::One(_)) && !edits.contains(&(r, None))
         })
     };
-    match ty {
-        "relationship" if !(nonnull("source_ref") && nonnull("target_ref")) => {
+    match kind.ty {
+        Ty::Relationship if !(nonnull("source_ref") && nonnull("target_ref")) => {
             Some("relationship without both source_ref and target_ref".into())
         }
-        "sighting"
+        Ty::Sighting
             if !(nonnull("sighting_of_ref")
                 && find("where_sighted_refs").is_some_and(|r| match &sk.refs[r].1 {
                     RefValue::List(entries) => {
@@ -373,9 +442,10 @@ fn incompatible(sk: &Skeleton, text: &str, edits: &Edits) -> Option<String> {
         {
             Some("sighting without sighting_of_ref or where_sighted_refs".into())
         }
-        _ => {
-            let id = sk.id.as_ref().map_or("", |s| s.get(text));
-            (!is_supported_id(id)).then(|| format!("type {ty:?} is not imported by OpenCTI"))
+        _ if !kind.supported => {
+            let ty = sk.ty.as_ref().map_or("", |s| s.get(text));
+            Some(format!("type {ty:?} is not imported by OpenCTI"))
         }
+        _ => None,
     }
 }

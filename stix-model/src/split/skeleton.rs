@@ -18,8 +18,10 @@ use crate::{ExternalReference, KillChainPhase, StixObject};
 /// Reads the skeleton of an object from its JSON text.
 pub(super) fn skeleton_of_text(text: &str) -> Result<Skeleton, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let sk = de.deserialize_map(SkeletonVisitor(Spans(text)))?;
+    let mut sk = de.deserialize_map(SkeletonVisitor(Spans(text)))?;
     de.end()?;
+    // `nb_deps` goes right after the `{`: a text with space in front is written again.
+    sk.rewrite |= !text.starts_with('{');
     Ok(sk)
 }
 
@@ -76,16 +78,19 @@ pub(super) struct SkeletonWatch<'t> {
     refs: Vec<(Str, RefValue)>,
     opencti_id: Option<Str>,
     extension_id: Option<Str>,
+    lean: bool,
 }
 
 impl<'t> SkeletonWatch<'t> {
-    pub(super) fn new(text: &'t str) -> Self {
+    /// A watch for a lean read (see [`Watch::lean`]), or, with `lean` false, a full one.
+    pub(super) fn new(text: &'t str, lean: bool) -> Self {
         Self {
             spans: Spans(text),
             sk: Skeleton::default(),
             refs: Vec::new(),
             opencti_id: None,
             extension_id: None,
+            lean,
         }
     }
 
@@ -97,17 +102,24 @@ impl<'t> SkeletonWatch<'t> {
             mut refs,
             opencti_id,
             extension_id,
+            ..
         } = self;
         sk.aliases = opencti_id.into_iter().chain(extension_id).collect();
         refs.sort_by(|a, b| a.0.get(spans.0).cmp(b.0.get(spans.0)));
         sk.refs = refs.into_boxed_slice();
         let (external_references, phases, custom) = object.dedupe_parts();
         sk.rewrite |= dedupe_would_change(external_references, phases, custom);
+        // `nb_deps` goes right after the `{`: a text with space in front is written again.
+        sk.rewrite |= !spans.0.starts_with('{');
         sk
     }
 }
 
 impl<'t> Watch<'t> for SkeletonWatch<'t> {
+    fn lean(&self) -> bool {
+        self.lean
+    }
+
     fn wants(&self, key: &Key) -> bool {
         !matches!(Prop::of(key.as_str()), Prop::Dedupe(_) | Prop::Other)
     }

@@ -114,7 +114,8 @@ pub(super) fn rewritten(
     skeleton: &Skeleton,
     text: &str,
 ) -> Option<Result<String, Dropped>> {
-    if step.edits.is_empty() && !skeleton.rewrite && text.starts_with('{') {
+    // (A text that does not start with `{` has `rewrite` set: the check needs no look at it.)
+    if step.edits.is_empty() && !skeleton.rewrite {
         return None;
     }
     Some(match serde_json::from_str::<Map<String, Value>>(text) {
