@@ -10,9 +10,6 @@
 use anyhow::Context as _;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -25,7 +22,6 @@ use crate::client::ClientAddr;
 
 use crate::db::{Role, User};
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 const KEY_PREFIX: &str = "dfx_";
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -663,69 +659,6 @@ pub fn key_from_basic(value: &str) -> Option<String> {
     let (user, password) = text.split_once(':')?;
     let key = if password.is_empty() { user } else { password };
     (!key.is_empty() && key.len() <= 200).then(|| key.to_owned())
-}
-
-/// The caller of a request with an API key: refuses a request with more than one
-/// `Authorization` header (400), a malformed or unknown key (401), and a user over the rate
-/// limit (429, counted per user across all their keys).
-pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    let address = parts
-        .extensions
-        .get::<ClientAddr>()
-        .copied()
-        .unwrap_or(ClientAddr::UNKNOWN);
-    if crate::client::repeated_authorization(&parts.headers) {
-        tracing::warn!(target: "audit", kind = "auth-refused", %address, reason = "repeated Authorization header");
-        return Err(ApiError::BadRequest(
-            "more than one Authorization header: send exactly one".into(),
-        ));
-    }
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::Unauthorized(
-            "authentication required: send Authorization: Bearer <API key>".into(),
-        ));
-    };
-    let value = value.to_str().ok();
-    let key = value
-        .and_then(key_from_basic)
-        .or_else(|| value.and_then(key_from_header).map(str::to_owned))
-        .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
-    let Some((info, user)) = state.store.api_key_by_hash(&hash_api_key(&key)).await? else {
-        tracing::info!(target: "audit", kind = "auth-refused", %address, reason = "invalid or revoked API key");
-        return Err(ApiError::Unauthorized("invalid or revoked API key".into()));
-    };
-    state.rate_limiter.check(user.id)?;
-    if let Err(e) = state
-        .store
-        .touch_api_key(info.id, info.last_used_at.as_deref())
-        .await
-    {
-        tracing::warn!(error = ?e, "could not record API key use");
-    }
-    let scope = if info.scope == "write" {
-        Scope::Write
-    } else {
-        Scope::Read
-    };
-    Ok(Caller {
-        user,
-        key_id: Some(info.id),
-        scope,
-        address,
-    })
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(c) = parts.extensions.get::<Caller>() {
-            return Ok(c.clone());
-        }
-        let caller = authenticate(parts, state).await?;
-        parts.extensions.insert(caller.clone());
-        Ok(caller)
-    }
 }
 
 #[cfg(test)]

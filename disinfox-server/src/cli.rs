@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use crate::auth;
 use crate::configuration::Settings;
 use crate::db::{Role, Store};
-use crate::startup::{AppState, Application};
+use crate::startup::Application;
+use crate::state::AppState;
 
 /// DISINFOX server: disinformation incidents as STIX 2.1.
 #[derive(Debug, Parser)]
@@ -260,7 +261,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let Some(role) = Role::parse(&role) else {
                 return usage(format!("--role: {role:?} is not admin, analyst or reader"));
             };
-            if !crate::routes::api_valid_email(&email) {
+            if !crate::ops::valid_email(&email) {
                 return usage(format!("--email: {email:?} is not an e-mail address"));
             }
             let stdin = std::io::stdin();
@@ -441,23 +442,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let n = export_all(&state, &mut out).await?;
+            let opts = crate::bundle::options(&state.settings, false)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let n = crate::bundle::export::write_all(&state.store, opts, &mut out).await?;
             out.flush()?;
             eprintln!("exported {n} incidents");
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// Writes every live incident as one bundle, a chunk at a time.
-pub async fn export_all(state: &AppState, out: &mut dyn Write) -> anyhow::Result<usize> {
-    let opts = crate::routes::bundle::options(state, false).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut exporter = crate::export::Exporter::new(state.clone(), Default::default(), opts);
-    while let Some(chunk) = exporter.next_chunk().await? {
-        out.write_all(&chunk)?;
-    }
-    out.write_all(b"\n")?;
-    Ok(exporter.incidents())
 }
 
 async fn demo_accounts(state: &AppState, url: &str) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@
 use stix_model::Timestamp;
 
 use crate::model::{IncidentInput, TechniquePolicy};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How many incidents `serve --demo` and `demo` create.
 pub const DEMO_INCIDENTS: usize = 240;

@@ -16,49 +16,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use stix_model::disarm::{DisarmVersion, TechniqueId};
 use stix_model::extension::{DisinformationIncident, PartialDate};
-use stix_model::{Bundle, CountryCode, Identifier, StixObject, Timestamp};
+use stix_model::{Bundle, CountryCode, StixObject, Timestamp};
 
-use crate::db::jobs::Outcome;
+use crate::db::jobs::{Change, Outcome, Planned};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{is_url, Incident, IncidentInput, TechniquePolicy};
-use crate::startup::AppState;
-
-/// One incident of a file, checked: where it comes from and what to do with it.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    /// `rows 3, 4` for CSV, the STIX id for bundles.
-    pub r#ref: String,
-    /// The incident's name when known.
-    pub name: Option<String>,
-    /// What to do.
-    pub change: Change,
-    /// Accepted but worth knowing.
-    pub warnings: Vec<String>,
-}
-
-/// What to do with a planned incident.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Create or replace the incident `id`; with `by_name`, the live incident of the same
-    /// name and first-seen date (the identity of a CSV row) when there is one.
-    Save {
-        /// The incident's id (derived from name and date for CSV rows).
-        id: Identifier,
-        /// Look the incident up by name and first-seen date first.
-        by_name: bool,
-        /// The checked incident.
-        incident: Box<Incident>,
-        /// Its creation time (kept for an existing incident).
-        created: Timestamp,
-        /// Its `modified` time (STIX): an older or equal version than the stored one is
-        /// reported unchanged.
-        modified: Option<Timestamp>,
-    },
-    /// Revoke (delete) the incident `id`.
-    Revoke(Identifier),
-    /// Change nothing, for these reasons.
-    Reject(Vec<String>),
-}
+use crate::model::{is_url, IncidentInput, TechniquePolicy};
+use crate::state::AppState;
 
 /// A checked file: its incidents in file order, and warnings about the file itself.
 #[derive(Debug, Default)]

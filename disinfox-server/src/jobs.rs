@@ -22,11 +22,11 @@ use serde::Serialize;
 
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth::Caller;
-use crate::db::jobs::{Busy, Job, JobState};
+use crate::db::jobs::{Busy, Change, Job, JobState, Planned};
 use crate::db::{Role, User};
 use crate::error::{ApiError, ApiResult};
-use crate::import::{self, Change, Format, ImportReport, Planned};
-use crate::startup::AppState;
+use crate::import::{self, Format, ImportReport};
+use crate::state::AppState;
 
 /// The URL of a job in the API.
 pub fn api_url(id: &str) -> String {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use stix_model::Timestamp;
+use serde::{Deserialize, Serialize};
+use stix_model::{CountryCode, Timestamp};
 
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth::{self, Caller};
@@ -14,7 +14,7 @@ use crate::configuration::Registration;
 use crate::db::{ApiKeyInfo, Count, Facet, IncidentFilter, Role, Sort, StoredIncident, User};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Incident, IncidentInput, TechniquePolicy};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A checked request for a page of incidents.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,147 @@ pub struct ListRequest {
     pub page: i64,
     /// Items per page, 1–200.
     pub per_page: i64,
+}
+
+/// Query of the incident list (the API's and the web page's).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    pub(crate) q: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) actor: Option<String>,
+    pub(crate) technique: Option<String>,
+    pub(crate) tactic: Option<String>,
+    pub(crate) channel: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) sort: Option<String>,
+    pub(crate) order: Option<String>,
+    pub(crate) page: Option<i64>,
+    pub(crate) per_page: Option<i64>,
+}
+
+/// The last page number a list takes (with 200 per page, 200 million incidents): a larger
+/// one is refused rather than wrapped around to page 1.
+pub const MAX_PAGE: i64 = 1_000_000;
+
+fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            let d = stix_model::extension::PartialDate::parse(s).map_err(|_| {
+                ApiError::BadRequest(format!("{key}: {s:?} is not a date; expected YYYY-MM-DD"))
+            })?;
+            let (y, m, dd) = d.start().date();
+            Ok(Some(format!("{y:04}-{m:02}-{dd:02}")))
+        }
+    }
+}
+
+impl ListQuery {
+    /// The filter part.
+    pub fn filter(&self) -> ApiResult<IncidentFilter> {
+        let country = match self
+            .country
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(c) => Some(
+                CountryCode::lookup(c)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("country: {c:?} is not a country"))
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let technique = match self
+            .technique
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(t) => Some(
+                stix_model::disarm::TechniqueId::parse(t)
+                    .map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "technique: {t:?} is not a DISARM technique id"
+                        ))
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let clean = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(IncidentFilter {
+            q: clean(&self.q),
+            country,
+            actor: clean(&self.actor).map(|a| a.trim_end_matches('*').to_owned()),
+            technique,
+            tactic: clean(&self.tactic),
+            channel: clean(&self.channel),
+            from: check_date("from", self.from.clone())?,
+            to: check_date("to", self.to.clone())?,
+            after_seq: None,
+        })
+    }
+
+    /// The whole request: filters, sort, order and page, checked.
+    pub fn request(&self) -> ApiResult<ListRequest> {
+        let filter = self.filter()?;
+        let sort = match self.sort.as_deref().unwrap_or("modified") {
+            "modified" => Sort::Modified,
+            "created" => Sort::Created,
+            "date" => Sort::Date,
+            "name" => Sort::Name,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "sort: {other:?} is not one of modified, created, date, name"
+                )))
+            }
+        };
+        let descending = match self.order.as_deref().unwrap_or("desc") {
+            "desc" => true,
+            "asc" => false,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "order: {other:?} is not asc or desc"
+                )))
+            }
+        };
+        let per_page = self.per_page.unwrap_or(50);
+        if !(1..=200).contains(&per_page) {
+            return Err(ApiError::BadRequest(
+                "per_page: must be from 1 to 200".into(),
+            ));
+        }
+        let page = self.page.unwrap_or(1);
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(ApiError::BadRequest(format!(
+                "page: must be from 1 to {MAX_PAGE}"
+            )));
+        }
+        Ok(ListRequest {
+            filter,
+            sort,
+            descending,
+            page,
+            per_page,
+        })
+    }
+}
+
+/// Checks an e-mail address's shape.
+pub fn valid_email(e: &str) -> bool {
+    let e = e.trim();
+    matches!(e.split_once('@'), Some((a, b)) if !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.len() <= 254
 }
 
 /// A page of incidents matching a request, and the total that match.
@@ -311,7 +452,7 @@ pub async fn create_user(
 ) -> ApiResult<(User, Option<String>)> {
     caller.require_admin()?;
     let mut fields = BTreeMap::new();
-    if !crate::routes::api_valid_email(email) {
+    if !valid_email(email) {
         fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
     }
     let role = Role::parse(role);
@@ -477,7 +618,7 @@ pub enum Registered {
 
 /// Registers a reader account (the `registration` setting allows it: `approval` makes it
 /// pending, `open` active). Bounded for anonymous callers: a per-address limit
-/// ([`crate::startup::REGISTRATIONS_PER_HOUR`]) before anything else, field checks, and the
+/// ([`crate::state::REGISTRATIONS_PER_HOUR`]) before anything else, field checks, and the
 /// password hashed through the hasher's cap. An e-mail that has an account already gets the
 /// same answer as a new one (and the account is left alone); the audit log tells the
 /// administrators.
@@ -510,7 +651,7 @@ pub async fn register(
     })?;
     let email = email.trim();
     let mut fields = BTreeMap::new();
-    if !crate::routes::api_valid_email(email) {
+    if !valid_email(email) {
         fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
     }
     if password.chars().count() < auth::MIN_PASSWORD {

@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stix_model::disarm::Catalogue;
@@ -15,128 +14,17 @@ use stix_model::CountryCode;
 
 use crate::auth::{Caller, Scope};
 use crate::correlate;
-use crate::db::{Facet, IncidentFilter, Sort, StoredIncident};
+use crate::db::{Facet, IncidentFilter, StoredIncident};
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, Params, PathParams};
 use crate::import;
 use crate::jobs;
 use crate::model::IncidentInput;
-use crate::ops::{self, ListRequest};
-use crate::startup::AppState;
+use crate::ops::{self, ListQuery};
+use crate::state::AppState;
 
 /// The DISARM licence statement shown with DISARM data (API and pages).
 pub const DISARM_ATTRIBUTION: &str = "DISARM framework by the DISARM Foundation, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)";
-
-/// A JSON body parsed into `T`, with malformed bodies answered in the API's error shape.
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("request body too large".into())
-            } else {
-                ApiError::BadRequest(e.body_text())
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-    }
-}
-
-/// Query parameters, answered in the API's error shape when malformed.
-pub struct Params<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(t)| Params(t))
-            .map_err(|e| ApiError::BadRequest(e.body_text()))
-    }
-}
-
-/// Path parameters, answered in the API's error shape when they do not parse: a 404 naming
-/// the value and what an id looks like (never a Rust type), or a 400 for a path that is not
-/// UTF-8. The pages use it too: their error page shows the same message.
-pub struct PathParams<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
-    for PathParams<T>
-{
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(t)| PathParams(t))
-            .map_err(path_error)
-    }
-}
-
-/// The API error of a path parameter that does not parse.
-pub(crate) fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
-    use axum::extract::path::ErrorKind;
-    use axum::extract::rejection::PathRejection;
-    let what = |expected: &str| {
-        if [
-            "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
-        ]
-        .contains(&expected)
-        {
-            "ids in this path are whole numbers"
-        } else {
-            "it is not a valid value here"
-        }
-    };
-    match e {
-        PathRejection::FailedToDeserializePathParams(e) => match e.into_kind() {
-            ErrorKind::ParseErrorAtKey {
-                value,
-                expected_type,
-                ..
-            }
-            | ErrorKind::ParseErrorAtIndex {
-                value,
-                expected_type,
-                ..
-            }
-            | ErrorKind::ParseError {
-                value,
-                expected_type,
-            } => ApiError::NotFound(format!(
-                "no such resource: {value:?}: {}",
-                what(expected_type)
-            )),
-            ErrorKind::InvalidUtf8InPathParam { .. } => {
-                ApiError::BadRequest("the path is not valid UTF-8 once percent-decoded".into())
-            }
-            ErrorKind::DeserializeError { value, .. } => {
-                ApiError::NotFound(format!("no such resource: {value:?}"))
-            }
-            other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
-        },
-        other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
-    }
-}
 
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
     match sqlx::query("SELECT 1").execute(state.store.pool()).await {
@@ -217,139 +105,6 @@ pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
     }
 }
 
-/// Query of the incident list (the API's and the web page's).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ListQuery {
-    pub(crate) q: Option<String>,
-    pub(crate) country: Option<String>,
-    pub(crate) actor: Option<String>,
-    pub(crate) technique: Option<String>,
-    pub(crate) tactic: Option<String>,
-    pub(crate) channel: Option<String>,
-    pub(crate) from: Option<String>,
-    pub(crate) to: Option<String>,
-    pub(crate) sort: Option<String>,
-    pub(crate) order: Option<String>,
-    pub(crate) page: Option<i64>,
-    pub(crate) per_page: Option<i64>,
-}
-
-/// The last page number a list takes (with 200 per page, 200 million incidents): a larger
-/// one is refused rather than wrapped around to page 1.
-pub const MAX_PAGE: i64 = 1_000_000;
-
-fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
-    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => {
-            let d = stix_model::extension::PartialDate::parse(s).map_err(|_| {
-                ApiError::BadRequest(format!("{key}: {s:?} is not a date; expected YYYY-MM-DD"))
-            })?;
-            let (y, m, dd) = d.start().date();
-            Ok(Some(format!("{y:04}-{m:02}-{dd:02}")))
-        }
-    }
-}
-
-impl ListQuery {
-    /// The filter part.
-    pub fn filter(&self) -> ApiResult<IncidentFilter> {
-        let country = match self
-            .country
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(c) => Some(
-                CountryCode::lookup(c)
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("country: {c:?} is not a country"))
-                    })?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let technique = match self
-            .technique
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(t) => Some(
-                stix_model::disarm::TechniqueId::parse(t)
-                    .map_err(|_| {
-                        ApiError::BadRequest(format!(
-                            "technique: {t:?} is not a DISARM technique id"
-                        ))
-                    })?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let clean = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        Ok(IncidentFilter {
-            q: clean(&self.q),
-            country,
-            actor: clean(&self.actor).map(|a| a.trim_end_matches('*').to_owned()),
-            technique,
-            tactic: clean(&self.tactic),
-            channel: clean(&self.channel),
-            from: check_date("from", self.from.clone())?,
-            to: check_date("to", self.to.clone())?,
-            after_seq: None,
-        })
-    }
-
-    /// The whole request: filters, sort, order and page, checked.
-    pub fn request(&self) -> ApiResult<ListRequest> {
-        let filter = self.filter()?;
-        let sort = match self.sort.as_deref().unwrap_or("modified") {
-            "modified" => Sort::Modified,
-            "created" => Sort::Created,
-            "date" => Sort::Date,
-            "name" => Sort::Name,
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "sort: {other:?} is not one of modified, created, date, name"
-                )))
-            }
-        };
-        let descending = match self.order.as_deref().unwrap_or("desc") {
-            "desc" => true,
-            "asc" => false,
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "order: {other:?} is not asc or desc"
-                )))
-            }
-        };
-        let per_page = self.per_page.unwrap_or(50);
-        if !(1..=200).contains(&per_page) {
-            return Err(ApiError::BadRequest(
-                "per_page: must be from 1 to 200".into(),
-            ));
-        }
-        let page = self.page.unwrap_or(1);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(ApiError::BadRequest(format!(
-                "page: must be from 1 to {MAX_PAGE}"
-            )));
-        }
-        Ok(ListRequest {
-            filter,
-            sort,
-            descending,
-            page,
-            per_page,
-        })
-    }
-}
-
 pub(crate) async fn list_incidents(
     State(state): State<AppState>,
     _caller: Caller,
@@ -384,16 +139,12 @@ pub(crate) async fn create_incident(
         .into_response())
 }
 
-pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StoredIncident> {
-    ops::load_incident(state, id).await
-}
-
 pub(crate) async fn get_incident(
     State(state): State<AppState>,
     _caller: Caller,
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<IncidentView>> {
-    let s = load(&state, &id).await?;
+    let s = ops::load_incident(&state, &id).await?;
     Ok(Json(view(
         &s,
         Catalogue::builtin(state.settings.disarm_version),
@@ -433,7 +184,7 @@ pub(crate) async fn related(
     PathParams(id): PathParams<String>,
     Params(q): Params<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
-    let s = load(&state, &id).await?;
+    let s = ops::load_incident(&state, &id).await?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
     let items = correlate::related(&state.store, &s, limit).await?;
     Ok(Json(json!({"items": items})))
@@ -623,14 +374,6 @@ pub(crate) struct NewUser {
     role: String,
     #[serde(default)]
     password: Option<String>,
-}
-
-/// Checks an e-mail address's shape.
-pub fn valid_email(e: &str) -> bool {
-    let e = e.trim();
-    matches!(e.split_once('@'), Some((a, b)) if !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.len() <= 254
 }
 
 pub(crate) async fn create_user(

@@ -15,9 +15,9 @@ use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth;
 use crate::db::Role;
 use crate::error::ApiError;
+use crate::http::extract::PathParams;
 use crate::ops;
-use crate::routes::api::PathParams;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "landing.html")]

@@ -9,7 +9,7 @@ use super::session::Ctx;
 use super::views::{render, render_status, short_time_text, Layout, PageResult};
 use crate::audit::AuditKind;
 use crate::db::audit::{AuditEntry, AuditFilter};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Entries per page.
 const PER_PAGE: i64 = 50;

@@ -20,11 +20,13 @@ use super::views::{
 use crate::correlate::{self, Related};
 use crate::db::{Count, Facet, StoredIncident};
 use crate::error::ApiError;
+use crate::http::download;
+use crate::http::extract::PathParams;
 use crate::import;
 use crate::jobs;
 use crate::ops;
-use crate::routes::api::{ListQuery, PathParams};
-use crate::startup::AppState;
+use crate::ops::ListQuery;
+use crate::state::AppState;
 
 fn catalogue(state: &AppState) -> &'static Catalogue {
     Catalogue::builtin(state.settings.disarm_version)
@@ -646,8 +648,7 @@ pub(crate) async fn detail(
     } else {
         correlate::related(&state.store, &s, 10).await?
     };
-    let bundle =
-        crate::routes::bundle::builder_with(&state, std::slice::from_ref(&s), false)?.build();
+    let bundle = crate::bundle::of_incident(&state.settings, &s, false)?;
     let bytes = bundle.to_vec().map_err(PageError::internal)?;
     let bundle_json = serde_json::from_slice::<serde_json::Value>(&bytes)
         .and_then(|v| serde_json::to_string_pretty(&v))
@@ -674,7 +675,7 @@ pub(crate) async fn bundle_download(
     ctx: Ctx,
     PathParams(id): PathParams<String>,
 ) -> Result<Response, PageError> {
-    crate::routes::bundle::incident_bundle_download(&state, &id, false)
+    download::incident_bundle(&state, &id, false)
         .await
         .map_err(|e| PageError::from(e).with(&ctx))
 }
@@ -684,7 +685,7 @@ pub(crate) async fn layer_download(
     ctx: Ctx,
     PathParams(id): PathParams<String>,
 ) -> Result<Response, PageError> {
-    crate::routes::navigator::incident_layer_response(&state, &id)
+    download::incident_layer(&state, &id)
         .await
         .map_err(|e| PageError::from(e).with(&ctx))
 }
@@ -694,7 +695,10 @@ pub(crate) async fn heatmap_download(
     ctx: Ctx,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    crate::routes::navigator::filtered_layer_response(&state, &filters_only(&q))
+    let filter = filters_only(&q)
+        .filter()
+        .map_err(|e| PageError::from(e).with(&ctx))?;
+    download::filtered_layer(&state, &filter)
         .await
         .map_err(|e| PageError::from(e).with(&ctx))
 }

@@ -20,8 +20,8 @@ use super::views::PageError;
 use crate::auth::{self, Caller, Scope};
 use crate::client::ClientAddr;
 use crate::db::{Role, User};
-use crate::routes::Access;
-use crate::startup::AppState;
+use crate::http::Access;
+use crate::state::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "dfx_session";

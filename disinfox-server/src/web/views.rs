@@ -14,7 +14,7 @@ use super::session::Ctx;
 use crate::configuration::Registration;
 use crate::db::{Role, StoredIncident};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The signed-in user as the layout shows it.
 #[derive(Debug, Clone)]
@@ -231,7 +231,7 @@ pub(crate) async fn error_page_for(state: &AppState, res: Response) -> Response 
             let api_message = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .filter(|m| m != crate::routes::NO_SUCH_RESOURCE);
+                .filter(|m| m != crate::http::NO_SUCH_RESOURCE);
             match status {
                 _ if api_message.is_some() => api_message.unwrap_or_default(),
                 StatusCode::NOT_FOUND => "There is no such page.".to_owned(),

@@ -1,6 +1,7 @@
 //! Authentication and roles: every data route needs a key; roles and scopes are enforced.
 
-use disinfox_server::routes::{openapi_document, routes, Access, Protocol};
+use disinfox_server::http::Access;
+use disinfox_server::routes::{openapi_document, routes, Protocol};
 use disinfox_server::web::pages;
 use reqwest::header::LOCATION;
 use reqwest::Method;

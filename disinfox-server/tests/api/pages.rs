@@ -1,6 +1,6 @@
 //! The web pages over plain HTTP: sessions, cookies, CSRF, roles, escaping, error pages.
 
-use disinfox_server::routes::Access;
+use disinfox_server::http::Access;
 use disinfox_server::web::pages;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::Response;

@@ -1,7 +1,8 @@
 //! Running in public: hostile and careless clients (sign-in floods, locks, proxies, broken
 //! requests), self-service accounts, public reading, quotas and the audit log.
 
-use disinfox_server::routes::{routes, Access};
+use disinfox_server::http::Access;
+use disinfox_server::routes::routes;
 use disinfox_server::web::pages;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::{Method, Response};

@@ -2,7 +2,8 @@
 
 use disinfox_server::configuration::Settings;
 use disinfox_server::db::{Role, User};
-use disinfox_server::startup::{AppState, Application};
+use disinfox_server::startup::Application;
+use disinfox_server::state::AppState;
 use serde_json::Value;
 
 pub struct TestApp {
