@@ -193,7 +193,7 @@ impl AuditEvent {
     /// e-mail address, since people type passwords into the wrong field.
     pub fn tried(mut self, email: &str) -> Self {
         let email = email.trim();
-        self.actor = if crate::ops::valid_email(email) {
+        self.actor = if crate::auth::valid_email(email) {
             clip(email)
         } else {
             "(not an e-mail address)".to_owned()

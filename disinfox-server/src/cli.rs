@@ -261,7 +261,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let Some(role) = Role::parse(&role) else {
                 return usage(format!("--role: {role:?} is not admin, analyst or reader"));
             };
-            if !crate::ops::valid_email(&email) {
+            if !crate::auth::valid_email(&email) {
                 return usage(format!("--email: {email:?} is not an e-mail address"));
             }
             let stdin = std::io::stdin();

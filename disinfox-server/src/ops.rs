@@ -164,14 +164,6 @@ impl ListQuery {
     }
 }
 
-/// Checks an e-mail address's shape.
-pub fn valid_email(e: &str) -> bool {
-    let e = e.trim();
-    matches!(e.split_once('@'), Some((a, b)) if !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.len() <= 254
-}
-
 /// A page of incidents matching a request, and the total that match.
 pub async fn list_incidents(
     state: &AppState,
@@ -452,7 +444,7 @@ pub async fn create_user(
 ) -> ApiResult<(User, Option<String>)> {
     caller.require_admin()?;
     let mut fields = BTreeMap::new();
-    if !valid_email(email) {
+    if !auth::valid_email(email) {
         fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
     }
     let role = Role::parse(role);
@@ -651,7 +643,7 @@ pub async fn register(
     })?;
     let email = email.trim();
     let mut fields = BTreeMap::new();
-    if !valid_email(email) {
+    if !auth::valid_email(email) {
         fields.insert("email".to_owned(), "is not an e-mail address".to_owned());
     }
     if password.chars().count() < auth::MIN_PASSWORD {
