@@ -189,6 +189,12 @@ impl AuditEvent {
         self
     }
 
+    /// Done by the operator of the server (`what`: the command line, the start of the server).
+    pub fn by_operator(mut self, what: &str) -> Self {
+        self.actor = clip(&format!("operator ({what})"));
+        self
+    }
+
     /// Tried with this e-mail (sign-in, registration): kept only when it looks like an
     /// e-mail address, since people type passwords into the wrong field.
     pub fn tried(mut self, email: &str) -> Self {

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use stix_model::{Identifier, Timestamp};
 use tokio::sync::Mutex;
 
-use crate::model::Incident;
+use crate::model::{Incident, IncidentInput};
 
 pub mod audit;
 pub mod backup;
@@ -237,6 +237,11 @@ impl Store {
     /// The pool (for health checks).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Closes every connection, once the ones in use are given back.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     // ---- users -------------------------------------------------------------------------
@@ -612,8 +617,9 @@ impl Store {
             revoked: r.try_get::<i64, _>("revoked")? != 0,
             change_seq: r.try_get("change_seq")?,
             changed_at: r.try_get("changed_at")?,
-            incident: serde_json::from_str(&data)
-                .with_context(|| format!("stored incident {id}"))?,
+            incident: Incident::from_stored(
+                serde_json::from_str(&data).with_context(|| format!("stored incident {id}"))?,
+            ),
         })
     }
 
@@ -1142,8 +1148,8 @@ impl Store {
             .await?;
         for r in rows {
             let data: String = r.try_get("data")?;
-            let inc: Incident = serde_json::from_str(&data)?;
-            if inc.input.first_seen.as_deref() == first_seen {
+            let inc: IncidentInput = serde_json::from_str(&data)?;
+            if inc.first_seen.as_deref() == first_seen {
                 return Ok(Some(r.try_get("id")?));
             }
         }

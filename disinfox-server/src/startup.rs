@@ -25,13 +25,13 @@ impl Application {
         for id in store.fail_interrupted_jobs().await? {
             tracing::warn!(job = %id, "import job interrupted by a stop; marked failed");
         }
-        if let Some(key) = &settings.connector_api_key {
-            provision_connector_key(&store, key).await?;
-        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
         let state = AppState::new(store, settings)?;
+        if let Some(key) = state.settings.connector_api_key.clone() {
+            crate::ops::provision_connector_key(&state, &key).await?;
+        }
         Ok(Self { listener, state })
     }
 
@@ -59,48 +59,6 @@ impl Application {
         .await
         .context("serving HTTP")
     }
-}
-
-/// The user owning the provisioned connector key.
-pub const CONNECTOR_USER: &str = "opencti-connector@disinfox.local";
-
-/// Makes sure `key` (the `connector_api_key` setting) is a read key of the reader
-/// [`CONNECTOR_USER`], so a deployment can hand the same secret to the server and to the
-/// connector. Idempotent; the key is stored as a hash like every other key.
-pub async fn provision_connector_key(store: &Store, key: &str) -> anyhow::Result<()> {
-    let hash = crate::auth::hash_api_key(key);
-    match store.api_key_status(&hash).await? {
-        Some((_, false)) => return Ok(()),
-        Some((id, true)) => anyhow::bail!(
-            "DISINFOX_CONNECTOR_API_KEY: this key was revoked (or its user disabled); choose a new one (key id {id})"
-        ),
-        None => {}
-    }
-    let user = match store.user_by_email(CONNECTOR_USER).await? {
-        Some((u, _)) => u,
-        None => {
-            let password = crate::auth::hash_password(&crate::auth::generate_password()?)?;
-            store
-                .create_user(CONNECTOR_USER, &password, crate::db::Role::Reader)
-                .await?
-                .context("creating the connector's user")?
-        }
-    };
-    let prefix: String = key.chars().take(8).collect();
-    store
-        .create_api_key(
-            user.id,
-            "OpenCTI connector (DISINFOX_CONNECTOR_API_KEY)",
-            &prefix,
-            &hash,
-            "read",
-        )
-        .await?;
-    tracing::info!(
-        user = CONNECTOR_USER,
-        "provisioned the connector's read key"
-    );
-    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (`docker stop`).

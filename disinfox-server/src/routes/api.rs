@@ -75,7 +75,7 @@ pub struct IncidentView {
 }
 
 pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
-    let input = s.incident.input.clone();
+    let input = s.incident.to_input();
     let technique_details = input
         .techniques
         .iter()

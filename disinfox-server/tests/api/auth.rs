@@ -434,7 +434,7 @@ async fn a_provisioned_connector_key_reads_and_cannot_write() {
         .unwrap();
     assert_eq!(w.status(), 403, "a read key does not write");
     // Provisioning again (a restart) keeps one key.
-    disinfox_server::startup::provision_connector_key(&app.state.store, key)
+    disinfox_server::ops::provision_connector_key(&app.state, key)
         .await
         .unwrap();
     let keys = app.state.store.api_keys(None).await.unwrap();
@@ -450,6 +450,6 @@ async fn a_provisioned_connector_key_reads_and_cannot_write() {
         .revoke_api_key(provisioned[0].id, None)
         .await
         .unwrap();
-    let again = disinfox_server::startup::provision_connector_key(&app.state.store, key).await;
+    let again = disinfox_server::ops::provision_connector_key(&app.state, key).await;
     assert!(again.unwrap_err().to_string().contains("revoked"));
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod backup;
 mod bundle;
+mod cli;
 mod imports;
 mod incidents;
 mod jobs;
