@@ -88,12 +88,6 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
 impl ApiError {
     /// The status code.
     pub fn status(&self) -> StatusCode {

@@ -27,7 +27,7 @@ use crate::state::AppState;
 pub const DISARM_ATTRIBUTION: &str = "DISARM framework by the DISARM Foundation, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)";
 
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
+    match state.store.ping().await {
         Ok(_) => {
             Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
         }

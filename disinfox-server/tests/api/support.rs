@@ -236,7 +236,7 @@ impl Binary {
             .create_api_key(user.id, "test", &secret[..12], &key_hash, "write")
             .await
             .unwrap();
-        store.pool().close().await;
+        store.close().await;
         secret
     }
 
