@@ -1,9 +1,9 @@
-"""Time Python stix2.parse on the same files the Rust throughput bench uses.
+"""The anchor of the parse+serialize rows of bench/stix-model.sh: Python stix2 on a file.
 
-    .venv/bin/python bench/python_stix2.py FILE [FILE ...]
+    bench/out/pyvenv/bin/python bench/python_stix2.py FILE [RUNS]
 
-Prints, per file, MB, the median time of parse (stix2.parse, allow_custom=True) + serialize
-over a few runs, and MB/s. bench/stix-model.sh runs it next to the Rust bench.
+Prints the median time of stix2.parse (allow_custom=True) and of parse + serialize, and MB/s.
+The last field of the line is the parse + serialize median in seconds (read by the script).
 """
 import statistics
 import sys
@@ -26,10 +26,10 @@ def run(path: str, runs: int) -> None:
         parse_times.append(t1 - t)
         total_times.append(t2 - t)
     p, tot = statistics.median(parse_times), statistics.median(total_times)
-    print(f"{path}: {mb:.1f} MB, {len(bundle.objects)} objects; python stix2.parse median {p:.2f} s = "
-          f"{mb / p:.2f} MB/s; parse+serialize {tot:.2f} s = {mb / tot:.2f} MB/s ({runs} runs)", flush=True)
+    print(f"{path}: {mb:.1f} MB, {len(bundle.objects)} objects; python stix2 median of {runs}: parse "
+          f"{p:.2f} s ({mb / p:.2f} MB/s); parse+serialize {tot:.2f} s ({mb / tot:.2f} MB/s) {tot:.3f}",
+          flush=True)
 
 
 if __name__ == "__main__":
-    for p in sys.argv[1:]:
-        run(p, 3 if len(open(p, "rb").read()) < 5_000_000 else 1)
+    run(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3)

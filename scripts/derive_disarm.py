@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Derive the DISARM catalogue that stix-model embeds from a DISARM STIX 2.1 bundle.
 
-    python3 scripts/derive_disarm.py ../shared/data/disarm/DISARM-1.7.json 1.7 > stix-model/data/disarm-1.7.tsv
-    python3 scripts/derive_disarm.py ../shared/data/disarm/DISARM-1.6.json 1.6 > stix-model/data/disarm-1.6.tsv
+    python3 scripts/derive_disarm.py "$DISINFOX_DISARM_DIR/DISARM-1.7.json" 1.7 > stix-model/data/disarm-1.7.tsv
+    python3 scripts/derive_disarm.py "$DISINFOX_DISARM_DIR/DISARM-1.6.json" 1.6 > stix-model/data/disarm-1.6.tsv
 
 Only ids, names, tactics, phases, the matrix column order and page URLs are taken (no
 descriptions). Techniques and tactics are keyed on DISARM ids (T0002, TA01), never on DISARM's
 STIX ids, which change between versions. The data stays CC BY-SA 4.0 (DISARM Foundation).
 Phases are not in the STIX data: the table below is from the DISARM framework pages
-("Belongs to phase"), as summarised in shared/reference/stix-disarm-opencti.md §5.4.
+("Belongs to phase"), as docs/disarm.md §4 records them.
 """
 import json
 import sys

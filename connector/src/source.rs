@@ -2,15 +2,16 @@
 //!
 //! Every request has a timeout. Connection errors, timeouts, 5xx, 429 and 408 answers are
 //! retried with exponential back-off and jitter, a bounded number of times; any other 4xx is
-//! reported at once (it will not get better by asking again). Objects that are not valid STIX are reported and
-//! skipped, not fatal; a body that is not a bundle at all is an error.
+//! reported at once (it will not get better by asking again). How an answer is read and checked
+//! is in `page.rs`: objects that are not valid STIX are reported and skipped, not fatal; a body
+//! that is not a bundle at all is an error.
 
 use std::time::Duration;
 
-use stix_model::{Bundle, Violation};
-
 use crate::configuration::Secret;
+pub use crate::page::Page;
 pub use crate::retry::RetryPolicy;
+use crate::seen::SeenSet;
 
 /// What went wrong fetching a page.
 #[derive(Debug, thiserror::Error)]
@@ -42,26 +43,6 @@ pub enum SourceError {
     /// The answer is not a STIX bundle.
     #[error("the DISINFOX server's answer is not a STIX bundle: {0}")]
     Malformed(String),
-}
-
-/// One page of the bundle endpoint.
-#[derive(Debug)]
-pub struct Page {
-    /// The valid objects (parsed and checked by stix-model), as compact JSON text, in the
-    /// server's order.
-    pub objects: Vec<String>,
-    /// How many of them are incidents.
-    pub incidents: u64,
-    /// The newest `modified` among them.
-    pub newest_modified: Option<stix_model::Timestamp>,
-    /// Objects left out because they are not valid STIX, with why.
-    pub invalid: Vec<Violation>,
-    /// The cursor to continue from (also after the last page).
-    pub next_cursor: Option<String>,
-    /// The server's high-water mark (a change time).
-    pub high_water_mark: Option<String>,
-    /// Whether another page is ready now.
-    pub more: bool,
 }
 
 /// A client of the bundle endpoint.
@@ -107,11 +88,23 @@ impl Source {
     }
 
     /// Fetches the page after `cursor` (or, with no cursor, after `newer_than`, or from the
-    /// beginning).
+    /// beginning), every object checked.
     pub async fn fetch(
         &self,
         cursor: Option<&str>,
         newer_than: Option<&str>,
+    ) -> Result<Page, SourceError> {
+        self.fetch_with(cursor, newer_than, &mut SeenSet::new(0))
+            .await
+    }
+
+    /// [`Source::fetch`], recognising the objects OpenCTI accepted earlier in the run (`seen`)
+    /// by their text: those are not checked again (see [`Page`]).
+    pub async fn fetch_with(
+        &self,
+        cursor: Option<&str>,
+        newer_than: Option<&str>,
+        seen: &mut SeenSet,
     ) -> Result<Page, SourceError> {
         let mut query: Vec<(&str, String)> = vec![
             ("limit", self.page_size.to_string()),
@@ -199,48 +192,11 @@ impl Source {
                     })
                 }
             }
-            // Each object is parsed (and so checked) on its own and handed on as compact JSON
-            // text at once, so a page is held as text only, about its size on the wire.
-            // References to objects of other pages are fine here; invalid objects are not.
-            let mut objects = Vec::new();
-            let mut invalid = Vec::new();
-            let mut incidents = 0;
-            let mut newest_modified = None;
-            let mut scratch = Vec::new();
-            let streamed = Bundle::stream(&body[..], |o| {
-                match o {
-                    Ok(o) => {
-                        incidents += u64::from(o.object_type() == "incident");
-                        newest_modified = newest_modified.max(o.modified());
-                        scratch.clear();
-                        if serde_json::to_writer(&mut scratch, &o).is_ok() {
-                            // Exactly sized, with room for the `nb_deps` the split puts in.
-                            let mut text = String::with_capacity(scratch.len() + 24);
-                            text.push_str(&String::from_utf8_lossy(&scratch));
-                            objects.push(text);
-                        }
-                    }
-                    Err(v) => invalid.extend(v),
-                }
-                Ok(())
-            });
-            drop(body);
-            match streamed {
-                Ok(_) => {}
-                // The bundle's own properties are wrong (its id, a spec_version): reported,
-                // the objects go on.
-                Err(stix_model::Error::Invalid(v)) => invalid.extend(v),
-                Err(e) => return Err(SourceError::Malformed(e.to_string())),
-            }
-            return Ok(Page {
-                objects,
-                incidents,
-                newest_modified,
-                invalid,
-                next_cursor,
-                high_water_mark,
-                more,
-            });
+            let mut page = Page::read(Vec::from(body), seen)?;
+            page.next_cursor = next_cursor;
+            page.high_water_mark = high_water_mark;
+            page.more = more;
+            return Ok(page);
         }
         Err(SourceError::Unavailable { attempts, last })
     }

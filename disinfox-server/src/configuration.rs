@@ -562,6 +562,9 @@ const IGNORED_ENV: &[&str] = &[
     "DISINFOX_TEST_AMQP_URL",
     "DISINFOX_PYTHON",
     "DISINFOX_TEST_LOG",
+    // Where the tests find the published DISARM bundles, and whether they must (docs/disarm.md §1).
+    "DISINFOX_DISARM_DIR",
+    "DISINFOX_REQUIRE_DISARM",
 ];
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //!
 //! - one incident: [`incident_counts`] (score 1 per technique it uses), then [`layer`];
 //! - any set of incidents, or all of them: [`crate::db::Store::technique_counts`] under an
-//!   [`IncidentFilter`](crate::db::IncidentFilter) (score = number of matching incidents using
+//!   [`IncidentFilter`] (score = number of matching incidents using
 //!   the technique), then [`layer`]; [`filtered_layer`] does both.
 //!
 //! Following the heatmap recipe of the reference (`stix-disarm-opencti.md` §6): one entry per

@@ -378,7 +378,7 @@ const MAX_WINDOWS: usize = 10;
 /// With `match[id]`, the objects are looked up (an incident by its id, a relationship or
 /// shared object in the object index): the work is bounded by the ids asked for, whatever
 /// the size of the collection. Otherwise the collection is read window by window from
-/// `after`, at most [`MAX_WINDOWS`] windows per request.
+/// `after`, at most `MAX_WINDOWS` windows per request.
 pub async fn page(
     state: &AppState,
     after: &Position,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -97,9 +98,17 @@ def imported_with_unknown_technique(server: str, key: str, template_id: str) -> 
             o["id"] = f"incident--{uuid.uuid4()}"
             o["name"] = "Imported incident with a technique DISARM 1.7 lacks"
             o["extensions"][EXTENSION]["unknown_techniques"] = ["T0007"]
-    report = call(server, key, "POST", "/api/v1/import", {**bundle, "objects": objects})
-    if len(report.get("created", [])) != 1:
-        raise SystemExit(f"generate.py: the STIX import created nothing: {report}")
+    job = call(server, key, "POST", "/api/v1/import", {**bundle, "objects": objects})
+    # Imports run as jobs (202 + the job's URL): follow it until it is over.
+    deadline = time.monotonic() + 60
+    while job.get("state") not in ("succeeded", "failed"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"generate.py: the STIX import job did not finish in 60 s: {job}")
+        time.sleep(0.2)
+        job = call(server, key, "GET", job["url"])
+    report = job.get("report") or {}
+    if job["state"] != "succeeded" or len(report.get("created", [])) != 1:
+        raise SystemExit(f"generate.py: the STIX import created nothing: {job}")
 
 
 def call(server: str, key: str, method: str, path: str, body: dict | None = None):

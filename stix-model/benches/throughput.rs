@@ -54,15 +54,20 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
     times[runs / 2]
 }
 
+#[path = "../tests/it/published.rs"]
+#[allow(dead_code)]
+mod published;
+
 fn main() {
-    let disarm = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/disarm/DISARM-1.7.json"
-    ))
-    .unwrap();
+    // DISINFOX_DISARM_DIR, as for the tests; without the bundle its row is skipped.
+    let disarm = published::disarm_bundle("1.7", "throughput bench on DISARM 1.7");
     let big = generated(100_000);
     let big_objects = Bundle::from_slice(&big).unwrap().objects.len();
-    let inputs = [("disarm-1.7", &disarm), ("generated-100k", &big)];
+    let mut inputs = Vec::new();
+    if let Some(d) = &disarm {
+        inputs.push(("disarm-1.7", d));
+    }
+    inputs.push(("generated-100k", &big));
 
     // SUMMARY_ONLY=1 skips criterion's runs and prints only the summary.
     let full = std::env::var_os("SUMMARY_ONLY").is_none();

@@ -10,9 +10,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::fields::Entries;
+use crate::object::ObjectSeed;
 use crate::validate::Report;
-use crate::{Error, Identifier, StixObject, Violation};
+use crate::write::Obj;
+use crate::{Error, Identifier, StixObject, Timestamp, Violation};
 
 /// A STIX 2.1 bundle: `{"type": "bundle", "id": …, "objects": […]}`.
 ///
@@ -72,7 +73,18 @@ impl Bundle {
     /// Parses a bundle strictly: the first invalid object fails the parse, with every
     /// violation of that object in the error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
-        Ok(serde_json::from_slice(bytes)?)
+        // UTF-8 checked once for the whole input (fast), not string by string; input that is
+        // not UTF-8 is read as bytes, for serde_json's error with its position.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Ok(serde_json::from_slice(bytes)?);
+        };
+        // Room for the objects up front, from the size of the input (objects of 512 bytes
+        // and more, as STIX objects mostly are, fit): the list is not copied as it grows.
+        let objects = Vec::with_capacity(bytes.len() / 512);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let bundle = Self::read_strict(&mut de, objects)?;
+        de.end()?;
+        Ok(bundle)
     }
 
     /// Parses a bundle strictly from a reader (wrap files in a `BufReader`).
@@ -88,8 +100,8 @@ impl Bundle {
         let mut report = Report::default();
         let mut de = serde_json::Deserializer::from_reader(reader);
         let head = de.deserialize_map(BundleVisitor {
-            on_object: |m: Entries| {
-                match StixObject::from_entries(m) {
+            on_object: |o: Result<StixObject, Vec<Violation>>| {
+                match o {
                     Ok(o) => objects.push(o),
                     Err(v) => report.violations.extend(v),
                 }
@@ -111,7 +123,7 @@ impl Bundle {
     ) -> Result<Self, Error> {
         let mut de = serde_json::Deserializer::from_reader(reader);
         let head = de.deserialize_map(BundleVisitor {
-            on_object: |m| on_object(StixObject::from_entries(m)),
+            on_object: &mut on_object,
         })?;
         de.end()?;
         let (bundle, v) = head.into_bundle(Vec::new());
@@ -136,30 +148,39 @@ impl Bundle {
     /// same `modified`.
     pub fn check_references(&self) -> Vec<Violation> {
         let mut out = Vec::new();
-        // Sorted (id, modified) pairs: a binary search answers "is it here", and equal
-        // neighbours are duplicates. Faster than a tree of strings on large bundles.
-        let mut present: Vec<(&str, Option<crate::Timestamp>)> = self
+        // The objects sorted by the end of their id (a 128-bit number, cheap to compare), then
+        // id and modified: equal neighbours are duplicates, and a binary search on the number
+        // answers "is it here".
+        let mut present: Vec<(u128, &str, Option<Timestamp>)> = self
             .objects
             .iter()
-            .map(|o| (o.id(), o.modified()))
+            .map(|o| (uuid_key(o.id()), o.id(), o.modified()))
             .collect();
         present.sort_unstable();
         for w in present.windows(2) {
             if w[0] == w[1] {
                 out.push(Violation::new(
-                    Some(w[0].0),
+                    Some(w[0].1),
                     "",
                     "appears twice in the bundle with the same modified time",
                 ));
             }
         }
+        let keys: Vec<u128> = present.iter().map(|p| p.0).collect();
+        let is_present = |r: &str| {
+            let key = uuid_key(r);
+            let at = keys.partition_point(|k| *k < key);
+            present[at..]
+                .iter()
+                .take_while(|p| p.0 == key)
+                .any(|p| p.1 == r)
+        };
         let mut refs = Vec::new();
         for o in &self.objects {
             refs.clear();
             o.collect_references(&mut refs);
             for (prop, r) in &refs {
-                let found = present.partition_point(|(id, _)| id < r);
-                if present.get(found).is_none_or(|(id, _)| id != r) {
+                if !is_present(r) {
                     out.push(Violation::new(
                         Some(o.id()),
                         *prop,
@@ -171,14 +192,53 @@ impl Bundle {
         out
     }
 
-    /// Writes compact JSON.
-    pub fn to_writer<W: Write>(&self, w: W) -> Result<(), Error> {
-        Ok(serde_json::to_writer(w, self)?)
+    /// Writes compact JSON (what `serde_json::to_writer` writes, written directly), in pieces
+    /// of about 64 KiB.
+    pub fn to_writer<W: Write>(&self, mut w: W) -> Result<(), Error> {
+        let mut buf = Vec::with_capacity(CHUNK + 4096);
+        self.write_json(&mut buf, |buf| {
+            if buf.len() >= CHUNK {
+                w.write_all(buf)?;
+                buf.clear();
+            }
+            Ok(())
+        })?;
+        w.write_all(&buf)?;
+        Ok(())
     }
 
-    /// Compact JSON bytes.
+    /// Compact JSON bytes (what `serde_json::to_vec` gives, written directly).
     pub fn to_vec(&self) -> Result<Vec<u8>, Error> {
-        Ok(serde_json::to_vec(self)?)
+        // About the size of typical objects, so that the buffer rarely grows (and is copied).
+        let mut out = Vec::with_capacity(256 + self.objects.len() * 640);
+        self.write_json(&mut out, |_| Ok(()))?;
+        Ok(out)
+    }
+
+    /// Writes the bundle into `out`, calling `flush` after each object.
+    fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        mut flush: impl FnMut(&mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut o = Obj::begin(out);
+        o.type_name("bundle");
+        o.field("id", &self.id)?;
+        if !self.objects.is_empty() {
+            o.key("objects");
+            o.out().push(b'[');
+            for (i, object) in self.objects.iter().enumerate() {
+                if i > 0 {
+                    o.out().push(b',');
+                }
+                object.write_json(o.out())?;
+                flush(o.out())?;
+            }
+            o.out().push(b']');
+        }
+        o.custom(&self.custom)?;
+        o.end();
+        Ok(())
     }
 
     /// Indented JSON text.
@@ -191,6 +251,19 @@ impl Bundle {
         self.objects.iter().find(|o| o.id() == id)
     }
 }
+
+/// The last 16 bytes of an id (its UUID's last part) as a number: a cheap sort key, on which
+/// ids rarely agree.
+fn uuid_key(id: &str) -> u128 {
+    let b = id.as_bytes();
+    let tail = &b[b.len().saturating_sub(16)..];
+    let mut buf = [0u8; 16];
+    buf[16 - tail.len()..].copy_from_slice(tail);
+    u128::from_be_bytes(buf)
+}
+
+/// The size of the pieces [`Bundle::to_writer`] writes.
+const CHUNK: usize = 64 * 1024;
 
 fn fixed_bundle_id() -> Identifier {
     match Identifier::parse("bundle--00000000-0000-4000-8000-000000000000") {
@@ -262,7 +335,7 @@ struct BundleVisitor<F> {
 
 impl<'de, F> Visitor<'de> for BundleVisitor<F>
 where
-    F: FnMut(Entries) -> Result<(), String>,
+    F: FnMut(Result<StixObject, Vec<Violation>>) -> Result<(), String>,
 {
     type Value = Head;
 
@@ -301,7 +374,7 @@ struct ObjectsSeed<'a, F>(&'a mut F);
 
 impl<'de, F> DeserializeSeed<'de> for ObjectsSeed<'_, F>
 where
-    F: FnMut(Entries) -> Result<(), String>,
+    F: FnMut(Result<StixObject, Vec<Violation>>) -> Result<(), String>,
 {
     type Value = usize;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
@@ -311,7 +384,7 @@ where
 
 impl<'de, F> Visitor<'de> for ObjectsSeed<'_, F>
 where
-    F: FnMut(Entries) -> Result<(), String>,
+    F: FnMut(Result<StixObject, Vec<Violation>>) -> Result<(), String>,
 {
     type Value = usize;
 
@@ -321,7 +394,7 @@ where
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        while let Some(obj) = seq.next_element::<Entries>()? {
+        while let Some(obj) = seq.next_element_seed(ObjectSeed)? {
             n += 1;
             (self.0)(obj).map_err(de::Error::custom)?;
         }
@@ -331,11 +404,19 @@ where
 
 impl<'de> Deserialize<'de> for Bundle {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut objects = Vec::new();
+        Self::read_strict(d, Vec::new())
+    }
+}
+
+impl Bundle {
+    /// A strict parse, the objects pushed into `objects`.
+    fn read_strict<'de, D: Deserializer<'de>>(
+        d: D,
+        mut objects: Vec<StixObject>,
+    ) -> Result<Self, D::Error> {
         let head = d.deserialize_map(BundleVisitor {
-            on_object: |m| {
-                objects
-                    .push(StixObject::from_entries(m).map_err(|v| Error::Invalid(v).to_string())?);
+            on_object: |o: Result<StixObject, Vec<Violation>>| {
+                objects.push(o.map_err(|v| Error::Invalid(v).to_string())?);
                 Ok(())
             },
         })?;

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::fields::Fields;
+use crate::read::{check_extensions, ids, Cx, Key, Slot};
+use crate::write::{Obj, Written};
 use crate::{Error, Identifier, Timestamp};
 
 /// A confidence value, an integer from 0 to 100 ([STIX 2.1 §4.14]).
@@ -137,15 +138,15 @@ impl ExternalReference {
         }
     }
 
-    pub(crate) fn check(&self, f: &mut Fields, path: impl Fn() -> String) {
+    pub(crate) fn check(&self, cx: &mut Cx, path: impl Fn() -> String) {
         if self.description.is_none() && self.url.is_none() && self.external_id.is_none() {
-            f.violation(
+            cx.violation(
                 path(),
                 "an external reference needs at least one of description, url, external_id",
             );
         }
         if matches!(&self.hashes, Some(h) if h.is_empty()) {
-            f.violation(format!("{}.hashes", path()), "must not be empty");
+            cx.violation(format!("{}.hashes", path()), "must not be empty");
         }
     }
 }
@@ -233,8 +234,8 @@ pub struct Common {
 }
 
 impl Common {
-    /// Common properties for a new object of `object_type` with the given id, created and
-    /// modified now.
+    /// Common properties for a new object with the given id (whose type part is the object's
+    /// type), created and modified now.
     pub fn new(id: Identifier) -> Self {
         let now = Timestamp::now();
         Self::at(id, now)
@@ -261,60 +262,21 @@ impl Common {
         }
     }
 
-    /// Reads the common properties of an object of type `ty`.
-    pub(crate) fn read(f: &mut Fields, ty: &str) -> Option<Self> {
-        let (spec_version, id) = read_header(f, ty);
-        let created_by_ref: Option<Identifier> = f.opt("created_by_ref");
-        if let Some(r) = &created_by_ref {
-            if r.object_type() != "identity" {
-                f.violation("created_by_ref", "must refer to an identity");
-            }
-        }
-        let created: Option<Timestamp> = f.req("created");
-        let modified: Option<Timestamp> = f.req("modified");
-        let revoked = f.opt("revoked");
-        let labels = f.list("labels");
-        let confidence = f.opt("confidence");
-        let lang: Option<String> = f.opt("lang");
-        if let Some(l) = &lang {
-            if !is_language_tag(l) {
-                f.violation("lang", "is not an RFC 5646 language tag");
-            }
-        }
-        let external_references = read_external_references(f);
-        let object_marking_refs: Vec<Identifier> = f.list("object_marking_refs");
-        for (i, r) in object_marking_refs.iter().enumerate() {
-            if r.object_type() != "marking-definition" {
-                f.violation(
-                    format!("object_marking_refs[{i}]"),
-                    "must refer to a marking-definition",
-                );
-            }
-        }
-        let granular_markings: Vec<GranularMarking> = f.list("granular_markings");
-        check_granular(f, &granular_markings);
-        let extensions = f.extensions();
-        let (created, modified) = (created?, modified?);
-        check_precision(f, "created", &created);
-        check_precision(f, "modified", &modified);
-        if modified < created {
-            f.violation("modified", "must not be earlier than created");
-        }
-        Some(Self {
-            spec_version: spec_version?,
-            id: id?,
-            created_by_ref,
-            created,
-            modified,
-            revoked,
-            labels,
-            confidence,
-            lang,
-            external_references,
-            object_marking_refs,
-            granular_markings,
-            extensions,
-        })
+    /// Writes the common properties, in the order `Serialize` writes them.
+    pub(crate) fn write_fields(&self, o: &mut Obj<'_>) -> Written {
+        o.field("spec_version", &self.spec_version)?;
+        o.field("id", &self.id)?;
+        o.opt("created_by_ref", &self.created_by_ref)?;
+        o.field("created", &self.created)?;
+        o.field("modified", &self.modified)?;
+        o.opt("revoked", &self.revoked)?;
+        o.list("labels", &self.labels)?;
+        o.opt("confidence", &self.confidence)?;
+        o.opt("lang", &self.lang)?;
+        o.list("external_references", &self.external_references)?;
+        o.list("object_marking_refs", &self.object_marking_refs)?;
+        o.list("granular_markings", &self.granular_markings)?;
+        o.map("extensions", &self.extensions)
     }
 
     pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
@@ -325,6 +287,115 @@ impl Common {
             &self.extensions,
             out,
         );
+    }
+}
+
+/// The common properties of an object being read.
+#[derive(Debug, Default)]
+pub(crate) struct CommonProps {
+    spec_version: Slot<String>,
+    id: Slot<String>,
+    created_by_ref: Slot<Identifier>,
+    created: Slot<Timestamp>,
+    modified: Slot<Timestamp>,
+    revoked: Slot<bool>,
+    labels: Slot<Vec<String>>,
+    confidence: Slot<Confidence>,
+    lang: Slot<String>,
+    external_references: Slot<Vec<ExternalReference>>,
+    object_marking_refs: Slot<Vec<Identifier>>,
+    granular_markings: Slot<Vec<GranularMarking>>,
+    extensions: Slot<BTreeMap<String, Value>>,
+}
+
+impl CommonProps {
+    /// Reads `key` when it is a common property; otherwise gives the deserializer back.
+    pub(crate) fn read<'de, D: Deserializer<'de>>(
+        &mut self,
+        key: &Key,
+        d: D,
+        cx: &mut Cx,
+    ) -> Result<Option<D>, D::Error> {
+        match key.known() {
+            Some(ids::SPEC_VERSION) => self.spec_version.read("spec_version", d, cx)?,
+            Some(ids::ID) => self.id.read("id", d, cx)?,
+            Some(ids::CREATED_BY_REF) => self.created_by_ref.read("created_by_ref", d, cx)?,
+            Some(ids::CREATED) => self.created.read("created", d, cx)?,
+            Some(ids::MODIFIED) => self.modified.read("modified", d, cx)?,
+            Some(ids::REVOKED) => self.revoked.read("revoked", d, cx)?,
+            Some(ids::LABELS) => self.labels.read("labels", d, cx)?,
+            Some(ids::CONFIDENCE) => self.confidence.read("confidence", d, cx)?,
+            Some(ids::LANG) => self.lang.read("lang", d, cx)?,
+            Some(ids::EXTERNAL_REFERENCES) => {
+                self.external_references
+                    .read("external_references", d, cx)?
+            }
+            Some(ids::OBJECT_MARKING_REFS) => {
+                self.object_marking_refs
+                    .read("object_marking_refs", d, cx)?
+            }
+            Some(ids::GRANULAR_MARKINGS) => {
+                self.granular_markings.read("granular_markings", d, cx)?
+            }
+            Some(ids::EXTENSIONS) => self.extensions.read("extensions", d, cx)?,
+            _ => return Ok(Some(d)),
+        }
+        Ok(None)
+    }
+
+    /// The common properties of an object of type `ty`, with every rule checked; `None` when
+    /// a required one is missing or invalid (the object's id is then left in `cx`).
+    pub(crate) fn finish(self, ty: &str, cx: &mut Cx) -> Option<Common> {
+        let (spec_version, id) = finish_header(self.spec_version, self.id, ty, cx);
+        let created_by_ref = self.created_by_ref.optional();
+        if let Some(r) = &created_by_ref {
+            if r.object_type() != "identity" {
+                cx.violation("created_by_ref", "must refer to an identity");
+            }
+        }
+        let created = self.created.required("created", cx);
+        let modified = self.modified.required("modified", cx);
+        let lang = self.lang.optional();
+        if let Some(l) = &lang {
+            if !is_language_tag(l) {
+                cx.violation("lang", "is not an RFC 5646 language tag");
+            }
+        }
+        let external_references = self.external_references.list();
+        check_external_references(&external_references, cx);
+        let object_marking_refs = self.object_marking_refs.list();
+        check_marking_refs(&object_marking_refs, cx);
+        let granular_markings = self.granular_markings.list();
+        check_granular(cx, &granular_markings);
+        let extensions = self.extensions.optional().unwrap_or_default();
+        check_extensions(&extensions, cx);
+        let (created, modified, spec_version, id) = match (created, modified, spec_version, id) {
+            (Some(c), Some(m), Some(s), Some(i)) => (c, m, s, i),
+            (.., id) => {
+                cx.id = id.map(String::from).or(cx.id.take());
+                return None;
+            }
+        };
+        check_precision(cx, "created", &created);
+        check_precision(cx, "modified", &modified);
+        if modified < created {
+            cx.violation("modified", "must not be earlier than created");
+        }
+        Some(Common {
+            spec_version,
+            id,
+            created_by_ref,
+            created,
+            modified,
+            revoked: self.revoked.optional(),
+            labels: self.labels.list(),
+            confidence: self.confidence.optional(),
+            lang,
+            external_references,
+            object_marking_refs,
+            granular_markings,
+            extensions,
+        })
     }
 }
 
@@ -346,16 +417,32 @@ pub(crate) fn common_refs<'a>(
     extension_refs(extensions, out);
 }
 
-/// `spec_version` (must be `2.1`) and `id` (its type part must be `ty`) of any object.
-pub(crate) fn read_header(f: &mut Fields, ty: &str) -> (Option<String>, Option<Identifier>) {
-    let spec_version: Option<String> = f.req("spec_version");
+/// `spec_version` (must be `2.1`) and `id` (its type part must be `ty`) of any object. The
+/// id as given is left in `cx` to name the object in its violations.
+pub(crate) fn finish_header(
+    spec_version: Slot<String>,
+    id: Slot<String>,
+    ty: &str,
+    cx: &mut Cx,
+) -> (Option<String>, Option<Identifier>) {
+    let spec_version = spec_version.required("spec_version", cx);
     if matches!(&spec_version, Some(v) if v != "2.1") {
-        f.violation("spec_version", "must be \"2.1\"");
+        cx.violation("spec_version", "must be \"2.1\"");
     }
-    let id: Option<Identifier> = f.req("id");
+    let id = match id.required("id", cx).map(Identifier::parse) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => {
+            if let Error::InvalidIdentifier { value, .. } = &e {
+                cx.id = Some(value.clone());
+            }
+            cx.violation("id", e.to_string());
+            None
+        }
+        None => None,
+    };
     if let Some(id) = &id {
         if id.object_type() != ty {
-            f.violation(
+            cx.violation(
                 "id",
                 format!(
                     "type part {:?} does not match type {ty:?}",
@@ -367,13 +454,23 @@ pub(crate) fn read_header(f: &mut Fields, ty: &str) -> (Option<String>, Option<I
     (spec_version, id)
 }
 
-/// `external_references`, each checked.
-pub(crate) fn read_external_references(f: &mut Fields) -> Vec<ExternalReference> {
-    let refs: Vec<ExternalReference> = f.list("external_references");
+/// Each external reference has one of description, url, external_id, and no empty hashes.
+pub(crate) fn check_external_references(refs: &[ExternalReference], cx: &mut Cx) {
     for (i, r) in refs.iter().enumerate() {
-        r.check(f, || format!("external_references[{i}]"));
+        r.check(cx, || format!("external_references[{i}]"));
     }
-    refs
+}
+
+/// `object_marking_refs` point at marking-definitions.
+pub(crate) fn check_marking_refs(refs: &[Identifier], cx: &mut Cx) {
+    for (i, r) in refs.iter().enumerate() {
+        if r.object_type() != "marking-definition" {
+            cx.violation(
+                format!("object_marking_refs[{i}]"),
+                "must refer to a marking-definition",
+            );
+        }
+    }
 }
 
 pub(crate) fn granular_refs<'a>(g: &'a [GranularMarking], out: &mut Vec<(&'static str, &'a str)>) {
@@ -395,7 +492,7 @@ pub(crate) fn extension_refs<'a>(
     }
 }
 
-pub(crate) fn check_granular(f: &mut Fields, g: &[GranularMarking]) {
+pub(crate) fn check_granular(f: &mut Cx, g: &[GranularMarking]) {
     for (i, m) in g.iter().enumerate() {
         let path = format!("granular_markings[{i}]");
         match (&m.lang, &m.marking_ref) {
@@ -414,7 +511,7 @@ pub(crate) fn check_granular(f: &mut Fields, g: &[GranularMarking]) {
     }
 }
 
-pub(crate) fn check_precision(f: &mut Fields, path: &str, t: &Timestamp) {
+pub(crate) fn check_precision(f: &mut Cx, path: &str, t: &Timestamp) {
     if t.fraction_digits() < 3 {
         f.violation(
             path,

@@ -1,7 +1,10 @@
 //! The library's error type.
 //!
-//! Parsing fails with [`Error`]; validation never fails, it returns a [`crate::Report`] of
-//! [`crate::Violation`]s so that a caller sees every problem at once.
+//! Strict parsing and the constructors of values fail with [`Error`]. Validation does not
+//! fail: [`crate::Bundle::validate`] and [`crate::Bundle::read_lenient`] return a
+//! [`crate::ValidationReport`] of [`crate::Violation`]s, so that a caller sees every problem at
+//! once; an invalid object met by a strict parse is [`Error::Invalid`] with every violation of
+//! that object.
 
 use crate::validate::Violation;
 

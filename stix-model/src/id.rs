@@ -28,26 +28,13 @@ impl Identifier {
     /// Parses and checks an identifier.
     pub fn parse(text: impl Into<String>) -> Result<Self, Error> {
         let text = text.into();
-        let bad = |reason| Error::InvalidIdentifier {
-            value: text.clone(),
-            reason,
-        };
-        // The UUID part is 36 bytes: the separator sits just before it.
-        let sep = match text.len().checked_sub(38) {
-            Some(sep) if text.as_bytes().get(sep..sep + 2) == Some(b"--") => sep,
-            _ => match text.find("--") {
-                Some(sep) => sep,
-                None => return Err(bad("expected <type>--<uuid>")),
-            },
-        };
-        // The id pattern wants the type part to end in a letter or digit.
-        if !crate::is_type_name(&text[..sep]) || text[..sep].ends_with('-') {
-            return Err(bad("type part is not a valid STIX type name"));
+        match check(text.as_bytes()) {
+            Ok(sep) => Ok(Self { text, sep }),
+            Err(reason) => Err(Error::InvalidIdentifier {
+                value: text,
+                reason,
+            }),
         }
-        if !is_uuid_text(&text[sep + 2..]) {
-            return Err(bad("uuid part is not an RFC 4122 UUID"));
-        }
-        Ok(Self { text, sep })
     }
 
     /// Builds `<object_type>--<uuid>`.
@@ -76,23 +63,48 @@ impl Identifier {
     }
 }
 
-fn is_uuid_text(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 36 {
-        return false;
+/// Where the `--` of a valid identifier is, or why it is not one.
+fn check(b: &[u8]) -> Result<usize, &'static str> {
+    // The UUID part is 36 bytes: the separator sits just before it.
+    let sep = match b.len().checked_sub(38) {
+        Some(sep) if b[sep..sep + 2] == *b"--" => sep,
+        _ => match b.windows(2).position(|w| w == b"--") {
+            Some(sep) => sep,
+            None => return Err("expected <type>--<uuid>"),
+        },
+    };
+    // The id pattern wants the type part to end in a letter or digit.
+    if !crate::is_type_name_bytes(&b[..sep]) || b[sep - 1] == b'-' {
+        return Err("type part is not a valid STIX type name");
     }
-    for (i, c) in b.iter().enumerate() {
-        let ok = match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            14 => (b'1'..=b'5').contains(c),
-            19 => matches!(c, b'8' | b'9' | b'a' | b'b' | b'A' | b'B'),
-            _ => c.is_ascii_hexdigit(),
-        };
-        if !ok {
-            return false;
-        }
+    if !is_uuid_text(&b[sep + 2..]) {
+        return Err("uuid part is not an RFC 4122 UUID");
     }
-    true
+    Ok(sep)
+}
+
+/// Hexadecimal digits.
+const HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_hexdigit();
+        c += 1;
+    }
+    t
+};
+
+fn is_uuid_text(b: &[u8]) -> bool {
+    b.len() == 36
+        && b[8] == b'-'
+        && b[13] == b'-'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && matches!(b[14], b'1'..=b'5')
+        && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+        && [&b[..8], &b[9..13], &b[15..18], &b[20..23], &b[24..]]
+            .iter()
+            .all(|part| part.iter().all(|&c| HEX[usize::from(c)]))
 }
 
 impl fmt::Display for Identifier {

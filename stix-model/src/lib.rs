@@ -7,13 +7,14 @@ mod country;
 pub mod disarm;
 mod error;
 pub mod extension;
-mod fields;
 mod id;
 pub mod incident;
 pub mod markings;
+mod names;
 mod object;
 pub mod opencti;
 pub mod opencti_names;
+mod read;
 mod relationship_rules;
 pub mod sample;
 mod sdo;
@@ -21,6 +22,7 @@ pub mod split;
 mod timestamp;
 pub mod validate;
 mod vocab;
+mod write;
 
 pub use bundle::Bundle;
 pub use common::{Common, Confidence, ExternalReference, GranularMarking, KillChainPhase};
@@ -39,7 +41,10 @@ pub use vocab::{CustomTerm, ExtensionType, IdentityClass, ThreatActorType};
 /// Whether `s` is a valid STIX type name: 3–250 characters of lower-case ASCII letters, digits
 /// and single hyphens, starting with a letter (`^([a-z][a-z0-9]*)+(-[a-z0-9]+)*\-?$`).
 pub fn is_type_name(s: &str) -> bool {
-    let b = s.as_bytes();
+    is_type_name_bytes(s.as_bytes())
+}
+
+fn is_type_name_bytes(b: &[u8]) -> bool {
     if b.len() < 3 || b.len() > 250 || !b[0].is_ascii_lowercase() {
         return false;
     }

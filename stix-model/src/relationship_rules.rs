@@ -4,7 +4,8 @@
 //! table) and OpenCTI enforces its own mapping on import. We check the types this project
 //! emits and a few common ones, so that a relationship OpenCTI would refuse (say an incident
 //! that `targets` an attack-pattern) is caught before it is sent. Unknown relationship types are
-//! allowed: STIX lets producers define their own.
+//! allowed: STIX lets producers define their own. See `docs/stix-rules.md` §10 and
+//! `docs/opencti-ids.md` §7.4 in the repository.
 
 /// Returns a message when `source -[rel]-> target` is not a sensible pair.
 pub(crate) fn check_pair(rel: &str, source: &str, target: &str) -> Option<String> {

@@ -15,6 +15,27 @@ use crate::Error;
 /// (DISARM writes 4–6 digits) is written back exactly as it came. Timestamps the library makes
 /// carry exactly three digits, the precision STIX requires of `created` and `modified` and the
 /// form OpenCTI hashes into incident ids. Ordering and equality compare the instant only.
+///
+/// A timestamp lies between `0001-01-01T00:00:00Z` and `9999-12-31T23:59:59.999999999Z`, the
+/// years its text form can write. With the `chrono` feature it converts to and from
+/// `chrono::DateTime<Utc>`:
+///
+/// ```
+/// # #[cfg(feature = "chrono")]
+/// # fn main() -> Result<(), stix_model::Error> {
+/// use chrono::{DateTime, Utc};
+/// use stix_model::Timestamp;
+///
+/// let t = Timestamp::parse("2024-05-01T10:11:12.123Z")?;
+/// let d: DateTime<Utc> = t.into();
+/// assert_eq!(d.to_rfc3339(), "2024-05-01T10:11:12.123+00:00");
+/// // Back: the fewest of 3, 6 or 9 fractional digits that keep the instant exactly.
+/// assert_eq!(Timestamp::try_from(d)?.to_string(), "2024-05-01T10:11:12.123Z");
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "chrono"))]
+/// # fn main() {}
+/// ```
 #[derive(Clone, Copy)]
 pub struct Timestamp {
     secs: i64,
@@ -89,6 +110,9 @@ impl Timestamp {
         let days = days_from_civil(i64::from(year), month, day);
         let secs =
             days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+        if secs > MAX_SECS {
+            return Err(bad("after the last second of year 9999"));
+        }
         Ok(Self {
             secs,
             nanos,
@@ -105,11 +129,19 @@ impl Timestamp {
     }
 
     /// A timestamp from seconds and nanoseconds since the Unix epoch, written with `digits`
-    /// fractional digits (clamped to 0–9; the value is truncated to that precision).
+    /// fractional digits (clamped to 0–9; the value is truncated to that precision). An
+    /// instant outside years 1–9999 is clamped to the nearest one a timestamp can write.
     pub fn from_unix_nanos(secs: i64, nanos: u32, digits: u8) -> Self {
         let digits = digits.min(9);
         let unit = 10u32.pow(9 - u32::from(digits));
-        let nanos = (nanos % 1_000_000_000) / unit * unit;
+        let (secs, nanos) = if secs < MIN_SECS {
+            (MIN_SECS, 0)
+        } else if secs > MAX_SECS {
+            (MAX_SECS, 999_999_999)
+        } else {
+            (secs, nanos % 1_000_000_000)
+        };
+        let nanos = nanos / unit * unit;
         Self {
             secs,
             nanos,
@@ -184,6 +216,11 @@ impl std::hash::Hash for Timestamp {
     }
 }
 
+/// `0001-01-01T00:00:00Z`, the first second a timestamp can write.
+const MIN_SECS: i64 = -62_135_596_800;
+/// `9999-12-31T23:59:59Z`, the last second a timestamp can write.
+const MAX_SECS: i64 = 253_402_300_799;
+
 fn is_leap(y: u32) -> bool {
     (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
@@ -222,6 +259,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl Timestamp {
+    /// Appends the text form to `out`.
+    pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 32];
+        let n = self.encode(&mut buf);
+        out.extend_from_slice(&buf[..n]);
+    }
+
     /// Writes the text form into `buf` and returns its length (at most 30 bytes).
     fn encode(&self, buf: &mut [u8; 32]) -> usize {
         let days = self.secs.div_euclid(86_400);
@@ -308,6 +352,50 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+#[cfg(feature = "chrono")]
+mod chrono_conversions {
+    use chrono::{DateTime, Utc};
+
+    use super::Timestamp;
+    use crate::Error;
+
+    /// The same instant (the number of fractional digits is not kept).
+    impl From<Timestamp> for DateTime<Utc> {
+        fn from(t: Timestamp) -> Self {
+            // Every timestamp lies in years 1–9999, well inside chrono's range.
+            DateTime::from_timestamp(t.secs, t.nanos).unwrap_or_default()
+        }
+    }
+
+    /// The same instant, written with the fewest of 3, 6 or 9 fractional digits that keep it
+    /// exactly (three, as `created` and `modified` need, for whole milliseconds). Fails
+    /// outside years 1–9999.
+    impl TryFrom<DateTime<Utc>> for Timestamp {
+        type Error = Error;
+        fn try_from(d: DateTime<Utc>) -> Result<Self, Error> {
+            let secs = d.timestamp();
+            if !(super::MIN_SECS..=super::MAX_SECS).contains(&secs) {
+                return Err(Error::InvalidTimestamp {
+                    value: d.to_rfc3339(),
+                    reason: "outside years 1-9999",
+                });
+            }
+            // A leap second (chrono's nanoseconds ≥ 10⁹) folds into the next second, as in
+            // `Timestamp::parse`.
+            let (secs, nanos) = match d.timestamp_subsec_nanos() {
+                n if n >= 1_000_000_000 => (secs + 1, n - 1_000_000_000),
+                n => (secs, n),
+            };
+            let digits = match nanos {
+                n if n % 1_000_000 == 0 => 3,
+                n if n % 1_000 == 0 => 6,
+                _ => 9,
+            };
+            Ok(Timestamp::from_unix_nanos(secs, nanos, digits))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +441,95 @@ mod tests {
         ] {
             assert!(Timestamp::parse(bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    #[test]
+    fn stays_within_the_years_its_text_can_write() {
+        assert!(Timestamp::parse("9999-12-31T23:59:60Z").is_err());
+        let last = Timestamp::from_unix_nanos(i64::MAX, 5, 3);
+        assert_eq!(last.to_string(), "9999-12-31T23:59:59.999Z");
+        let first = Timestamp::from_unix_nanos(i64::MIN, 5, 0);
+        assert_eq!(first.to_string(), "0001-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::parse("0001-01-01T00:00:00Z")
+                .unwrap()
+                .unix_seconds(),
+            MIN_SECS
+        );
+        assert_eq!(
+            Timestamp::parse("9999-12-31T23:59:59Z")
+                .unwrap()
+                .unix_seconds(),
+            MAX_SECS
+        );
+        assert_eq!(last.unix_micros(), MAX_SECS * 1_000_000 + 999_000);
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn converts_to_and_from_chrono_both_ways() {
+        use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+        for (text, rfc3339, back) in [
+            (
+                "2024-05-01T10:11:12.123Z",
+                "2024-05-01T10:11:12.123+00:00",
+                "2024-05-01T10:11:12.123Z",
+            ),
+            (
+                "2024-05-01T10:11:12Z",
+                "2024-05-01T10:11:12+00:00",
+                "2024-05-01T10:11:12.000Z",
+            ),
+            (
+                "2024-05-01T10:11:12.5Z",
+                "2024-05-01T10:11:12.500+00:00",
+                "2024-05-01T10:11:12.500Z",
+            ),
+            (
+                "2024-05-01T10:11:12.1234Z",
+                "2024-05-01T10:11:12.123400+00:00",
+                "2024-05-01T10:11:12.123400Z",
+            ),
+            (
+                "1969-12-31T23:59:59.000000001Z",
+                "1969-12-31T23:59:59.000000001+00:00",
+                "1969-12-31T23:59:59.000000001Z",
+            ),
+            (
+                "0001-01-01T00:00:00.000Z",
+                "0001-01-01T00:00:00+00:00",
+                "0001-01-01T00:00:00.000Z",
+            ),
+            (
+                "9999-12-31T23:59:59.999999999Z",
+                "9999-12-31T23:59:59.999999999+00:00",
+                "9999-12-31T23:59:59.999999999Z",
+            ),
+        ] {
+            let t = Timestamp::parse(text).unwrap();
+            let d: DateTime<Utc> = t.into();
+            assert_eq!(d.to_rfc3339(), rfc3339, "{text}");
+            let again = Timestamp::try_from(d).unwrap();
+            assert_eq!(again, t, "{text}: same instant");
+            assert_eq!(again.to_string(), back, "{text}");
+        }
+        let too_late = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+        assert!(matches!(
+            Timestamp::try_from(too_late),
+            Err(crate::Error::InvalidTimestamp { .. })
+        ));
+        let too_early = Utc.with_ymd_and_hms(0, 12, 31, 23, 59, 59).unwrap();
+        assert!(Timestamp::try_from(too_early).is_err());
+        // chrono writes a leap second as nanoseconds past 10⁹; it folds into the next second.
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+            .unwrap()
+            .and_utc();
+        assert_eq!(
+            Timestamp::try_from(leap).unwrap().to_string(),
+            "2017-01-01T00:00:00.500Z"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
 //! Validation: every violation of STIX 2.1 found in an object or a bundle, not just the first.
+//!
+//! The rules checked, with their sources: `docs/stix-rules.md` in the repository.
 
 use std::fmt;
 

@@ -116,6 +116,8 @@ pub struct RunReport {
     pub incidents: u64,
     /// Objects accepted by OpenCTI or the broker.
     pub pushed: u64,
+    /// Objects OpenCTI accepted earlier in the run, byte for byte, not sent again.
+    pub known: u64,
     /// Invalid objects reported and skipped.
     pub invalid: u64,
     /// Objects too large for one message, reported and skipped.
@@ -132,6 +134,12 @@ impl RunReport {
             "{} incidents, {} objects pushed in {} pages",
             self.incidents, self.pushed, self.pages
         );
+        if self.known > 0 {
+            s.push_str(&format!(
+                "; {} objects already sent in this run left out",
+                self.known
+            ));
+        }
         if self.invalid > 0 {
             s.push_str(&format!("; {} invalid objects skipped", self.invalid));
         }

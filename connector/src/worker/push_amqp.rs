@@ -3,6 +3,7 @@
 
 use stix_model::split::TextSplit;
 
+use super::push::Delivery;
 use super::{Connector, RunError, RunReport};
 use crate::amqp::{self, AmqpError};
 use crate::opencti;
@@ -15,6 +16,7 @@ impl Connector {
         work: &str,
         split: TextSplit,
         report: &mut RunReport,
+        delivery: &mut Delivery,
     ) -> Result<u64, RunError> {
         let target = self.amqp.as_ref().ok_or(RunError::NoAmqp)?;
         let seven = opencti::major(&self.platform_version) >= 7;
@@ -28,7 +30,8 @@ impl Connector {
                 seven,
             );
             if body.len() > self.settings.connector.max_message_size {
-                self.too_large(work, &text, body.len(), report).await?;
+                self.too_large(work, &text, body.len(), report, delivery)
+                    .await?;
                 continue;
             }
             messages.push(body);

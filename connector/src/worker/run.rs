@@ -10,7 +10,8 @@ use super::{info_time, Connector, RunError, RunReport};
 use crate::logging::chain;
 use crate::metrics::RunState;
 use crate::opencti::{self, OpenCtiError};
-use crate::source::Page;
+use crate::page::Page;
+use crate::seen::{self, SeenSet};
 use crate::state::{self, Position};
 
 impl Connector {
@@ -67,6 +68,7 @@ impl Connector {
                     incidents = report.incidents,
                     objects_fetched = report.fetched,
                     objects_pushed = report.pushed,
+                    objects_known = report.known,
                     pages = report.pages,
                     invalid = report.invalid,
                     too_large = report.too_large,
@@ -124,11 +126,11 @@ impl Connector {
         Ok(w)
     }
 
-    async fn fetch(&self, position: &Position) -> Result<Page, RunError> {
+    async fn fetch(&self, position: &Position, seen: &mut SeenSet) -> Result<Page, RunError> {
         let fetch = match position {
-            Position::Start => self.source.fetch(None, None),
-            Position::Cursor(c) => self.source.fetch(Some(c), None),
-            Position::NewerThan(t) => self.source.fetch(None, Some(t)),
+            Position::Start => self.source.fetch_with(None, None, seen),
+            Position::Cursor(c) => self.source.fetch_with(Some(c), None, seen),
+            Position::NewerThan(t) => self.source.fetch_with(None, Some(t), seen),
         };
         tokio::select! {
             r = fetch => r.map_err(|e| {
@@ -146,13 +148,16 @@ impl Connector {
         };
         tracing::info!(from = ?position, "Connector run starts");
         let mut last_work_ping = Instant::now();
+        // Every run starts with an empty set: OpenCTI may have been reset since the last one.
+        let mut seen = SeenSet::new(seen::RUN_BUDGET);
         loop {
             if self.stop.is_cancelled() {
                 return Err(RunError::Stopped);
             }
-            let mut page = self.fetch(&position).await?;
+            let page = self.fetch(&position, &mut seen).await?;
             // Where this page leaves the position (computed before the objects move on).
             let changes = page_position(&page);
+            let more = page.more;
             report.pages += 1;
             self.metrics.pages.inc();
             let n = page.objects.len() as u64;
@@ -181,11 +186,13 @@ impl Connector {
                         .await?;
                 }
                 report.incidents += page.incidents;
-                let objects = std::mem::take(&mut page.objects);
-                let pushed = self.push(&work, objects, report).await?;
-                report.pushed += pushed;
-                self.metrics.objects_pushed.add(pushed);
-                self.metrics.records_sent.add(pushed);
+                let repeatable = page.repeatable();
+                let delivery = self.push(&work, page, report).await?;
+                // Accepted: only now are the page's objects remembered.
+                repeatable.accepted(&mut seen, &delivery.refused);
+                report.pushed += delivery.pushed;
+                self.metrics.objects_pushed.add(delivery.pushed);
+                self.metrics.records_sent.add(delivery.pushed);
             }
             let moved = {
                 let s = self.shared();
@@ -200,7 +207,7 @@ impl Connector {
                     state::position(&s.state)
                 };
             }
-            if !page.more {
+            if !more {
                 break;
             }
             if !moved {

@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use opencti_standin::{StandIn, StandInOptions};
 
 const USAGE: &str = "usage: opencti-standin [--listen ADDR] [--token T] [--version V] \
-[--amqp-url amqp://user:pass@host:port/vhost] [--queue-prefix P] [--no-payloads]
+[--amqp-url amqp://user:pass@host:port/vhost] [--queue-prefix P] [--no-payloads] [--max-body-bytes N]
   --listen        address to serve on (default 127.0.0.1:4000)
   --token         the bearer token to accept (default a fixed demo token, printed)
   --version       the platform version about { version } answers (default 6.8.10)
   --amqp-url      a RabbitMQ broker: assert the queues and consume the push queues
   --queue-prefix  OpenCTI's rabbitmq:queue_prefix (default none)
-  --no-payloads   do not keep bundles and long variables (objects are kept): for long runs";
+  --no-payloads   do not keep bundles and long variables (objects are kept): for long runs
+  --max-body-bytes  the largest request accepted (default 52428800, OpenCTI's 50 MB)";
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<StandInOptions>, String> {
     let mut o = StandInOptions {
@@ -42,6 +43,12 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<StandInOptions
             "--version" => o.version = value()?,
             "--amqp-url" => o.amqp_url = Some(value()?),
             "--queue-prefix" => o.queue_prefix = value()?,
+            "--max-body-bytes" => {
+                let v = value()?;
+                o.max_body_bytes = v.parse().map_err(|_| {
+                    format!("--max-body-bytes: {v:?} is not a number of bytes, e.g. 52428800")
+                })?;
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -156,6 +163,12 @@ mod tests {
                 .unwrap()
                 .keep_payloads
         );
+        let limit = |a: &[&str]| parse(args(a)).map(|o| o.unwrap().max_body_bytes);
+        assert_eq!(limit(&[]), Ok(50 * 1024 * 1024));
+        assert_eq!(limit(&["--max-body-bytes", "268435456"]), Ok(268_435_456));
+        assert!(limit(&["--max-body-bytes", "lots"])
+            .unwrap_err()
+            .contains("--max-body-bytes"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-async fn standin_with_broker(version: &str) -> StandInHandle {
+pub async fn standin_with_broker(version: &str) -> StandInHandle {
     StandIn::start(StandInOptions {
         version: version.into(),
         amqp_url: Some(amqp_url()),
@@ -31,7 +31,7 @@ async fn standin_with_broker(version: &str) -> StandInHandle {
 
 /// Waits until the stand-in's worker has consumed every message of the work (on 6.x a work
 /// may show complete between two pages already, opencti#8224, so count).
-async fn wait_drained(octi: &StandInHandle, work: &str) {
+pub async fn wait_drained(octi: &StandInHandle, work: &str) {
     assert!(
         octi.wait_until(Duration::from_secs(30), |s| s
             .work(work)

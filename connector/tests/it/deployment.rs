@@ -10,6 +10,7 @@ use serde_json::Value;
 const COMPOSE: &str = include_str!("../../../docker-compose.yml");
 const EXAMPLE_ENV: &str = include_str!("../../../example.env");
 const DOCKERFILE: &str = include_str!("../../../Dockerfile");
+const RABBITMQ_CONF: &str = include_str!("../../../rabbitmq.conf");
 
 fn compose() -> Value {
     serde_norway::from_str(COMPOSE).expect("docker-compose.yml is valid YAML")
@@ -289,4 +290,85 @@ fn the_dockerfile_builds_both_binaries_into_two_non_root_targets() {
         .expect("the health check runs disinfox-server health");
     assert!(line.trim_start().starts_with("CMD"));
     disinfox_server::cli::Cli::try_parse_from(["disinfox-server", "health"]).unwrap();
+}
+
+/// `key = value` settings of rabbitmq.conf.
+fn rabbitmq_conf(key: &str) -> Option<String> {
+    RABBITMQ_CONF.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (!l.trim_start().starts_with('#') && k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+/// A setting of a service's environment, substituted.
+fn env_value(c: &Value, service: &str, key: &str) -> Option<String> {
+    service_env(c, service)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// What OpenCTI's own deployment of 6.8.10 needs around the platform: the broker's settings
+/// mounted and its node name fixed, no replica shards on one Elasticsearch node, and the
+/// connector's message limit equal to the broker's.
+#[test]
+fn the_broker_and_search_engine_are_set_up_as_opencti_deploys_them() {
+    let c = compose();
+    let rabbit = &c["services"]["rabbitmq"];
+    let volumes = string_list(&rabbit["volumes"]);
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v.starts_with("./rabbitmq.conf:/etc/rabbitmq/rabbitmq.conf")),
+        "rabbitmq.conf is mounted: {volumes:?}"
+    );
+    assert_eq!(
+        rabbit["environment"]["RABBITMQ_NODENAME"].as_str(),
+        Some("rabbit01@localhost"),
+        "a fixed node name keeps the queues of a recreated container"
+    );
+    let max = rabbitmq_conf("max_message_size").expect("max_message_size in rabbitmq.conf");
+    assert_eq!(max, "536870912");
+    assert_eq!(
+        rabbitmq_conf("consumer_timeout").as_deref(),
+        Some("86400000")
+    );
+    assert_eq!(
+        env_value(&c, "disinfox-connector", "CONNECTOR_MAX_MESSAGE_SIZE").as_deref(),
+        Some(max.as_str()),
+        "the connector's message limit follows the broker's"
+    );
+    let es = string_list(&c["services"]["elasticsearch"]["environment"]);
+    if es.iter().any(|e| e == "discovery.type=single-node") {
+        assert_eq!(
+            env_value(&c, "opencti", "ELASTICSEARCH__NUMBER_OF_REPLICAS").as_deref(),
+            Some("0"),
+            "one Elasticsearch node holds no replica shards (else the cluster stays yellow)"
+        );
+    }
+}
+
+/// Secrets are generated in a form that survives a URL: OpenCTI's health check sends
+/// `OPENCTI_HEALTHCHECK_ACCESS_KEY` unencoded in its query string, where base64's `+` and `/`
+/// break it and OpenCTI never turns healthy.
+#[test]
+fn example_env_advises_url_safe_secrets() {
+    assert!(
+        !EXAMPLE_ENV.contains("| base64"),
+        "example.env advises base64 keys"
+    );
+    assert!(EXAMPLE_ENV.contains("-hex"), "example.env advises hex keys");
+    let c = compose();
+    let health = string_list(&c["services"]["opencti"]["healthcheck"]["test"]).join(" ");
+    assert!(health.contains("${OPENCTI_HEALTHCHECK_ACCESS_KEY}"));
+}
+
+/// The server starts empty: `serve --demo` would push synthetic incidents into a real
+/// OpenCTI through the connector. The demo is one commented line away.
+#[test]
+fn the_server_starts_empty_with_the_demo_one_line_away() {
+    let c = compose();
+    let command = string_list(&c["services"]["disinfox-server"]["command"]);
+    assert_eq!(command, ["serve"]);
+    assert!(COMPOSE.contains("# command: [\"serve\", \"--demo\"]"));
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod amqp_path;
+mod dedup;
 mod deployment;
 mod e2e;
 mod graphql_contract;

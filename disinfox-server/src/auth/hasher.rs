@@ -260,7 +260,7 @@ pub const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Addresses (per /64 for IPv6) that signed in successfully in the last [`KNOWN_FOR`]: their
 /// sign-ins queue in the hasher's [`Lane::Known`]. Kept in memory (a restart forgets them),
-/// at most [`TRACKED`] (the least recently seen go first).
+/// at most `TRACKED` (the least recently seen go first).
 #[derive(Debug, Default)]
 pub struct KnownClients {
     seen: Mutex<BTreeMap<IpAddr, Instant>>,

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod builder;
+mod disarm;
 mod invalid;
 mod props;
+mod published;
 mod roundtrip;

@@ -85,6 +85,7 @@ proptest! {
     fn serialize_then_parse_is_identity(objects in proptest::collection::vec(object(), 1..8)) {
         let bundle = Bundle::new(objects);
         let bytes = bundle.to_vec().unwrap();
+        prop_assert_eq!(&bytes, &serde_json::to_vec(&bundle).unwrap(), "the writer and Serialize agree");
         let back = Bundle::from_slice(&bytes).unwrap();
         prop_assert_eq!(&back, &bundle);
         prop_assert_eq!(back.to_vec().unwrap(), bytes);

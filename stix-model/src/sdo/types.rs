@@ -1,138 +1,13 @@
-//! Typed STIX domain, relationship and meta objects.
-//!
-//! Every object keeps the properties it does not know in `custom`, so nothing is lost on a
-//! round trip. Each type's doc links the section of STIX 2.1 it models.
+//! The typed domain and relationship objects, and their rules beyond the shape of their
+//! properties.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-use serde_json::Value;
-
-use crate::common::{
-    check_granular, check_precision, common_refs, read_external_references, read_header,
-};
-use crate::fields::Fields;
-use crate::{
-    Common, ExtensionType, ExternalReference, GranularMarking, Identifier, IdentityClass,
-    KillChainPhase, ThreatActorType, Timestamp,
-};
-
-/// Per-type rules beyond the shape of the properties.
-pub(crate) trait TypeRules {
-    /// Cross-property checks.
-    fn check(&self, _f: &mut Fields) {}
-    /// References held in type-specific properties.
-    fn own_refs<'a>(&'a self, _out: &mut Vec<(&'static str, &'a str)>) {}
-}
-
-macro_rules! key {
-    ($f:ident) => {
-        stringify!($f).trim_start_matches("r#")
-    };
-}
-
-macro_rules! stix_object {
-    (
-        $(#[$m:meta])* $name:ident = $ty:literal;
-        required { $($(#[$rm:meta])* $rf:ident : $rt:ty),* $(,)? }
-        optional { $($(#[$om:meta])* $of:ident : $ot:ty),* $(,)? }
-        lists { $($(#[$lm:meta])* $lf:ident : $lt:ty),* $(,)? }
-        required_lists { $($(#[$qm:meta])* $qf:ident : $qt:ty),* $(,)? }
-    ) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Serialize)]
-        #[non_exhaustive]
-        pub struct $name {
-            /// Common properties.
-            #[serde(flatten)]
-            pub common: Common,
-            $($(#[$rm])* pub $rf: $rt,)*
-            $($(#[$om])* #[serde(skip_serializing_if = "Option::is_none")] pub $of: Option<$ot>,)*
-            $($(#[$lm])* #[serde(skip_serializing_if = "Vec::is_empty")] pub $lf: Vec<$lt>,)*
-            $($(#[$qm])* pub $qf: Vec<$qt>,)*
-            /// Custom and unknown properties, kept as they came.
-            #[serde(flatten)]
-            pub custom: BTreeMap<String, Value>,
-        }
-
-        impl $name {
-            /// The STIX type name.
-            pub const TYPE: &'static str = $ty;
-
-            /// A new object with its required properties; the others are empty.
-            #[allow(clippy::too_many_arguments)]
-            pub fn new(common: Common $(, $rf: impl Into<$rt>)* $(, $qf: Vec<$qt>)*) -> Self {
-                Self {
-                    common,
-                    $($rf: $rf.into(),)*
-                    $($of: None,)*
-                    $($lf: Vec::new(),)*
-                    $($qf,)*
-                    custom: BTreeMap::new(),
-                }
-            }
-
-            pub(crate) fn read(f: &mut Fields) -> Option<Self> {
-                let common = Common::read(f, $ty);
-                $(let $rf: Option<$rt> = f.req(key!($rf));)*
-                $(let $of: Option<$ot> = f.opt(key!($of));)*
-                $(let $lf: Vec<$lt> = f.list(key!($lf));)*
-                $(let $qf: Vec<$qt> = f.req_list(key!($qf));)*
-                let custom = f.rest();
-                let obj = Self {
-                    common: common?,
-                    $($rf: $rf?,)*
-                    $($of,)*
-                    $($lf,)*
-                    $($qf,)*
-                    custom,
-                };
-                obj.check(f);
-                Some(obj)
-            }
-
-            pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
-                self.common.refs(out);
-                self.own_refs(out);
-                custom_refs(&self.custom, out);
-            }
-        }
-    };
-}
-
-/// Collects `*_ref`/`*_refs` custom properties (e.g. `x-mitre-matrix.tactic_refs`).
-pub(crate) fn custom_refs<'a>(
-    custom: &'a BTreeMap<String, Value>,
-    out: &mut Vec<(&'static str, &'a str)>,
-) {
-    for (k, v) in custom {
-        if k.ends_with("_ref") {
-            if let Value::String(s) = v {
-                out.push(("custom", s.as_str()));
-            }
-        } else if k.ends_with("_refs") {
-            if let Value::Array(a) = v {
-                for s in a.iter().filter_map(Value::as_str) {
-                    out.push(("custom", s));
-                }
-            }
-        }
-    }
-}
-
-fn check_seen(f: &mut Fields, first: Option<&Timestamp>, last: Option<&Timestamp>) {
-    if let (Some(a), Some(b)) = (first, last) {
-        if b < a {
-            f.violation("last_seen", "must not be earlier than first_seen");
-        }
-    }
-}
+use super::*;
 
 stix_object! {
     /// An attack pattern ([STIX 2.1 §4.1]): here, a DISARM technique.
     ///
     /// [STIX 2.1 §4.1]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_axjijf603msy
-    AttackPattern = "attack-pattern";
+    AttackPattern = "attack-pattern", read by AttackPatternProps;
     required {
         /// Name.
         name: String,
@@ -150,12 +25,15 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for AttackPattern {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_phases(f, &self.kill_chain_phases);
+    }
+    fn phases(&self) -> &[KillChainPhase] {
+        &self.kill_chain_phases
     }
 }
 
-fn check_phases(f: &mut Fields, p: &[KillChainPhase]) {
+fn check_phases(f: &mut Cx, p: &[KillChainPhase]) {
     for (i, k) in p.iter().enumerate() {
         if k.kill_chain_name.is_empty() || k.phase_name.is_empty() {
             f.violation(
@@ -170,7 +48,7 @@ stix_object! {
     /// A campaign ([STIX 2.1 §4.2]).
     ///
     /// [STIX 2.1 §4.2]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_pcpvfz4ik6d6
-    Campaign = "campaign";
+    Campaign = "campaign", read by CampaignProps;
     required {
         /// Name.
         name: String,
@@ -192,7 +70,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Campaign {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
     }
 }
@@ -201,7 +79,7 @@ stix_object! {
     /// An identity ([STIX 2.1 §4.5]): an organization, person or system.
     ///
     /// [STIX 2.1 §4.5]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_wh296fiwpklp
-    Identity = "identity";
+    Identity = "identity", read by IdentityProps;
     required {
         /// Name.
         name: String,
@@ -229,7 +107,7 @@ stix_object! {
     /// disinformation incident travels in [`crate::extension`] and in relationships.
     ///
     /// [STIX 2.1 §4.6]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_sczfhw64pjxt
-    Incident = "incident";
+    Incident = "incident", read by IncidentProps;
     required {
         /// Name.
         name: String,
@@ -247,7 +125,7 @@ stix_object! {
     /// An intrusion set ([STIX 2.1 §4.8]).
     ///
     /// [STIX 2.1 §4.8]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_5ol9xlbbnrdn
-    IntrusionSet = "intrusion-set";
+    IntrusionSet = "intrusion-set", read by IntrusionSetProps;
     required {
         /// Name.
         name: String,
@@ -275,7 +153,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for IntrusionSet {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
     }
 }
@@ -284,7 +162,7 @@ stix_object! {
     /// A threat actor ([STIX 2.1 §4.16]).
     ///
     /// [STIX 2.1 §4.16]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_k017w16zutw
-    ThreatActor = "threat-actor";
+    ThreatActor = "threat-actor", read by ThreatActorProps;
     required {
         /// Name.
         name: String,
@@ -320,7 +198,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for ThreatActor {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
     }
 }
@@ -329,7 +207,7 @@ stix_object! {
     /// A location ([STIX 2.1 §4.11]): needs a region, a country, or both latitude and longitude.
     ///
     /// [STIX 2.1 §4.11]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_th8nitr8jb4k
-    Location = "location";
+    Location = "location", read by LocationProps;
     required {}
     optional {
         /// Name (OpenCTI requires one).
@@ -359,7 +237,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Location {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         let has_point = self.latitude.is_some() && self.longitude.is_some();
         if self.region.is_none() && self.country.is_none() && !has_point {
             f.violation(
@@ -386,7 +264,7 @@ stix_object! {
     /// A note ([STIX 2.1 §4.12]).
     ///
     /// [STIX 2.1 §4.12]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_gudodcg1sbb9
-    Note = "note";
+    Note = "note", read by NoteProps;
     required {
         /// The note's text.
         content: String,
@@ -414,7 +292,7 @@ stix_object! {
     /// A report ([STIX 2.1 §4.15]).
     ///
     /// [STIX 2.1 §4.15]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_n8bjzg1ysgdq
-    Report = "report";
+    Report = "report", read by ReportProps;
     required {
         /// Name.
         name: String,
@@ -444,7 +322,7 @@ stix_object! {
     /// An extension-definition ([STIX 2.1 §7.3]). `created_by_ref` is required.
     ///
     /// [STIX 2.1 §7.3]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_32j232tfvtly
-    ExtensionDefinition = "extension-definition";
+    ExtensionDefinition = "extension-definition", read by ExtensionDefinitionProps;
     required {
         /// Name.
         name: String,
@@ -467,7 +345,7 @@ stix_object! {
     }
 }
 impl TypeRules for ExtensionDefinition {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         if self.common.created_by_ref.is_none() {
             f.violation("created_by_ref", "required on an extension-definition");
         }
@@ -488,7 +366,7 @@ stix_object! {
     /// A relationship ([STIX 2.1 §5.1]).
     ///
     /// [STIX 2.1 §5.1]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_e2e1szrqfoan
-    Relationship = "relationship";
+    Relationship = "relationship", read by RelationshipProps;
     required {
         /// The kind, e.g. `uses`, `attributed-to`, `targets`.
         relationship_type: String,
@@ -509,7 +387,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Relationship {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         let t = &self.relationship_type;
         if t.is_empty()
             || !t
@@ -560,7 +438,7 @@ stix_object! {
     /// A sighting ([STIX 2.1 §5.2]).
     ///
     /// [STIX 2.1 §5.2]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_a795guqsap3r
-    Sighting = "sighting";
+    Sighting = "sighting", read by SightingProps;
     required {
         /// What was seen.
         sighting_of_ref: Identifier,
@@ -586,7 +464,7 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Sighting {
-    fn check(&self, f: &mut Fields) {
+    fn check(&self, f: &mut Cx) {
         check_seen(f, self.first_seen.as_ref(), self.last_seen.as_ref());
         if matches!(self.count, Some(c) if c > 999_999_999) {
             f.violation("count", "must be at most 999999999");
@@ -632,7 +510,7 @@ impl TypeRules for Sighting {
 stix_object! {
     /// OpenCTI's `narrative`: a story an operation pushes (not a STIX 2.1 type; OpenCTI sends it
     /// as a custom type carrying its extension with `extension_type: "new-sdo"`).
-    Narrative = "narrative";
+    Narrative = "narrative", read by NarrativeProps;
     required {
         /// Name.
         name: String,
@@ -654,7 +532,7 @@ impl TypeRules for Narrative {}
 stix_object! {
     /// OpenCTI's `channel`: an account, page, site or platform used to spread content (not a
     /// STIX 2.1 type; OpenCTI sends it as a custom type with its `new-sdo` extension).
-    Channel = "channel";
+    Channel = "channel", read by ChannelProps;
     required {
         /// Name.
         name: String,
@@ -672,112 +550,3 @@ stix_object! {
     required_lists {}
 }
 impl TypeRules for Channel {}
-
-/// A marking-definition ([STIX 2.1 §7.2.1]): has `created` but no `modified`.
-///
-/// [STIX 2.1 §7.2.1]: https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html#_k5fndj2c7c1k
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct MarkingDefinition {
-    /// Always `2.1`.
-    pub spec_version: String,
-    /// Identifier.
-    pub id: Identifier,
-    /// Creator.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by_ref: Option<Identifier>,
-    /// Creation time.
-    pub created: Timestamp,
-    /// External references.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub external_references: Vec<ExternalReference>,
-    /// Markings on this marking.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub object_marking_refs: Vec<Identifier>,
-    /// Granular markings.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub granular_markings: Vec<GranularMarking>,
-    /// Name, e.g. `TLP:GREEN`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `tlp` or `statement` (absent for extension-defined markings such as TLP 2.0).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub definition_type: Option<String>,
-    /// The definition, e.g. `{"tlp": "green"}` or `{"statement": "…"}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub definition: Option<Value>,
-    /// Extensions (TLP 2.0 markings are defined through one).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub extensions: BTreeMap<String, Value>,
-    /// Custom properties.
-    #[serde(flatten)]
-    pub custom: BTreeMap<String, Value>,
-}
-
-impl MarkingDefinition {
-    /// The STIX type name.
-    pub const TYPE: &'static str = "marking-definition";
-
-    pub(crate) fn read(f: &mut Fields) -> Option<Self> {
-        let (spec_version, id) = read_header(f, Self::TYPE);
-        let created_by_ref = f.opt("created_by_ref");
-        let created: Option<Timestamp> = f.req("created");
-        if let Some(c) = &created {
-            check_precision(f, "created", c);
-        }
-        let external_references = read_external_references(f);
-        let object_marking_refs = f.list("object_marking_refs");
-        let granular_markings: Vec<GranularMarking> = f.list("granular_markings");
-        check_granular(f, &granular_markings);
-        let name = f.opt("name");
-        let definition_type: Option<String> = f.opt("definition_type");
-        let definition: Option<Value> = f.opt("definition");
-        let extensions = f.extensions();
-        if f.take("modified").is_some() {
-            f.violation("modified", "a marking-definition has no modified property");
-        }
-        match (&definition_type, &definition) {
-            (Some(t), Some(d)) => {
-                let ok = match t.as_str() {
-                    "tlp" => matches!(d.get("tlp").and_then(Value::as_str), Some("white" | "green" | "amber" | "red")),
-                    "statement" => d.get("statement").and_then(Value::as_str).is_some(),
-                    _ => d.is_object(),
-                };
-                if !ok {
-                    f.violation("definition", format!("is not a valid {t} definition"));
-                }
-            }
-            (None, None) if !extensions.is_empty() => {}
-            _ => f.violation(
-                "definition",
-                "definition_type and definition are required unless the marking is defined by an extension",
-            ),
-        }
-        let custom = f.rest();
-        Some(Self {
-            spec_version: spec_version?,
-            id: id?,
-            created_by_ref,
-            created: created?,
-            external_references,
-            object_marking_refs,
-            granular_markings,
-            name,
-            definition_type,
-            definition,
-            extensions,
-            custom,
-        })
-    }
-
-    pub(crate) fn refs<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
-        common_refs(
-            self.created_by_ref.as_ref(),
-            &self.object_marking_refs,
-            &self.granular_markings,
-            &self.extensions,
-            out,
-        );
-        custom_refs(&self.custom, out);
-    }
-}
