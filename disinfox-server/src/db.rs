@@ -4,9 +4,10 @@
 //! [`users`] (users and API keys), [`sessions`], [`incidents`], [`changes`] (the change log),
 //! [`facets`] (counts), [`collection`] (the TAXII collection's entries and object index),
 //! [`audit`], [`jobs`] (import jobs and applying imported incidents), and [`backup`]. Nothing
-//! outside this module writes SQL or touches the pool (a test of the layering checks it); the
-//! domain modules call these methods. Today there is one implementation, SQLite; these methods
-//! are the surface a second backend would have to offer, concern by concern.
+//! outside this module writes SQL or touches the pool (tests/layering.rs checks that no other
+//! module names `sqlx`); the domain modules call these methods. There is one implementation,
+//! SQLite, and no backend trait: PostgreSQL, the path when one machine is not enough, would mean
+//! a second implementation of these methods, concern by concern.
 //!
 //! SQLite is used in WAL mode with foreign keys on. Writes are serialised by a mutex (SQLite has
 //! one writer anyway), which also makes the change sequence and the change times strictly

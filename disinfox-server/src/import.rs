@@ -1,5 +1,5 @@
 //! Bulk import: STIX 2.1 bundles ([`stix`]) and the upstream DISINFOX bulk CSV format
-//! ([`csv`], described in docs/disinfox-csv.md).
+//! ([`csv`], described in docs/disinfox-upstream.md §2).
 //!
 //! An import has two steps. [`plan`] reads and checks the whole file (CPU only, run off the
 //! async workers by [`plan_blocking`]): one [`Planned`] incident per CSV event and year or per

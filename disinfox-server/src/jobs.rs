@@ -1,6 +1,6 @@
 //! Import jobs: an upload (`POST /api/v1/import`, the import page) is answered at once with
-//! the URL of a job; the job reads the file on the blocking pool, then applies its incidents
-//! one transaction each, and `GET /api/v1/jobs/{id}` (or the job's page) reports state,
+//! the URL of a job; the job reads the file on the blocking pool, then applies its incidents in
+//! transactions of a few, and `GET /api/v1/jobs/{id}` (or the job's page) reports state,
 //! progress and, once it is over, the report.
 //!
 //! Semantics: per incident, not all-or-nothing. Each incident of the file is applied or

@@ -9,7 +9,7 @@
 //!   [`IncidentFilter`] (score = number of matching incidents using
 //!   the technique), then [`layer`]; [`filtered_layer`] does both.
 //!
-//! Following the heatmap recipe of the reference (`stix-disarm-opencti.md` §6): one entry per
+//! Following the heatmap recipe of docs/disarm.md §6: one entry per
 //! technique with a count (each technique has exactly one tactic in DISARM, named by its short
 //! name), the count and DISARM version in `comment` and `metadata`, a gradient from 0 to the
 //! largest count (at least 1), `showSubtechniques` on parents whose sub-techniques are scored

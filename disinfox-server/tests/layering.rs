@@ -148,8 +148,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let module = top_module(&src, &file);
-        let code = std::fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let code =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let uses = graph.entry(module.clone()).or_default();
         uses.extend(references(&code).into_iter().filter(|m| *m != module));
     }
@@ -229,6 +229,32 @@ fn no_import_cycles_between_modules() {
     if let Some(c) = cycle(&graph()) {
         panic!("modules using each other: {}", c.join(" -> "));
     }
+}
+
+#[test]
+fn only_the_store_speaks_sql() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let outside: Vec<_> = files
+        .iter()
+        .filter(|f| top_module(&src, f) != "db")
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+                .lines()
+                .any(|l| {
+                    l.split("//")
+                        .next()
+                        .is_some_and(|code| code.contains("sqlx"))
+                })
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "SQL belongs to db (the Store's methods); sqlx used in {outside:?}"
+    );
 }
 
 #[test]

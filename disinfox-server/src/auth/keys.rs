@@ -6,7 +6,7 @@
 //! Keys never appear in logs. Requests authenticate with `Authorization: Bearer <key>`, with
 //! HTTP Basic authentication carrying the key as password (any user name; what TAXII clients
 //! send), or, for the existing OpenCTI DISINFOX connector, the raw `Authorization: <key>`
-//! (docs/upstream-connector.md).
+//! (docs/disinfox-upstream.md §1).
 
 use sha2::{Digest, Sha256};
 

@@ -1,4 +1,4 @@
-//! The upstream DISINFOX bulk CSV format (docs/disinfox-csv.md): one row per (incident, actor)
+//! The upstream DISINFOX bulk CSV format (docs/disinfox-upstream.md §2): one row per (incident, actor)
 //! pair, gathered into one incident per event and year, with the quirks of the published files
 //! survived and reported.
 
