@@ -30,7 +30,7 @@ impl Application {
             .with_context(|| format!("listening on {}", settings.listen))?;
         let state = AppState::new(store, settings)?;
         if let Some(key) = state.settings.connector_api_key.clone() {
-            crate::ops::provision_connector_key(&state, &key).await?;
+            crate::ops::provision_connector_key(&state, key.expose()).await?;
         }
         Ok(Self { listener, state })
     }

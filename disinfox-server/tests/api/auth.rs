@@ -1,5 +1,6 @@
 //! Authentication and roles: every data route needs a key; roles and scopes are enforced.
 
+use disinfox_server::configuration::Secret;
 use disinfox_server::http::Access;
 use disinfox_server::routes::{openapi_document, routes, Protocol};
 use disinfox_server::web::pages;
@@ -415,7 +416,7 @@ async fn rate_limit_and_body_limit_answer_in_json() {
 #[tokio::test]
 async fn a_provisioned_connector_key_reads_and_cannot_write() {
     let key = "connector-key-from-the-env-file-0123456789";
-    let app = spawn_with(|s| s.connector_api_key = Some(key.to_owned())).await;
+    let app = spawn_with(|s| s.connector_api_key = Some(Secret::new(key))).await;
     let r = app
         .client
         .get(app.url("/api/v1/bundle?limit=1"))
