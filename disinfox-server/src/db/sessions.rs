@@ -1,5 +1,6 @@
 //! Browser sessions (the hash of each session id, its user and its CSRF token).
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use stix_model::Timestamp;
 
@@ -12,12 +13,12 @@ impl Store {
         id_hash: &[u8],
         user_id: i64,
         csrf: &str,
-        expires_at: i64,
+        expires_at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let _w = self.write.lock().await;
         let now = Timestamp::now();
         sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now.unix_seconds())
+            .bind(Utc::now().timestamp())
             .execute(&self.pool)
             .await?;
         sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
@@ -25,7 +26,7 @@ impl Store {
             .bind(user_id)
             .bind(csrf)
             .bind(now.to_string())
-            .bind(expires_at)
+            .bind(expires_at.timestamp())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -39,7 +40,7 @@ impl Store {
              WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0 AND u.pending = 0",
         )
         .bind(id_hash)
-        .bind(Timestamp::now().unix_seconds())
+        .bind(Utc::now().timestamp())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| Ok((Self::user_from_row(&r)?, r.try_get("csrf")?)))

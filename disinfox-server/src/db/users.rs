@@ -1,6 +1,7 @@
 //! Users and their API keys (never a key itself: its hash, and its first characters).
 
 use anyhow::Context;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::Row;
 use stix_model::Timestamp;
@@ -339,7 +340,9 @@ impl Store {
         let now = Timestamp::now();
         let stale = last_used_at
             .and_then(|t| Timestamp::parse(t).ok())
-            .is_none_or(|t| now.unix_seconds() - t.unix_seconds() >= 60);
+            .is_none_or(|t| {
+                DateTime::<Utc>::from(now) - DateTime::<Utc>::from(t) >= TimeDelta::minutes(1)
+            });
         if stale {
             let _w = self.write.lock().await;
             sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")

@@ -3,6 +3,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::session::Ctx;
@@ -55,8 +56,7 @@ fn day(key: &str, v: Option<&str>) -> Result<Option<String>, String> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => {
-            let ok =
-                s.len() == 10 && stix_model::Timestamp::parse(&format!("{s}T00:00:00Z")).is_ok();
+            let ok = s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
             if ok {
                 Ok(Some(s.to_owned()))
             } else {

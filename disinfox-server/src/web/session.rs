@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use stix_model::Timestamp;
+use chrono::{TimeDelta, Utc};
 
 use super::views::PageError;
 use crate::auth::{self, Caller, Scope};
@@ -162,7 +162,7 @@ pub(crate) fn clear_session_cookie(state: &AppState) -> String {
 pub(crate) async fn start_session(state: &AppState, user: &User) -> Result<String, PageError> {
     let token = auth::random_token()?;
     let csrf = auth::random_token()?;
-    let expires = Timestamp::now().unix_seconds() + SESSION_HOURS * 3600;
+    let expires = Utc::now() + TimeDelta::hours(SESSION_HOURS);
     state
         .store
         .create_session(&auth::hash_api_key(&token), user.id, &csrf, expires)

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use stix_model::disarm::Catalogue;
 use stix_model::{CountryCode, Timestamp};
 
@@ -335,11 +336,9 @@ pub(crate) fn incident_row(s: &StoredIncident) -> IncidentRow {
 
 /// `2024-03-05 14:02 UTC`.
 pub(crate) fn short_time(t: &Timestamp) -> String {
-    let s = t.to_string();
-    match (s.get(..10), s.get(11..16)) {
-        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
-        _ => s,
-    }
+    DateTime::<Utc>::from(*t)
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string()
 }
 
 /// `2024-03-05 14:02 UTC` from a stored RFC 3339 text.
