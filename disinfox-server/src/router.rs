@@ -1,7 +1,8 @@
 //! The router of the whole server: the API and TAXII routes of [`crate::routes`] and the pages
 //! of [`crate::web`], each behind the guard of its access level, with the layers every request
-//! goes through: the client's address, the time limit, the pages' HTML and security headers, the
-//! API's JSON error shape (the TAXII error message under `/taxii2/`), the body limit.
+//! goes through: a request id and a log line per request (tower-http), the client's address, the
+//! time limit, the pages' HTML and security headers, the API's JSON error shape (the TAXII error
+//! message under `/taxii2/`), the body limit.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +13,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::auth::Caller;
 use crate::error::error_response;
@@ -70,7 +74,33 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::http::caller::client_addr_layer,
         ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                // A 5xx is logged once, with its cause, by the error itself (`crate::error`).
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of a request, which every log line of the request carries: method, path (never the
+/// query, which may hold what a user searched for) and request id. The id is the client's
+/// `x-request-id` when it sends one, else a new UUID; the answer carries it back either way.
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+    )
 }
 
 /// What the guard of an API route checks.

@@ -255,11 +255,18 @@ impl Binary {
 
     /// Starts `serve` and waits until it answers.
     pub async fn start(db: &str) -> Self {
+        let mut command = Self::command(db);
+        command.stderr(std::process::Stdio::inherit());
+        Self::serve(command).await
+    }
+
+    /// Runs `serve` with `command` (from [`Binary::command`], its standard error set by the
+    /// caller) and waits until it answers.
+    pub async fn serve(mut command: std::process::Command) -> Self {
         use std::io::BufRead;
-        let mut child = Self::command(db)
+        let mut child = command
             .arg("serve")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
