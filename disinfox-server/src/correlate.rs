@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::db::{Store, StoredIncident};
 
 /// A related incident and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Related {
     /// Its id.
     pub id: String,

@@ -37,7 +37,7 @@ pub struct Plan {
 }
 
 /// What an import did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     /// Ids of incidents created.
     pub created: Vec<String>,
@@ -196,7 +196,7 @@ pub async fn run_inline(
 pub const BATCH: usize = 32;
 
 /// A rejected incident or object.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Rejected {
     /// `rows 3, 4` for CSV, the STIX id for bundles.
     pub r#ref: String,

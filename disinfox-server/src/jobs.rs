@@ -177,7 +177,7 @@ async fn audit_finished(state: &AppState, id: &str) {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JobView {
     /// Id.
     pub id: String,
@@ -209,7 +209,7 @@ pub struct JobView {
 }
 
 /// Rows done of the total.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Progress {
     /// Incidents applied or rejected.
     pub done: i64,
@@ -218,7 +218,7 @@ pub struct Progress {
 }
 
 /// The counters of a job.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Counts {
     /// Created.
     pub created: i64,

@@ -9,7 +9,7 @@ use stix_model::incident::{ActorDescription, IncidentDescription};
 use stix_model::{Confidence, CountryCode, Identifier, Timestamp};
 
 /// An incident as a client sends it (create or replace). Unknown fields are refused.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentInput {
     /// Name (required).

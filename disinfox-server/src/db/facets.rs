@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{IncidentFilter, Store};
 
 /// A count per key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Count {
     /// The key (technique id, actor, country code, channel).
     pub key: String,

@@ -9,7 +9,7 @@ use stix_model::Timestamp;
 use super::Store;
 
 /// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads.
@@ -45,7 +45,7 @@ impl Role {
 }
 
 /// A user (never with its password hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct User {
     /// Id.
     pub id: i64,
@@ -62,7 +62,7 @@ pub struct User {
 }
 
 /// An API key's metadata (never the key).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ApiKeyInfo {
     /// Id.
     pub id: i64,

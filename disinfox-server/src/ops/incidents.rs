@@ -295,7 +295,7 @@ pub async fn delete_incident(state: &AppState, caller: &Caller, id: &str) -> Api
 }
 
 /// Summary statistics of the live incidents.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     /// Live incidents.
     pub incidents: i64,

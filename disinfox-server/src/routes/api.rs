@@ -7,15 +7,19 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
 use stix_model::disarm::Catalogue;
 use stix_model::CountryCode;
 
+use super::bodies::{
+    CountryCount, CreatedKey, CreatedUser, DisarmView, Health, IncidentPage, IncidentView, Items,
+    Me, Message, NewKey, NewUser, PhaseView, ScopeName, TacticView, TechniqueDetail, TechniqueView,
+    UserBody, UserPatch,
+};
 use crate::auth::{Caller, Scope};
 use crate::correlate;
-use crate::db::{Facet, IncidentFilter, StoredIncident};
-use crate::error::{ApiError, ApiResult};
+use crate::db::{ApiKeyInfo, Count, Facet, IncidentFilter, StoredIncident, User};
+use crate::error::{error_response, ApiError, ApiResult};
 use crate::http::extract::{JsonBody, Params, PathParams};
 use crate::import;
 use crate::jobs;
@@ -28,50 +32,37 @@ pub const DISARM_ATTRIBUTION: &str = "DISARM framework by the DISARM Foundation,
 
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(_) => {
-            Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
-        }
+        Ok(_) => Json(Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })
+        .into_response(),
         Err(e) => {
             tracing::error!(error = ?e, "health check: database");
-            (
+            error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"error": {"status": 503, "message": "database unavailable"}})),
+                "database unavailable",
+                BTreeMap::new(),
             )
-                .into_response()
         }
     }
 }
 
-pub(crate) async fn me(caller: Caller) -> Json<Value> {
-    Json(json!({
-        "user": caller.user,
-        "scope": match caller.scope { Scope::Read => "read", Scope::Write => "write" },
-        "key_id": caller.key_id,
-    }))
+pub(crate) async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        scope: match caller.scope {
+            Scope::Read => ScopeName::Read,
+            Scope::Write => ScopeName::Write,
+        },
+        key_id: caller.key_id,
+        user: caller.user,
+    })
 }
 
-pub(crate) async fn check_auth(_caller: Caller) -> Json<Value> {
-    Json(json!({"message": "the API key is valid"}))
-}
-
-/// An incident as the API returns it.
-#[derive(Debug, Serialize)]
-pub struct IncidentView {
-    /// STIX id.
-    pub id: String,
-    /// Creation time.
-    pub created: String,
-    /// Time of the current version.
-    pub modified: String,
-    /// True for deleted incidents.
-    pub revoked: bool,
-    /// The content.
-    #[serde(flatten)]
-    pub input: IncidentInput,
-    /// Technique names and tactics.
-    pub technique_details: Vec<Value>,
-    /// Country names.
-    pub country_names: BTreeMap<String, String>,
+pub(crate) async fn check_auth(_caller: Caller) -> Json<Message> {
+    Json(Message {
+        message: "the API key is valid".into(),
+    })
 }
 
 pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
@@ -80,8 +71,18 @@ pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
         .techniques
         .iter()
         .map(|t| match catalogue.technique(t) {
-            Some(x) => json!({"id": t, "name": x.name, "tactic": x.tactic}),
-            None => json!({"id": t, "name": null, "tactic": null, "unknown": true}),
+            Some(x) => TechniqueDetail {
+                id: t.clone(),
+                name: Some(x.name.clone()),
+                tactic: Some(x.tactic.clone()),
+                unknown: false,
+            },
+            None => TechniqueDetail {
+                id: t.clone(),
+                name: None,
+                tactic: None,
+                unknown: true,
+            },
         })
         .collect();
     let country_names = input
@@ -109,18 +110,18 @@ pub(crate) async fn list_incidents(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IncidentPage>> {
     let req = q.request()?;
     let (items, total) = ops::list_incidents(&state, &req).await?;
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
     let per_page = req.per_page;
-    Ok(Json(json!({
-        "items": items.iter().map(|i| view(i, catalogue)).collect::<Vec<_>>(),
-        "total": total,
-        "page": req.page,
-        "per_page": per_page,
-        "pages": (total + per_page - 1) / per_page,
-    })))
+    Ok(Json(IncidentPage {
+        items: items.iter().map(|i| view(i, catalogue)).collect(),
+        total,
+        page: req.page,
+        per_page,
+        pages: (total + per_page - 1) / per_page,
+    }))
 }
 
 pub(crate) async fn create_incident(
@@ -183,11 +184,11 @@ pub(crate) async fn related(
     _caller: Caller,
     PathParams(id): PathParams<String>,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<correlate::Related>>> {
     let s = ops::load_incident(&state, &id).await?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
     let items = correlate::related(&state.store, &s, limit).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 pub(crate) async fn import(
@@ -233,45 +234,55 @@ pub(crate) async fn job(
 pub(crate) async fn disarm(
     State(state): State<AppState>,
     _caller: Caller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DisarmView>> {
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
     let counts = ops::technique_counts(&state, &IncidentFilter::default()).await?;
-    let tactics: Vec<Value> = catalogue
+    let tactics = catalogue
         .tactics()
         .iter()
-        .map(|t| {
-            let techniques: Vec<Value> = catalogue
+        .map(|t| TacticView {
+            id: t.id.as_str().to_owned(),
+            shortname: t.shortname.clone(),
+            name: t.name.clone(),
+            phase: t.phase.map(|p| PhaseView {
+                id: p.id().to_owned(),
+                name: p.name().to_owned(),
+            }),
+            url: t.url.clone(),
+            techniques: catalogue
                 .techniques_of_tactic(&t.shortname)
-                .map(|x| json!({
-                    "id": x.id.as_str(), "name": x.name, "parent": x.parent.as_ref().map(|p| p.as_str()),
-                    "url": x.url, "incidents": counts.get(x.id.as_str()).copied().unwrap_or(0),
-                }))
-                .collect();
-            json!({
-                "id": t.id.as_str(), "shortname": t.shortname, "name": t.name,
-                "phase": t.phase.map(|p| json!({"id": p.id(), "name": p.name()})),
-                "url": t.url, "techniques": techniques,
-            })
+                .map(|x| TechniqueView {
+                    id: x.id.as_str().to_owned(),
+                    name: x.name.clone(),
+                    parent: x.parent.as_ref().map(|p| p.as_str().to_owned()),
+                    url: x.url.clone(),
+                    incidents: counts.get(x.id.as_str()).copied().unwrap_or(0),
+                })
+                .collect(),
         })
         .collect();
-    Ok(Json(json!({
-        "version": catalogue.version_label(),
-        "attribution": DISARM_ATTRIBUTION,
-        "tactics": tactics,
-    })))
+    Ok(Json(DisarmView {
+        version: catalogue.version_label().to_owned(),
+        attribution: DISARM_ATTRIBUTION.to_owned(),
+        tactics,
+    }))
 }
 
-async fn counts(state: &AppState, facet: Facet, limit: Option<i64>) -> ApiResult<Json<Value>> {
+async fn counts(
+    state: &AppState,
+    facet: Facet,
+    limit: Option<i64>,
+) -> ApiResult<Json<Items<Count>>> {
     let limit = limit.unwrap_or(100).clamp(1, 10_000);
     let items = state.store.facet_counts(facet, limit).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 pub(crate) async fn actors(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<Count>>> {
     counts(&state, Facet::Actor, q.limit).await
 }
 
@@ -279,26 +290,30 @@ pub(crate) async fn countries(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<CountryCount>>> {
     let limit = q.limit.unwrap_or(300).clamp(1, 10_000);
-    let items: Vec<Value> = state
+    let items = state
         .store
         .facet_counts(Facet::Country, limit)
         .await?
         .into_iter()
         .map(|c| {
             let name = CountryCode::parse(&c.key).map(|x| x.name()).unwrap_or("");
-            json!({"key": c.key, "name": name, "count": c.count})
+            CountryCount {
+                name: name.to_owned(),
+                key: c.key,
+                count: c.count,
+            }
         })
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 pub(crate) async fn channels(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<Count>>> {
     counts(&state, Facet::Channel, q.limit).await
 }
 
@@ -318,23 +333,16 @@ pub(crate) async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<AllQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ApiKeyInfo>>> {
     let user = if q.all == Some(true) {
         caller.require_admin()?;
         None
     } else {
         Some(caller.user.id)
     };
-    Ok(Json(json!({"items": state.store.api_keys(user).await?})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewKey {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    scope: Option<String>,
+    Ok(Json(Items {
+        items: state.store.api_keys(user).await?,
+    }))
 }
 
 pub(crate) async fn create_key(
@@ -342,12 +350,13 @@ pub(crate) async fn create_key(
     caller: Caller,
     JsonBody(k): JsonBody<NewKey>,
 ) -> ApiResult<Response> {
-    let (secret, info) = ops::create_key(&state, &caller, &k.name, k.scope.as_deref()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"key": secret, "info": info, "note": "the key is shown once; store it now"})),
-    )
-        .into_response())
+    let (key, info) = ops::create_key(&state, &caller, &k.name, k.scope.as_deref()).await?;
+    let created = CreatedKey {
+        key,
+        info,
+        note: "the key is shown once; store it now".into(),
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 pub(crate) async fn revoke_key(
@@ -362,18 +371,11 @@ pub(crate) async fn revoke_key(
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<User>>> {
     caller.require_admin()?;
-    Ok(Json(json!({"items": state.store.users().await?})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewUser {
-    email: String,
-    role: String,
-    #[serde(default)]
-    password: Option<String>,
+    Ok(Json(Items {
+        items: state.store.users().await?,
+    }))
 }
 
 pub(crate) async fn create_user(
@@ -383,19 +385,15 @@ pub(crate) async fn create_user(
 ) -> ApiResult<Response> {
     let (user, generated) =
         ops::create_user(&state, &caller, &u.email, &u.role, u.password).await?;
-    let mut body = json!({"user": user});
-    if let Some(password) = generated {
-        body["password"] = json!(password);
-        body["note"] = json!("the password is shown once");
-    }
+    let note = generated
+        .is_some()
+        .then(|| "the password is shown once".to_owned());
+    let body = CreatedUser {
+        user,
+        password: generated,
+        note,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserPatch {
-    role: Option<String>,
-    disabled: Option<bool>,
 }
 
 pub(crate) async fn update_user(
@@ -403,7 +401,7 @@ pub(crate) async fn update_user(
     caller: Caller,
     PathParams(id): PathParams<i64>,
     JsonBody(p): JsonBody<UserPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserBody>> {
     let user = ops::update_user(&state, &caller, id, p.role.as_deref(), p.disabled).await?;
-    Ok(Json(json!({"user": user})))
+    Ok(Json(UserBody { user }))
 }
