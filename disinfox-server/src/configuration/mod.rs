@@ -269,7 +269,7 @@ impl Settings {
         let small = |key: &str, default: u64, max: u64| {
             let n = num(key, default, 1)?;
             if n > max {
-                let name = if source.from_env(key) {
+                let name = if source.set_by_env(key) {
                     env_name(key)
                 } else {
                     key.to_owned()

@@ -117,7 +117,7 @@ impl Source {
     /// form.
     pub(super) fn get(&self, key: &str) -> Option<(String, String)> {
         let value = self.layers.get::<config::Value>(key).ok()?;
-        let name = if self.from_env(key) {
+        let name = if self.set_by_env(key) {
             env_name(key)
         } else {
             key.to_owned()
@@ -135,7 +135,7 @@ impl Source {
     }
 
     /// Whether the environment sets `key`.
-    pub(super) fn from_env(&self, key: &str) -> bool {
+    pub(super) fn set_by_env(&self, key: &str) -> bool {
         self.from_env.contains(&key)
     }
 }
