@@ -2,7 +2,8 @@
 //!
 //! Every key has a default and an environment name (the key upper-cased with a `DISINFOX_`
 //! prefix). A bad value stops start-up with a message naming the key and the expected form.
-//! The layers are held by the `config` crate ([`source`]); the table of keys is in [`keys`].
+//! The layers are held by the `config` crate (`configuration/source.rs`); the table of keys,
+//! [`KEYS`], is in `configuration/keys.rs`.
 
 mod keys;
 mod source;
