@@ -12,7 +12,7 @@
 //! Other code records an event with [`record`]:
 //!
 //! ```no_run
-//! # async fn f(state: &disinfox_server::startup::AppState, caller: &disinfox_server::auth::Caller) {
+//! # async fn f(state: &disinfox_server::state::AppState, caller: &disinfox_server::auth::Caller) {
 //! use disinfox_server::audit::{self, AuditEvent, AuditKind};
 //! audit::record(
 //!     &state.store,
@@ -189,11 +189,17 @@ impl AuditEvent {
         self
     }
 
+    /// Done by the operator of the server (`what`: the command line, the start of the server).
+    pub fn by_operator(mut self, what: &str) -> Self {
+        self.actor = clip(&format!("operator ({what})"));
+        self
+    }
+
     /// Tried with this e-mail (sign-in, registration): kept only when it looks like an
     /// e-mail address, since people type passwords into the wrong field.
     pub fn tried(mut self, email: &str) -> Self {
         let email = email.trim();
-        self.actor = if crate::routes::api_valid_email(email) {
+        self.actor = if crate::auth::valid_email(email) {
             clip(email)
         } else {
             "(not an e-mail address)".to_owned()

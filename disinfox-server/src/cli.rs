@@ -8,10 +8,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::auth;
+use crate::auth::{KeyMaterial, Scope};
 use crate::configuration::Settings;
-use crate::db::{Role, Store};
-use crate::startup::{AppState, Application};
+use crate::db::Store;
+use crate::error::ApiError;
+use crate::ops::{self, By};
+use crate::startup::Application;
+use crate::state::AppState;
 
 /// DISINFOX server: disinformation incidents as STIX 2.1.
 #[derive(Debug, Parser)]
@@ -193,6 +196,25 @@ fn usage(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(2))
 }
 
+/// Who the commands act as, in the audit log.
+const OPERATOR: By<'static> = By::Operator("command line");
+
+/// An operation's refusal (a bad value, a conflict, a rule) as a usage error (exit 2) naming
+/// what was wrong; a failure of the server (exit 1) otherwise.
+fn refused(e: ApiError) -> anyhow::Result<ExitCode> {
+    match e {
+        ApiError::Internal(e) => Err(e),
+        ApiError::Invalid { fields, .. } if !fields.is_empty() => usage(
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        other => usage(other),
+    }
+}
+
 async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Health { url } => {
@@ -257,50 +279,32 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             command: UserCommand::Add { email, role },
         } => {
             let state = state_only(settings).await?;
-            let Some(role) = Role::parse(&role) else {
-                return usage(format!("--role: {role:?} is not admin, analyst or reader"));
-            };
-            if !crate::routes::api_valid_email(&email) {
-                return usage(format!("--email: {email:?} is not an e-mail address"));
-            }
             let stdin = std::io::stdin();
-            let (password, generated) = if stdin.is_terminal() {
-                (auth::generate_password()?, true)
+            let password = if stdin.is_terminal() {
+                None
             } else {
                 let mut line = String::new();
                 stdin
                     .lock()
                     .read_line(&mut line)
                     .context("reading the password from standard input")?;
-                let p = line.trim_end_matches(['\n', '\r']).to_owned();
-                if p.is_empty() {
-                    (auth::generate_password()?, true)
-                } else {
-                    (p, false)
-                }
+                Some(line.trim_end_matches(['\n', '\r']).to_owned()).filter(|p| !p.is_empty())
             };
-            if !generated && password.chars().count() < auth::MIN_PASSWORD {
-                return usage(format!(
-                    "the password must be at least {} characters",
-                    auth::MIN_PASSWORD
-                ));
-            }
-            let hash = auth::hash_password(&password)?;
-            match state.store.create_user(email.trim(), &hash, role).await? {
-                None => usage(format!("a user {email} exists already")),
-                Some(u) => {
+            match ops::add_user(&state, OPERATOR, &email, &role, password).await {
+                Ok((u, generated)) => {
                     eprintln!(
                         "created user {} ({}) with id {}",
                         u.email,
                         u.role.as_str(),
                         u.id
                     );
-                    if generated {
+                    if let Some(password) = generated {
                         println!("{password}");
                         eprintln!("(generated password, shown once)");
                     }
                     Ok(ExitCode::SUCCESS)
                 }
+                Err(e) => refused(e),
             }
         }
         Command::Apikey { command } => {
@@ -310,19 +314,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                     let Some((u, _)) = state.store.user_by_email(&user).await? else {
                         return usage(format!("--user: no user {user}"));
                     };
-                    if !matches!(scope.as_str(), "read" | "write") {
+                    let Some(scope) = Scope::parse(&scope) else {
                         return usage(format!("--scope: {scope:?} is not read or write"));
+                    };
+                    let key = KeyMaterial::generate()?;
+                    let max = Some(state.settings.max_keys_per_user);
+                    match ops::issue_key(&state.store, OPERATOR, &u, &name, scope, &key, max).await
+                    {
+                        Ok(_) => {
+                            println!("{}", key.secret);
+                            Ok(ExitCode::SUCCESS)
+                        }
+                        Err(e) => refused(e),
                     }
-                    if scope == "write" && !u.role.can_write() {
-                        return usage(format!("--scope write: {} is a reader", u.email));
-                    }
-                    let (secret, hash) = auth::new_api_key()?;
-                    state
-                        .store
-                        .create_api_key(u.id, &name, &secret[..12], &hash, &scope)
-                        .await?;
-                    println!("{secret}");
-                    Ok(ExitCode::SUCCESS)
                 }
                 ApikeyCommand::List { user } => {
                     let uid = match user {
@@ -356,11 +360,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 ApikeyCommand::Revoke { id } => {
-                    if state.store.revoke_api_key(id, None).await? {
-                        eprintln!("revoked key {id}");
-                        Ok(ExitCode::SUCCESS)
-                    } else {
-                        usage(format!("no live key {id}"))
+                    match ops::keys::revoke(&state.store, OPERATOR, id, None).await {
+                        Ok(()) => {
+                            eprintln!("revoked key {id}");
+                            Ok(ExitCode::SUCCESS)
+                        }
+                        Err(e) => refused(e),
                     }
                 }
             }
@@ -441,7 +446,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let n = export_all(&state, &mut out).await?;
+            let opts = crate::bundle::options(&state.settings, false)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let n = crate::bundle::export::write_all(&state.store, opts, &mut out).await?;
             out.flush()?;
             eprintln!("exported {n} incidents");
             Ok(ExitCode::SUCCESS)
@@ -449,55 +456,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes every live incident as one bundle, a chunk at a time.
-pub async fn export_all(state: &AppState, out: &mut dyn Write) -> anyhow::Result<usize> {
-    let opts = crate::routes::bundle::options(state, false).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut exporter = crate::export::Exporter::new(state.clone(), Default::default(), opts);
-    while let Some(chunk) = exporter.next_chunk().await? {
-        out.write_all(&chunk)?;
-    }
-    out.write_all(b"\n")?;
-    Ok(exporter.incidents())
-}
-
 async fn demo_accounts(state: &AppState, url: &str) -> anyhow::Result<()> {
     let added = crate::demo::seed(state, crate::demo::DEMO_INCIDENTS).await?;
-    let admin = "admin@disinfox.local";
-    let login = match state.store.user_by_email(admin).await? {
-        Some(_) => format!("{admin} (existing account: use its password)"),
-        None => {
-            let password = auth::generate_password()?;
-            state
-                .store
-                .create_user(admin, &auth::hash_password(&password)?, Role::Admin)
-                .await?;
-            format!("{admin} / {password}")
-        }
-    };
-    let reader = "reader@disinfox.local";
-    let reader_id = match state.store.user_by_email(reader).await? {
-        Some((u, _)) => u.id,
-        None => {
-            let p = auth::generate_password()?;
-            match state
-                .store
-                .create_user(reader, &auth::hash_password(&p)?, Role::Reader)
-                .await?
-            {
-                Some(u) => u.id,
-                None => anyhow::bail!("could not create {reader}"),
-            }
-        }
-    };
-    let (secret, hash) = auth::new_api_key()?;
-    state
-        .store
-        .create_api_key(reader_id, "demo", &secret[..12], &hash, "read")
-        .await?;
+    let accounts = crate::demo::accounts(state).await?;
     let (live, _) = state.store.incident_counts().await?;
+    let secret = &accounts.read_key;
     println!("DISINFOX demo: {live} incidents ({added} added now)");
     println!("  URL:          {url}");
-    println!("  admin login:  {login}");
+    println!("  admin login:  {}", accounts.admin_login);
     println!("  read API key: {secret}");
     println!(
         "  try:          curl -H 'Authorization: Bearer {secret}' '{url}/api/v1/bundle?limit=5'"

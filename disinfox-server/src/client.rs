@@ -14,12 +14,7 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::startup::AppState;
 
 /// An address or a CIDR range, e.g. `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,38 +136,6 @@ pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> Clien
         }
     }
     ClientAddr(client)
-}
-
-/// The layer that works out the client's address once per request and puts it in the
-/// request's extensions, for the throttles, the audit log and the handlers.
-pub async fn client_addr_layer(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let addr = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(peer)) => {
-            client_addr(peer.ip(), req.headers(), &state.settings.trusted_proxies)
-        }
-        None => ClientAddr::UNKNOWN,
-    };
-    req.extensions_mut().insert(addr);
-    next.run(req).await
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ClientAddr>()
-            .copied()
-            .unwrap_or(ClientAddr::UNKNOWN))
-    }
 }
 
 /// Whether a request carries more than one `Authorization` header (refused: which one a

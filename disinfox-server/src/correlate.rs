@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::db::{Store, StoredIncident};
 
 /// A related incident and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Related {
     /// Its id.
     pub id: String,
@@ -27,10 +28,14 @@ pub struct Related {
     pub reason: String,
 }
 
-fn day_number(date: &str) -> i64 {
-    stix_model::Timestamp::parse(&format!("{date}T00:00:00Z"))
-        .map(|t| t.unix_seconds() / 86_400)
-        .unwrap_or(0)
+/// Days between two `YYYY-MM-DD` dates ([`crate::model::Incident::date_key`] always writes one;
+/// 0 otherwise).
+fn days_between(a: &str, b: &str) -> i64 {
+    let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    match (day(a), day(b)) {
+        (Some(a), Some(b)) => (a - b).num_days().abs(),
+        _ => 0,
+    }
 }
 
 /// The incidents related to `s`, best first.
@@ -49,13 +54,13 @@ pub async fn related(
     }
     let ids: Vec<String> = shared.keys().cloned().collect();
     let others = store.incidents_by_ids(&ids).await?;
-    let me = day_number(&s.incident.date_key(&s.created));
+    let me = s.incident.date_key(&s.created);
     let mut out: Vec<Related> = others
         .into_iter()
         .filter_map(|o| {
             let sh = shared.remove(o.id.as_str())?;
             let n = |k: &str| sh.get(k).map_or(0, Vec::len) as i64;
-            let days = (day_number(&o.incident.date_key(&o.created)) - me).abs();
+            let days = days_between(&o.incident.date_key(&o.created), &me);
             let time = if days <= 30 {
                 2
             } else if days <= 180 {

@@ -3,8 +3,10 @@
 
 use stix_model::Timestamp;
 
+use crate::auth::{KeyMaterial, Scope};
 use crate::model::{IncidentInput, TechniquePolicy};
-use crate::startup::AppState;
+use crate::ops::{self, By};
+use crate::state::AppState;
 
 /// How many incidents `serve --demo` and `demo` create.
 pub const DEMO_INCIDENTS: usize = 240;
@@ -77,4 +79,52 @@ pub async fn seed(state: &AppState, n: usize) -> anyhow::Result<usize> {
         added += 1;
     }
     Ok(added)
+}
+
+/// The administrator of the demo.
+pub const DEMO_ADMIN: &str = "admin@disinfox.local";
+/// The reader whose key the demo prints.
+pub const DEMO_READER: &str = "reader@disinfox.local";
+
+/// What the demo prints to sign in with.
+#[derive(Debug)]
+pub struct DemoAccounts {
+    /// `e-mail / password` of the administrator (the password only when created now).
+    pub admin_login: String,
+    /// A new read API key of the reader.
+    pub read_key: String,
+}
+
+/// The demo accounts: the administrator and the reader (created through the same operation as
+/// `user add` when missing) and a new read key of the reader (issued like every key; the demo
+/// is the operator's, so the reader's key cap does not apply).
+pub async fn accounts(state: &AppState) -> anyhow::Result<DemoAccounts> {
+    let by = By::Operator("demo");
+    let failed = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    let admin_login = match state.store.user_by_email(DEMO_ADMIN).await? {
+        Some(_) => format!("{DEMO_ADMIN} (existing account: use its password)"),
+        None => {
+            let (_, password) = ops::add_user(state, by, DEMO_ADMIN, "admin", None)
+                .await
+                .map_err(failed)?;
+            format!("{DEMO_ADMIN} / {}", password.unwrap_or_default())
+        }
+    };
+    let reader = match state.store.user_by_email(DEMO_READER).await? {
+        Some((u, _)) => u,
+        None => {
+            ops::add_user(state, by, DEMO_READER, "reader", None)
+                .await
+                .map_err(failed)?
+                .0
+        }
+    };
+    let key = KeyMaterial::generate()?;
+    ops::issue_key(&state.store, by, &reader, "demo", Scope::Read, &key, None)
+        .await
+        .map_err(failed)?;
+    Ok(DemoAccounts {
+        admin_login,
+        read_key: key.secret,
+    })
 }

@@ -13,14 +13,14 @@ use axum::Json;
 use serde::Serialize;
 
 /// The body of every error response: `{"error": {"status", "message", "fields"?}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// What went wrong.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ErrorDetail {
     /// The HTTP status code.
     pub status: u16,
@@ -86,12 +86,6 @@ pub enum ApiError {
     /// 500: something broke on our side.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
-    }
 }
 
 impl ApiError {

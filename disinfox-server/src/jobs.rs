@@ -1,6 +1,6 @@
 //! Import jobs: an upload (`POST /api/v1/import`, the import page) is answered at once with
-//! the URL of a job; the job reads the file on the blocking pool, then applies its incidents
-//! one transaction each, and `GET /api/v1/jobs/{id}` (or the job's page) reports state,
+//! the URL of a job; the job reads the file on the blocking pool, then applies its incidents in
+//! transactions of a few, and `GET /api/v1/jobs/{id}` (or the job's page) reports state,
 //! progress and, once it is over, the report.
 //!
 //! Semantics: per incident, not all-or-nothing. Each incident of the file is applied or
@@ -22,11 +22,11 @@ use serde::Serialize;
 
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth::Caller;
-use crate::db::jobs::{Busy, Job, JobState};
+use crate::db::jobs::{Busy, Change, Job, JobState, Planned};
 use crate::db::{Role, User};
 use crate::error::{ApiError, ApiResult};
-use crate::import::{self, Change, Format, ImportReport, Planned};
-use crate::startup::AppState;
+use crate::import::{self, Format, ImportReport};
+use crate::state::AppState;
 
 /// The URL of a job in the API.
 pub fn api_url(id: &str) -> String {
@@ -177,7 +177,7 @@ async fn audit_finished(state: &AppState, id: &str) {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JobView {
     /// Id.
     pub id: String,
@@ -209,7 +209,7 @@ pub struct JobView {
 }
 
 /// Rows done of the total.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Progress {
     /// Incidents applied or rejected.
     pub done: i64,
@@ -218,7 +218,7 @@ pub struct Progress {
 }
 
 /// The counters of a job.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Counts {
     /// Created.
     pub created: i64,

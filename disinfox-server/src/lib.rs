@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod configuration;
@@ -12,14 +13,16 @@ pub mod correlate;
 pub mod db;
 pub mod demo;
 pub mod error;
-pub mod export;
+pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod model;
 pub mod navigator;
 pub mod ops;
+pub mod router;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod taxii;
 pub mod telemetry;
 pub mod web;

@@ -9,7 +9,7 @@ use stix_model::incident::{ActorDescription, IncidentDescription};
 use stix_model::{Confidence, CountryCode, Identifier, Timestamp};
 
 /// An incident as a client sends it (create or replace). Unknown fields are refused.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentInput {
     /// Name (required).
@@ -66,12 +66,28 @@ pub struct IncidentInput {
 }
 
 /// A validated incident, in canonical form (codes upper-case, ids normalised, lists
-/// de-duplicated in order).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// de-duplicated in order). Only [`IncidentInput::validate`] makes one (and the store, reading
+/// back what it stored): its content is read through `input` and never changed in place, so an
+/// `Incident` is always one that passed validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
-    /// The canonical input (what is stored and returned).
+    /// The canonical input (what is stored and returned), read-only.
     #[serde(flatten)]
-    pub input: IncidentInput,
+    pub input: Canonical,
+}
+
+/// The content of an [`Incident`]: an [`IncidentInput`] that passed validation. It reads as
+/// one (`Deref`); nothing outside this module makes or changes one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Canonical(IncidentInput);
+
+impl std::ops::Deref for Canonical {
+    type Target = IncidentInput;
+
+    fn deref(&self) -> &IncidentInput {
+        &self.0
+    }
 }
 
 /// How strictly to treat DISARM ids absent from the configured version.
@@ -342,7 +358,9 @@ impl IncidentInput {
                 .collect(),
         );
         if errors.is_empty() {
-            Ok(Incident { input: self })
+            Ok(Incident {
+                input: Canonical(self),
+            })
         } else {
             Err(errors)
         }
@@ -363,6 +381,19 @@ pub fn parse_attribution_source(s: &str) -> Option<AttributionSource> {
 }
 
 impl Incident {
+    /// An incident the store wrote after validating it, read back (never input from outside:
+    /// it is not checked again).
+    pub(crate) fn from_stored(input: IncidentInput) -> Self {
+        Self {
+            input: Canonical(input),
+        }
+    }
+
+    /// The content, to edit it into a new input (which is validated again to be saved).
+    pub fn to_input(&self) -> IncidentInput {
+        self.input.0.clone()
+    }
+
     /// The description the STIX builder takes, for an incident with the given id and times.
     pub fn to_description(
         &self,

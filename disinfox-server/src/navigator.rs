@@ -9,7 +9,7 @@
 //!   [`IncidentFilter`] (score = number of matching incidents using
 //!   the technique), then [`layer`]; [`filtered_layer`] does both.
 //!
-//! Following the heatmap recipe of the reference (`stix-disarm-opencti.md` §6): one entry per
+//! Following the heatmap recipe of docs/disarm.md §6: one entry per
 //! technique with a count (each technique has exactly one tactic in DISARM, named by its short
 //! name), the count and DISARM version in `comment` and `metadata`, a gradient from 0 to the
 //! largest count (at least 1), `showSubtechniques` on parents whose sub-techniques are scored
@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 use stix_model::disarm::Catalogue;
 
-use crate::db::{IncidentFilter, Store};
+use crate::configuration::Settings;
+use crate::db::{IncidentFilter, Store, StoredIncident};
 use crate::model::Incident;
 
 /// The layer format version written.
@@ -194,6 +195,87 @@ pub async fn filtered_layer(
     opts.metadata
         .push(("incidents".to_owned(), incidents.to_string()));
     Ok(layer(catalogue, &counts, &opts))
+}
+
+/// The link from a layer's techniques back to the server: the incident list (web page)
+/// filtered on the technique.
+fn technique_link(settings: &Settings) -> String {
+    format!(
+        "{}/incidents?technique={{technique}}",
+        settings.public_url.trim_end_matches('/')
+    )
+}
+
+/// The layer of one incident (the API route and the incident page), named after it.
+pub fn of_incident(settings: &Settings, s: &StoredIncident) -> Value {
+    let catalogue = Catalogue::builtin(settings.disarm_version);
+    let mut description = format!("DISARM techniques of the incident {}", s.id);
+    if let Some(d) = &s.incident.input.first_seen {
+        description.push_str(&format!(", first seen {d}"));
+    }
+    if s.revoked {
+        description.push_str(" (deleted)");
+    }
+    description.push('.');
+    let opts = LayerOptions {
+        name: s.incident.input.name.clone(),
+        description,
+        technique_link: Some(technique_link(settings)),
+        metadata: vec![("incident".to_owned(), s.id.to_string())],
+        ..LayerOptions::default()
+    };
+    layer(catalogue, &incident_counts(&s.incident), &opts)
+}
+
+/// The filters applied, as `name=value` pairs (for the layer's name and metadata).
+fn filter_terms(f: &IncidentFilter) -> Vec<(String, String)> {
+    let terms: BTreeMap<&str, &Option<String>> = BTreeMap::from([
+        ("q", &f.q),
+        ("country", &f.country),
+        ("actor", &f.actor),
+        ("technique", &f.technique),
+        ("tactic", &f.tactic),
+        ("channel", &f.channel),
+        ("from", &f.from),
+        ("to", &f.to),
+    ]);
+    terms
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), v.clone())))
+        .collect()
+}
+
+/// The heatmap layer of the incidents matching `filter` (the API route and the matrix page),
+/// named after the filters.
+pub async fn of_filter(
+    store: &Store,
+    settings: &Settings,
+    filter: &IncidentFilter,
+) -> anyhow::Result<Value> {
+    let terms = filter_terms(filter);
+    let name = if terms.is_empty() {
+        "DISINFOX: all incidents".to_owned()
+    } else {
+        format!(
+            "DISINFOX: {}",
+            terms
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let opts = LayerOptions {
+        name,
+        technique_link: Some(technique_link(settings)),
+        metadata: terms
+            .into_iter()
+            .map(|(k, v)| (format!("filter {k}"), v))
+            .collect(),
+        ..LayerOptions::default()
+    };
+    let catalogue = Catalogue::builtin(settings.disarm_version);
+    filtered_layer(store, catalogue, filter, opts).await
 }
 
 /// What is wrong with a layer for the DISARM Navigator, checked against `catalogue`: the

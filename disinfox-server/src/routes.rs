@@ -1,49 +1,20 @@
-//! The router, built from one table of routes that also generates the OpenAPI document and
-//! drives the test proving that every data route needs authentication.
+//! The JSON API and TAXII 2.1: one table of routes ([`routes`]) from which the router
+//! ([`crate::router`]) is built, the OpenAPI document generated, and the test proving that every
+//! data route needs authentication run.
 
 pub mod api;
+pub mod bodies;
 pub mod bundle;
 pub mod navigator;
 pub mod openapi;
 pub mod taxii;
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
-use axum::Router;
-use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::Caller;
-use crate::error::error_response;
-use crate::startup::AppState;
+use crate::http::Access;
+use crate::state::AppState;
 
-pub use api::valid_email as api_valid_email;
 pub use openapi::openapi_document;
-
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (health, landing page, API description).
-    Public,
-    /// Any authenticated caller.
-    Read,
-    /// Analysts and administrators with a write key.
-    Write,
-    /// Administrators.
-    Admin,
-    /// Any authenticated caller whose credentials are not read-only (a browser session or a
-    /// write key): managing one's own API keys.
-    Account,
-    /// Pages only: signed-in users, and visitors without an account when the `public_read`
-    /// setting is on.
-    Browse,
-}
 
 /// Which protocol a route speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +44,40 @@ pub struct RouteSpec {
     pub ok: (u16, &'static str),
     /// The protocol.
     pub protocol: Protocol,
-    handler: fn() -> MethodRouter<AppState>,
+    /// The handler's name (the operation's id in the OpenAPI document).
+    pub name: &'static str,
+    /// The JSON Schema of the request body, from its Rust type.
+    pub request_schema: Option<SchemaFn>,
+    /// The JSON Schema of the success response's body, from its Rust type.
+    pub response_schema: Option<SchemaFn>,
+    pub(crate) handler: fn() -> MethodRouter<AppState>,
+}
+
+/// Makes the schema of a body type (referenced from the generator's definitions).
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The last word of a handler expression: `get(api::list_incidents)` → `list_incidents`.
+const fn handler_name(expr: &'static str) -> &'static str {
+    let b = expr.as_bytes();
+    let (mut start, mut end, mut i) = (0, b.len(), 0);
+    while i < b.len() {
+        match b[i] {
+            b':' | b'(' | b' ' => start = i + 1,
+            b')' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    match expr.split_at_checked(end) {
+        Some((head, _)) => match head.split_at_checked(start) {
+            Some((_, name)) => name,
+            None => expr,
+        },
+        None => expr,
+    }
 }
 
 const FILTERS: &[(&str, &str)] = &[
@@ -90,8 +94,17 @@ const FILTERS: &[(&str, &str)] = &[
     ("to", "latest date, YYYY-MM-DD"),
 ];
 
+macro_rules! schema {
+    () => {
+        None
+    };
+    ($t:ty) => {
+        Some(|g: &mut schemars::SchemaGenerator| g.subschema_for::<$t>())
+    };
+}
+
 macro_rules! spec {
-    ($m:literal $p:literal $a:ident $s:literal, query: $q:expr, body: $b:expr, ok: $ok:expr, $h:expr) => {
+    ($m:literal $p:literal $a:ident $s:literal, query: $q:expr, body: $b:expr, ok: $ok:expr, $h:expr $(, req: $req:ty)? $(, res: $res:ty)?) => {
         RouteSpec {
             method: $m,
             path: $p,
@@ -101,6 +114,9 @@ macro_rules! spec {
             body: $b,
             ok: $ok,
             protocol: Protocol::Api,
+            name: handler_name(stringify!($h)),
+            request_schema: schema!($($req)?),
+            response_schema: schema!($($res)?),
             handler: || $h,
         }
     };
@@ -114,6 +130,9 @@ macro_rules! spec {
             body: None,
             ok: (200, $ok),
             protocol: Protocol::Taxii,
+            name: handler_name(stringify!($h)),
+            request_schema: None,
+            response_schema: None,
             handler: || $h,
         }
     };
@@ -136,44 +155,49 @@ const TAXII_OBJECT_FILTERS: &[(&str, &str)] = &[
 
 /// Every route of the server.
 pub fn routes() -> Vec<RouteSpec> {
+    use crate::db::{ApiKeyInfo, Count, User};
+    use crate::jobs::JobView;
+    use crate::model::IncidentInput;
+    use crate::{correlate::Related, ops::Stats};
+    use bodies::*;
     use routing::{delete, get, patch, post, put};
     vec![
-        spec!("GET" "/health" Public "Liveness and database check", query: &[], body: None, ok: (200, "status"), get(api::health)),
-        spec!("GET" "/api/v1/health" Public "Liveness and database check", query: &[], body: None, ok: (200, "status"), get(api::health)),
-        spec!("GET" "/api/v1/openapi.json" Public "This API description (OpenAPI 3.1)", query: &[], body: None, ok: (200, "OpenAPI document"), get(openapi::serve)),
-        spec!("GET" "/api/v1/me" Read "The caller: user, role and key scope", query: &[], body: None, ok: (200, "the caller"), get(api::me)),
-        spec!("POST" "/check-auth" Read "Checks an API key (compatibility with DISINFOX clients)", query: &[], body: None, ok: (200, "message"), post(api::check_auth)),
+        spec!("GET" "/health" Public "Liveness and database check", query: &[], body: None, ok: (200, "status"), get(api::health), res: Health),
+        spec!("GET" "/api/v1/health" Public "Liveness and database check", query: &[], body: None, ok: (200, "status"), get(api::health), res: Health),
+        spec!("GET" "/api/v1/openapi.json" Public "This API description (OpenAPI 3.1)", query: &[], body: None, ok: (200, "OpenAPI document"), get(openapi::openapi_json), res: OpenApiDocument),
+        spec!("GET" "/api/v1/me" Read "The caller: user, role and key scope", query: &[], body: None, ok: (200, "the caller"), get(api::me), res: Me),
+        spec!("POST" "/check-auth" Read "Checks an API key (compatibility with DISINFOX clients)", query: &[], body: None, ok: (200, "message"), post(api::check_auth), res: Message),
         spec!("GET" "/api/v1/incidents" Read "Lists incidents with search, filters, sort and pagination", query: &[
             ("q", "full-text search over names and descriptions"), ("country", "target country (ISO 3166-1 alpha-2)"), ("actor", "attributed actor"),
             ("technique", "DISARM technique id, e.g. T0002"), ("tactic", "DISARM tactic short name"), ("channel", "channel or platform"),
             ("from", "earliest date, YYYY-MM-DD"), ("to", "latest date, YYYY-MM-DD"), ("sort", "modified (default), created, date or name"),
             ("order", "desc (default) or asc"), ("page", "page number, from 1"), ("per_page", "items per page, 1-200 (default 50)"),
-        ], body: None, ok: (200, "a page of incidents"), get(api::list_incidents)),
-        spec!("POST" "/api/v1/incidents" Write "Creates an incident", query: &[], body: Some(("application/json", "an incident")), ok: (201, "the incident"), post(api::create_incident)),
-        spec!("GET" "/api/v1/incidents/{id}" Read "Reads an incident", query: &[], body: None, ok: (200, "the incident"), get(api::get_incident)),
-        spec!("PUT" "/api/v1/incidents/{id}" Write "Replaces an incident (a new version: modified moves on, the id stays)", query: &[], body: Some(("application/json", "an incident")), ok: (200, "the incident"), put(api::update_incident)),
+        ], body: None, ok: (200, "a page of incidents"), get(api::list_incidents), res: IncidentPage),
+        spec!("POST" "/api/v1/incidents" Write "Creates an incident", query: &[], body: Some(("application/json", "an incident")), ok: (201, "the incident"), post(api::create_incident), req: IncidentInput, res: IncidentView),
+        spec!("GET" "/api/v1/incidents/{id}" Read "Reads an incident", query: &[], body: None, ok: (200, "the incident"), get(api::get_incident), res: IncidentView),
+        spec!("PUT" "/api/v1/incidents/{id}" Write "Replaces an incident (a new version: modified moves on, the id stays)", query: &[], body: Some(("application/json", "an incident")), ok: (200, "the incident"), put(api::update_incident), req: IncidentInput, res: IncidentView),
         spec!("DELETE" "/api/v1/incidents/{id}" Write "Deletes an incident: it is published revoked", query: &[], body: None, ok: (204, "deleted"), delete(api::delete_incident)),
-        spec!("GET" "/api/v1/incidents/{id}/related" Read "Correlated incidents, ranked by what they share, with the reason", query: &[("limit", "at most this many (default 20)")], body: None, ok: (200, "related incidents"), get(api::related)),
-        spec!("GET" "/api/v1/incidents/{id}/bundle" Read "The STIX 2.1 bundle of one incident", query: &[("flavor", "standard (default) or opencti")], body: None, ok: (200, "a STIX bundle"), get(bundle::incident_bundle)),
+        spec!("GET" "/api/v1/incidents/{id}/related" Read "Correlated incidents, ranked by what they share, with the reason", query: &[("limit", "at most this many (default 20)")], body: None, ok: (200, "related incidents"), get(api::related), res: Items<Related>),
+        spec!("GET" "/api/v1/incidents/{id}/bundle" Read "The STIX 2.1 bundle of one incident", query: &[("flavor", "standard (default) or opencti")], body: None, ok: (200, "a STIX bundle"), get(bundle::incident_bundle), res: StixBundle),
         spec!("GET" "/api/v1/bundle" Read "Incidents changed since a mark, as a STIX 2.1 bundle, paged (the OpenCTI connector's endpoint)", query: &[
             ("newer_than", "RFC 3339 time; incidents changed after it (the high-water mark a previous call returned)"),
             ("cursor", "the X-Disinfox-Next-Cursor of the previous page (takes precedence over newer_than)"),
             ("limit", "incidents per page, 1-1000"), ("flavor", "standard (default) or opencti"),
             ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
-        ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle)),
-        spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export)),
-        spec!("POST" "/api/v1/import" Write "Starts an import job for a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (202, "the import job (state, progress); Location: its URL"), post(api::import)),
-        spec!("GET" "/api/v1/jobs/{id}" Read "An import job of the caller (any, for an administrator): state, progress (incidents done of the total) and, once over, the report: created, updated, unchanged, rejected with reasons", query: &[], body: None, ok: (200, "the job"), get(api::job)),
-        spec!("GET" "/api/v1/disarm" Read "DISARM tactics and techniques with incident counts", query: &[], body: None, ok: (200, "the DISARM catalogue"), get(api::disarm)),
-        spec!("GET" "/api/v1/actors" Read "Actors with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::actors)),
-        spec!("GET" "/api/v1/countries" Read "Target countries with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::countries)),
-        spec!("GET" "/api/v1/channels" Read "Channels with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::channels)),
-        spec!("GET" "/api/v1/stats" Read "Summary statistics", query: &[], body: None, ok: (200, "statistics"), get(api::stats)),
-        spec!("GET" "/api/v1/keys" Read "The caller's API keys (all keys for an administrator with ?all=true)", query: &[("all", "true: every user's keys (administrators)")], body: None, ok: (200, "keys, never their secrets"), get(api::list_keys)),
-        spec!("POST" "/api/v1/keys" Account "Creates an API key for the caller; the key is shown once", query: &[], body: Some(("application/json", "{name, scope: read|write}")), ok: (201, "the key and its secret"), post(api::create_key)),
+        ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle), res: StixBundle),
+        spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export), res: StixBundle),
+        spec!("POST" "/api/v1/import" Write "Starts an import job for a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (202, "the import job (state, progress); Location: its URL"), post(api::import), req: StixBundle, res: JobView),
+        spec!("GET" "/api/v1/jobs/{id}" Read "An import job of the caller (any, for an administrator): state, progress (incidents done of the total) and, once over, the report: created, updated, unchanged, rejected with reasons", query: &[], body: None, ok: (200, "the job"), get(api::job), res: JobView),
+        spec!("GET" "/api/v1/disarm" Read "DISARM tactics and techniques with incident counts", query: &[], body: None, ok: (200, "the DISARM catalogue"), get(api::disarm), res: DisarmView),
+        spec!("GET" "/api/v1/actors" Read "Actors with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::actors), res: Items<Count>),
+        spec!("GET" "/api/v1/countries" Read "Target countries with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::countries), res: Items<CountryCount>),
+        spec!("GET" "/api/v1/channels" Read "Channels with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::channels), res: Items<Count>),
+        spec!("GET" "/api/v1/stats" Read "Summary statistics", query: &[], body: None, ok: (200, "statistics"), get(api::stats), res: Stats),
+        spec!("GET" "/api/v1/keys" Read "The caller's API keys (all keys for an administrator with ?all=true)", query: &[("all", "true: every user's keys (administrators)")], body: None, ok: (200, "keys, never their secrets"), get(api::list_keys), res: Items<ApiKeyInfo>),
+        spec!("POST" "/api/v1/keys" Account "Creates an API key for the caller; the key is shown once", query: &[], body: Some(("application/json", "{name, scope: read|write}")), ok: (201, "the key and its secret"), post(api::create_key), req: NewKey, res: CreatedKey),
         spec!("DELETE" "/api/v1/keys/{id}" Account "Revokes one of the caller's keys (any key, for an administrator)", query: &[], body: None, ok: (204, "revoked"), delete(api::revoke_key)),
-        spec!("GET" "/api/v1/incidents/{id}/navigator" Read "A DISARM Navigator layer (format 4.5) of one incident's techniques", query: &[], body: None, ok: (200, "a Navigator layer"), get(navigator::incident_layer)),
-        spec!("GET" "/api/v1/navigator" Read "A DISARM Navigator heatmap layer (format 4.5): each technique scored by the number of incidents matching the filters that use it (every incident without filters)", query: FILTERS, body: None, ok: (200, "a Navigator layer"), get(navigator::filtered_layer)),
+        spec!("GET" "/api/v1/incidents/{id}/navigator" Read "A DISARM Navigator layer (format 4.5) of one incident's techniques", query: &[], body: None, ok: (200, "a Navigator layer"), get(navigator::incident_layer), res: NavigatorLayer),
+        spec!("GET" "/api/v1/navigator" Read "A DISARM Navigator heatmap layer (format 4.5): each technique scored by the number of incidents matching the filters that use it (every incident without filters)", query: FILTERS, body: None, ok: (200, "a Navigator layer"), get(navigator::filtered_layer), res: NavigatorLayer),
         spec!(taxii "/taxii2/" "TAXII 2.1 server discovery", query: &[], ok: "the discovery resource", get(taxii::discovery)),
         spec!(taxii "/taxii2/disinfox/" "TAXII 2.1 API root", query: &[], ok: "the API root resource", get(taxii::api_root)),
         spec!(taxii "/taxii2/disinfox/collections/" "TAXII 2.1 collections", query: &[], ok: "the collections resource", get(taxii::collections)),
@@ -182,247 +206,8 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/" "TAXII 2.1 one object", query: &TAXII_OBJECT_FILTERS[..5], ok: "an envelope", get(taxii::object)),
         spec!(taxii "/taxii2/disinfox/collections/{id}/objects/{object_id}/versions/" "TAXII 2.1 versions of one object", query: &TAXII_OBJECT_FILTERS[..4], ok: "the versions resource", get(taxii::versions)),
         spec!(taxii "/taxii2/disinfox/collections/{id}/manifest/" "TAXII 2.1 manifest of the collection, paged", query: TAXII_OBJECT_FILTERS, ok: "the manifest resource", get(taxii::manifest)),
-        spec!("GET" "/api/v1/users" Admin "Lists users", query: &[], body: None, ok: (200, "users"), get(api::list_users)),
-        spec!("POST" "/api/v1/users" Admin "Creates a user; the password is generated and shown once unless given", query: &[], body: Some(("application/json", "{email, role, password?}")), ok: (201, "the user"), post(api::create_user)),
-        spec!("PATCH" "/api/v1/users/{id}" Admin "Changes a user's role or disables it (not one's own)", query: &[], body: Some(("application/json", "{role?, disabled?}")), ok: (200, "the user"), patch(api::update_user)),
+        spec!("GET" "/api/v1/users" Admin "Lists users", query: &[], body: None, ok: (200, "users"), get(api::list_users), res: Items<User>),
+        spec!("POST" "/api/v1/users" Admin "Creates a user; the password is generated and shown once unless given", query: &[], body: Some(("application/json", "{email, role, password?}")), ok: (201, "the user"), post(api::create_user), req: NewUser, res: CreatedUser),
+        spec!("PATCH" "/api/v1/users/{id}" Admin "Changes a user's role or disables it (not one's own)", query: &[], body: Some(("application/json", "{role?, disabled?}")), ok: (200, "the user"), patch(api::update_user), req: UserPatch, res: UserBody),
     ]
-}
-
-/// The router: the table's routes and the web pages ([`crate::web::pages`]), the JSON error
-/// shape for every API error (HTML error pages for the pages), body limit, request timeout.
-pub fn router(state: AppState) -> Router {
-    let limit = state.settings.body_limit_bytes;
-    let mut r: Router<AppState> = Router::new();
-    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
-    let api = routes().into_iter().map(|s| {
-        let guard = ApiGuard {
-            state: state.clone(),
-            access: s.access,
-            taxii: s.protocol == Protocol::Taxii,
-        };
-        // Inner to outer: the declared size is checked after the caller is authorized, and
-        // before any of the body is read.
-        let mr = (s.handler)().layer(middleware::from_fn_with_state(limit, declared_length));
-        let mr = match s.access {
-            Access::Public => mr,
-            _ => mr.layer(middleware::from_fn_with_state(guard, api_guard)),
-        };
-        (s.path, mr)
-    });
-    let pages = crate::web::pages()
-        .into_iter()
-        .map(|p| (p.path, p.guarded(&state)));
-    for (path, mr) in api.chain(pages) {
-        let merged = match by_path.remove(path) {
-            Some(existing) => existing.merge(mr),
-            None => mr,
-        };
-        by_path.insert(path, merged);
-    }
-    for (path, mr) in by_path {
-        r = r.route(path, mr);
-    }
-    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
-    r.fallback(not_found)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::web::html_pages,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::client::client_addr_layer,
-        ))
-        .with_state(state)
-}
-
-/// What the guard of an API route checks.
-#[derive(Clone)]
-struct ApiGuard {
-    state: AppState,
-    access: Access,
-    taxii: bool,
-}
-
-/// Authenticates the caller and checks the route's access level before the handler runs, so
-/// that nothing of the request (query, path, body) is read for a caller who may not call the
-/// route: a read key sending a broken body to a write route gets 403, not 400 or 413.
-async fn api_guard(State(g): State<ApiGuard>, req: Request, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    if g.taxii {
-        if let Err(e) = taxii::TaxiiCaller::from_request_parts(&mut parts, &g.state).await {
-            return e.into_response();
-        }
-    } else {
-        let caller = match Caller::from_request_parts(&mut parts, &g.state).await {
-            Ok(c) => c,
-            Err(e) => return e.into_response(),
-        };
-        let allowed = match g.access {
-            Access::Public | Access::Read | Access::Browse => Ok(()),
-            Access::Account => caller.require_account(),
-            Access::Write => caller.require_write(),
-            Access::Admin => caller.require_admin(),
-        };
-        if let Err(e) = allowed {
-            return e.into_response();
-        }
-    }
-    next.run(Request::from_parts(parts, body)).await
-}
-
-/// Refuses a body whose declared `Content-Length` is over the limit before reading any of it
-/// (413; the outer layers give it the API's or the pages' error shape). Routes and pages put it
-/// inside their access guard, so an unauthorized caller gets 403 whatever size it declares. A body without a
-/// length is cut at the limit while it is read.
-pub(crate) async fn declared_length(
-    axum::extract::State(limit): axum::extract::State<usize>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        let mut r = Response::new(Body::from("request body too large"));
-        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-        r.headers_mut().insert(
-            header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-        return r;
-    }
-    next.run(req).await
-}
-
-async fn not_found(uri: Uri) -> Response {
-    let path = uri.path();
-    if is_taxii(path) {
-        let hint = if path.ends_with('/') {
-            String::new()
-        } else {
-            format!("; TAXII URLs end with a slash: {path}/")
-        };
-        return taxii::error_response(StatusCode::NOT_FOUND, &format!("no such resource{hint}"));
-    }
-    error_response(StatusCode::NOT_FOUND, NO_SUCH_RESOURCE, BTreeMap::new())
-}
-
-/// The message of the router's 404.
-pub const NO_SUCH_RESOURCE: &str = "no such resource";
-
-fn is_taxii(path: &str) -> bool {
-    path == "/taxii2" || path.starts_with("/taxii2/")
-}
-
-/// Turns every error response that is not JSON yet (axum's extractor rejections, 405, 408,
-/// 413) into the API's JSON error shape, keeping the status and the message; every answer
-/// of the API says `X-Content-Type-Options: nosniff` (the pages have their own headers).
-async fn json_errors(req: Request, next: Next) -> Response {
-    if crate::web::is_page_path(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let mut res = api_errors(req, next).await;
-    res.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    res
-}
-
-async fn api_errors(req: Request, next: Next) -> Response {
-    let taxii = is_taxii(req.uri().path());
-    let res = next.run(req).await;
-    let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return res;
-    }
-    if taxii {
-        return taxii_errors(res).await;
-    }
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
-    if is_json {
-        return res;
-    }
-    let (parts, body) = res.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let mut message = String::from_utf8_lossy(&text).trim().to_owned();
-    if message.is_empty() {
-        message = status.canonical_reason().unwrap_or("error").to_lowercase();
-    }
-    if status == StatusCode::PAYLOAD_TOO_LARGE || message.contains("length limit") {
-        let mut r = error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large",
-            BTreeMap::new(),
-        );
-        *r.headers_mut() = merge_headers(parts.headers, r.headers().clone());
-        return r;
-    }
-    let mut r = error_response(status, message, BTreeMap::new());
-    *r.headers_mut() = merge_headers(parts.headers, r.headers().clone());
-    r
-}
-
-/// The TAXII error message for an error of a TAXII path that is not one yet.
-async fn taxii_errors(res: Response) -> Response {
-    let is_taxii = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/taxii+json"));
-    if is_taxii {
-        return res;
-    }
-    let (parts, body) = res.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    // An API-shaped error keeps its message; anything else is the message.
-    let message = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| text.trim().to_owned());
-    let message = if message.is_empty() {
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_lowercase()
-    } else {
-        message
-    };
-    taxii::taxii_error_from(parts.status, &parts.headers, &message)
-}
-
-fn merge_headers(
-    mut original: axum::http::HeaderMap,
-    new: axum::http::HeaderMap,
-) -> axum::http::HeaderMap {
-    original.remove(header::CONTENT_LENGTH);
-    for (k, v) in new {
-        if let Some(k) = k {
-            original.insert(k, v);
-        }
-    }
-    original
-}
-
-/// An empty body (for 204).
-pub fn empty() -> Body {
-    Body::empty()
 }

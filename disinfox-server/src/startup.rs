@@ -1,144 +1,14 @@
 //! Building the application: settings → database → router → listener.
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::configuration::Settings;
 use crate::db::Store;
-use crate::error::ApiError;
-
-/// Shared state of the handlers.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// The settings.
-    pub settings: Arc<Settings>,
-    /// Requests per user (API keys), per `rate_limit_per_minute`.
-    pub rate_limiter: Arc<RateLimiter>,
-    /// Failed sign-ins per (client address, account).
-    pub login_throttle: Arc<crate::auth::LoginThrottle>,
-    /// The password hasher: every password hashed or checked for a request goes through it.
-    pub hasher: Arc<crate::auth::Hasher>,
-    /// Addresses that signed in successfully lately (their sign-ins queue in the hasher's
-    /// known lane).
-    pub known_clients: Arc<crate::auth::KnownClients>,
-    /// Sign-in attempts per client address, per `login_attempts_per_minute`.
-    pub login_attempts: Arc<RateLimiter<IpAddr>>,
-    /// Registrations per client address ([`REGISTRATIONS_PER_HOUR`]).
-    pub registrations: Arc<RateLimiter<IpAddr>>,
-    /// Page views of visitors without an account, per address (`public_read`).
-    pub anonymous_views: Arc<RateLimiter<IpAddr>>,
-}
-
-/// Registration attempts per hour per client address.
-pub const REGISTRATIONS_PER_HOUR: u32 = 5;
-
-impl AppState {
-    /// The state of a server with these settings and this database.
-    pub fn new(store: Store, settings: Settings) -> anyhow::Result<Self> {
-        let hasher =
-            crate::auth::Hasher::new(settings.password_hash_concurrency, crate::auth::HASH_WAIT)?;
-        Ok(Self {
-            store,
-            rate_limiter: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
-            login_throttle: Arc::default(),
-            hasher: Arc::new(hasher),
-            known_clients: Arc::default(),
-            login_attempts: Arc::new(RateLimiter::new(settings.login_attempts_per_minute)),
-            registrations: Arc::new(RateLimiter::with_period(
-                REGISTRATIONS_PER_HOUR,
-                Duration::from_secs(3600),
-            )),
-            anonymous_views: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
-            settings: Arc::new(settings),
-        })
-    }
-}
-
-/// Keys tracked by a [`RateLimiter`] at most; beyond, full buckets are forgotten first.
-const BUCKETS: usize = 50_000;
-
-/// A token bucket per key (a user, a client address): `capacity` requests per `period`,
-/// bursts up to `capacity`. A capacity of 0 disables it.
-#[derive(Debug)]
-pub struct RateLimiter<K = i64> {
-    capacity: u32,
-    period: Duration,
-    buckets: Mutex<BTreeMap<K, (f64, Instant)>>,
-}
-
-impl<K: Ord + Clone> RateLimiter<K> {
-    /// `per_minute` requests a minute; 0 disables it.
-    pub fn new(per_minute: u32) -> Self {
-        Self::with_period(per_minute, Duration::from_secs(60))
-    }
-
-    /// `capacity` requests per `period`; 0 disables it.
-    pub fn with_period(capacity: u32, period: Duration) -> Self {
-        Self {
-            capacity,
-            period,
-            buckets: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Takes a token for `key`, or fails with 429.
-    pub fn check(&self, key: K) -> Result<(), ApiError> {
-        self.take(key).map_err(|wait| ApiError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        })
-    }
-
-    /// Takes a token for `key`, or says how long until there is one.
-    pub fn take(&self, key: K) -> Result<(), Duration> {
-        if self.capacity == 0 {
-            return Ok(());
-        }
-        let cap = f64::from(self.capacity);
-        let rate = cap / self.period.as_secs_f64();
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= BUCKETS && !buckets.contains_key(&key) {
-            // Forget the keys whose buckets have refilled; if none has, the least recently used.
-            buckets
-                .retain(|_, (t, last)| *t + now.duration_since(*last).as_secs_f64() * rate < cap);
-            if buckets.len() >= BUCKETS {
-                let oldest = buckets
-                    .iter()
-                    .min_by_key(|(_, b)| b.1)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    buckets.remove(&k);
-                }
-            }
-        }
-        let (tokens, last) = buckets.entry(key).or_insert((cap, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(cap);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
-        }
-    }
-
-    /// Gives back a token taken for `key` (an attempt that turned out not to count).
-    pub fn refund(&self, key: K) {
-        let cap = f64::from(self.capacity);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((tokens, _)) = buckets.get_mut(&key) {
-            *tokens = (*tokens + 1.0).min(cap);
-        }
-    }
-}
+use crate::state::AppState;
 
 /// The application: a bound listener and the router.
 pub struct Application {
@@ -155,13 +25,13 @@ impl Application {
         for id in store.fail_interrupted_jobs().await? {
             tracing::warn!(job = %id, "import job interrupted by a stop; marked failed");
         }
-        if let Some(key) = &settings.connector_api_key {
-            provision_connector_key(&store, key).await?;
-        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
         let state = AppState::new(store, settings)?;
+        if let Some(key) = state.settings.connector_api_key.clone() {
+            crate::ops::provision_connector_key(&state, key.expose()).await?;
+        }
         Ok(Self { listener, state })
     }
 
@@ -180,7 +50,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = crate::routes::router(self.state);
+        let router = crate::router::router(self.state);
         axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -189,48 +59,6 @@ impl Application {
         .await
         .context("serving HTTP")
     }
-}
-
-/// The user owning the provisioned connector key.
-pub const CONNECTOR_USER: &str = "opencti-connector@disinfox.local";
-
-/// Makes sure `key` (the `connector_api_key` setting) is a read key of the reader
-/// [`CONNECTOR_USER`], so a deployment can hand the same secret to the server and to the
-/// connector. Idempotent; the key is stored as a hash like every other key.
-pub async fn provision_connector_key(store: &Store, key: &str) -> anyhow::Result<()> {
-    let hash = crate::auth::hash_api_key(key);
-    match store.api_key_status(&hash).await? {
-        Some((_, false)) => return Ok(()),
-        Some((id, true)) => anyhow::bail!(
-            "DISINFOX_CONNECTOR_API_KEY: this key was revoked (or its user disabled); choose a new one (key id {id})"
-        ),
-        None => {}
-    }
-    let user = match store.user_by_email(CONNECTOR_USER).await? {
-        Some((u, _)) => u,
-        None => {
-            let password = crate::auth::hash_password(&crate::auth::generate_password()?)?;
-            store
-                .create_user(CONNECTOR_USER, &password, crate::db::Role::Reader)
-                .await?
-                .context("creating the connector's user")?
-        }
-    };
-    let prefix: String = key.chars().take(8).collect();
-    store
-        .create_api_key(
-            user.id,
-            "OpenCTI connector (DISINFOX_CONNECTOR_API_KEY)",
-            &prefix,
-            &hash,
-            "read",
-        )
-        .await?;
-    tracing::info!(
-        user = CONNECTOR_USER,
-        "provisioned the connector's read key"
-    );
-    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (`docker stop`).
@@ -256,27 +84,4 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RateLimiter;
-
-    #[test]
-    fn rate_limiter_limits_per_key() {
-        let r = RateLimiter::new(3);
-        for _ in 0..3 {
-            assert!(r.check(1).is_ok());
-        }
-        assert!(r.check(1).is_err());
-        assert!(r.check(2).is_ok(), "buckets are per key");
-        assert!(RateLimiter::new(0).check(1).is_ok());
-        r.refund(1);
-        assert!(r.check(1).is_ok(), "a refunded token can be taken again");
-        assert!(r.check(1).is_err());
-        let hourly = RateLimiter::with_period(2, std::time::Duration::from_secs(3600));
-        assert!(hourly.take("a").is_ok() && hourly.take("a").is_ok());
-        let wait = hourly.take("a").unwrap_err();
-        assert!(wait.as_secs() > 1700 && wait.as_secs() <= 1800, "{wait:?}");
-    }
 }

@@ -21,11 +21,11 @@ use stix_model::incident::{disarm_identity, disarm_marking, BuildOptions, Bundle
 use stix_model::incident::{DISARM_IDENTITY_ID, DISARM_MARKING_ID};
 use stix_model::{Identifier, StixObject, Timestamp};
 
+use crate::bundle;
 use crate::db::collection::{self, ObjectHome, BASE_KEY, DISARM_KEY};
 use crate::db::{CollectionEntry, StoredIncident};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::bundle::{builder_with, options};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The id of the collection of every incident.
 pub const COLLECTION_ID: &str = "daf6258c-a3cb-4b3b-bbca-0dbf5a6a7ce4";
@@ -313,7 +313,7 @@ fn entry_objects(e: &CollectionEntry, opts: &BuildOptions) -> ApiResult<Vec<(u8,
 
 /// The items of one incident: the incident and, unless it was deleted, its relationships.
 fn incident_items(state: &AppState, s: &StoredIncident) -> ApiResult<Vec<Item>> {
-    let b = builder_with(state, std::slice::from_ref(s), false)?;
+    let b = bundle::builder_of(&state.settings, std::slice::from_ref(s), false)?;
     Ok(b.into_objects()
         .into_iter()
         .filter_map(|o| {
@@ -385,7 +385,7 @@ pub async fn page(
     filter: &Filter,
     limit: usize,
 ) -> ApiResult<(Vec<Item>, Option<Position>)> {
-    let opts = options(state, false)?;
+    let opts = bundle::options(&state.settings, false)?;
     let plan = Plan::new(filter);
     let take = |items: Vec<Item>, out: &mut Vec<Item>| -> Option<Position> {
         for it in items {

@@ -3,7 +3,7 @@
     python generate.py --server URL --key WRITE_KEY
 
 Every channel of the catalogue (the DISINFOX CSV's channel columns, read from
-disinfox-server/src/import.rs so that a new channel is covered at once), every attribution source,
+disinfox-server/src/import/csv.rs so that a new channel is covered at once), every attribution source,
 first/last seen at year, month and day precision, certain and uncertain actors, target countries
 whose OpenCTI names differ from the ISO short names, Kosovo (which OpenCTI's geography lacks),
 regions and sub-regions OpenCTI knows and free-text ones it does not, confidence from 0 to 100,
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def catalogue_channels() -> list[str]:
-    src = (ROOT / "disinfox-server" / "src" / "import.rs").read_text()
+    src = (ROOT / "disinfox-server" / "src" / "import" / "csv.rs").read_text()
     block = re.search(r"pub const CHANNELS: &\[&str\] = &\[(.*?)\];", src, re.S)
     if block is None:
-        raise SystemExit("generate.py: CHANNELS not found in disinfox-server/src/import.rs")
+        raise SystemExit("generate.py: CHANNELS not found in disinfox-server/src/import/csv.rs")
     return re.findall(r'"([^"]+)"', block.group(1))
 
 

@@ -162,18 +162,18 @@ pub enum ObjectHome {
 
 /// Looks up where the collection holds these objects (ids the index does not hold are left
 /// out): one primary-key search per id.
-pub(crate) const SQL_OBJECT_HOMES: &str =
+pub(super) const SQL_OBJECT_HOMES: &str =
     "SELECT x.object_id, x.incident_id, x.key FROM json_each(?1) j
      JOIN collection_object_ids x ON x.object_id = j.value";
 
 /// Incidents by id from a change on, in change order (a primary-key search per id).
-pub(crate) const SQL_INCIDENTS_BY_IDS: &str =
+pub(super) const SQL_INCIDENTS_BY_IDS: &str =
     "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data
      FROM json_each(?1) j JOIN incidents i ON i.id = j.value
      WHERE i.change_seq >= ?2 ORDER BY i.change_seq";
 
 /// Shared entries by key from a change on (a primary-key search per key).
-pub(crate) const SQL_ENTRIES_BY_KEYS: &str = "SELECT e.key, e.seq, e.at, e.value
+pub(super) const SQL_ENTRIES_BY_KEYS: &str = "SELECT e.key, e.seq, e.at, e.value
      FROM json_each(?1) j JOIN collection_entries e ON e.key = j.value
      WHERE e.seq >= ?2 ORDER BY e.seq, e.key";
 

@@ -1,16 +1,54 @@
-//! The store side of import jobs (see [`crate::jobs`]): the job rows, and applying one
-//! incident of a file in one transaction together with its report row and the job's
-//! counters, so that a job's report is exactly what the database holds, even after a crash.
+//! The store side of imports and import jobs: the job rows, and applying the planned incidents
+//! of a file ([`Planned`], made by the import's reading of the file) in transactions together
+//! with their report rows and the job's counters, so that a job's report is exactly what the
+//! database holds, even after a crash.
 
 use serde::Serialize;
 use sqlx::Row;
 use stix_model::{Identifier, Timestamp};
 
 use super::Store;
-use crate::import::{Change, Planned};
+use crate::model::Incident;
+
+/// One incident of a file, checked: where it comes from and what to do with it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// `rows 3, 4` for CSV, the STIX id for bundles.
+    pub r#ref: String,
+    /// The incident's name when known.
+    pub name: Option<String>,
+    /// What to do.
+    pub change: Change,
+    /// Accepted but worth knowing.
+    pub warnings: Vec<String>,
+}
+
+/// What to do with a planned incident.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create or replace the incident `id`; with `by_name`, the live incident of the same
+    /// name and first-seen date (the identity of a CSV row) when there is one.
+    Save {
+        /// The incident's id (derived from name and date for CSV rows).
+        id: Identifier,
+        /// Look the incident up by name and first-seen date first.
+        by_name: bool,
+        /// The checked incident.
+        incident: Box<Incident>,
+        /// Its creation time (kept for an existing incident).
+        created: Timestamp,
+        /// Its `modified` time (STIX): an older or equal version than the stored one is
+        /// reported unchanged.
+        modified: Option<Timestamp>,
+    },
+    /// Revoke (delete) the incident `id`.
+    Revoke(Identifier),
+    /// Change nothing, for these reasons.
+    Reject(Vec<String>),
+}
 
 /// The state of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Accepted, not started.

@@ -3,197 +3,86 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
 use stix_model::disarm::Catalogue;
 use stix_model::CountryCode;
 
+use super::bodies::{
+    CountryCount, CreatedKey, CreatedUser, DisarmView, Health, IncidentPage, IncidentView, Items,
+    Me, Message, NewKey, NewUser, PhaseView, ScopeName, TacticView, TechniqueDetail, TechniqueView,
+    UserBody, UserPatch,
+};
 use crate::auth::{Caller, Scope};
 use crate::correlate;
-use crate::db::{Facet, IncidentFilter, Sort, StoredIncident};
-use crate::error::{ApiError, ApiResult};
+use crate::db::{ApiKeyInfo, Count, Facet, IncidentFilter, StoredIncident, User};
+use crate::error::{error_response, ApiError, ApiResult};
+use crate::http::extract::{JsonBody, Params, PathParams};
 use crate::import;
 use crate::jobs;
 use crate::model::IncidentInput;
-use crate::ops::{self, ListRequest};
-use crate::startup::AppState;
+use crate::ops::{self, ListQuery};
+use crate::state::AppState;
 
 /// The DISARM licence statement shown with DISARM data (API and pages).
 pub const DISARM_ATTRIBUTION: &str = "DISARM framework by the DISARM Foundation, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)";
 
-/// A JSON body parsed into `T`, with malformed bodies answered in the API's error shape.
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("request body too large".into())
-            } else {
-                ApiError::BadRequest(e.body_text())
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-    }
-}
-
-/// Query parameters, answered in the API's error shape when malformed.
-pub struct Params<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(t)| Params(t))
-            .map_err(|e| ApiError::BadRequest(e.body_text()))
-    }
-}
-
-/// Path parameters, answered in the API's error shape when they do not parse: a 404 naming
-/// the value and what an id looks like (never a Rust type), or a 400 for a path that is not
-/// UTF-8. The pages use it too: their error page shows the same message.
-pub struct PathParams<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
-    for PathParams<T>
-{
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(t)| PathParams(t))
-            .map_err(path_error)
-    }
-}
-
-/// The API error of a path parameter that does not parse.
-pub(crate) fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
-    use axum::extract::path::ErrorKind;
-    use axum::extract::rejection::PathRejection;
-    let what = |expected: &str| {
-        if [
-            "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
-        ]
-        .contains(&expected)
-        {
-            "ids in this path are whole numbers"
-        } else {
-            "it is not a valid value here"
-        }
-    };
-    match e {
-        PathRejection::FailedToDeserializePathParams(e) => match e.into_kind() {
-            ErrorKind::ParseErrorAtKey {
-                value,
-                expected_type,
-                ..
-            }
-            | ErrorKind::ParseErrorAtIndex {
-                value,
-                expected_type,
-                ..
-            }
-            | ErrorKind::ParseError {
-                value,
-                expected_type,
-            } => ApiError::NotFound(format!(
-                "no such resource: {value:?}: {}",
-                what(expected_type)
-            )),
-            ErrorKind::InvalidUtf8InPathParam { .. } => {
-                ApiError::BadRequest("the path is not valid UTF-8 once percent-decoded".into())
-            }
-            ErrorKind::DeserializeError { value, .. } => {
-                ApiError::NotFound(format!("no such resource: {value:?}"))
-            }
-            other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
-        },
-        other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
-    }
-}
-
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
-        Ok(_) => {
-            Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
-        }
+    match state.store.ping().await {
+        Ok(_) => Json(Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })
+        .into_response(),
         Err(e) => {
             tracing::error!(error = ?e, "health check: database");
-            (
+            error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"error": {"status": 503, "message": "database unavailable"}})),
+                "database unavailable",
+                BTreeMap::new(),
             )
-                .into_response()
         }
     }
 }
 
-pub(crate) async fn me(caller: Caller) -> Json<Value> {
-    Json(json!({
-        "user": caller.user,
-        "scope": match caller.scope { Scope::Read => "read", Scope::Write => "write" },
-        "key_id": caller.key_id,
-    }))
+pub(crate) async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        scope: match caller.scope {
+            Scope::Read => ScopeName::Read,
+            Scope::Write => ScopeName::Write,
+        },
+        key_id: caller.key_id,
+        user: caller.user,
+    })
 }
 
-pub(crate) async fn check_auth(_caller: Caller) -> Json<Value> {
-    Json(json!({"message": "the API key is valid"}))
-}
-
-/// An incident as the API returns it.
-#[derive(Debug, Serialize)]
-pub struct IncidentView {
-    /// STIX id.
-    pub id: String,
-    /// Creation time.
-    pub created: String,
-    /// Time of the current version.
-    pub modified: String,
-    /// True for deleted incidents.
-    pub revoked: bool,
-    /// The content.
-    #[serde(flatten)]
-    pub input: IncidentInput,
-    /// Technique names and tactics.
-    pub technique_details: Vec<Value>,
-    /// Country names.
-    pub country_names: BTreeMap<String, String>,
+pub(crate) async fn check_auth(_caller: Caller) -> Json<Message> {
+    Json(Message {
+        message: "the API key is valid".into(),
+    })
 }
 
 pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
-    let input = s.incident.input.clone();
+    let input = s.incident.to_input();
     let technique_details = input
         .techniques
         .iter()
         .map(|t| match catalogue.technique(t) {
-            Some(x) => json!({"id": t, "name": x.name, "tactic": x.tactic}),
-            None => json!({"id": t, "name": null, "tactic": null, "unknown": true}),
+            Some(x) => TechniqueDetail {
+                id: t.clone(),
+                name: Some(x.name.clone()),
+                tactic: Some(x.tactic.clone()),
+                unknown: false,
+            },
+            None => TechniqueDetail {
+                id: t.clone(),
+                name: None,
+                tactic: None,
+                unknown: true,
+            },
         })
         .collect();
     let country_names = input
@@ -217,155 +106,22 @@ pub(crate) fn view(s: &StoredIncident, catalogue: &Catalogue) -> IncidentView {
     }
 }
 
-/// Query of the incident list (the API's and the web page's).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ListQuery {
-    pub(crate) q: Option<String>,
-    pub(crate) country: Option<String>,
-    pub(crate) actor: Option<String>,
-    pub(crate) technique: Option<String>,
-    pub(crate) tactic: Option<String>,
-    pub(crate) channel: Option<String>,
-    pub(crate) from: Option<String>,
-    pub(crate) to: Option<String>,
-    pub(crate) sort: Option<String>,
-    pub(crate) order: Option<String>,
-    pub(crate) page: Option<i64>,
-    pub(crate) per_page: Option<i64>,
-}
-
-/// The last page number a list takes (with 200 per page, 200 million incidents): a larger
-/// one is refused rather than wrapped around to page 1.
-pub const MAX_PAGE: i64 = 1_000_000;
-
-fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
-    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => {
-            let d = stix_model::extension::PartialDate::parse(s).map_err(|_| {
-                ApiError::BadRequest(format!("{key}: {s:?} is not a date; expected YYYY-MM-DD"))
-            })?;
-            let (y, m, dd) = d.start().date();
-            Ok(Some(format!("{y:04}-{m:02}-{dd:02}")))
-        }
-    }
-}
-
-impl ListQuery {
-    /// The filter part.
-    pub fn filter(&self) -> ApiResult<IncidentFilter> {
-        let country = match self
-            .country
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(c) => Some(
-                CountryCode::lookup(c)
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("country: {c:?} is not a country"))
-                    })?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let technique = match self
-            .technique
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(t) => Some(
-                stix_model::disarm::TechniqueId::parse(t)
-                    .map_err(|_| {
-                        ApiError::BadRequest(format!(
-                            "technique: {t:?} is not a DISARM technique id"
-                        ))
-                    })?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let clean = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        Ok(IncidentFilter {
-            q: clean(&self.q),
-            country,
-            actor: clean(&self.actor).map(|a| a.trim_end_matches('*').to_owned()),
-            technique,
-            tactic: clean(&self.tactic),
-            channel: clean(&self.channel),
-            from: check_date("from", self.from.clone())?,
-            to: check_date("to", self.to.clone())?,
-            after_seq: None,
-        })
-    }
-
-    /// The whole request: filters, sort, order and page, checked.
-    pub fn request(&self) -> ApiResult<ListRequest> {
-        let filter = self.filter()?;
-        let sort = match self.sort.as_deref().unwrap_or("modified") {
-            "modified" => Sort::Modified,
-            "created" => Sort::Created,
-            "date" => Sort::Date,
-            "name" => Sort::Name,
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "sort: {other:?} is not one of modified, created, date, name"
-                )))
-            }
-        };
-        let descending = match self.order.as_deref().unwrap_or("desc") {
-            "desc" => true,
-            "asc" => false,
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "order: {other:?} is not asc or desc"
-                )))
-            }
-        };
-        let per_page = self.per_page.unwrap_or(50);
-        if !(1..=200).contains(&per_page) {
-            return Err(ApiError::BadRequest(
-                "per_page: must be from 1 to 200".into(),
-            ));
-        }
-        let page = self.page.unwrap_or(1);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(ApiError::BadRequest(format!(
-                "page: must be from 1 to {MAX_PAGE}"
-            )));
-        }
-        Ok(ListRequest {
-            filter,
-            sort,
-            descending,
-            page,
-            per_page,
-        })
-    }
-}
-
 pub(crate) async fn list_incidents(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IncidentPage>> {
     let req = q.request()?;
     let (items, total) = ops::list_incidents(&state, &req).await?;
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
     let per_page = req.per_page;
-    Ok(Json(json!({
-        "items": items.iter().map(|i| view(i, catalogue)).collect::<Vec<_>>(),
-        "total": total,
-        "page": req.page,
-        "per_page": per_page,
-        "pages": (total + per_page - 1) / per_page,
-    })))
+    Ok(Json(IncidentPage {
+        items: items.iter().map(|i| view(i, catalogue)).collect(),
+        total,
+        page: req.page,
+        per_page,
+        pages: (total + per_page - 1) / per_page,
+    }))
 }
 
 pub(crate) async fn create_incident(
@@ -384,16 +140,12 @@ pub(crate) async fn create_incident(
         .into_response())
 }
 
-pub(crate) async fn load(state: &AppState, id: &str) -> ApiResult<StoredIncident> {
-    ops::load_incident(state, id).await
-}
-
 pub(crate) async fn get_incident(
     State(state): State<AppState>,
     _caller: Caller,
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<IncidentView>> {
-    let s = load(&state, &id).await?;
+    let s = ops::load_incident(&state, &id).await?;
     Ok(Json(view(
         &s,
         Catalogue::builtin(state.settings.disarm_version),
@@ -432,11 +184,11 @@ pub(crate) async fn related(
     _caller: Caller,
     PathParams(id): PathParams<String>,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
-    let s = load(&state, &id).await?;
+) -> ApiResult<Json<Items<correlate::Related>>> {
+    let s = ops::load_incident(&state, &id).await?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
     let items = correlate::related(&state.store, &s, limit).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 pub(crate) async fn import(
@@ -482,45 +234,55 @@ pub(crate) async fn job(
 pub(crate) async fn disarm(
     State(state): State<AppState>,
     _caller: Caller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DisarmView>> {
     let catalogue = Catalogue::builtin(state.settings.disarm_version);
     let counts = ops::technique_counts(&state, &IncidentFilter::default()).await?;
-    let tactics: Vec<Value> = catalogue
+    let tactics = catalogue
         .tactics()
         .iter()
-        .map(|t| {
-            let techniques: Vec<Value> = catalogue
+        .map(|t| TacticView {
+            id: t.id.as_str().to_owned(),
+            shortname: t.shortname.clone(),
+            name: t.name.clone(),
+            phase: t.phase.map(|p| PhaseView {
+                id: p.id().to_owned(),
+                name: p.name().to_owned(),
+            }),
+            url: t.url.clone(),
+            techniques: catalogue
                 .techniques_of_tactic(&t.shortname)
-                .map(|x| json!({
-                    "id": x.id.as_str(), "name": x.name, "parent": x.parent.as_ref().map(|p| p.as_str()),
-                    "url": x.url, "incidents": counts.get(x.id.as_str()).copied().unwrap_or(0),
-                }))
-                .collect();
-            json!({
-                "id": t.id.as_str(), "shortname": t.shortname, "name": t.name,
-                "phase": t.phase.map(|p| json!({"id": p.id(), "name": p.name()})),
-                "url": t.url, "techniques": techniques,
-            })
+                .map(|x| TechniqueView {
+                    id: x.id.as_str().to_owned(),
+                    name: x.name.clone(),
+                    parent: x.parent.as_ref().map(|p| p.as_str().to_owned()),
+                    url: x.url.clone(),
+                    incidents: counts.get(x.id.as_str()).copied().unwrap_or(0),
+                })
+                .collect(),
         })
         .collect();
-    Ok(Json(json!({
-        "version": catalogue.version_label(),
-        "attribution": DISARM_ATTRIBUTION,
-        "tactics": tactics,
-    })))
+    Ok(Json(DisarmView {
+        version: catalogue.version_label().to_owned(),
+        attribution: DISARM_ATTRIBUTION.to_owned(),
+        tactics,
+    }))
 }
 
-async fn counts(state: &AppState, facet: Facet, limit: Option<i64>) -> ApiResult<Json<Value>> {
+async fn counts(
+    state: &AppState,
+    facet: Facet,
+    limit: Option<i64>,
+) -> ApiResult<Json<Items<Count>>> {
     let limit = limit.unwrap_or(100).clamp(1, 10_000);
     let items = state.store.facet_counts(facet, limit).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 pub(crate) async fn actors(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<Count>>> {
     counts(&state, Facet::Actor, q.limit).await
 }
 
@@ -528,26 +290,30 @@ pub(crate) async fn countries(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<CountryCount>>> {
     let limit = q.limit.unwrap_or(300).clamp(1, 10_000);
-    let items: Vec<Value> = state
+    let items = state
         .store
         .facet_counts(Facet::Country, limit)
         .await?
         .into_iter()
         .map(|c| {
             let name = CountryCode::parse(&c.key).map(|x| x.name()).unwrap_or("");
-            json!({"key": c.key, "name": name, "count": c.count})
+            CountryCount {
+                name: name.to_owned(),
+                key: c.key,
+                count: c.count,
+            }
         })
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 pub(crate) async fn channels(
     State(state): State<AppState>,
     _caller: Caller,
     Params(q): Params<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<Count>>> {
     counts(&state, Facet::Channel, q.limit).await
 }
 
@@ -567,23 +333,16 @@ pub(crate) async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<AllQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<ApiKeyInfo>>> {
     let user = if q.all == Some(true) {
         caller.require_admin()?;
         None
     } else {
         Some(caller.user.id)
     };
-    Ok(Json(json!({"items": state.store.api_keys(user).await?})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewKey {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    scope: Option<String>,
+    Ok(Json(Items {
+        items: state.store.api_keys(user).await?,
+    }))
 }
 
 pub(crate) async fn create_key(
@@ -591,12 +350,13 @@ pub(crate) async fn create_key(
     caller: Caller,
     JsonBody(k): JsonBody<NewKey>,
 ) -> ApiResult<Response> {
-    let (secret, info) = ops::create_key(&state, &caller, &k.name, k.scope.as_deref()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"key": secret, "info": info, "note": "the key is shown once; store it now"})),
-    )
-        .into_response())
+    let (key, info) = ops::create_key(&state, &caller, &k.name, k.scope.as_deref()).await?;
+    let created = CreatedKey {
+        key,
+        info,
+        note: "the key is shown once; store it now".into(),
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 pub(crate) async fn revoke_key(
@@ -611,26 +371,11 @@ pub(crate) async fn revoke_key(
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<User>>> {
     caller.require_admin()?;
-    Ok(Json(json!({"items": state.store.users().await?})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewUser {
-    email: String,
-    role: String,
-    #[serde(default)]
-    password: Option<String>,
-}
-
-/// Checks an e-mail address's shape.
-pub fn valid_email(e: &str) -> bool {
-    let e = e.trim();
-    matches!(e.split_once('@'), Some((a, b)) if !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.len() <= 254
+    Ok(Json(Items {
+        items: state.store.users().await?,
+    }))
 }
 
 pub(crate) async fn create_user(
@@ -640,19 +385,15 @@ pub(crate) async fn create_user(
 ) -> ApiResult<Response> {
     let (user, generated) =
         ops::create_user(&state, &caller, &u.email, &u.role, u.password).await?;
-    let mut body = json!({"user": user});
-    if let Some(password) = generated {
-        body["password"] = json!(password);
-        body["note"] = json!("the password is shown once");
-    }
+    let note = generated
+        .is_some()
+        .then(|| "the password is shown once".to_owned());
+    let body = CreatedUser {
+        user,
+        password: generated,
+        note,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserPatch {
-    role: Option<String>,
-    disabled: Option<bool>,
 }
 
 pub(crate) async fn update_user(
@@ -660,7 +401,7 @@ pub(crate) async fn update_user(
     caller: Caller,
     PathParams(id): PathParams<i64>,
     JsonBody(p): JsonBody<UserPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserBody>> {
     let user = ops::update_user(&state, &caller, id, p.role.as_deref(), p.disabled).await?;
-    Ok(Json(json!({"user": user})))
+    Ok(Json(UserBody { user }))
 }

@@ -16,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use stix_model::Timestamp;
 
-use super::bundle::parse_newer_than;
 use crate::auth::Caller;
+use crate::bundle::parse_newer_than;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::taxii::{
     self, Filter, Item, Position, Versions, COLLECTION_ALIAS, COLLECTION_ID, MEDIA_STIX,
     MEDIA_TAXII,

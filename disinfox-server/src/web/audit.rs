@@ -3,13 +3,14 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::session::Ctx;
 use super::views::{render, render_status, short_time_text, Layout, PageResult};
 use crate::audit::AuditKind;
 use crate::db::audit::{AuditEntry, AuditFilter};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Entries per page.
 const PER_PAGE: i64 = 50;
@@ -55,8 +56,7 @@ fn day(key: &str, v: Option<&str>) -> Result<Option<String>, String> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => {
-            let ok =
-                s.len() == 10 && stix_model::Timestamp::parse(&format!("{s}T00:00:00Z")).is_ok();
+            let ok = s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
             if ok {
                 Ok(Some(s.to_owned()))
             } else {

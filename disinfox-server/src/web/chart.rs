@@ -2,6 +2,8 @@
 //! third-party library): one bar per month, or per year when the span is longer than ten
 //! years; each bar links to the incidents of its period.
 
+use chrono::{Datelike, Months, NaiveDate};
+
 use crate::db::Count;
 
 /// One bar.
@@ -33,20 +35,9 @@ pub(crate) struct Chart {
     pub(crate) yticks: Vec<(i64, u32)>,
 }
 
-fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-fn parse_month(key: &str) -> Option<(i32, u32)> {
-    let (y, m) = key.split_once('-')?;
-    let y: i32 = y.parse().ok()?;
-    let m: u32 = m.parse().ok()?;
-    (1..=12).contains(&m).then_some((y, m))
+/// The first day of the month `YYYY-MM`.
+fn parse_month(key: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d").ok()
 }
 
 /// A round upper bound of the axis: 1, 2 or 5 times a power of ten.
@@ -64,7 +55,7 @@ fn nice_ceiling(n: i64) -> i64 {
 
 /// Builds the chart from incidents per month (`YYYY-MM`).
 pub(crate) fn timeline(months: &[Count]) -> Chart {
-    let mut points: Vec<((i32, u32), i64)> = months
+    let mut points: Vec<(NaiveDate, i64)> = months
         .iter()
         .filter_map(|c| parse_month(&c.key).map(|m| (m, c.count)))
         .collect();
@@ -72,13 +63,17 @@ pub(crate) fn timeline(months: &[Count]) -> Chart {
     let (Some(&(first, _)), Some(&(last, _))) = (points.first(), points.last()) else {
         return Chart::default();
     };
-    let span = (last.0 - first.0) * 12 + last.1 as i32 - first.1 as i32 + 1;
+    let span = (last.year() - first.year()) * 12 + last.month0() as i32 - first.month0() as i32 + 1;
     let yearly = span > 120;
     // (label, from, to, count) per period, gaps included.
     let mut periods: Vec<(String, String, String, i64)> = Vec::new();
     if yearly {
-        for y in first.0..=last.0 {
-            let n = points.iter().filter(|(m, _)| m.0 == y).map(|p| p.1).sum();
+        for y in first.year()..=last.year() {
+            let n = points
+                .iter()
+                .filter(|(m, _)| m.year() == y)
+                .map(|p| p.1)
+                .sum();
             periods.push((
                 y.to_string(),
                 format!("{y:04}-01-01"),
@@ -87,19 +82,20 @@ pub(crate) fn timeline(months: &[Count]) -> Chart {
             ));
         }
     } else {
-        let (mut y, mut m) = first;
-        loop {
-            let n = points.iter().find(|(k, _)| *k == (y, m)).map_or(0, |p| p.1);
+        let mut month = first;
+        while month <= last {
+            let n = points.iter().find(|(k, _)| *k == month).map_or(0, |p| p.1);
+            let Some(next) = month.checked_add_months(Months::new(1)) else {
+                break;
+            };
+            let end = next.pred_opt().unwrap_or(month);
             periods.push((
-                format!("{y:04}-{m:02}"),
-                format!("{y:04}-{m:02}-01"),
-                format!("{y:04}-{m:02}-{:02}", days_in_month(y, m)),
+                month.format("%Y-%m").to_string(),
+                month.format("%Y-%m-%d").to_string(),
+                end.format("%Y-%m-%d").to_string(),
                 n,
             ));
-            if (y, m) == last {
-                break;
-            }
-            (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            month = next;
         }
     }
     let (width, height, left, top, base) = (960u32, 230u32, 40u32, 10u32, 205u32);

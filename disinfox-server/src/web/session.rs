@@ -14,14 +14,14 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use stix_model::Timestamp;
+use chrono::{TimeDelta, Utc};
 
 use super::views::PageError;
 use crate::auth::{self, Caller, Scope};
 use crate::client::ClientAddr;
 use crate::db::{Role, User};
-use crate::routes::Access;
-use crate::startup::AppState;
+use crate::http::Access;
+use crate::state::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "dfx_session";
@@ -162,7 +162,7 @@ pub(crate) fn clear_session_cookie(state: &AppState) -> String {
 pub(crate) async fn start_session(state: &AppState, user: &User) -> Result<String, PageError> {
     let token = auth::random_token()?;
     let csrf = auth::random_token()?;
-    let expires = Timestamp::now().unix_seconds() + SESSION_HOURS * 3600;
+    let expires = Utc::now() + TimeDelta::hours(SESSION_HOURS);
     state
         .store
         .create_session(&auth::hash_api_key(&token), user.id, &csrf, expires)

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use stix_model::disarm::Catalogue;
 use stix_model::{CountryCode, Timestamp};
 
@@ -14,7 +15,7 @@ use super::session::Ctx;
 use crate::configuration::Registration;
 use crate::db::{Role, StoredIncident};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The signed-in user as the layout shows it.
 #[derive(Debug, Clone)]
@@ -231,7 +232,7 @@ pub(crate) async fn error_page_for(state: &AppState, res: Response) -> Response 
             let api_message = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .filter(|m| m != crate::routes::NO_SUCH_RESOURCE);
+                .filter(|m| m != crate::http::NO_SUCH_RESOURCE);
             match status {
                 _ if api_message.is_some() => api_message.unwrap_or_default(),
                 StatusCode::NOT_FOUND => "There is no such page.".to_owned(),
@@ -335,11 +336,9 @@ pub(crate) fn incident_row(s: &StoredIncident) -> IncidentRow {
 
 /// `2024-03-05 14:02 UTC`.
 pub(crate) fn short_time(t: &Timestamp) -> String {
-    let s = t.to_string();
-    match (s.get(..10), s.get(11..16)) {
-        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
-        _ => s,
-    }
+    DateTime::<Utc>::from(*t)
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string()
 }
 
 /// `2024-03-05 14:02 UTC` from a stored RFC 3339 text.

@@ -1,6 +1,8 @@
 //! Authentication and roles: every data route needs a key; roles and scopes are enforced.
 
-use disinfox_server::routes::{openapi_document, routes, Access, Protocol};
+use disinfox_server::configuration::Secret;
+use disinfox_server::http::Access;
+use disinfox_server::routes::{openapi_document, routes, Protocol};
 use disinfox_server::web::pages;
 use reqwest::header::LOCATION;
 use reqwest::Method;
@@ -171,6 +173,7 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(doc, openapi_document());
     assert_eq!(doc["openapi"], "3.1.0");
     let mut n = 0;
+    let mut ids: Vec<String> = Vec::new();
     let (api, taxii): (Vec<_>, Vec<_>) = routes()
         .into_iter()
         .partition(|r| r.protocol == Protocol::Api);
@@ -197,8 +200,60 @@ async fn the_openapi_document_describes_every_route() {
             r.method,
             r.path
         );
+        // Every body has its schema, from the Rust type.
+        let ok = &op["responses"][r.ok.0.to_string()];
+        if r.ok.0 == 204 {
+            assert!(ok["content"].is_null(), "{} {}", r.method, r.path);
+        } else {
+            assert!(
+                ok["content"]["application/json"]["schema"].is_object(),
+                "{} {}: no response schema",
+                r.method,
+                r.path
+            );
+        }
+        if r.body.is_some() {
+            assert!(
+                op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{} {}: no request schema",
+                r.method,
+                r.path
+            );
+        }
+        let id = op["operationId"].as_str().unwrap().to_owned();
+        assert!(!ids.contains(&id), "operationId {id} twice");
+        ids.push(id);
         n += 1;
     }
+    // Every reference names a schema of the document.
+    let text = doc.to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for part in text.split("\"$ref\":\"").skip(1) {
+        let target = part.split('"').next().unwrap();
+        if target == "#/components/responses/Error" {
+            continue;
+        }
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            schemas.contains_key(name),
+            "{target} is not in the document"
+        );
+    }
+    let incident = &schemas["IncidentView"];
+    for field in ["id", "modified", "name", "techniques", "technique_details"] {
+        assert!(
+            incident["required"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(field)),
+            "IncidentView.{field} is always sent"
+        );
+    }
+    assert!(incident["properties"]["first_seen"].is_object());
+    assert_eq!(
+        schemas["IncidentInput"]["additionalProperties"], false,
+        "an incident's unknown fields are refused"
+    );
     let documented: usize = doc["paths"]
         .as_object()
         .unwrap()
@@ -414,7 +469,7 @@ async fn rate_limit_and_body_limit_answer_in_json() {
 #[tokio::test]
 async fn a_provisioned_connector_key_reads_and_cannot_write() {
     let key = "connector-key-from-the-env-file-0123456789";
-    let app = spawn_with(|s| s.connector_api_key = Some(key.to_owned())).await;
+    let app = spawn_with(|s| s.connector_api_key = Some(Secret::new(key))).await;
     let r = app
         .client
         .get(app.url("/api/v1/bundle?limit=1"))
@@ -433,7 +488,7 @@ async fn a_provisioned_connector_key_reads_and_cannot_write() {
         .unwrap();
     assert_eq!(w.status(), 403, "a read key does not write");
     // Provisioning again (a restart) keeps one key.
-    disinfox_server::startup::provision_connector_key(&app.state.store, key)
+    disinfox_server::ops::provision_connector_key(&app.state, key)
         .await
         .unwrap();
     let keys = app.state.store.api_keys(None).await.unwrap();
@@ -449,6 +504,6 @@ async fn a_provisioned_connector_key_reads_and_cannot_write() {
         .revoke_api_key(provisioned[0].id, None)
         .await
         .unwrap();
-    let again = disinfox_server::startup::provision_connector_key(&app.state.store, key).await;
+    let again = disinfox_server::ops::provision_connector_key(&app.state, key).await;
     assert!(again.unwrap_err().to_string().contains("revoked"));
 }

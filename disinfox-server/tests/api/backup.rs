@@ -33,7 +33,7 @@ async fn contents(db: &str) -> (BTreeMap<String, String>, i64) {
         .map(|e| e.key)
         .collect();
     assert_eq!(recorded, store.expected_collection_keys().await.unwrap());
-    store.pool().close().await;
+    store.close().await;
     (rows.into_iter().collect(), last)
 }
 
@@ -182,7 +182,7 @@ async fn a_backup_does_not_replace_a_file_unless_forced() {
     let copy = format!("sqlite://{}", target.display());
     let store = Store::connect(&copy).await.unwrap();
     assert_eq!(store.user_count().await.unwrap(), 1);
-    store.pool().close().await;
+    store.close().await;
     // No temporary file is left behind.
     let left: Vec<_> = std::fs::read_dir(&dir.0)
         .unwrap()

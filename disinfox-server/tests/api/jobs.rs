@@ -61,12 +61,18 @@ async fn an_import_is_a_job_with_a_url_progress_and_a_report_for_its_owner() {
     assert!(job["finished_at"].is_string() && job["error"].is_null());
 
     // The audit log holds the job's start and end, by the analyst who uploaded it.
-    let audit: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT kind, actor, detail FROM audit_log WHERE kind LIKE 'import-%' ORDER BY id",
-    )
-    .fetch_all(app.state.store.pool())
-    .await
-    .unwrap();
+    let (entries, _) = app
+        .state
+        .store
+        .audit_entries(&Default::default(), 0, 1000)
+        .await
+        .unwrap();
+    let audit: Vec<(String, String, String)> = entries
+        .into_iter()
+        .rev()
+        .filter(|e| e.kind.starts_with("import-"))
+        .map(|e| (e.kind, e.actor, e.detail))
+        .collect();
     assert_eq!(audit.len(), 2, "{audit:?}");
     assert_eq!(audit[0].0, "import-started");
     assert_eq!(audit[1].0, "import-finished");
@@ -300,7 +306,7 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
         created.len(),
         "no change outside the report"
     );
-    store.pool().close().await;
+    store.close().await;
 
     // The same file again finishes the work: what was applied comes back unchanged.
     let r = server

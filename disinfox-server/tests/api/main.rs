@@ -5,6 +5,7 @@
 mod auth;
 mod backup;
 mod bundle;
+mod cli;
 mod imports;
 mod incidents;
 mod jobs;
@@ -12,5 +13,6 @@ mod limits;
 mod navigator;
 mod pages;
 mod public;
+mod requests;
 mod support;
 mod taxii;

@@ -2,7 +2,8 @@
 
 use disinfox_server::configuration::Settings;
 use disinfox_server::db::{Role, User};
-use disinfox_server::startup::{AppState, Application};
+use disinfox_server::startup::Application;
+use disinfox_server::state::AppState;
 use serde_json::Value;
 
 pub struct TestApp {
@@ -235,7 +236,7 @@ impl Binary {
             .create_api_key(user.id, "test", &secret[..12], &key_hash, "write")
             .await
             .unwrap();
-        store.pool().close().await;
+        store.close().await;
         secret
     }
 
@@ -254,11 +255,18 @@ impl Binary {
 
     /// Starts `serve` and waits until it answers.
     pub async fn start(db: &str) -> Self {
+        let mut command = Self::command(db);
+        command.stderr(std::process::Stdio::inherit());
+        Self::serve(command).await
+    }
+
+    /// Runs `serve` with `command` (from [`Binary::command`], its standard error set by the
+    /// caller) and waits until it answers.
+    pub async fn serve(mut command: std::process::Command) -> Self {
         use std::io::BufRead;
-        let mut child = Self::command(db)
+        let mut child = command
             .arg("serve")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();

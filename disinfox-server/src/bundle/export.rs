@@ -1,21 +1,21 @@
 //! The export of many incidents as one bundle, written a chunk of incidents at a time so that
 //! memory stays bounded whatever the number of incidents. Serves the streamed
-//! `GET /api/v1/export` and the `export` command.
+//! `GET /api/v1/export` and the `export` command ([`write_all`]).
 
 use std::collections::BTreeSet;
+use std::io::Write;
 
 use anyhow::Context;
-use stix_model::incident::{BuildOptions, BundleBuilder};
+use stix_model::incident::BuildOptions;
 
-use crate::db::{IncidentFilter, Sort};
-use crate::startup::AppState;
+use crate::db::{IncidentFilter, Sort, Store};
 
 /// Incidents read and built per chunk.
 const CHUNK: i64 = 500;
 
 /// The state of one export.
 pub struct Exporter {
-    state: AppState,
+    store: Store,
     filter: IncidentFilter,
     opts: BuildOptions,
     /// Shared objects already written (identities, markings, techniques, actors, countries).
@@ -28,10 +28,10 @@ pub struct Exporter {
 
 impl Exporter {
     /// An export of the live incidents matching `filter`, in change order.
-    pub fn new(state: AppState, mut filter: IncidentFilter, opts: BuildOptions) -> Self {
+    pub fn new(store: Store, mut filter: IncidentFilter, opts: BuildOptions) -> Self {
         filter.after_seq = Some(0);
         Self {
-            state,
+            store,
             filter,
             opts,
             seen: BTreeSet::new(),
@@ -73,7 +73,6 @@ impl Exporter {
             );
         }
         let (rows, _) = self
-            .state
             .store
             .list_incidents(&self.filter, Sort::Modified, false, 0, CHUNK)
             .await
@@ -81,14 +80,8 @@ impl Exporter {
         if let Some(last) = rows.last() {
             self.filter.after_seq = Some(last.change_seq);
         }
-        let mut b = BundleBuilder::new(self.opts.clone());
-        for r in &rows {
-            b.add_incident(
-                &r.incident
-                    .to_description(&r.id, r.created, r.modified, false),
-            )
-            .with_context(|| format!("export: building {}", r.id))?;
-        }
+        let b =
+            super::builder(self.opts.clone(), &rows).map_err(|e| anyhow::anyhow!("export: {e}"))?;
         for o in b.into_objects() {
             // Incidents and relationships are unique to their incident; shared objects are
             // written once.
@@ -109,4 +102,19 @@ impl Exporter {
         }
         Ok(out)
     }
+}
+
+/// Writes every live incident as one bundle, a chunk at a time (the `export` command); returns
+/// how many incidents were written.
+pub async fn write_all(
+    store: &Store,
+    opts: BuildOptions,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let mut exporter = Exporter::new(store.clone(), IncidentFilter::default(), opts);
+    while let Some(chunk) = exporter.next_chunk().await? {
+        out.write_all(&chunk)?;
+    }
+    out.write_all(b"\n")?;
+    Ok(exporter.incidents())
 }

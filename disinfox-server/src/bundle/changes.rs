@@ -1,0 +1,145 @@
+//! The incremental pages of `GET /api/v1/bundle`: the incidents changed after a position of
+//! the change log, in change order, as one bundle per page.
+//!
+//! A position is given as a cursor (a change sequence number this server handed out) or as
+//! `newer_than`, a change time: change times strictly increase with the sequence, so "changed
+//! after time t" is exactly "changed after the last change at or before t". The page says where
+//! the next one starts, both ways: the sequence number and the change time of its last incident.
+
+use serde::Deserialize;
+use stix_model::opencti::OpenCtiIdRules;
+use stix_model::{Bundle, Timestamp};
+
+use super::{builder, options, parse_flavor, parse_newer_than};
+use crate::configuration::MAX_BUNDLE_PAGE;
+use crate::db::micros_text;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The parameters of a request, as the client sends them (checked by [`page`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct ChangesQuery {
+    /// RFC 3339 time: incidents changed after it.
+    pub newer_than: Option<String>,
+    /// A cursor a previous page gave (takes precedence over `newer_than`).
+    pub cursor: Option<String>,
+    /// Incidents per page, 1 to [`MAX_BUNDLE_PAGE`].
+    pub limit: Option<String>,
+    /// `standard` or `opencti`.
+    pub flavor: Option<String>,
+    /// `6` or `7`: the OpenCTI release whose id rules to follow.
+    pub opencti_ids: Option<String>,
+}
+
+/// One page of changes.
+#[derive(Debug)]
+pub struct ChangesPage {
+    /// The incidents changed, with everything they refer to.
+    pub bundle: Bundle,
+    /// How many incidents the page holds.
+    pub incidents: usize,
+    /// The change time of the last incident (the mark given, when the page is empty): the
+    /// `newer_than` of the next call.
+    pub next_mark: String,
+    /// The sequence number of the last incident (the cursor given, when empty).
+    pub next_seq: i64,
+    /// Whether another page is ready now.
+    pub more: bool,
+    /// The query of the next page, when there is one (`cursor=…&limit=…` and the flavour and
+    /// id rules asked for).
+    pub next_query: Option<String>,
+}
+
+/// `opencti_ids=6|7`: the OpenCTI release whose deterministic-id rules the bundle follows
+/// (the connector asks for its platform's); the server's setting when absent.
+fn id_rules(state: &AppState, v: Option<&str>) -> ApiResult<OpenCtiIdRules> {
+    match v {
+        None | Some("") => Ok(state.settings.opencti_id_rules),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("opencti_ids: {v:?} is not 6 or 7"))),
+    }
+}
+
+/// The epoch as a change time (before every change).
+fn epoch_mark() -> String {
+    micros_text(&Timestamp::from_unix_nanos(0, 0, 6))
+}
+
+/// The page of changes after the position `q` names.
+pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> {
+    let opencti = parse_flavor(q.flavor.as_deref())?;
+    let rules = id_rules(state, q.opencti_ids.as_deref())?;
+    let limit = match q.limit.as_deref() {
+        None | Some("") => state.settings.bundle_page_limit,
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) if (1..=MAX_BUNDLE_PAGE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "limit: {l:?} is not a number from 1 to {MAX_BUNDLE_PAGE}"
+                )))
+            }
+        },
+    };
+    let (after_seq, mark) = match (q.cursor.as_deref(), q.newer_than.as_deref()) {
+        (Some(c), _) if !c.is_empty() => {
+            let seq: i64 = c.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::BadRequest(format!("cursor: {c:?} is not a cursor this server gave"))
+            })?;
+            let newest = state.store.last_change_seq().await?;
+            if seq > newest {
+                return Err(ApiError::BadRequest(format!(
+                    "cursor: {seq} is beyond the newest change ({newest}); this server never gave it \
+                     (after a restore from a backup, start again from newer_than)"
+                )));
+            }
+            let mark = state
+                .store
+                .change_time(seq)
+                .await?
+                .unwrap_or_else(epoch_mark);
+            (seq, mark)
+        }
+        (_, Some(n)) if !n.is_empty() => {
+            let t = parse_newer_than(n).ok_or_else(|| {
+                ApiError::BadRequest(format!("newer_than: {n:?} is not an RFC 3339 UTC time such as 2024-05-01T00:00:00.000000Z"))
+            })?;
+            let at = micros_text(&t);
+            (state.store.seq_at(&at).await?, at)
+        }
+        _ => (0, epoch_mark()),
+    };
+    let mut rows = state
+        .store
+        .changes_after(after_seq, i64::from(limit) + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let (next_seq, next_mark) = match rows.last() {
+        Some(last) => (last.change_seq, last.changed_at.clone()),
+        None => (after_seq, mark),
+    };
+    let bundle = if rows.is_empty() {
+        Bundle::new(Vec::new())
+    } else {
+        let mut o = options(&state.settings, opencti)?;
+        o.id_rules = rules;
+        builder(o, &rows)?.build()
+    };
+    let next_query = more.then(|| {
+        let flavor = if opencti { "&flavor=opencti" } else { "" };
+        let ids = match q.opencti_ids.as_deref() {
+            Some(v) if !v.is_empty() => format!("&opencti_ids={v}"),
+            _ => String::new(),
+        };
+        format!("cursor={next_seq}&limit={limit}{flavor}{ids}")
+    });
+    Ok(ChangesPage {
+        bundle,
+        incidents: rows.len(),
+        next_mark,
+        next_seq,
+        more,
+        next_query,
+    })
+}

@@ -1,0 +1,97 @@
+//! The change log: every incident write appends a change with a sequence number and a change
+//! time, both strictly increasing in commit order (writes are serialised), which the bundle
+//! endpoint and TAXII page on.
+
+use sqlx::{AssertSqlSafe, Row};
+use stix_model::Timestamp;
+
+use super::{micros_text, Store, StoredIncident};
+
+/// The last change at or before a time: change times increase with the sequence, so the
+/// newest such change is one index search (`changes_at`), not a scan of the log.
+pub(super) const SQL_SEQ_AT: &str =
+    "SELECT seq FROM changes WHERE at <= ? ORDER BY at DESC LIMIT 1";
+
+impl Store {
+    /// Appends to the change log; returns the sequence number and a change time strictly
+    /// after the previous one (whatever the wall clock does).
+    pub(super) async fn next_change(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        incident_id: &str,
+        action: &str,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<(i64, String)> {
+        let last: Option<String> = sqlx::query("SELECT at FROM changes ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.get(0));
+        let now = Timestamp::now();
+        let now = Timestamp::from_unix_nanos(now.unix_seconds(), now.subsec_nanos(), 6);
+        let at = match last.as_deref().map(Timestamp::parse) {
+            Some(Ok(prev)) if prev >= now => {
+                let micros = prev.unix_micros() + 1;
+                Timestamp::from_unix_nanos(
+                    micros.div_euclid(1_000_000),
+                    (micros.rem_euclid(1_000_000) * 1000) as u32,
+                    6,
+                )
+            }
+            _ => now,
+        };
+        let at = micros_text(&at);
+        let seq: i64 = sqlx::query("INSERT INTO changes (incident_id, action, user_id, at) VALUES (?, ?, ?, ?) RETURNING seq")
+            .bind(incident_id)
+            .bind(action)
+            .bind(user_id)
+            .bind(&at)
+            .fetch_one(&mut **tx)
+            .await?
+            .get(0);
+        Ok((seq, at))
+    }
+
+    /// Incidents (revoked ones too) changed after `after_seq`, in change order.
+    pub async fn changes_after(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<StoredIncident>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM incidents WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
+            Self::COLUMNS
+        )))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::incident_from_row).collect()
+    }
+
+    /// The sequence number of the last change at or before the change time `at` (for
+    /// `newer_than`): changes after it are exactly those with a later change time.
+    pub async fn seq_at(&self, at: &str) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(SQL_SEQ_AT)
+            .bind(at)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// The sequence number of the newest change (0 before the first).
+    pub async fn last_change_seq(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
+    /// The change time of a sequence number.
+    pub async fn change_time(&self, seq: i64) -> anyhow::Result<Option<String>> {
+        Ok(sqlx::query("SELECT at FROM changes WHERE seq = ?")
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.get(0)))
+    }
+}

@@ -1,0 +1,315 @@
+//! The JSON bodies of the API that are not domain types: what the handlers send and read, with
+//! their JSON Schema derived from the types (`schemars`) for the OpenAPI document. Domain types
+//! that travel as they are (an incident's fields, a user, a key's metadata, a job, counts) derive
+//! their schema where they are defined.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::db::{ApiKeyInfo, User};
+use crate::model::IncidentInput;
+
+/// `GET /health`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeName {
+    /// Read.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+/// `GET /api/v1/me`: the caller.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Me {
+    /// The user.
+    pub user: User,
+    /// The scope of the key (`write` for a browser session).
+    pub scope: ScopeName,
+    /// The key's id (none for a browser session).
+    pub key_id: Option<i64>,
+}
+
+/// A message.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Message {
+    /// The message.
+    pub message: String,
+}
+
+/// A DISARM technique of an incident, with its name and tactic when the server's DISARM
+/// version knows it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TechniqueDetail {
+    /// The DISARM id, e.g. `T0002`.
+    pub id: String,
+    /// The technique's name (null when unknown).
+    pub name: Option<String>,
+    /// The tactic's short name (null when unknown).
+    pub tactic: Option<String>,
+    /// True when the server's DISARM version does not know the id.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+}
+
+/// An incident as the API returns it: its fields, and what the server knows about them.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IncidentView {
+    /// STIX id.
+    pub id: String,
+    /// Creation time.
+    pub created: String,
+    /// Time of the current version.
+    pub modified: String,
+    /// True for deleted incidents.
+    pub revoked: bool,
+    /// The content.
+    #[serde(flatten)]
+    pub input: IncidentInput,
+    /// Technique names and tactics.
+    pub technique_details: Vec<TechniqueDetail>,
+    /// Country names by ISO code.
+    pub country_names: BTreeMap<String, String>,
+}
+
+/// A page of incidents.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IncidentPage {
+    /// The incidents of the page.
+    pub items: Vec<IncidentView>,
+    /// Incidents matching in all.
+    pub total: i64,
+    /// This page's number, from 1.
+    pub page: i64,
+    /// Incidents per page.
+    pub per_page: i64,
+    /// Pages in all.
+    pub pages: i64,
+}
+
+/// A list.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "{T}List")]
+pub struct Items<T> {
+    /// The items.
+    pub items: Vec<T>,
+}
+
+/// A target country with its incident count.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CountryCount {
+    /// ISO 3166-1 alpha-2 code.
+    pub key: String,
+    /// The country's name.
+    pub name: String,
+    /// How many incidents.
+    pub count: i64,
+}
+
+/// `GET /api/v1/disarm`: the DISARM catalogue with incident counts.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DisarmView {
+    /// The DISARM version.
+    pub version: String,
+    /// The licence statement of the DISARM data.
+    pub attribution: String,
+    /// The tactics, in matrix order.
+    pub tactics: Vec<TacticView>,
+}
+
+/// A DISARM tactic.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TacticView {
+    /// Id, e.g. `TA01`.
+    pub id: String,
+    /// Short name (the kill chain phase name).
+    pub shortname: String,
+    /// Name.
+    pub name: String,
+    /// The phase it belongs to.
+    pub phase: Option<PhaseView>,
+    /// DISARM's page.
+    pub url: Option<String>,
+    /// Its techniques.
+    pub techniques: Vec<TechniqueView>,
+}
+
+/// A DISARM phase.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PhaseView {
+    /// Id, e.g. `P01`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A DISARM technique with its incident count.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TechniqueView {
+    /// Id, e.g. `T0002` or `T0049.003`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The parent technique of a sub-technique.
+    pub parent: Option<String>,
+    /// DISARM's page.
+    pub url: Option<String>,
+    /// Live incidents using it.
+    pub incidents: i64,
+}
+
+/// `POST /api/v1/keys`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// A name to recognise the key.
+    #[serde(default)]
+    pub name: String,
+    /// `read` (the default) or `write`.
+    #[serde(default)]
+    #[schemars(with = "Option<ScopeName>")]
+    pub scope: Option<String>,
+}
+
+/// A new key: the secret, shown once.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreatedKey {
+    /// The key (shown once).
+    pub key: String,
+    /// Its metadata.
+    pub info: ApiKeyInfo,
+    /// A reminder.
+    pub note: String,
+}
+
+/// A user's role, as requests name it.
+#[derive(Debug, Clone, Copy, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Reads.
+    Reader,
+    /// Reads and writes incidents.
+    Analyst,
+    /// Everything, including users.
+    Admin,
+}
+
+/// `POST /api/v1/users`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// E-mail address (the login).
+    pub email: String,
+    /// Role.
+    #[schemars(with = "RoleName")]
+    pub role: String,
+    /// The password; generated and returned once when absent.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A user, and a generated password shown once.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreatedUser {
+    /// The user.
+    pub user: User,
+    /// The generated password (only when none was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// A reminder, with a generated password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// A new role.
+    #[schemars(with = "Option<RoleName>")]
+    pub role: Option<String>,
+    /// Disables (true) or enables (false) the user.
+    pub disabled: Option<bool>,
+}
+
+/// A user.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserBody {
+    /// The user.
+    pub user: User,
+}
+
+/// The shape of a STIX 2.1 bundle, as the bundle endpoints send it and the import takes it
+/// (the objects are built and checked by `stix-model`; their own properties are STIX's).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StixBundle {
+    /// `bundle`.
+    pub r#type: BundleType,
+    /// `bundle--<UUID>`.
+    pub id: String,
+    /// STIX objects, each with at least `type` and `id`.
+    pub objects: Vec<StixObject>,
+}
+
+/// The type of a bundle.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleType {
+    /// A bundle.
+    Bundle,
+}
+
+/// A STIX object: its `type` and `id`, and the properties of its type.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StixObject {
+    /// The object's type, e.g. `incident`.
+    pub r#type: String,
+    /// `<type>--<UUID>`.
+    pub id: String,
+    /// The other properties.
+    #[serde(flatten)]
+    pub properties: Map<String, Value>,
+}
+
+/// A DISARM Navigator layer (ATT&CK Navigator layer format 4.5; docs/disarm.md §6).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NavigatorLayer {
+    /// The layer's name.
+    pub name: String,
+    /// `DISARM`.
+    pub domain: String,
+    /// `{layer, navigator}` versions.
+    pub versions: BTreeMap<String, String>,
+    /// The scored techniques.
+    pub techniques: Vec<Map<String, Value>>,
+    /// The colour gradient.
+    pub gradient: Map<String, Value>,
+    /// The other properties of the layer format.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// An OpenAPI 3.1 document.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OpenApiDocument {
+    /// `3.1.0`.
+    pub openapi: String,
+    /// Title, version, licence.
+    pub info: Map<String, Value>,
+    /// The operations by path.
+    pub paths: Map<String, Value>,
+    /// Schemas, responses, security schemes.
+    pub components: Map<String, Value>,
+}
