@@ -14,10 +14,11 @@ What it does, in order (docs/maps.md says why):
 1. decodes the TopoJSON arcs (delta-encoded, quantized) into longitude/latitude;
 2. projects them with the Equal Earth projection (Šavrič, Patterson and Jenny, 2018), an
    equal-area projection, so that a country's colour covers an area true to its size;
-3. simplifies every arc once (Visvalingam–Whyatt, keeping both ends), so that neighbours
-   keep sharing exactly the same border;
-4. assembles each country's rings from its arcs, drops rings too small to see, and writes
-   them in tenths of a map unit, delta-encoded.
+3. simplifies every arc once (Visvalingam–Whyatt on the projected map, keeping both ends),
+   so that neighbours keep sharing exactly the same border;
+4. assembles each country's rings from its arcs and cuts those that cross the antimeridian
+   (Russia's Chukotka, Fiji) into a part on each edge of the map;
+5. drops rings too small to see, and writes them in tenths of a map unit, delta-encoded.
 Antarctica is left out (no incident targets it; it would take a fifth of the height).
 Natural Earth's de facto units without an ISO 3166-1 code are merged into the country ISO
 lists them under (N. Cyprus into CY, Somaliland into SO); Kosovo gets XK, the code the rest
@@ -87,19 +88,70 @@ def tri_area(a, b, c):
 
 
 def visvalingam(pts, keep_min):
-    """Removes the point of smallest effective area until every triangle is at least
-    MIN_TRIANGLE, keeping the ends and at least `keep_min` points."""
+    """Removes the point of smallest effective area (measured on the projected map) until
+    every triangle is at least MIN_TRIANGLE, keeping the ends and at least `keep_min`
+    points. Takes and returns longitude/latitude."""
     pts = list(pts)
+    xy = [project(lon, lat) for lon, lat in pts]
     while len(pts) > keep_min:
         best, best_i = None, None
         for i in range(1, len(pts) - 1):
-            a = tri_area(pts[i - 1], pts[i], pts[i + 1])
+            a = tri_area(xy[i - 1], xy[i], xy[i + 1])
             if best is None or a < best:
                 best, best_i = a, i
         if best is None or best >= MIN_TRIANGLE:
             break
         del pts[best_i]
+        del xy[best_i]
     return pts
+
+
+def clip(ring, lo, hi):
+    """The part of a ring (longitude/latitude) between longitudes lo and hi
+    (Sutherland–Hodgman against each side; a concave ring may keep zero-width bridges along
+    the cut, which fill nothing)."""
+    for inside, cut in ((lambda p: p[0] >= lo, lo), (lambda p: p[0] <= hi, hi)):
+        out = []
+        for i, b in enumerate(ring):
+            a = ring[i - 1]
+            if inside(b):
+                if not inside(a):
+                    out.append(crossing(a, b, cut))
+                out.append(b)
+            elif inside(a):
+                out.append(crossing(a, b, cut))
+        ring = out
+        if not ring:
+            break
+    return ring
+
+
+def crossing(a, b, lon):
+    t = (lon - a[0]) / (b[0] - a[0])
+    return (lon, a[1] + t * (b[1] - a[1]))
+
+
+def cut_antimeridian(ring):
+    """A ring that crosses the antimeridian (Russia's Chukotka, Fiji) jumps from 180° to
+    -180° and back; projected as is, it would stretch across the whole map. It is unwrapped
+    (longitudes made continuous) and cut into the parts on each side, each put back within
+    -180°…180°."""
+    if all(abs(b[0] - a[0]) <= 180 for a, b in zip(ring, ring[1:] + ring[:1])):
+        return [ring]
+    un = [ring[0]]
+    for lon, lat in ring[1:]:
+        prev = un[-1][0]
+        while lon - prev > 180:
+            lon -= 360
+        while prev - lon > 180:
+            lon += 360
+        un.append((lon, lat))
+    parts = []
+    for shift in (-360, 0, 360):
+        part = clip(un, -180 - shift, 180 - shift)
+        if len(part) >= 3:
+            parts.append([(lon + shift, lat) for lon, lat in part])
+    return parts
 
 
 def ring_area(pts):
@@ -159,9 +211,8 @@ def display_name(code):
 def main():
     folder = sys.argv[1]
     topo = json.load(open(os.path.join(folder, "countries-110m.json")))
-    arcs = [[project(lon, lat) for lon, lat in a] for a in decode_arcs(topo)]
     # Closed arcs (islands) keep at least a triangle; open ones at least their two ends.
-    arcs = [visvalingam(a, 4 if a[0] == a[-1] else 2) for a in arcs]
+    arcs = [visvalingam(a, 4 if a[0] == a[-1] else 2) for a in decode_arcs(topo)]
 
     shapes = {}
     for geom in topo["objects"]["countries"]["geometries"]:
@@ -172,10 +223,11 @@ def main():
             print(f"no ISO code for {geom['properties']['name']}", file=sys.stderr)
             continue
         for poly in polygons(geom):
-            for k, ring_ids in enumerate(poly):
-                ring = quantize(ring_from(ring_ids, arcs))
-                if len(ring) >= 3:
-                    shapes.setdefault(code, []).append(ring)
+            for ring_ids in poly:
+                for part in cut_antimeridian(ring_from(ring_ids, arcs)):
+                    ring = quantize([project(lon, lat) for lon, lat in part])
+                    if len(ring) >= 3:
+                        shapes.setdefault(code, []).append(ring)
 
     rows = {}
     for code, rings in shapes.items():

@@ -135,7 +135,9 @@ pub struct Item {
     pub class: &'static str,
     /// Its label: the name, with its count or role (`France: 12 incidents`).
     pub label: String,
-    /// Whether it links to its incidents (it has some, or the incident concerns it).
+    /// Whether it links to its incidents: every country of a choropleth (a count of 0 still
+    /// leads to the filtered list, which says so), the incident's own countries on an
+    /// incident map (its neighbours are drawn for context only).
     pub linked: bool,
 }
 
@@ -185,7 +187,7 @@ pub fn choropleth(counts: &BTreeMap<CountryCode, u64>, title: &str) -> Plan {
                 fill: PALETTE[class],
                 class: CLASSES[class],
                 label: format!("{}: {}", shape.code.name(), incidents(n)),
-                linked: n > 0,
+                linked: true,
             })
         })
         .collect();
@@ -249,7 +251,12 @@ pub fn incident(targets: &[CountryCode], origin: Option<CountryCode>) -> Option<
     let mut b = first.main_bbox();
     for s in &marked[1..] {
         let m = s.main_bbox();
-        b = [b[0].min(m[0]), b[1].min(m[1]), b[2].max(m[2]), b[3].max(m[3])];
+        b = [
+            b[0].min(m[0]),
+            b[1].min(m[1]),
+            b[2].max(m[2]),
+            b[3].max(m[3]),
+        ];
     }
     let view = fit(b, w.width(), w.height());
     let mut items: Vec<Item> = Vec::new();
@@ -289,7 +296,9 @@ pub fn incident(targets: &[CountryCode], origin: Option<CountryCode>) -> Option<
         legend.push((BOTH, "map-both", "Both".to_owned()));
     }
     let names = |cs: &mut dyn Iterator<Item = CountryCode>| {
-        cs.map(|c| c.name().to_owned()).collect::<Vec<_>>().join(", ")
+        cs.map(|c| c.name().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let mut summary = format!(
         "Target countries: {}",

@@ -113,8 +113,14 @@ impl Canvas {
     }
 
     fn disc(&mut self, c: (f32, f32), r: f32, col: Rgb) {
-        let (x0, x1) = ((c.0 - r - 1.0).max(0.0) as usize, (c.0 + r + 1.0).max(0.0) as usize);
-        let (y0, y1) = ((c.1 - r - 1.0).max(0.0) as usize, (c.1 + r + 1.0).max(0.0) as usize);
+        let (x0, x1) = (
+            (c.0 - r - 1.0).max(0.0) as usize,
+            (c.0 + r + 1.0).max(0.0) as usize,
+        );
+        let (y0, y1) = (
+            (c.1 - r - 1.0).max(0.0) as usize,
+            (c.1 + r + 1.0).max(0.0) as usize,
+        );
         for y in y0..=y1.min(self.h.saturating_sub(1)) {
             for x in x0..=x1.min(self.w.saturating_sub(1)) {
                 let mut n = 0;
@@ -182,8 +188,10 @@ impl Plan {
         for it in &self.items {
             match &it.shape.geometry {
                 Geometry::Rings(rings) => {
-                    let px: Vec<Vec<(f32, f32)>> =
-                        rings.iter().map(|r| r.iter().map(to_px).collect()).collect();
+                    let px: Vec<Vec<(f32, f32)>> = rings
+                        .iter()
+                        .map(|r| r.iter().map(to_px).collect())
+                        .collect();
                     cv.fill(&px, it.fill);
                     for r in &px {
                         for i in 0..r.len() {

@@ -46,9 +46,10 @@ fn ring_path(out: &mut String, ring: &[[i32; 2]], f: i32, origin: [i32; 2]) {
 }
 
 impl Plan {
-    /// The map as an SVG element. Every country that has incidents (a choropleth) or that
-    /// the incident concerns (an incident map) is an `<a>` to `href(code)`; every drawn
-    /// country has a `<title>` with its name and count or role, the first child of the
+    /// The map as an SVG element. Every country of a choropleth, and every country the
+    /// incident concerns on an incident map, is an `<a>` to `href(code)` whose first child
+    /// is a `<title>` with its name and count or role (the link's accessible name and
+    /// tooltip); every other drawn country has its `<title>` too. The first child of the
     /// `<svg>` is a `<title>` with [`Plan::summary`], and a legend names the colours.
     pub fn svg(&self, href: &dyn Fn(CountryCode) -> String) -> String {
         // Output units: tenths of a map unit when zoomed in, map units for the world.
@@ -109,15 +110,15 @@ impl Plan {
         dot: f64,
         href: &dyn Fn(CountryCode) -> String,
     ) {
+        // A linked country: the `<title>` is the link's first child, so it names the link
+        // (SVG Accessibility API Mappings: a `title` child gives the accessible name) and
+        // is the tooltip of the shape inside. Otherwise the shape carries it.
         if it.linked {
-            let _ = write!(out, "<a href=\"{}\">", escape(&href(it.shape.code)));
-        }
-        let title = |out: &mut String| {
-            out.push_str("<title>");
+            let _ = write!(out, "<a href=\"{}\"><title>", escape(&href(it.shape.code)));
             escape_into(out, &it.label);
             out.push_str("</title>");
-        };
-        match &it.shape.geometry {
+        }
+        let (tag, open) = match &it.shape.geometry {
             Geometry::Rings(rings) => {
                 let mut d = String::new();
                 for r in rings {
@@ -126,22 +127,23 @@ impl Plan {
                 if d.is_empty() {
                     // Too small to see at this scale: a dot instead.
                     let b = it.shape.bbox();
-                    let c = [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
-                    circle(out, c, f, origin, dot);
+                    (
+                        "circle",
+                        circle([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], f, origin, dot),
+                    )
                 } else {
-                    let _ = write!(out, "<path d=\"{d}\">");
+                    ("path", format!("<path d=\"{d}\""))
                 }
-                title(out);
-                out.push_str(if d.is_empty() { "</circle>" } else { "</path>" });
             }
-            Geometry::Point(p) => {
-                circle(out, *p, f, origin, dot);
-                title(out);
-                out.push_str("</circle>");
-            }
-        }
+            Geometry::Point(p) => ("circle", circle(*p, f, origin, dot)),
+        };
+        out.push_str(&open);
         if it.linked {
-            out.push_str("</a>");
+            out.push_str("/></a>");
+        } else {
+            out.push_str("><title>");
+            escape_into(out, &it.label);
+            let _ = write!(out, "</title></{tag}>");
         }
     }
 
@@ -169,7 +171,12 @@ impl Plan {
         num(out, fs);
         out.push_str("\">");
         if self.view.w <= 5000.0 {
-            let widest = self.legend.iter().map(|l| l.2.chars().count()).max().unwrap_or(0);
+            let widest = self
+                .legend
+                .iter()
+                .map(|l| l.2.chars().count())
+                .max()
+                .unwrap_or(0);
             out.push_str("<rect class=\"map-panel\" fill=\"#ffffff\" fill-opacity=\"0.85\" x=\"");
             num(out, x - fs * 0.4);
             out.push_str("\" y=\"");
@@ -219,13 +226,14 @@ impl Plan {
     }
 }
 
-fn circle(out: &mut String, p: [i32; 2], f: i32, origin: [i32; 2], r: f64) {
+fn circle(p: [i32; 2], f: i32, origin: [i32; 2], r: f64) -> String {
     let ff = f64::from(f);
-    out.push_str("<circle cx=\"");
-    num(out, f64::from(p[0] - origin[0]) / ff);
+    let mut out = String::from("<circle cx=\"");
+    num(&mut out, f64::from(p[0] - origin[0]) / ff);
     out.push_str("\" cy=\"");
-    num(out, f64::from(p[1] - origin[1]) / ff);
+    num(&mut out, f64::from(p[1] - origin[1]) / ff);
     out.push_str("\" r=\"");
-    num(out, r);
-    out.push_str("\">");
+    num(&mut out, r);
+    out.push('"');
+    out
 }

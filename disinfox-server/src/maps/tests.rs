@@ -67,11 +67,27 @@ fn the_world_data_reads_whole() {
         .count();
     assert_eq!(w.shapes().len(), lines);
     for code in ["UA", "FR", "RU", "US", "XK", "CY", "SO"] {
-        assert!(matches!(w.shape(cc(code)).unwrap().geometry, Geometry::Rings(_)), "{code}");
+        assert!(
+            matches!(w.shape(cc(code)).unwrap().geometry, Geometry::Rings(_)),
+            "{code}"
+        );
     }
-    assert!(matches!(w.shape(cc("MT")).unwrap().geometry, Geometry::Point(_)));
+    assert!(matches!(
+        w.shape(cc("MT")).unwrap().geometry,
+        Geometry::Point(_)
+    ));
     assert!(w.shape(cc("AQ")).is_none(), "Antarctica is left out");
     for s in w.shapes() {
+        // No ring stretches across the map: rings crossing the antimeridian (Russia's
+        // Chukotka, Fiji) are cut by the script, not drawn as a band over the oceans.
+        if let Geometry::Rings(rings) = &s.geometry {
+            for r in rings {
+                let (lo, hi) = r.iter().fold((i32::MAX, i32::MIN), |(lo, hi), p| {
+                    (lo.min(p[0]), hi.max(p[0]))
+                });
+                assert!(hi - lo < 4_000, "{:?}: a ring {lo}..{hi}", s.code);
+            }
+        }
         let b = s.bbox();
         assert!(b[0] >= -40 && b[2] <= 10_040, "{:?} {b:?}", s.code);
         assert!(b[1] >= -40 && b[3] <= w.height() + 40, "{:?} {b:?}", s.code);
@@ -120,24 +136,51 @@ fn a_choropleth_links_counted_countries_and_labels_every_one() {
     let svg = choropleth(&counts, "Target countries").svg(&href);
     assert_well_formed(&svg);
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
-    assert!(svg.contains("<title>Target countries: incidents per country; 4 countries with incidents</title>"));
     assert!(svg.contains(
-        "<a href=\"/incidents?target_country=FR&amp;x=&lt;&amp;&gt;\"><path d=\"M"
+        "<title>Target countries: incidents per country; 4 countries with incidents</title>"
     ));
-    assert!(svg.contains("<title>France: 12 incidents</title>"));
+    assert!(svg.contains(
+        "<a href=\"/incidents?target_country=FR&amp;x=&lt;&amp;&gt;\">\
+         <title>France: 12 incidents</title><path d=\"M"
+    ));
     assert!(svg.contains("<title>Ukraine: 30 incidents</title>"));
-    // Malta is a dot, linked; Germany and Brazil are drawn, labelled, not linked.
+    // Malta is a dot, linked; Germany and Brazil have none: drawn, labelled, and linked to
+    // their (empty) lists too.
     assert!(svg.contains("target_country=MT"));
-    assert!(svg.contains("<title>Malta: 2 incidents</title></circle>"));
-    assert!(svg.contains("<title>Germany: no incidents</title>"));
+    assert!(svg.contains("<title>Malta: 2 incidents</title><circle "));
+    assert!(svg
+        .contains("target_country=DE&amp;x=&lt;&amp;&gt;\"><title>Germany: no incidents</title>"));
     assert!(svg.contains("<title>Brazil: no incidents</title>"));
-    assert!(!svg.contains("target_country=DE"));
-    assert!(!svg.contains("target_country=BR"));
     // Antarctica has no shape: named under the legend, and still linked.
     assert!(svg.contains("Not on the map: <a href=\"/incidents?target_country=AQ"));
-    assert_eq!(svg.matches("<a ").count(), 4);
+    // Every country drawn is one link with a label that names it and counts, plus
+    // Antarctica's; small countries without incidents (dots) are not drawn.
+    let drawn = world()
+        .shapes()
+        .iter()
+        .filter(|s| matches!(s.geometry, Geometry::Rings(_)) || s.code == cc("MT"))
+        .count();
+    assert_eq!(svg.matches("<a ").count(), drawn + 1);
+    let mut labelled = 0;
+    for link in svg.split("<a href=\"").skip(1) {
+        if let Some((_, rest)) = link.split_once("\"><title>") {
+            let label = &rest[..rest.find("</title>").unwrap()];
+            assert!(
+                label.ends_with(" incidents") || label.ends_with(" incident"),
+                "{label}"
+            );
+            labelled += 1;
+        }
+    }
+    assert_eq!(labelled, drawn);
+    assert!(
+        !svg.contains("Andorra"),
+        "a dot without incidents is left out"
+    );
     // Nothing the strict CSP or an offline page would refuse.
-    for bad in ["style=", "<style", "<script", "http://", "https://", "url(", "xlink"] {
+    for bad in [
+        "style=", "<style", "<script", "http://", "https://", "url(", "xlink",
+    ] {
         assert!(
             !svg.replace("http://www.w3.org/2000/svg", "").contains(bad),
             "{bad}"
@@ -145,7 +188,9 @@ fn a_choropleth_links_counted_countries_and_labels_every_one() {
     }
     // The heaviest country is in the darkest class, with the darkest fill.
     let c5 = svg.find("<g class=\"map-c5\" fill=\"#1b5c9e\">").unwrap();
-    assert!(svg[c5..].starts_with("<g class=\"map-c5\" fill=\"#1b5c9e\"><a href=\"/incidents?target_country=UA"));
+    assert!(svg[c5..].starts_with(
+        "<g class=\"map-c5\" fill=\"#1b5c9e\"><a href=\"/incidents?target_country=UA"
+    ));
     // The legend names every class.
     for label in ["16–30", "8–15", ">0<"] {
         assert!(svg.contains(label), "{label}");
@@ -158,15 +203,18 @@ fn the_demo_choropleth_is_small_and_the_same_every_time() {
     let svg = choropleth(&counts, "Target countries").svg(&href);
     assert!(svg.len() < 60_000, "{} bytes", svg.len());
     assert_eq!(svg, choropleth(&counts, "Target countries").svg(&href));
-    for c in counts.keys() {
+    for (c, n) in &counts {
         assert!(svg.contains(&format!("target_country={c}&")), "{c}");
+        let label = format!("\"><title>{}: {n} incident", c.name());
+        assert!(svg.contains(&label), "{label}");
     }
     // Every country counted, the worst case for links and titles: still under 60 KB.
     let all: BTreeMap<CountryCode, u64> = CountryCode::all()
         .enumerate()
         .map(|(i, c)| (c, 1 + i as u64))
         .collect();
-    let svg = choropleth(&all, "Target countries").svg(&|c| format!("/incidents?target_country={c}"));
+    let svg =
+        choropleth(&all, "Target countries").svg(&|c| format!("/incidents?target_country={c}"));
     assert_well_formed(&svg);
     assert!(svg.len() < 60_000, "{} bytes", svg.len());
 }
@@ -184,13 +232,14 @@ fn an_incident_map_zooms_to_its_countries() {
     assert!((plan.view.w / plan.view.h - 2.0).abs() < 1e-9);
     let svg = plan.svg(&|c| format!("/incidents?target_country={c}"));
     assert_well_formed(&svg);
-    assert!(svg.contains("<title>Target countries: Ukraine, Moldova; country of origin: Belarus</title>"));
+    assert!(svg
+        .contains("<title>Target countries: Ukraine, Moldova; country of origin: Belarus</title>"));
     for (c, what) in [("UA", "target"), ("MD", "target"), ("BY", "origin")] {
         assert!(svg.contains(&format!("target_country={c}")), "{c}");
         assert!(svg.contains(&format!("({what})</title>")), "{what}");
     }
     // Neighbours are drawn for context, labelled and not linked; far countries are not drawn.
-    assert!(svg.contains("<title>Poland</title>"));
+    assert!(svg.contains("<title>Poland</title></path>"));
     assert!(!svg.contains("target_country=PL"));
     assert!(!svg.contains("Brazil"));
     assert!(svg.contains(">Target</text>") && svg.contains(">Origin</text>"));
@@ -261,5 +310,8 @@ fn a_png_map_fills_countries_with_their_colour() {
     // The ocean stays white.
     assert_eq!((rgb[0], rgb[1], rgb[2]), (255, 255, 255));
     let (small, _) = incident(&[cc("PL")], None).unwrap().png(400);
-    assert!(png_pixels(&small).2.chunks(3).any(|p| p == [TARGET.0, TARGET.1, TARGET.2]));
+    assert!(png_pixels(&small)
+        .2
+        .chunks(3)
+        .any(|p| p == [TARGET.0, TARGET.1, TARGET.2]));
 }

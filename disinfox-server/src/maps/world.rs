@@ -128,7 +128,10 @@ impl World {
     fn parse(data: &str) -> Self {
         let (mut width, mut height) = (10_000, 5_000);
         let mut shapes = Vec::new();
-        for line in data.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in data
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let mut f = line.split('\t');
             let (Some(a), Some(b), Some(c)) = (f.next(), f.next(), f.next()) else {
                 continue;
