@@ -197,6 +197,13 @@ fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
     if out.len() > lines {
         out.truncate(lines);
         if let Some(last) = out.last_mut() {
+            // Whole words before the ellipsis where they fit, else a cut word.
+            while last.chars().count() + 2 > width {
+                match last.rfind(' ') {
+                    Some(i) => last.truncate(i),
+                    None => break,
+                }
+            }
             *last = truncate(&format!("{last} …"), width);
         }
     }
@@ -444,12 +451,7 @@ fn close_link(out: &mut String, linked: bool) {
     out.push_str(if linked { "</a>" } else { "</g>" });
 }
 
-fn draw_node(
-    out: &mut String,
-    n: &Node,
-    x: f64,
-    href: &dyn Fn(NodeKind, &str) -> Option<String>,
-) {
+fn draw_node(out: &mut String, n: &Node, x: f64, href: &dyn Fn(NodeKind, &str) -> Option<String>) {
     let link = href(n.kind, &n.key);
     let linked = link.is_some();
     open_link(out, link);
@@ -544,19 +546,42 @@ mod tests {
         }
         // Channels have no page here: drawn, titled, not linked.
         assert!(svg.contains("<g><title>Channel: Telegram (uses)</title>"));
-        assert!(svg.contains("<title>Actor: Doppelganger network (uncertain) (attributed-to)</title>"));
-        assert!(svg.contains("<title>Related incident: Forged letter (related-to) — shares 1 actor</title>"));
+        assert!(
+            svg.contains("<title>Actor: Doppelganger network (uncertain) (attributed-to)</title>")
+        );
+        assert!(svg.contains(
+            "<title>Related incident: Forged letter (related-to) — shares 1 actor</title>"
+        ));
         assert!(svg.contains("<title>Country: Russian Federation (originates-from)</title>"));
         // Techniques are grouped under their tactics, in matrix order.
         let ta = |s: &str| svg.find(s).unwrap_or_else(|| panic!("{s}"));
         assert!(ta("uses · TA02") < ta("T0002 "));
         assert!(ta("T0002 ") < ta("uses · TA06"));
         assert!(ta("uses · TA06") < ta("T0086.001 "));
-        // The name is wrapped on the incident node and cut when too long.
-        assert!(svg.contains("font-weight=\"bold\">Cloned news site story"));
-        assert!(svg.contains(" …</text>"));
+        // The name is wrapped on the incident node (four lines of at most 29 characters
+        // here), whole in its title.
+        assert!(svg.contains("font-weight=\"bold\">Cloned news site story on</text>"));
+        assert!(svg.contains(">of inauthentic pages</text>"));
+        assert_eq!(svg.matches("font-weight=\"bold\">").count(), 4);
+        assert!(!svg.contains(" …</text>"));
+        // A longer name is cut on the node with an ellipsis, still whole in the title.
+        let long = GraphInput {
+            name: format!("{} and then much more that does not fit", input().name),
+            ..input()
+        };
+        let cut = super::svg(&long, &href);
+        assert!(cut.contains(" …</text>"));
+        assert!(cut.contains("<title>Incident: Cloned news site story on &lt;grain&gt;"));
+        assert!(cut.contains("much more that does not fit</title>"));
         // A legend of the kinds shown.
-        for k in ["Incident", "DISARM technique", "Actor", "Country", "Channel", "Related incident"] {
+        for k in [
+            "Incident",
+            "DISARM technique",
+            "Actor",
+            "Country",
+            "Channel",
+            "Related incident",
+        ] {
             assert!(svg.contains(&format!(">{k}</text>")), "{k}");
         }
         for bad in ["style=", "<script", "https://"] {
@@ -574,15 +599,27 @@ mod tests {
         };
         let svg = svg(&alone, &href);
         assert_well_formed(&svg);
-        assert!(svg.contains(": 0 techniques, 0 actors, 0 countries, 0 channels, 0 related incidents</title>"));
+        assert!(svg.contains(
+            ": 0 techniques, 0 actors, 0 countries, 0 channels, 0 related incidents</title>"
+        ));
         assert!(!svg.contains("<path d=\"M3"), "no edges");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(wrap("one two three four", 9, 2), vec!["one two", "three …"]);
+        assert_eq!(wrap("abcdefghijkl", 5, 1), vec!["abcd…"]);
+        assert_eq!(
+            wrap("one two three fourfive", 10, 2),
+            vec!["one two", "three …"]
+        );
         assert_eq!(wrap("abcdefghij", 4, 5), vec!["abcd", "efgh", "ij"]);
         let mut long = input();
-        long.channels = vec!["A channel with a very long name that does not fit in its node at all".into()];
+        long.channels =
+            vec!["A channel with a very long name that does not fit in its node at all".into()];
         let svg = super::svg(&long, &href);
-        assert!(svg.contains("A channel with a very long name that…</text>"), "{}", NODE_CHARS);
+        assert!(
+            svg.contains("A channel with a very long name that…</text>"),
+            "{}",
+            NODE_CHARS
+        );
         assert!(svg.contains("<title>Channel: A channel with a very long name that does not fit in its node at all (uses)</title>"));
     }
 }
