@@ -164,14 +164,22 @@ fn techniques_blocks(ids: &[String], catalogue: &Catalogue, blocks: &mut Vec<Blo
 pub(crate) fn incident(r: &IncidentReport) -> Doc {
     let i = &r.incident;
     let catalogue = Catalogue::builtin(r.meta.disarm);
-    let mut facts = title_facts("Incident report", r.meta.tlp, &r.meta.organisation, &r.meta.date);
+    let mut facts = title_facts(
+        "Incident report",
+        r.meta.tlp,
+        &r.meta.organisation,
+        &r.meta.date,
+    );
     facts.push(("Incident".into(), vec![Span::plain(i.id.clone())]));
     if let Some(u) = &i.url {
         facts.push(("Page".into(), vec![Span::link(u.clone(), Some(u))]));
     }
     facts.push((
         "DISARM".into(),
-        vec![Span::plain(format!("version {}", catalogue.version_label()))],
+        vec![Span::plain(format!(
+            "version {}",
+            catalogue.version_label()
+        ))],
     ));
     let actors: Vec<String> = i
         .actors
@@ -186,7 +194,10 @@ pub(crate) fn incident(r: &IncidentReport) -> Doc {
         .collect();
     let targets: Vec<String> = i.target_countries.iter().map(|c| country(*c)).collect();
     let fields = vec![
-        ("Name".into(), vec![Span::link(i.name.clone(), i.url.as_deref())]),
+        (
+            "Name".into(),
+            vec![Span::link(i.name.clone(), i.url.as_deref())],
+        ),
         ("Identifier".into(), or_none(Some(&i.id))),
         ("First seen".into(), or_none(i.first_seen.as_deref())),
         ("Last seen".into(), or_none(i.last_seen.as_deref())),
@@ -221,7 +232,10 @@ pub(crate) fn incident(r: &IncidentReport) -> Doc {
             vec![Span::plain(i.techniques.len().to_string())],
         ),
     ];
-    let mut blocks = vec![Block::Heading(1, "The incident".into()), Block::Fields(fields)];
+    let mut blocks = vec![
+        Block::Heading(1, "The incident".into()),
+        Block::Fields(fields),
+    ];
     blocks.push(Block::Heading(1, "Description".into()));
     let paras: Vec<&str> = i
         .description
@@ -308,7 +322,12 @@ fn count_table(title: &str, what: &str, rows: Vec<(String, u64)>, blocks: &mut V
 pub(crate) fn set(r: &SetReport) -> Doc {
     let catalogue = Catalogue::builtin(r.meta.disarm);
     let n = r.incidents.len();
-    let mut facts = title_facts("Incidents report", r.meta.tlp, &r.meta.organisation, &r.meta.date);
+    let mut facts = title_facts(
+        "Incidents report",
+        r.meta.tlp,
+        &r.meta.organisation,
+        &r.meta.date,
+    );
     facts.push((
         "Selection".into(),
         vec![Span::plain(format!(
@@ -318,7 +337,10 @@ pub(crate) fn set(r: &SetReport) -> Doc {
     ));
     facts.push((
         "DISARM".into(),
-        vec![Span::plain(format!("version {}", catalogue.version_label()))],
+        vec![Span::plain(format!(
+            "version {}",
+            catalogue.version_label()
+        ))],
     ));
 
     let mut targets: BTreeMap<CountryCode, u64> = BTreeMap::new();
@@ -352,13 +374,15 @@ pub(crate) fn set(r: &SetReport) -> Doc {
     dates.sort();
 
     let mut blocks = vec![Block::Heading(1, "Summary".into())];
-    blocks.push(Block::Para(vec![Span::plain(match (dates.first(), dates.last()) {
-        (Some(a), Some(b)) => format!(
-            "{n} incident{}, dated from {a} to {b}.",
-            if n == 1 { "" } else { "s" }
-        ),
-        _ => format!("{n} incident{}.", if n == 1 { "" } else { "s" }),
-    })]));
+    blocks.push(Block::Para(vec![Span::plain(
+        match (dates.first(), dates.last()) {
+            (Some(a), Some(b)) => format!(
+                "{n} incident{}, dated from {a} to {b}.",
+                if n == 1 { "" } else { "s" }
+            ),
+            _ => format!("{n} incident{}.", if n == 1 { "" } else { "s" }),
+        },
+    )]));
     blocks.push(Block::Heading(2, "Filters".into()));
     if r.filters.is_empty() {
         blocks.push(Block::Note("No filter: every incident is included.".into()));
@@ -382,18 +406,23 @@ pub(crate) fn set(r: &SetReport) -> Doc {
             vec![Span::plain(origins.len().to_string())],
         ),
         ("Actors".into(), vec![Span::plain(actors.len().to_string())]),
-        ("Channels".into(), vec![Span::plain(channels.len().to_string())]),
+        (
+            "Channels".into(),
+            vec![Span::plain(channels.len().to_string())],
+        ),
         (
             "DISARM techniques".into(),
             vec![Span::plain(techniques.len().to_string())],
         ),
     ]));
-    let target_rows = top(
-        targets.iter().map(|(c, n)| (country(*c), *n)).collect(),
-        10,
-    );
+    let target_rows = top(targets.iter().map(|(c, n)| (country(*c), *n)).collect(), 10);
     count_table("Top target countries", "Country", target_rows, &mut blocks);
-    count_table("Countries of origin", "Country", top(origins, 10), &mut blocks);
+    count_table(
+        "Countries of origin",
+        "Country",
+        top(origins, 10),
+        &mut blocks,
+    );
     count_table("Top actors", "Actor", top(actors, 10), &mut blocks);
     count_table("Top channels", "Channel", top(channels, 10), &mut blocks);
 

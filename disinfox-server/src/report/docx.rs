@@ -263,7 +263,8 @@ pub(super) fn write(doc: &Doc) -> Vec<u8> {
         )],
         false,
     );
-    w.body.push_str("<w:p><w:r><w:br w:type=\"page\"/></w:r></w:p>");
+    w.body
+        .push_str("<w:p><w:r><w:br w:type=\"page\"/></w:r></w:p>");
     for b in &doc.blocks {
         w.block(b);
     }
@@ -307,9 +308,21 @@ pub(super) fn write(doc: &Doc) -> Vec<u8> {
     escape_into(&mut core, &doc.organisation);
     core.push_str("</dc:creator><dc:subject>");
     escape_into(&mut core, &format!("{} · {}", doc.kind, doc.tlp.name()));
-    let _ = write!(core, "</dc:subject><cp:keywords>{}</cp:keywords>", doc.tlp.name());
+    let _ = write!(
+        core,
+        "</dc:subject><cp:keywords>{}</cp:keywords>",
+        doc.tlp.name()
+    );
     let d = doc.date.as_bytes();
-    if d.len() == 10 && d.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() }) {
+    if d.len() == 10
+        && d.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+    {
         let _ = write!(
             core,
             "<dcterms:created xsi:type=\"dcterms:W3CDTF\">{}T00:00:00Z</dcterms:created>",
@@ -335,10 +348,18 @@ pub(super) fn write(doc: &Doc) -> Vec<u8> {
          <Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties\" Target=\"docProps/core.xml\"/>\
          </Relationships>"
     );
-    let head = margin_part("hdr", doc, &format!("{} · {}", doc.organisation, doc.kind), false);
+    let head = margin_part(
+        "hdr",
+        doc,
+        &format!("{} · {}", doc.organisation, doc.kind),
+        false,
+    );
     let foot = margin_part("ftr", doc, &format!("{} · {}", doc.title, doc.date), true);
     let mut entries: Vec<(String, Vec<u8>)> = vec![
-        ("[Content_Types].xml".into(), content_types.as_bytes().to_vec()),
+        (
+            "[Content_Types].xml".into(),
+            content_types.as_bytes().to_vec(),
+        ),
         ("_rels/.rels".into(), package_rels.into_bytes()),
         ("docProps/core.xml".into(), core.into_bytes()),
         ("word/document.xml".into(), document.into_bytes()),

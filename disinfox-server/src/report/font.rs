@@ -51,7 +51,10 @@ impl Font {
 
     /// The regular and the bold face.
     pub(crate) fn pair() -> Result<(Self, Self), ReportError> {
-        Ok((Self::load(REGULAR, "DejaVuSans")?, Self::load(BOLD, "DejaVuSans-Bold")?))
+        Ok((
+            Self::load(REGULAR, "DejaVuSans")?,
+            Self::load(BOLD, "DejaVuSans-Bold")?,
+        ))
     }
 
     /// The glyph for a character, falling back to `?` for characters the font lacks (the
@@ -72,7 +75,11 @@ impl Font {
 
     /// The width of `s` at `size` points.
     pub(crate) fn width(&self, s: &str, size: f32) -> f32 {
-        s.chars().map(|c| self.advance(self.glyph(c).1)).sum::<f32>() * size / 1000.0
+        s.chars()
+            .map(|c| self.advance(self.glyph(c).1))
+            .sum::<f32>()
+            * size
+            / 1000.0
     }
 
     /// `s` as the PDF shows it: two bytes per glyph, the glyph's id in the subset.

@@ -171,9 +171,7 @@ impl Layout<'_> {
                     let line = lines.last_mut().expect("lines is never empty");
                     let spaced = first && word.space_before && !line.is_empty();
                     match line.last_mut() {
-                        Some(p)
-                            if p.bold == bold && p.muted == s.muted && p.link == s.link =>
-                        {
+                        Some(p) if p.bold == bold && p.muted == s.muted && p.link == s.link => {
                             if spaced {
                                 p.text.push(' ');
                                 p.w += space;
@@ -232,7 +230,12 @@ impl Layout<'_> {
                 });
                 if let Some(uri) = &p.link {
                     self.push(Op::Link {
-                        rect: [x + p.x, base - size * 0.25, x + p.x + p.w, base + size * 0.9],
+                        rect: [
+                            x + p.x,
+                            base - size * 0.25,
+                            x + p.x + p.w,
+                            base + size * 0.9,
+                        ],
                         uri: uri.clone(),
                     });
                 }
@@ -436,7 +439,13 @@ impl Layout<'_> {
                                 text: "•".into(),
                             });
                         }
-                        self.draw_lines(std::slice::from_ref(line), MARGIN + 14.0, self.y, BODY, BODY * 1.4);
+                        self.draw_lines(
+                            std::slice::from_ref(line),
+                            MARGIN + 14.0,
+                            self.y,
+                            BODY,
+                            BODY * 1.4,
+                        );
                         self.y -= BODY * 1.4;
                     }
                     self.y -= 2.0;
@@ -523,7 +532,16 @@ fn fill(c: &mut Content, colour: Rgb) {
     c.set_fill_rgb(r, g, b);
 }
 
-fn text(c: &mut Content, fonts: &mut (Font, Font), x: f32, y: f32, size: f32, bold: bool, colour: Rgb, s: &str) {
+fn text(
+    c: &mut Content,
+    fonts: &mut (Font, Font),
+    x: f32,
+    y: f32,
+    size: f32,
+    bold: bool,
+    colour: Rgb,
+    s: &str,
+) {
     let (name, font) = if bold {
         (Name(b"F2"), &mut fonts.1)
     } else {
@@ -547,7 +565,16 @@ fn tlp_label(c: &mut Content, fonts: &mut (Font, Font), doc: &Doc, right: f32, y
     c.rect(right - w - 8.0, y - 4.0, w + 8.0, 17.0);
     c.fill_nonzero();
     c.restore_state();
-    text(c, fonts, right - w - 4.0, y, 12.0, true, tlp_colour(doc.tlp), label);
+    text(
+        c,
+        fonts,
+        right - w - 4.0,
+        y,
+        12.0,
+        true,
+        tlp_colour(doc.tlp),
+        label,
+    );
 }
 
 fn draw_map(c: &mut Content, plan: &Plan, x: f32, top: f32, w: f32) {
@@ -614,7 +641,11 @@ fn pdf_date(s: &str) -> Option<Date> {
     let mut d = Date::new(y);
     if let Some(m) = p.next().and_then(|m| m.parse().ok()) {
         d = d.month(m);
-        if let Some(day) = p.next().and_then(|x| x.get(..2)).and_then(|x| x.parse().ok()) {
+        if let Some(day) = p
+            .next()
+            .and_then(|x| x.get(..2))
+            .and_then(|x| x.parse().ok())
+        {
             d = d.day(day);
         }
     }
@@ -669,7 +700,13 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
                     colour,
                     text: s,
                 } => text(&mut c, &mut fonts, *x, *y, *size, *bold, *colour, s),
-                Op::Rect { x, y, w, h, fill: f } => {
+                Op::Rect {
+                    x,
+                    y,
+                    w,
+                    h,
+                    fill: f,
+                } => {
                     c.save_state();
                     fill(&mut c, *f);
                     c.rect(*x, *y, *w, *h);
@@ -689,7 +726,16 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
         while fonts.0.width(&left, small) > title_room && left.chars().count() > 2 {
             left = format!("{}…", prefix(&left, left.chars().count() - 2));
         }
-        text(&mut c, &mut fonts, MARGIN, PAGE_H - 40.0, small, false, MUTED, &left);
+        text(
+            &mut c,
+            &mut fonts,
+            MARGIN,
+            PAGE_H - 40.0,
+            small,
+            false,
+            MUTED,
+            &left,
+        );
         tlp_label(&mut c, &mut fonts, doc, right, PAGE_H - 42.0);
         let mut foot = format!("{} · {}", doc.title, doc.date);
         while fonts.0.width(&foot, small) > title_room && foot.chars().count() > 2 {
@@ -698,7 +744,16 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
         text(&mut c, &mut fonts, MARGIN, 32.0, small, false, MUTED, &foot);
         let page_no = format!("Page {} of {total}", n + 1);
         let pw = fonts.0.width(&page_no, small);
-        text(&mut c, &mut fonts, (PAGE_W - pw) / 2.0, 32.0, small, false, MUTED, &page_no);
+        text(
+            &mut c,
+            &mut fonts,
+            (PAGE_W - pw) / 2.0,
+            32.0,
+            small,
+            false,
+            MUTED,
+            &page_no,
+        );
         tlp_label(&mut c, &mut fonts, doc, right, 30.0);
 
         let data = deflate(&c.finish().into_vec());
@@ -708,7 +763,9 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
             a.subtype(AnnotationType::Link)
                 .rect(Rect::new(r[0], r[1], r[2], r[3]))
                 .border(0.0, 0.0, 0.0, None);
-            a.action().action_type(ActionType::Uri).uri(Str(uri.as_bytes()));
+            a.action()
+                .action_type(ActionType::Uri)
+                .uri(Str(uri.as_bytes()));
         }
         let mut page = pdf.page(page_ref);
         page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
@@ -771,7 +828,11 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
             .ascent(m.ascent)
             .descent(m.descent)
             .cap_height(m.cap_height)
-            .stem_v(if font.name.ends_with("Bold") { 140.0 } else { 80.0 })
+            .stem_v(if font.name.ends_with("Bold") {
+                140.0
+            } else {
+                80.0
+            })
             .font_file2(file);
         let sub = font.subset()?;
         pdf.stream(file, &deflate(&sub))
