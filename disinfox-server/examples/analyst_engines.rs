@@ -105,9 +105,15 @@ fn main() -> anyhow::Result<()> {
         })
     });
     std::fs::write(out.join("graph.svg"), &graph_svg)?;
-    println!("choropleth SVG (240 demo incidents): {} bytes", choropleth.len());
+    println!(
+        "choropleth SVG (240 demo incidents): {} bytes",
+        choropleth.len()
+    );
     println!("incident map SVG (demo incident 1): {} bytes", small.len());
-    println!("incident graph SVG (demo incident 1): {} bytes", graph_svg.len());
+    println!(
+        "incident graph SVG (demo incident 1): {} bytes",
+        graph_svg.len()
+    );
 
     // Reports.
     let report = IncidentReport {
@@ -130,19 +136,35 @@ fn main() -> anyhow::Result<()> {
     };
     let (t, pdf) = median(runs, || report.pdf());
     let pdf = pdf?;
-    println!("incident report PDF: {:?} median of {runs}, {} bytes", t, pdf.len());
+    println!(
+        "incident report PDF: {:?} median of {runs}, {} bytes",
+        t,
+        pdf.len()
+    );
     std::fs::write(out.join("incident.pdf"), &pdf)?;
     let (t, docx) = median(runs, || report.docx());
     let docx = docx?;
-    println!("incident report DOCX: {:?} median of {runs}, {} bytes", t, docx.len());
+    println!(
+        "incident report DOCX: {:?} median of {runs}, {} bytes",
+        t,
+        docx.len()
+    );
     std::fs::write(out.join("incident.docx"), &docx)?;
     let (t, pdf) = median(runs, || set.pdf());
     let pdf = pdf?;
-    println!("240-incident report PDF: {:?} median of {runs}, {} bytes", t, pdf.len());
+    println!(
+        "240-incident report PDF: {:?} median of {runs}, {} bytes",
+        t,
+        pdf.len()
+    );
     std::fs::write(out.join("set.pdf"), &pdf)?;
     let (t, docx) = median(runs, || set.docx());
     let docx = docx?;
-    println!("240-incident report DOCX: {:?} median of {runs}, {} bytes", t, docx.len());
+    println!(
+        "240-incident report DOCX: {:?} median of {runs}, {} bytes",
+        t,
+        docx.len()
+    );
     std::fs::write(out.join("set.docx"), &docx)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod import;
+pub mod intake;
 pub mod jobs;
 pub mod maps;
 pub mod model;

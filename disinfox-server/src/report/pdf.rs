@@ -532,11 +532,11 @@ fn fill(c: &mut Content, colour: Rgb) {
     c.set_fill_rgb(r, g, b);
 }
 
+/// Shows `s` with its baseline starting at `(x, y)`.
 fn text(
     c: &mut Content,
     fonts: &mut (Font, Font),
-    x: f32,
-    y: f32,
+    (x, y): (f32, f32),
     size: f32,
     bold: bool,
     colour: Rgb,
@@ -568,8 +568,7 @@ fn tlp_label(c: &mut Content, fonts: &mut (Font, Font), doc: &Doc, right: f32, y
     text(
         c,
         fonts,
-        right - w - 4.0,
-        y,
+        (right - w - 4.0, y),
         12.0,
         true,
         tlp_colour(doc.tlp),
@@ -699,7 +698,7 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
                     bold,
                     colour,
                     text: s,
-                } => text(&mut c, &mut fonts, *x, *y, *size, *bold, *colour, s),
+                } => text(&mut c, &mut fonts, (*x, *y), *size, *bold, *colour, s),
                 Op::Rect {
                     x,
                     y,
@@ -729,8 +728,7 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
         text(
             &mut c,
             &mut fonts,
-            MARGIN,
-            PAGE_H - 40.0,
+            (MARGIN, PAGE_H - 40.0),
             small,
             false,
             MUTED,
@@ -741,14 +739,21 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
         while fonts.0.width(&foot, small) > title_room && foot.chars().count() > 2 {
             foot = format!("{}…", prefix(&foot, foot.chars().count() - 2));
         }
-        text(&mut c, &mut fonts, MARGIN, 32.0, small, false, MUTED, &foot);
+        text(
+            &mut c,
+            &mut fonts,
+            (MARGIN, 32.0),
+            small,
+            false,
+            MUTED,
+            &foot,
+        );
         let page_no = format!("Page {} of {total}", n + 1);
         let pw = fonts.0.width(&page_no, small);
         text(
             &mut c,
             &mut fonts,
-            (PAGE_W - pw) / 2.0,
-            32.0,
+            ((PAGE_W - pw) / 2.0, 32.0),
             small,
             false,
             MUTED,
