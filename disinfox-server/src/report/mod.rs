@@ -7,7 +7,7 @@
 //! Text is set in DejaVu Sans, embedded (subset) in each PDF, so Cyrillic, Greek and most
 //! Latin-script text prints as written.
 //!
-//! Both formats come from one plan of the document ([`content`]): headings, paragraphs,
+//! Both formats come from one plan of the document (the `content` module): headings, paragraphs,
 //! tables, lists and maps, so a PDF and a DOCX of the same report say the same thing.
 //! Inputs are plain data the pages fill from the store; the output is deterministic (the
 //! date is an input, never the clock).
