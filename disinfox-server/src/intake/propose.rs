@@ -305,7 +305,7 @@ fn technique_ids(sentence: &str, cat: &Catalogue, c: &mut Collector) {
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     for (i, _) in sentence.match_indices('T') {
-        if i > 0 && b[i - 1].is_ascii_alphanumeric() || !digits(i + 1..i + 5) {
+        if (i > 0 && b[i - 1].is_ascii_alphanumeric()) || !digits(i + 1..i + 5) {
             continue;
         }
         let end = if b.get(i + 5) == Some(&b'.') && digits(i + 6..i + 9) {
@@ -460,6 +460,11 @@ pub fn propose(text: &str, known: &Known, max_per_kind: usize) -> Vec<Proposal> 
             .map(|(i, (n, _))| (n.clone(), i)),
         true,
     );
+    let short_countries: BTreeMap<&str, CountryCode> = countries
+        .iter()
+        .filter(|(n, _)| short(n))
+        .map(|(n, c)| (n.as_str(), *c))
+        .collect();
     let actor_names = Names::new(
         known
             .actors
@@ -533,7 +538,7 @@ pub fn propose(text: &str, known: &Known, max_per_kind: usize) -> Vec<Proposal> 
         }
         // Short names, as written.
         for w in raw.iter().map(String::as_str).filter(|w| short(w)) {
-            if let Some((_, code)) = countries.iter().find(|(n, _)| n == w) {
+            if let Some(code) = short_countries.get(w) {
                 c.add(
                     ProposalKind::Country,
                     code.to_string(),

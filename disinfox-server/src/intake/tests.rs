@@ -489,3 +489,26 @@ fn ordinary_words_file_names_and_code_are_not_proposed() {
         vec!["news.example.ru", "example.de"]
     );
 }
+
+#[test]
+fn short_country_names_match_only_in_capitals() {
+    let actors = known_actors();
+    let ps = propose(
+        "Pages in the UK and the USA. A uk mirror, and usa in lower case.",
+        &known(&actors),
+        10,
+    );
+    let countries: Vec<(&str, &str)> = ps
+        .iter()
+        .filter(|p| p.kind == ProposalKind::Country)
+        .map(|p| (p.value.as_str(), p.sentence.as_str()))
+        .collect();
+    assert_eq!(
+        countries,
+        vec![
+            ("GB", "Pages in the UK and the USA."),
+            ("US", "Pages in the UK and the USA.")
+        ]
+    );
+    assert!(ps.iter().all(|p| p.occurrences == 1));
+}
