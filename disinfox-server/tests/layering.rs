@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
-        &["error", "client", "model", "configuration", "telemetry"],
+        &["error", "client", "model", "configuration", "telemetry", "xml"],
     ),
     ("store", &["db"]),
     (
@@ -27,6 +27,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "navigator",
             "correlate",
             "demo",
+            "maps",
+            "graph",
+            "report",
+            "intake",
         ],
     ),
     ("http", &["http", "routes", "web", "router"]),
