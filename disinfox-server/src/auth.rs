@@ -8,7 +8,9 @@ pub mod keys;
 pub mod passwords;
 pub mod throttle;
 
-pub use hasher::{HashError, Hasher, KnownClients, Lane, HASH_IDLE, HASH_WAIT, KNOWN_FOR};
+pub use hasher::{
+    AddressTurn, HashError, Hasher, KnownClients, Lane, HASH_IDLE, HASH_WAIT, KNOWN_FOR,
+};
 pub use keys::{
     generate_password, hash_api_key, key_from_basic, key_from_header, new_api_key, random_token,
     KeyMaterial, SHOWN_PREFIX,

@@ -10,7 +10,14 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
-        &["error", "client", "model", "configuration", "telemetry", "xml"],
+        &[
+            "error",
+            "client",
+            "model",
+            "configuration",
+            "telemetry",
+            "xml",
+        ],
     ),
     ("store", &["db"]),
     (

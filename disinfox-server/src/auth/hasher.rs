@@ -1,7 +1,7 @@
 //! The password hasher of the server (a fixed pool of worker threads, in two lanes) and the
 //! addresses whose sign-ins queue in the lane of known clients.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,6 +105,23 @@ pub struct Hasher {
     max_waiting: usize,
     wait: Duration,
     peak: Arc<AtomicUsize>,
+    /// The addresses (per /64 for IPv6) of [`Lane::Other`] requests in the hasher now.
+    turns: Arc<Mutex<BTreeSet<IpAddr>>>,
+}
+
+/// The turn of one address in the hasher ([`Hasher::turn`]): given back when dropped.
+#[derive(Debug)]
+pub struct AddressTurn {
+    addr: IpAddr,
+    turns: Arc<Mutex<BTreeSet<IpAddr>>>,
+}
+
+impl Drop for AddressTurn {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.turns.lock() {
+            t.remove(&self.addr);
+        }
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -143,7 +160,34 @@ impl Hasher {
             max_waiting: workers * WAITING_PER_WORKER,
             wait,
             peak,
+            turns: Arc::default(),
         })
+    }
+
+    /// The turn of a request from `addr` in `lane`: an address not known ([`Lane::Other`])
+    /// has at most one password in the hasher at a time, waiting or being checked; another
+    /// one from the same address (per /64 for IPv6) is [`HashError::Busy`] at once. So a
+    /// flood from one address holds one place in the queue, not all of them, and the sign-in
+    /// of someone else waits for one password at most. Known requests have no such limit
+    /// (an office behind one address). Hold the turn until the password is checked.
+    pub fn turn(&self, addr: ClientAddr, lane: Lane) -> Result<Option<AddressTurn>, HashError> {
+        if lane == Lane::Known {
+            return Ok(None);
+        }
+        let addr = addr.bucket();
+        let mut turns = self
+            .turns
+            .lock()
+            .map_err(|_| HashError::Failed(anyhow::anyhow!("hasher: address turns poisoned")))?;
+        if !turns.insert(addr) {
+            return Err(HashError::Busy {
+                retry_after_secs: 1,
+            });
+        }
+        Ok(Some(AddressTurn {
+            addr,
+            turns: Arc::clone(&self.turns),
+        }))
     }
 
     /// Hashes a new password.
@@ -333,6 +377,31 @@ fn worker(rx: &Mutex<std::sync::mpsc::Receiver<Job>>, running: &AtomicUsize, pea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_address_has_one_turn_at_a_time() {
+        let hasher = Hasher::new(2, Duration::from_millis(100)).unwrap();
+        let a = ClientAddr("192.0.2.7".parse().unwrap());
+        let b = ClientAddr("2001:db8::1".parse().unwrap());
+        let same_64 = ClientAddr("2001:db8::2".parse().unwrap());
+        let first = hasher.turn(a, Lane::Other).unwrap();
+        assert!(first.is_some());
+        assert!(matches!(
+            hasher.turn(a, Lane::Other),
+            Err(HashError::Busy { .. })
+        ));
+        // Another address, and the same one in the known lane, are not held up.
+        let other = hasher.turn(b, Lane::Other).unwrap();
+        assert!(matches!(
+            hasher.turn(same_64, Lane::Other),
+            Err(HashError::Busy { .. })
+        ));
+        assert!(hasher.turn(a, Lane::Known).unwrap().is_none());
+        drop(first);
+        assert!(hasher.turn(a, Lane::Other).unwrap().is_some());
+        drop(other);
+        assert!(hasher.turn(same_64, Lane::Other).unwrap().is_some());
+    }
 
     #[tokio::test]
     async fn the_hasher_caps_concurrency_and_refuses_when_busy() {

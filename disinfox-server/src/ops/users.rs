@@ -263,6 +263,8 @@ pub async fn register(
         state.registrations.refund(address.bucket());
         return Err(invalid_user(fields));
     }
+    // One password at a time per address: the attempt counts, nothing is hashed.
+    let _turn = state.hasher.turn(address, auth::Lane::Other)?;
     let hash = match state.hasher.hash(password, auth::Lane::Other).await {
         Ok(h) => h,
         Err(e) => {

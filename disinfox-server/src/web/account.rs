@@ -132,6 +132,19 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
     }
     let stored = state.store.user_by_email(&email).await?;
     let lane = state.known_clients.lane(addr);
+    // One password at a time per address not known: the attempt counts (it is the
+    // client's own concurrency), nothing is hashed.
+    let _turn = match state.hasher.turn(addr, lane) {
+        Ok(turn) => turn,
+        Err(auth::HashError::Busy { retry_after_secs }) => {
+            let r = refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Another sign-in from your address is being checked. Try again in a moment.",
+            )?;
+            return Ok(with_retry_after(r, retry_after_secs));
+        }
+        Err(auth::HashError::Failed(e)) => return Err(e.into()),
+    };
     let checked = state
         .hasher
         .verify(password, stored.as_ref().map(|(_, h)| h.as_str()), lane)

@@ -242,6 +242,54 @@ async fn returning_users_sign_in_while_a_flood_holds_the_shared_workers() {
     assert_eq!(r.status().as_u16(), 303);
 }
 
+/// H1: an address never seen to sign in has one password in the hasher at a time: the rest of
+/// a flood from it is refused at once (503, counted as attempts), so it holds one place in the
+/// queue and a newcomer from elsewhere waits for one password at most.
+#[tokio::test]
+async fn a_flood_from_one_new_address_holds_one_place_in_the_hasher() {
+    let app = behind_proxy(|s| {
+        s.password_hash_concurrency = 2;
+        s.login_attempts_per_minute = 1000;
+    })
+    .await;
+    let flood: Vec<_> = (0..16)
+        .map(|i| {
+            let app = &app;
+            async move {
+                sign_in_from(
+                    app,
+                    Some("203.0.113.66"),
+                    &format!("random{i}@nowhere.example"),
+                    "whatever it is",
+                )
+                .await
+            }
+        })
+        .collect();
+    let newcomer = sign_in_from(&app, Some("198.51.100.20"), "analyst@test.org", PASSWORD);
+    let (flood, newcomer) = tokio::join!(futures_util::future::join_all(flood), newcomer);
+    assert_eq!(newcomer.status().as_u16(), 303, "the newcomer signs in");
+    let mut refused_at_once = 0;
+    for r in flood {
+        match r.status().as_u16() {
+            401 => {}
+            503 => {
+                assert!(retry_after(&r) >= 1);
+                assert!(r
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("Another sign-in from your address"));
+                refused_at_once += 1;
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert!(refused_at_once > 0, "the flood is cut to one at a time");
+    // One worker for the flood's one place, one for the newcomer: never more.
+    assert!(app.state.hasher.peak_concurrency() <= 2);
+}
+
 /// M2: the lock after failed sign-ins keys on (address, account): an attacker cannot lock the
 /// owner out from elsewhere, and spraying accounts from one address hits the address limit.
 #[tokio::test]
