@@ -3,7 +3,8 @@
 //! [`Store`] owns the SQLite connection pool; its methods are grouped by concern, one file each:
 //! [`users`] (users and API keys), [`sessions`], [`incidents`], [`changes`] (the change log),
 //! [`facets`] (counts), [`collection`] (the TAXII collection's entries and object index),
-//! [`audit`], [`jobs`] (import jobs and applying imported incidents), and [`backup`]. Nothing
+//! [`audit`], [`jobs`] (import jobs and applying imported incidents), [`stix`] (each incident's
+//! STIX objects as stored JSON), and [`backup`]. Nothing
 //! outside this module writes SQL or touches the pool (a test of the layering checks it); the
 //! domain modules call these methods. Today there is one implementation, SQLite; these methods
 //! are the surface a second backend would have to offer, concern by concern.
@@ -30,6 +31,7 @@ pub mod facets;
 pub mod incidents;
 pub mod jobs;
 pub mod sessions;
+pub mod stix;
 pub mod users;
 
 pub use collection::CollectionEntry;
@@ -42,6 +44,8 @@ pub use users::{ApiKeyInfo, Role, User};
 pub struct Store {
     pool: SqlitePool,
     write: Arc<Mutex<()>>,
+    /// The rules incidents' STIX objects are stored with ([`stix`]), once the server gives them.
+    stix: stix::RulesCell,
 }
 
 /// Current time in the change-log format, with microseconds.
@@ -87,6 +91,7 @@ impl Store {
         let store = Self {
             pool,
             write: Arc::new(Mutex::new(())),
+            stix: stix::RulesCell::default(),
         };
         store
             .backfill_collection()
