@@ -13,9 +13,10 @@
 #   5. CSV import of 10,000 incidents (`disinfox-server import`)   (target >= 5,000 incidents/s)
 # The load average is printed with each figure: the machine is shared.
 #
-#   [BIN=dir] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
+#   [BIN=dir] [ANCHOR=path] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
 # BIN: a directory holding disinfox-server and examples/seed of another build (to measure an
-# older commit with this script); the anchor is always built from this tree.
+# older commit with this script); ANCHOR: a serve_bytes binary already built (else it is built
+# from this tree).
 # Needs wrk, curl, bc (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,14 +33,17 @@ trap cleanup EXIT
 for tool in wrk curl bc; do
   command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install $tool"; exit 2; }
 done
-cargo build -q --release -p disinfox-server --example serve_bytes
+if [ -z "${ANCHOR:-}" ]; then
+  cargo build -q --release -p disinfox-server --example serve_bytes
+  ANCHOR=target/release/examples/serve_bytes
+fi
 if [ -z "${BIN:-}" ]; then
   cargo build -q --release -p disinfox-server --bin disinfox-server --example seed
   BIN=target/release
 fi
 bin=$BIN/disinfox-server
 seed=$BIN/examples/seed
-anchor=target/release/examples/serve_bytes
+anchor=$ANCHOR
 export DISINFOX_LOG_LEVEL=warn DISINFOX_RATE_LIMIT_PER_MINUTE=0
 load() { echo "(load: $(cut -d' ' -f1-3 /proc/loadavg))"; }
 now() { date +%s.%N; }
