@@ -1,48 +1,139 @@
 #!/usr/bin/env bash
-# disinfox-server figures (numbers go in the closing notes):
-#   1. requests/s and p50/p99 latency of an incremental poll (newer_than one hour ago, about
-#      100 incidents) with 100,000 incidents seeded, under wrk on this machine;
-#   2. time and peak memory of a full export of all incidents through the paged bundle endpoint;
-#   3. time to import 10,000 incidents from a DISINFOX CSV file.
-# Needs wrk (Debian package `wrk`).   bash bench/server.sh [INCIDENTS]
+# disinfox-server rows of the speed table (issue 16) and the memory bound of the existing
+# DISINFOX connector's request (issue 13 item 4), on the SQLite backend (the only one today):
+#   1. seeding BIG (100,000) incidents the way an import writes them  (target <= 20 s)
+#   2. the existing connector's request over BIG incidents: `newer_than` alone (doubled Z, raw
+#      Authorization), every change in one streamed answer: incidents, MB, time, server peak
+#      RSS while serving it                                          (target < 100 MB RSS)
+#   3. full export through the bundle endpoint, paged (cursor, limit=1000) and in that one
+#      answer: MB/s and server peak RSS                              (target >= 200 MB/s)
+#   4. incremental poll, 100 incidents per answer, POLL (20,000) stored, wrk -t2 -c16: req/s
+#      and p50/p99, against the anchor: the same bytes precomputed, served by axum
+#      (examples/serve_bytes.rs), measured in the same run    (target >= 2,000 req/s, p99 < 20 ms)
+#   5. CSV import of 10,000 incidents (`disinfox-server import`)   (target >= 5,000 incidents/s)
+# The load average is printed with each figure: the machine is shared.
+#
+#   [BIN=dir] [ANCHOR=path] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
+# BIN: a directory holding disinfox-server and examples/seed of another build (to measure an
+# older commit with this script); ANCHOR: a serve_bytes binary already built (else it is built
+# from this tree).
+# Needs wrk, curl, bc (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-100000}
+big=${BIG:-100000}
+poll=${POLL:-20000}
+duration=${DURATION:-20s}
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk"; exit 2; }
-cargo build -q --release -p disinfox-server --bin disinfox-server --example seed
-bin=target/release/disinfox-server
-export DISINFOX_DATA_DIR="$work/data" DISINFOX_LOG_LEVEL=warn DISINFOX_RATE_LIMIT_PER_MINUTE=0
-echo "== seeding $n incidents"
-/usr/bin/time -f "seed: %e s" target/release/examples/seed "sqlite://$work/data/disinfox.db" "$n" 100
-echo "benchmark-password-1" | "$bin" user add --email bench@example.org --role reader >/dev/null 2>&1
-key=$("$bin" apikey create --user bench@example.org)
-port=$((20000 + RANDOM % 20000))
-DISINFOX_LISTEN="127.0.0.1:$port" "$bin" serve >/dev/null 2>"$work/server.err" &
-server=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-since=$(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%S.000000Z)
-url="http://127.0.0.1:$port/api/v1/bundle?newer_than=$since&limit=1000"
-count=$(curl -sf -H "Authorization: Bearer $key" -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' '/x-disinfox-incidents/ {print $2}')
-echo "== incremental poll: $count incidents per answer; wrk -t2 -c16 -d20s"
-wrk -t2 -c16 -d20s --latency -H "Authorization: Bearer $key" "$url" | grep -E "Latency|50%|99%|Requests/sec|requests in"
-echo "== full export through the paged bundle endpoint (limit 1000)"
-rss() { awk '/VmHWM/ {print $2}' "/proc/$server/status"; }
-before=$(rss)
-start=$(date +%s.%N)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for tool in wrk curl bc; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install $tool"; exit 2; }
+done
+if [ -z "${ANCHOR:-}" ]; then
+  cargo build -q --release -p disinfox-server --example serve_bytes
+  ANCHOR=target/release/examples/serve_bytes
+fi
+if [ -z "${BIN:-}" ]; then
+  cargo build -q --release -p disinfox-server --bin disinfox-server --example seed
+  BIN=target/release
+fi
+bin=$BIN/disinfox-server
+seed=$BIN/examples/seed
+anchor=$ANCHOR
+export DISINFOX_LOG_LEVEL=warn DISINFOX_RATE_LIMIT_PER_MINUTE=0
+load() { echo "(load: $(cut -d' ' -f1-3 /proc/loadavg))"; }
+now() { date +%s.%N; }
+secs() { echo "scale=2; ($2 - $1) / 1" | bc; }
+# Peak RSS of a process since the last reset (writing 5 to clear_refs resets VmHWM).
+reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+peak_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+# Starts a server on the database of data directory $1; sets $server, $port, $key.
+start_server() {
+  export DISINFOX_DATA_DIR=$1
+  echo "benchmark-password-1" | "$bin" user add --email bench@example.org --role reader >/dev/null 2>&1
+  key=$("$bin" apikey create --user bench@example.org)
+  port=$((20000 + RANDOM % 20000))
+  DISINFOX_LISTEN="127.0.0.1:$port" "$bin" serve >/dev/null 2>"$work/server.err" &
+  server=$!
+  pids+=("$server")
+  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && return; sleep 0.1; done
+  echo "server did not start:"; cat "$work/server.err"; exit 1
+}
+stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
+
+echo "== 1. seeding $big incidents $(load)"
+t0=$(now)
+DISINFOX_DATA_DIR="$work/big" "$seed" "sqlite://$work/big/disinfox.db" "$big" 100 2>/dev/null
+t1=$(now)
+echo "seed: $big incidents in $(secs "$t0" "$t1") s ($(echo "$big / ($t1 - $t0)" | bc) incidents/s; target <= 20 s for 100,000) $(load)"
+t0=$(now)
+start_server "$work/big"
+echo "server start on $big incidents: $(secs "$t0" "$(now)") s"
+
+echo "== 2. the existing connector's request (newer_than only) over $big incidents"
+reset_peak "$server"
+t0=$(now)
+curl -sf -H "Authorization: $key" -o "$work/all.json" \
+  "http://127.0.0.1:$port/api/v1/bundle?newer_than=2024-01-01T00:00:00ZZ"
+t1=$(now)
+got=$(grep -o '"type":"incident"' "$work/all.json" | wc -l)
+bytes=$(stat -c %s "$work/all.json")
+echo "one answer: $got incidents, $((bytes / 1000000)) MB in $(secs "$t0" "$t1") s ($(echo "$bytes / 1000000 / ($t1 - $t0)" | bc) MB/s); server peak RSS $(peak_mb "$server") MB while serving it (target < 100 MB) $(load)"
+rm -f "$work/all.json"
+
+echo "== 3. full export through the bundle endpoint, paged (cursor, limit=1000)"
+reset_peak "$server"
+t0=$(now)
 cursor=0; pages=0; incidents=0; bytes=0
 while :; do
-  curl -sf -H "Authorization: Bearer $key" -D "$work/h" -o "$work/page.json" "http://127.0.0.1:$port/api/v1/bundle?cursor=$cursor&limit=1000"
+  curl -sf -H "Authorization: Bearer $key" -D "$work/h" -o "$work/page.json" \
+    "http://127.0.0.1:$port/api/v1/bundle?cursor=$cursor&limit=1000"
   pages=$((pages + 1))
   bytes=$((bytes + $(stat -c %s "$work/page.json")))
   incidents=$((incidents + $(tr -d '\r' <"$work/h" | awk -F': ' '/x-disinfox-incidents/ {print $2}')))
   cursor=$(tr -d '\r' <"$work/h" | awk -F': ' '/x-disinfox-next-cursor/ {print $2}')
   tr -d '\r' <"$work/h" | grep -q 'x-disinfox-more: true' || break
 done
-end=$(date +%s.%N)
-echo "export: $incidents incidents, $pages pages, $((bytes / 1000000)) MB in $(echo "$end - $start" | bc) s; server peak RSS ${before} KiB before, $(rss) KiB after"
-kill $server; wait $server 2>/dev/null || true
-echo "== CSV import of 10,000 incidents"
+t1=$(now)
+echo "paged export: $incidents incidents, $pages pages, $((bytes / 1000000)) MB in $(secs "$t0" "$t1") s = $(echo "$bytes / 1000000 / ($t1 - $t0)" | bc) MB/s (target >= 200 MB/s); server peak RSS $(peak_mb "$server") MB $(load)"
+stop_server
+
+echo "== 4. incremental poll: 100 incidents per answer, $poll stored; wrk -t2 -c16 -d$duration"
+DISINFOX_DATA_DIR="$work/poll" "$seed" "sqlite://$work/poll/disinfox.db" "$poll" 100 2>/dev/null
+start_server "$work/poll"
+since=$(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%S.000000Z)
+url="http://127.0.0.1:$port/api/v1/bundle?newer_than=$since&limit=100"
+count=$(curl -sf -H "Authorization: Bearer $key" -D - -o "$work/answer.json" "$url" | tr -d '\r' | awk -F': ' '/x-disinfox-incidents/ {print $2}')
+echo "answer: $count incidents, $(stat -c %s "$work/answer.json") bytes"
+apart=$((port + 1))
+"$anchor" "$work/answer.json" "127.0.0.1:$apart" &
+anchor_pid=$!
+pids+=("$anchor_pid")
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$apart/" && break; sleep 0.1; done
+run_wrk() {
+  wrk -t2 -c16 -d"$duration" --latency -H "Authorization: Bearer $key" "$1" >"$work/wrk.txt"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
+}
+run_wrk "http://127.0.0.1:$apart/"
+a_rps=$rps; a_p50=$p50; a_p99=$p99; a_load=$(load)
+run_wrk "$url"
+echo "server: $rps req/s, p50 $p50, p99 $p99 $(load) (target >= 2,000 req/s, p99 < 20 ms)"
+echo "anchor (same bytes precomputed): $a_rps req/s, p50 $a_p50, p99 $a_p99 $a_load"
+echo "ratio server/anchor: $(echo "scale=3; $rps / $a_rps" | bc)"
+kill "$anchor_pid"
+stop_server
+
+echo "== 5. CSV import of 10,000 incidents"
 python3 bench/make_csv.py 10000 >"$work/bulk.csv"
-DISINFOX_DATA_DIR="$work/csv" /usr/bin/time -f "import: %e s wall, peak RSS %M KiB" "$bin" import "$work/bulk.csv" 2>&1 | tail -2
+t0=$(now)
+DISINFOX_DATA_DIR="$work/csv" /usr/bin/time -f "%M" -o "$work/rss" "$bin" import "$work/bulk.csv" >"$work/import.out" 2>&1
+t1=$(now)
+tail -1 "$work/import.out"
+echo "import: 10000 incidents in $(secs "$t0" "$t1") s = $(echo "10000 / ($t1 - $t0)" | bc) incidents/s (target >= 5,000/s), peak RSS $(($(cat "$work/rss") / 1024)) MB $(load)"

@@ -4,12 +4,17 @@
 //! cargo run --release -p disinfox-server --example seed -- DATABASE_URL COUNT [RECENT]
 //! ```
 //!
-//! All but the last RECENT incidents (default 100) get change times two days in the past, so
-//! an incremental poll with `newer_than` one hour ago returns about RECENT incidents.
+//! Incidents are written as an import writes them (batched transactions, with the stored
+//! STIX objects of the server's settings). All but the last RECENT incidents (default 100)
+//! get change times two days in the past, so an incremental poll with `newer_than` one hour
+//! ago returns about RECENT incidents.
 
 use std::process::ExitCode;
 
+use disinfox_server::configuration::Settings;
+use disinfox_server::db::jobs::{Change, Planned};
 use disinfox_server::db::Store;
+use disinfox_server::import::BATCH;
 use disinfox_server::model::TechniquePolicy;
 use stix_model::disarm::DisarmVersion;
 use stix_model::Timestamp;
@@ -32,20 +37,39 @@ async fn main() -> ExitCode {
 }
 
 async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
-    let store = Store::connect(url).await?;
+    // The server's settings (environment), so the objects are stored under the rules the
+    // server will start with.
+    let mut settings = Settings::load(None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    settings.database_url = url.to_owned();
+    let store = disinfox_server::bundle::open_store(&settings).await?;
     let t = std::time::Instant::now();
-    for (i, (input, created)) in disinfox_server::demo::inputs(n, 7).into_iter().enumerate() {
+    let mut planned = Vec::with_capacity(BATCH);
+    let mut done = 0;
+    for (input, created) in disinfox_server::demo::inputs(n, 7) {
         let incident = input
             .validate(DisarmVersion::V1_7, TechniquePolicy::Keep, &mut Vec::new())
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let id = stix_model::opencti::incident(&incident.input.name, &created.to_string())?;
-        store
-            .save_incident(&id, &incident, created, None, None)
-            .await?;
-        if (i + 1) % 10_000 == 0 {
-            eprintln!("{} incidents in {:.1} s", i + 1, t.elapsed().as_secs_f64());
+        planned.push(Planned {
+            r#ref: id.to_string(),
+            name: None,
+            change: Change::Save {
+                id,
+                by_name: false,
+                incident: Box::new(incident),
+                created,
+                modified: None,
+            },
+            warnings: Vec::new(),
+        });
+        if planned.len() == BATCH {
+            done += write(&store, &mut planned).await?;
+            if done % 10_000 == 0 {
+                eprintln!("{done} incidents in {:.1} s", t.elapsed().as_secs_f64());
+            }
         }
     }
+    write(&store, &mut planned).await?;
     // Move the old changes two days back, keeping them strictly increasing.
     let old = (n.saturating_sub(recent)) as i64;
     let base = Timestamp::now().unix_micros() - 2 * 86_400 * 1_000_000;
@@ -63,4 +87,20 @@ async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Writes planned incidents the way an import does (batched transactions, each incident in a
+/// savepoint); returns how many.
+async fn write(store: &Store, planned: &mut Vec<Planned>) -> anyhow::Result<usize> {
+    let batch: Vec<(i64, &Planned)> = (1..).zip(planned.iter()).collect();
+    let outcomes = store.import_items(None, &batch, None).await?;
+    anyhow::ensure!(
+        outcomes
+            .iter()
+            .all(|o| !matches!(o, disinfox_server::db::jobs::Outcome::Rejected(_))),
+        "an incident was not stored"
+    );
+    let n = planned.len();
+    planned.clear();
+    Ok(n)
 }

@@ -10,11 +10,15 @@
 pub mod changes;
 pub mod export;
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use stix_model::incident::{BuildOptions, BundleBuilder};
 use stix_model::{Bundle, Timestamp};
 
 use crate::configuration::Settings;
-use crate::db::StoredIncident;
+use crate::db::stix::{objects_of, Flavor, RowObjects, StixRow, StixRules};
+use crate::db::{Store, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 
 /// The builder options of this server (`opencti`: the OpenCTI flavour).
@@ -54,6 +58,137 @@ pub fn builder_of(
 /// The bundle of one incident: the incident, its relationships and every object they refer to.
 pub fn of_incident(settings: &Settings, s: &StoredIncident, opencti: bool) -> ApiResult<Bundle> {
     Ok(builder_of(settings, std::slice::from_ref(s), opencti)?.build())
+}
+
+/// The rules of the stored objects: this server's options (both flavours).
+pub fn stix_rules(settings: &Settings) -> anyhow::Result<StixRules> {
+    let opts = options(settings, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+    StixRules::new(opts)
+}
+
+/// Opens the database and gives it this server's rules for stored objects, building the
+/// objects again when the rules changed since they were stored (see [`crate::db::stix`]).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database_url).await?;
+    let started = std::time::Instant::now();
+    let rebuilt = store.use_stix_rules(stix_rules(settings)?).await?;
+    if rebuilt > 0 {
+        tracing::info!(
+            incidents = rebuilt,
+            seconds = started.elapsed().as_secs_f64(),
+            "stored STIX objects built again (new rules or objects missing)"
+        );
+    }
+    Ok(store)
+}
+
+/// Writes bundles from incidents' objects, in order, each id once: from the stored text when
+/// the store's rules are the options asked for, built on the spot otherwise (another id rule
+/// asked for, or an incident without stored objects). The four objects every bundle starts
+/// with come before the first incident's.
+pub struct Assembler {
+    opts: BuildOptions,
+    rules: Option<Arc<StixRules>>,
+    base: Vec<(String, String)>,
+    seen: BTreeSet<String>,
+    every_id: bool,
+    wrote: bool,
+    based: bool,
+}
+
+/// Objects that belong to one incident: its own object, its relationships and its note.
+fn is_own(id: &str) -> bool {
+    ["incident--", "relationship--", "note--"]
+        .iter()
+        .any(|p| id.starts_with(p))
+}
+
+impl Assembler {
+    /// An assembler with these options. `every_id`: keep every id once, as the builder does
+    /// (a page); otherwise only shared objects are remembered, so memory stays bounded
+    /// however many incidents follow (a stream, in which each incident comes once).
+    pub fn new(store: &Store, opts: BuildOptions, every_id: bool) -> anyhow::Result<Self> {
+        let rules = store.stix_rules().filter(|r| r.serves(&opts));
+        let base = match &rules {
+            Some(r) => r.base().to_vec(),
+            None => BundleBuilder::new(opts.clone())
+                .into_objects()
+                .iter()
+                .map(|o| Ok((o.id().to_owned(), String::from_utf8(o.to_vec()?)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        };
+        Ok(Self {
+            opts,
+            rules,
+            base,
+            seen: BTreeSet::new(),
+            every_id,
+            wrote: false,
+            based: false,
+        })
+    }
+
+    /// The stored flavour that serves these options, if any (what to read with the rows).
+    pub fn flavor(&self) -> Option<Flavor> {
+        self.rules.as_ref().map(|_| Flavor::of(self.opts.opencti))
+    }
+
+    /// The start of a bundle, up to the opening of its objects.
+    pub fn head(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"bundle\",\"id\":\"bundle--");
+        out.extend_from_slice(uuid::Uuid::new_v4().to_string().as_bytes());
+        out.extend_from_slice(b"\",\"objects\":[");
+    }
+
+    /// The end of a bundle.
+    pub fn tail(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"]}");
+    }
+
+    fn push(&mut self, out: &mut Vec<u8>, id: &str, json: &str) {
+        let remember = self.every_id || !is_own(id);
+        if remember && !self.seen.insert(id.to_owned()) {
+            return;
+        }
+        if self.wrote {
+            out.push(b',');
+        }
+        self.wrote = true;
+        out.extend_from_slice(json.as_bytes());
+    }
+
+    /// Writes the base objects unless they were written.
+    pub fn base_once(&mut self, out: &mut Vec<u8>) {
+        if !self.based {
+            self.based = true;
+            for (id, json) in std::mem::take(&mut self.base) {
+                self.push(out, &id, &json);
+            }
+        }
+    }
+
+    /// Writes an incident's objects (and, first of all, the base objects).
+    pub fn add(&mut self, out: &mut Vec<u8>, row: &StixRow) -> anyhow::Result<()> {
+        self.base_once(out);
+        let built;
+        let objects = match &row.objects {
+            RowObjects::Stored(o) if self.rules.is_some() => o,
+            RowObjects::Stored(_) => anyhow::bail!("stored objects read for other rules"),
+            RowObjects::Build(s) => {
+                built = objects_of(&self.opts, s)?;
+                &built
+            }
+        };
+        for (id, json) in objects.lines() {
+            self.push(out, id, json);
+        }
+        Ok(())
+    }
+
+    /// Whether any object was written.
+    pub fn wrote(&self) -> bool {
+        self.wrote
+    }
 }
 
 /// The `flavor` parameter: `standard` (the default) or `opencti`; true for the OpenCTI flavour.

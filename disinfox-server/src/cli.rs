@@ -10,7 +10,6 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::{KeyMaterial, Scope};
 use crate::configuration::Settings;
-use crate::db::Store;
 use crate::error::ApiError;
 use crate::ops::{self, By};
 use crate::startup::Application;
@@ -187,7 +186,7 @@ async fn health(base: &str) -> anyhow::Result<()> {
 }
 
 async fn state_only(settings: Settings) -> anyhow::Result<AppState> {
-    let store = Store::connect(&settings.database_url).await?;
+    let store = crate::bundle::open_store(&settings).await?;
     AppState::new(store, settings)
 }
 

@@ -3,13 +3,15 @@
 //! [`Store`] owns the SQLite connection pool; its methods are grouped by concern, one file each:
 //! [`users`] (users and API keys), [`sessions`], [`incidents`], [`changes`] (the change log),
 //! [`facets`] (counts), [`collection`] (the TAXII collection's entries and object index),
-//! [`audit`], [`jobs`] (import jobs and applying imported incidents), and [`backup`]. Nothing
-//! outside this module writes SQL or touches the pool (tests/layering.rs checks that no other
-//! module names `sqlx`); the domain modules call these methods. There is one implementation,
-//! SQLite, and no backend trait: PostgreSQL, the path when one machine is not enough, would mean
-//! a second implementation of these methods, concern by concern.
+//! [`audit`], [`jobs`] (import jobs and applying imported incidents), [`stix`] (each incident's
+//! STIX objects as stored JSON), and [`backup`]. Nothing outside this module writes SQL or
+//! touches the pool (tests/layering.rs checks that no other module names `sqlx`); the domain
+//! modules call these methods. There is one implementation, SQLite, and no backend trait:
+//! PostgreSQL, the path when one machine is not enough, would mean a second implementation of
+//! these methods, concern by concern.
 //!
-//! SQLite is used in WAL mode with foreign keys on. Writes are serialised by a mutex (SQLite has
+//! SQLite is used in WAL mode with foreign keys on, temporary storage in memory and an 8 MiB
+//! page cache per connection. Writes are serialised by a mutex (SQLite has
 //! one writer anyway), which also makes the change sequence and the change times strictly
 //! increasing in commit order: a reader that saw change `n` has seen every change before it.
 
@@ -31,6 +33,7 @@ pub mod facets;
 pub mod incidents;
 pub mod jobs;
 pub mod sessions;
+pub mod stix;
 pub mod users;
 
 pub use collection::CollectionEntry;
@@ -43,6 +46,8 @@ pub use users::{ApiKeyInfo, Role, User};
 pub struct Store {
     pool: SqlitePool,
     write: Arc<Mutex<()>>,
+    /// The rules incidents' STIX objects are stored with ([`stix`]), once the server gives them.
+    stix: stix::RulesCell,
 }
 
 /// Current time in the change-log format, with microseconds.
@@ -75,7 +80,14 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Imports apply each incident in a savepoint: its sub-journal stays in memory
+            // instead of a temporary file written page by page.
+            .pragma("temp_store", "memory")
+            // An 8 MiB page cache per connection (SQLite's default is 2 MiB), so that a batch
+            // of incident writes does not spill pages to the WAL before its commit; with 8
+            // connections the caches stay within the server's memory bound.
+            .pragma("cache_size", "-8192");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
@@ -88,6 +100,7 @@ impl Store {
         let store = Self {
             pool,
             write: Arc::new(Mutex::new(())),
+            stix: stix::RulesCell::default(),
         };
         store
             .backfill_collection()

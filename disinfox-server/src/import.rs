@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use stix_model::disarm::DisarmVersion;
 
-use crate::db::jobs::{Change, Outcome, Planned};
+use crate::db::jobs::{Outcome, Planned};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -148,13 +148,10 @@ impl ImportReport {
             Outcome::Created(id, _) => self.created.push(id.clone()),
             Outcome::Updated(id, _) => self.updated.push(id.clone()),
             Outcome::Unchanged(_) => self.unchanged += 1,
-            Outcome::Rejected => self.rejected.push(Rejected {
+            Outcome::Rejected(errors) => self.rejected.push(Rejected {
                 r#ref: item.r#ref.clone(),
                 name: item.name.clone(),
-                errors: match &item.change {
-                    Change::Reject(e) => e.clone(),
-                    _ => Vec::new(),
-                },
+                errors: errors.clone(),
             }),
         }
         self.warnings

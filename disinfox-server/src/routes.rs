@@ -182,7 +182,7 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!("GET" "/api/v1/bundle" Read "Incidents changed since a mark, as a STIX 2.1 bundle, paged (the OpenCTI connector's endpoint)", query: &[
             ("newer_than", "RFC 3339 time; incidents changed after it (the high-water mark a previous call returned)"),
             ("cursor", "the X-Disinfox-Next-Cursor of the previous page (takes precedence over newer_than)"),
-            ("limit", "incidents per page, 1-1000"), ("flavor", "standard (default) or opencti"),
+            ("limit", "incidents per page, 1-1000; without limit and cursor, newer_than gets every change in one streamed answer (the existing DISINFOX connector)"), ("flavor", "standard (default) or opencti"),
             ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
         ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle), res: StixBundle),
         spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export), res: StixBundle),

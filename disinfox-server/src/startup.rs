@@ -7,7 +7,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::configuration::Settings;
-use crate::db::Store;
 use crate::state::AppState;
 
 /// The application: a bound listener and the router.
@@ -19,7 +18,7 @@ pub struct Application {
 impl Application {
     /// Connects the database (creating it) and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = Store::connect(&settings.database_url).await?;
+        let store = crate::bundle::open_store(&settings).await?;
         // Import jobs a stopped process left unfinished: their reports are exact (each
         // applied incident has its row); they are marked failed.
         for id in store.fail_interrupted_jobs().await? {

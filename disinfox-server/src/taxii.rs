@@ -22,7 +22,8 @@ use stix_model::incident::{DISARM_IDENTITY_ID, DISARM_MARKING_ID};
 use stix_model::{Identifier, StixObject, Timestamp};
 
 use crate::bundle;
-use crate::db::collection::{self, ObjectHome, BASE_KEY, DISARM_KEY};
+use crate::db::collection::{self, ObjectHome, WithObjects, BASE_KEY, DISARM_KEY};
+use crate::db::stix::StoredObjects;
 use crate::db::{CollectionEntry, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -311,10 +312,35 @@ fn entry_objects(e: &CollectionEntry, opts: &BuildOptions) -> ApiResult<Vec<(u8,
     }
 }
 
+/// The objects of one incident (those of the collection among them): read from its stored
+/// objects when they follow these options, built otherwise.
+fn incident_objects(
+    state: &AppState,
+    opts: &BuildOptions,
+    s: &StoredIncident,
+    stored: Option<&StoredObjects>,
+) -> ApiResult<Vec<StixObject>> {
+    let rules = state.store.stix_rules().filter(|r| r.serves(opts));
+    match (rules, stored) {
+        (Some(_), Some(stored)) => stored
+            .lines()
+            .filter(|(id, _)| id.starts_with("incident--") || id.starts_with("relationship--"))
+            .map(|(id, json)| {
+                serde_json::from_str::<StixObject>(json)
+                    .map_err(|e| internal(format!("stored object {id} of {}: {e}", s.id)))
+            })
+            .collect(),
+        _ => Ok(bundle::builder(opts.clone(), std::slice::from_ref(s))?.into_objects()),
+    }
+}
+
 /// The items of one incident: the incident and, unless it was deleted, its relationships.
-fn incident_items(state: &AppState, s: &StoredIncident) -> ApiResult<Vec<Item>> {
-    let b = bundle::builder_of(&state.settings, std::slice::from_ref(s), false)?;
-    Ok(b.into_objects()
+fn incident_items(
+    state: &AppState,
+    opts: &BuildOptions,
+    (s, stored): &WithObjects,
+) -> ApiResult<Vec<Item>> {
+    Ok(incident_objects(state, opts, s, stored.as_ref())?
         .into_iter()
         .filter_map(|o| {
             let rank = if o.id() == s.id.as_str() {
@@ -342,7 +368,7 @@ fn items_of(
     state: &AppState,
     plan: &Plan<'_>,
     opts: &BuildOptions,
-    incidents: &[StoredIncident],
+    incidents: &[WithObjects],
     entries: &[CollectionEntry],
 ) -> ApiResult<Vec<Item>> {
     let mut items = Vec::new();
@@ -360,8 +386,8 @@ fn items_of(
             object: o,
         }));
     }
-    for s in incidents.iter().filter(|s| plan.may_match_incident(s)) {
-        items.extend(incident_items(state, s)?);
+    for s in incidents.iter().filter(|(s, _)| plan.may_match_incident(s)) {
+        items.extend(incident_items(state, opts, s)?);
     }
     items.sort_by(|a, b| a.position.cmp(&b.position));
     Ok(items)

@@ -7,10 +7,11 @@
 //! the next one starts, both ways: the sequence number and the change time of its last incident.
 
 use serde::Deserialize;
+use stix_model::incident::BuildOptions;
 use stix_model::opencti::OpenCtiIdRules;
 use stix_model::{Bundle, Timestamp};
 
-use super::{builder, options, parse_flavor, parse_newer_than};
+use super::{options, parse_flavor, parse_newer_than, Assembler};
 use crate::configuration::MAX_BUNDLE_PAGE;
 use crate::db::micros_text;
 use crate::error::{ApiError, ApiResult};
@@ -34,8 +35,8 @@ pub struct ChangesQuery {
 /// One page of changes.
 #[derive(Debug)]
 pub struct ChangesPage {
-    /// The incidents changed, with everything they refer to.
-    pub bundle: Bundle,
+    /// The bundle of the incidents changed, with everything they refer to (JSON text).
+    pub body: Vec<u8>,
     /// How many incidents the page holds.
     pub incidents: usize,
     /// The change time of the last incident (the mark given, when the page is empty): the
@@ -66,14 +67,34 @@ fn epoch_mark() -> String {
     micros_text(&Timestamp::from_unix_nanos(0, 0, 6))
 }
 
-/// The page of changes after the position `q` names.
-pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> {
+/// Where a request starts and how much it asks for.
+#[derive(Debug)]
+pub struct Position {
+    /// Whether the client asked for the OpenCTI flavour.
+    pub opencti: bool,
+    /// The id rules asked for.
+    pub rules: OpenCtiIdRules,
+    /// Incidents changed after this change.
+    pub after_seq: i64,
+    /// That change's time (or the `newer_than` given).
+    pub mark: String,
+    /// Incidents per page; `None` for every change in one streamed answer (a request in the
+    /// shape of the existing DISINFOX connector: `newer_than` without `limit` or `cursor`).
+    pub limit: Option<u32>,
+}
+
+/// Reads and checks the parameters of a request.
+pub async fn position(state: &AppState, q: &ChangesQuery) -> ApiResult<Position> {
     let opencti = parse_flavor(q.flavor.as_deref())?;
     let rules = id_rules(state, q.opencti_ids.as_deref())?;
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
     let limit = match q.limit.as_deref() {
-        None | Some("") => state.settings.bundle_page_limit,
+        // The existing DISINFOX connector sends `newer_than` alone, reads one answer and
+        // then moves its clock on: it gets every change in one answer (docs/opencti-connector-protocol.md).
+        None | Some("") if given(&q.newer_than) && !given(&q.cursor) => None,
+        None | Some("") => Some(state.settings.bundle_page_limit),
         Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_BUNDLE_PAGE).contains(&n) => n,
+            Ok(n) if (1..=MAX_BUNDLE_PAGE).contains(&n) => Some(n),
             _ => {
                 return Err(ApiError::BadRequest(format!(
                     "limit: {l:?} is not a number from 1 to {MAX_BUNDLE_PAGE}"
@@ -109,9 +130,42 @@ pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> 
         }
         _ => (0, epoch_mark()),
     };
+    Ok(Position {
+        opencti,
+        rules,
+        after_seq,
+        mark,
+        limit,
+    })
+}
+
+/// The builder options a request asks for.
+pub fn options_of(state: &AppState, p: &Position) -> ApiResult<BuildOptions> {
+    let mut o = options(&state.settings, p.opencti)?;
+    o.id_rules = p.rules;
+    Ok(o)
+}
+
+/// The page of changes after the position `q` names.
+pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> {
+    let p = position(state, q).await?;
+    let limit = p.limit.unwrap_or(state.settings.bundle_page_limit);
+    page_at(state, q, &p, limit).await
+}
+
+/// The page of `limit` changes after the position `p`.
+pub async fn page_at(
+    state: &AppState,
+    q: &ChangesQuery,
+    p: &Position,
+    limit: u32,
+) -> ApiResult<ChangesPage> {
+    let (opencti, after_seq, mark) = (p.opencti, p.after_seq, p.mark.clone());
+    let opts = options_of(state, p)?;
+    let mut assembler = Assembler::new(&state.store, opts, true)?;
     let mut rows = state
         .store
-        .changes_after(after_seq, i64::from(limit) + 1)
+        .changes_after_stix(after_seq, i64::from(limit) + 1, assembler.flavor())
         .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
@@ -119,12 +173,19 @@ pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> 
         Some(last) => (last.change_seq, last.changed_at.clone()),
         None => (after_seq, mark),
     };
-    let bundle = if rows.is_empty() {
+    let body = if rows.is_empty() {
         Bundle::new(Vec::new())
+            .to_vec()
+            .map_err(|e| ApiError::Internal(e.into()))?
     } else {
-        let mut o = options(&state.settings, opencti)?;
-        o.id_rules = rules;
-        builder(o, &rows)?.build()
+        // About the size of a typical incident's objects, so that the buffer rarely grows.
+        let mut out = Vec::with_capacity(4096 + rows.len() * 4096);
+        Assembler::head(&mut out);
+        for row in &rows {
+            assembler.add(&mut out, row)?;
+        }
+        Assembler::tail(&mut out);
+        out
     };
     let next_query = more.then(|| {
         let flavor = if opencti { "&flavor=opencti" } else { "" };
@@ -135,7 +196,7 @@ pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> 
         format!("cursor={next_seq}&limit={limit}{flavor}{ids}")
     });
     Ok(ChangesPage {
-        bundle,
+        body,
         incidents: rows.len(),
         next_mark,
         next_seq,

@@ -23,6 +23,7 @@ use stix_model::incident::{ActorDescription, BuildOptions, BundleBuilder, Incide
 use stix_model::opencti::OpenCtiIdRules;
 use stix_model::{CountryCode, Identifier, StixObject, Timestamp};
 
+use super::stix::{stored_from_row, StoredObjects};
 use super::{Store, StoredIncident};
 use crate::model::Incident;
 
@@ -168,9 +169,18 @@ pub(super) const SQL_OBJECT_HOMES: &str =
 
 /// Incidents by id from a change on, in change order (a primary-key search per id).
 pub(super) const SQL_INCIDENTS_BY_IDS: &str =
-    "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data
+    "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data,
+       s.ids, s.objects
      FROM json_each(?1) j JOIN incidents i ON i.id = j.value
+     LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = 'standard'
      WHERE i.change_seq >= ?2 ORDER BY i.change_seq";
+
+/// An incident of the collection with its stored objects of the standard flavour, if any.
+pub type WithObjects = (StoredIncident, Option<StoredObjects>);
+
+fn with_objects(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<WithObjects> {
+    Ok((Store::incident_from_row(r)?, stored_from_row(r)?))
+}
 
 /// Shared entries by key from a change on (a primary-key search per key).
 pub(super) const SQL_ENTRIES_BY_KEYS: &str = "SELECT e.key, e.seq, e.at, e.value
@@ -192,25 +202,29 @@ fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CollectionEntry
 impl Store {
     /// Records, inside an incident write, the shared objects the incident now refers to
     /// (`None`: it was deleted): new ones enter the collection at this change, and those no
-    /// live incident refers to any more leave it.
+    /// live incident refers to any more leave it. `fresh`: the incident is new (it has no
+    /// references or index rows yet, so there is nothing to read or delete).
     pub(super) async fn record_collection_refs(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         incident_id: &str,
         incident: Option<&Incident>,
         seq: i64,
         at: &str,
+        fresh: bool,
     ) -> anyhow::Result<()> {
         let keys = incident.map(collection_keys);
         let keys = keys.as_ref();
-        let old: Vec<String> =
-            sqlx::query_scalar("SELECT key FROM collection_refs WHERE incident_id = ?")
+        let mut old: Vec<String> = Vec::new();
+        if !fresh {
+            old = sqlx::query_scalar("SELECT key FROM collection_refs WHERE incident_id = ?")
                 .bind(incident_id)
                 .fetch_all(&mut **tx)
                 .await?;
-        sqlx::query("DELETE FROM collection_refs WHERE incident_id = ?")
-            .bind(incident_id)
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query("DELETE FROM collection_refs WHERE incident_id = ?")
+                .bind(incident_id)
+                .execute(&mut **tx)
+                .await?;
+        }
         // A few set-based statements per write (SQLite's json_each over the keys) rather than
         // two statements per key: incident writes stay cheap.
         let empty = BTreeMap::new();
@@ -233,10 +247,12 @@ impl Store {
                 index.push((id, None, Some(key.clone())));
             }
         }
-        sqlx::query("DELETE FROM collection_object_ids WHERE incident_id = ?")
-            .bind(incident_id)
-            .execute(&mut **tx)
-            .await?;
+        if !fresh {
+            sqlx::query("DELETE FROM collection_object_ids WHERE incident_id = ?")
+                .bind(incident_id)
+                .execute(&mut **tx)
+                .await?;
+        }
         if let Some(i) = incident {
             for id in relationship_ids(incident_id, i)? {
                 index.push((id, Some(incident_id.to_owned()), None));
@@ -394,7 +410,7 @@ impl Store {
         from_seq: i64,
         incident_ids: &BTreeSet<String>,
         keys: &BTreeSet<String>,
-    ) -> anyhow::Result<(Vec<StoredIncident>, Vec<CollectionEntry>)> {
+    ) -> anyhow::Result<(Vec<WithObjects>, Vec<CollectionEntry>)> {
         let mut tx = self.pool.begin().await?;
         let incidents = sqlx::query(SQL_INCIDENTS_BY_IDS)
             .bind(serde_json::to_string(incident_ids)?)
@@ -402,7 +418,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?
             .iter()
-            .map(Self::incident_from_row)
+            .map(with_objects)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let entries = sqlx::query(SQL_ENTRIES_BY_KEYS)
             .bind(serde_json::to_string(keys)?)
@@ -451,6 +467,7 @@ impl Store {
                     (!s.revoked).then_some(&s.incident),
                     s.change_seq,
                     &s.changed_at,
+                    false,
                 )
                 .await?;
             }
@@ -469,26 +486,29 @@ impl Store {
         from_seq: i64,
         limit: i64,
         with_incidents: bool,
-    ) -> anyhow::Result<(Vec<StoredIncident>, Vec<CollectionEntry>, i64)> {
+    ) -> anyhow::Result<(Vec<WithObjects>, Vec<CollectionEntry>, i64)> {
         // One read transaction: SQLite (WAL) reads both tables from the same snapshot.
         let mut tx = self.pool.begin().await?;
         let incidents = if with_incidents {
-            let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM incidents WHERE change_seq >= ? ORDER BY change_seq LIMIT ?",
-                Self::COLUMNS
-            )))
+            let rows = sqlx::query(
+                "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data,
+                   s.ids, s.objects
+                 FROM incidents i
+                 LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = 'standard'
+                 WHERE i.change_seq >= ? ORDER BY i.change_seq LIMIT ?",
+            )
             .bind(from_seq)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
             rows.iter()
-                .map(Self::incident_from_row)
+                .map(with_objects)
                 .collect::<anyhow::Result<Vec<_>>>()?
         } else {
             Vec::new()
         };
         let upto = match incidents.last() {
-            Some(last) if incidents.len() as i64 >= limit => last.change_seq,
+            Some((last, _)) if incidents.len() as i64 >= limit => last.change_seq,
             _ => i64::MAX,
         };
         let entries = sqlx::query(

@@ -175,12 +175,19 @@ impl Store {
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-        for table in [
-            "incident_techniques",
-            "incident_actors",
-            "incident_countries",
-            "incident_channels",
-        ] {
+        // A new incident has no facets, references or stored objects yet: nothing to delete.
+        let fresh = existing.is_none();
+        let facet_tables: &[&str] = if fresh {
+            &[]
+        } else {
+            &[
+                "incident_techniques",
+                "incident_actors",
+                "incident_countries",
+                "incident_channels",
+            ]
+        };
+        for table in facet_tables {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE incident_id = ?"
             )))
@@ -255,8 +262,8 @@ impl Store {
                     .await?;
             }
         }
-        Self::record_collection_refs(tx, id.as_str(), Some(incident), seq, &at).await?;
-        Ok(StoredIncident {
+        Self::record_collection_refs(tx, id.as_str(), Some(incident), seq, &at, fresh).await?;
+        let stored = StoredIncident {
             id: id.clone(),
             created,
             modified,
@@ -264,7 +271,9 @@ impl Store {
             change_seq: seq,
             changed_at: at,
             incident: incident.clone(),
-        })
+        };
+        Self::write_stix(tx, self.stix_rules().as_ref(), &stored).await?;
+        Ok(stored)
     }
 
     /// Deletes an incident: it stays, revoked, with a new version, so consumers learn of it.
@@ -305,7 +314,10 @@ impl Store {
             .bind(id)
             .execute(&mut **tx)
             .await?;
-        Self::record_collection_refs(tx, id, None, seq, &at).await?;
+        Self::record_collection_refs(tx, id, None, seq, &at, false).await?;
+        if let Some(revoked) = Self::incident_with(&mut **tx, id).await? {
+            Self::write_stix(tx, self.stix_rules().as_ref(), &revoked).await?;
+        }
         Ok(Some(seq))
     }
 

@@ -157,8 +157,8 @@ pub enum Outcome {
     Updated(String, i64),
     /// Identical to what is stored (or older): nothing written.
     Unchanged(String),
-    /// Not applied.
-    Rejected,
+    /// Not applied, for these reasons.
+    Rejected(Vec<String>),
 }
 
 impl Outcome {
@@ -167,7 +167,7 @@ impl Outcome {
             Self::Created(id, seq) => ("created", Some(id), Some(*seq)),
             Self::Updated(id, seq) => ("updated", Some(id), Some(*seq)),
             Self::Unchanged(id) => ("unchanged", Some(id), None),
-            Self::Rejected => ("rejected", None, None),
+            Self::Rejected(_) => ("rejected", None, None),
         }
     }
 }
@@ -350,8 +350,10 @@ impl Store {
     /// Applies planned incidents of an import (`(n, item)`: the item's position in the file)
     /// in one transaction: each incident write, and, for a job, each incident's report row
     /// and the job's counters. Nothing of the batch is stored unless all of it is, so the
-    /// report always says exactly what the database holds. (A batch of a few dozen
-    /// incidents costs one commit instead of one each, and holds the writer lock briefly.)
+    /// report always says exactly what the database holds. Each incident is applied in a
+    /// savepoint: one that cannot be stored (its objects cannot be built, say) leaves nothing
+    /// behind and is reported rejected with the reason, and the others of the batch go on.
+    /// (A batch costs one commit instead of one per incident.)
     pub async fn import_items(
         &self,
         job: Option<&str>,
@@ -362,7 +364,20 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for (n, item) in batch {
-            outcomes.push(self.apply_item(&mut tx, job, *n, item, user_id).await?);
+            sqlx::query("SAVEPOINT item").execute(&mut *tx).await?;
+            let outcome = match self.apply_item(&mut tx, item, user_id).await {
+                Ok(o) => o,
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO item").execute(&mut *tx).await?;
+                    tracing::warn!(item = %item.r#ref, error = %format!("{e:#}"), "import: an incident could not be stored");
+                    Outcome::Rejected(vec![format!("could not be stored: {e:#}")])
+                }
+            };
+            if let Some(job) = job {
+                Self::record_item(&mut tx, job, *n, item, &outcome).await?;
+            }
+            sqlx::query("RELEASE item").execute(&mut *tx).await?;
+            outcomes.push(outcome);
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -372,13 +387,11 @@ impl Store {
     async fn apply_item(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        job: Option<&str>,
-        n: i64,
         item: &Planned,
         user_id: Option<i64>,
     ) -> anyhow::Result<Outcome> {
-        let outcome = match &item.change {
-            Change::Reject(_) => Outcome::Rejected,
+        Ok(match &item.change {
+            Change::Reject(e) => Outcome::Rejected(e.clone()),
             Change::Revoke(id) => match self.write_revocation(tx, id.as_str(), user_id).await? {
                 Some(seq) => Outcome::Updated(id.to_string(), seq),
                 None => Outcome::Unchanged(id.to_string()),
@@ -422,36 +435,44 @@ impl Store {
                     }
                 }
             }
+        })
+    }
+
+    /// A job's report row of one incident and the job's counters.
+    async fn record_item(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        job: &str,
+        n: i64,
+        item: &Planned,
+        outcome: &Outcome,
+    ) -> anyhow::Result<()> {
+        let (what, incident_id, seq) = outcome.parts();
+        let errors = match outcome {
+            Outcome::Rejected(e) => e.as_slice(),
+            _ => &[],
         };
-        if let Some(job) = job {
-            let (what, incident_id, seq) = outcome.parts();
-            let errors = match &item.change {
-                Change::Reject(e) => e.as_slice(),
-                _ => &[],
-            };
-            sqlx::query(
-                "INSERT INTO import_job_items (job_id, n, ref, name, outcome, incident_id, change_seq, errors, warnings)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(job)
-            .bind(n)
-            .bind(&item.r#ref)
-            .bind(&item.name)
-            .bind(what)
-            .bind(incident_id)
-            .bind(seq)
-            .bind(serde_json::to_string(errors)?)
-            .bind(serde_json::to_string(&item.warnings)?)
-            .execute(&mut **tx)
-            .await?;
-            // The counter is one of four fixed column names.
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE import_jobs SET done = done + 1, {what} = {what} + 1 WHERE id = ?"
-            )))
-            .bind(job)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(outcome)
+        sqlx::query(
+            "INSERT INTO import_job_items (job_id, n, ref, name, outcome, incident_id, change_seq, errors, warnings)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(job)
+        .bind(n)
+        .bind(&item.r#ref)
+        .bind(&item.name)
+        .bind(what)
+        .bind(incident_id)
+        .bind(seq)
+        .bind(serde_json::to_string(errors)?)
+        .bind(serde_json::to_string(&item.warnings)?)
+        .execute(&mut **tx)
+        .await?;
+        // The counter is one of four fixed column names.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE import_jobs SET done = done + 1, {what} = {what} + 1 WHERE id = ?"
+        )))
+        .bind(job)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }

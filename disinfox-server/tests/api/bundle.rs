@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::Value;
 use stix_model::{Bundle, StixObject};
 
-use crate::support::{incident, spawn_app, TestApp};
+use crate::support::{incident, save_input, spawn_app, TestApp};
 
 struct Page {
     incidents: Vec<(String, bool, String)>,
@@ -244,4 +244,97 @@ async fn export_and_one_incident_bundle_are_closed() {
         one.objects.iter().any(|o| o.object_type() == "channel"),
         "OpenCTI flavour carries channels"
     );
+}
+
+/// The existing DISINFOX connector (pycti, OpenCTI's connectors repository) sends a raw
+/// `Authorization: <key>`, `newer_than` with a doubled `Z` and no `limit` or `cursor`, reads
+/// `objects` from one answer and moves its clock on: that one answer holds every change.
+#[tokio::test]
+async fn the_existing_connector_gets_every_change_in_one_answer() {
+    let app = spawn_app().await;
+    let demo = disinfox_server::demo::seed(&app.state, disinfox_server::demo::DEMO_INCIDENTS)
+        .await
+        .unwrap();
+    assert_eq!(demo, 240);
+    for (input, created) in disinfox_server::demo::inputs(1000, 1013) {
+        let disarm = app.state.settings.disarm_version;
+        save_input(&app.state.store, disarm, input, created).await;
+    }
+    // One deleted incident comes as revoked.
+    let first = app.state.store.changes_after(0, 1).await.unwrap();
+    let gone = first[0].id.to_string();
+    app.state.store.revoke_incident(&gone, None).await.unwrap();
+    let mut want = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let rows = app.state.store.changes_after(after, 500).await.unwrap();
+        let Some(last) = rows.last() else { break };
+        after = last.change_seq;
+        want.extend(rows.iter().map(|s| s.id.to_string()));
+    }
+    assert_eq!(want.len(), 1240);
+
+    // Exactly the connector's request: raw key, doubled Z, nothing else.
+    let r = app
+        .client
+        .get(app.url("/api/v1/bundle?newer_than=2024-01-01T00:00:00ZZ"))
+        .header("Authorization", &app.reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["x-disinfox-more"], "false");
+    assert_eq!(
+        r.headers()["x-disinfox-next-cursor"].to_str().unwrap(),
+        app.state.store.last_change_seq().await.unwrap().to_string()
+    );
+    let bytes = r.bytes().await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let objects = body["objects"].as_array().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for o in objects {
+        assert!(
+            ids.insert(o["id"].as_str().unwrap().to_owned()),
+            "{} twice",
+            o["id"]
+        );
+    }
+    let got: std::collections::BTreeSet<String> = objects
+        .iter()
+        .filter(|o| o["type"] == "incident")
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, want, "every incident, once");
+    assert!(objects
+        .iter()
+        .any(|o| o["id"] == gone.as_str() && o["revoked"] == true));
+    let (_, report) = Bundle::read_lenient(&bytes[..]).unwrap();
+    assert!(
+        report.is_valid(),
+        "closed and valid: {:?}",
+        report.violations
+    );
+
+    // Nothing changed since the mark: an empty bundle, the same mark back.
+    let mark = app
+        .state
+        .store
+        .change_time(app.state.store.last_change_seq().await.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/bundle?newer_than={mark}Z")))
+        .header("Authorization", &app.reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-disinfox-high-water-mark"].to_str().unwrap(),
+        mark
+    );
+    let body: Value = r.json().await.unwrap();
+    let objects = body["objects"].as_array().unwrap();
+    assert!(!objects.iter().any(|o| o["type"] == "incident"), "{body}");
 }

@@ -14,5 +14,6 @@ mod navigator;
 mod pages;
 mod public;
 mod requests;
+mod stored_stix;
 mod support;
 mod taxii;

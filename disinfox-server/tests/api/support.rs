@@ -325,3 +325,26 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// Validates an incident input and saves it straight into the store (ids as the demo makes
+/// them); returns its id.
+pub async fn save_input(
+    store: &disinfox_server::db::Store,
+    disarm: stix_model::disarm::DisarmVersion,
+    input: disinfox_server::model::IncidentInput,
+    created: stix_model::Timestamp,
+) -> stix_model::Identifier {
+    let i = input
+        .validate(
+            disarm,
+            disinfox_server::model::TechniquePolicy::Keep,
+            &mut Vec::new(),
+        )
+        .unwrap();
+    let id = stix_model::opencti::incident(&i.input.name, &created.to_string()).unwrap();
+    store
+        .save_incident(&id, &i, created, None, None)
+        .await
+        .unwrap();
+    id
+}
