@@ -43,6 +43,7 @@
 
 use serde_json::Value;
 
+mod fast;
 mod json;
 mod plan;
 mod skeleton;
