@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::plan::{Entry, RefValue, Skeleton, Str};
 use super::skeleton::Spans;
 use crate::id::type_part;
-use crate::read::Key;
+use crate::read::{ids, known};
 use crate::Timestamp;
 
 /// The skeleton of `text` when it is a relationship the fast check vouches for: one the full
@@ -39,6 +39,7 @@ const RELATIONSHIP_TYPE: u16 = 1 << 7;
 const SOURCE_REF: u16 = 1 << 8;
 const TARGET_REF: u16 = 1 << 9;
 const DESCRIPTION: u16 = 1 << 10;
+const CONFIDENCE: u16 = 1 << 11;
 /// What a relationship must have.
 const REQUIRED: u16 =
     TYPE | SPEC_VERSION | ID | CREATED | MODIFIED | RELATIONSHIP_TYPE | SOURCE_REF | TARGET_REF;
@@ -97,6 +98,7 @@ impl<'de> Visitor<'de> for Relationship<'de> {
                 "source_ref" => SOURCE_REF,
                 "target_ref" => TARGET_REF,
                 "description" => DESCRIPTION,
+                "confidence" => CONFIDENCE,
                 _ => return Err(give_up()),
             };
             if seen & bit != 0 {
@@ -107,9 +109,16 @@ impl<'de> Visitor<'de> for Relationship<'de> {
                 map.next_value_seed(AnyString)?;
                 continue;
             }
+            if bit == CONFIDENCE {
+                // An integer from 0 to 100 (serde_json gives any other number another shape).
+                if map.next_value::<u64>()? > 100 {
+                    return Err(give_up());
+                }
+                continue;
+            }
             if bit == OBJECT_MARKING_REFS {
                 let list = map.next_value_seed(MarkingRefs(spans))?;
-                refs.push((ref_key(key), RefValue::List(list)));
+                refs.push((Str::Known(ids::OBJECT_MARKING_REFS), RefValue::List(list)));
                 continue;
             }
             let s: &'de str = map.next_value()?;
@@ -130,20 +139,24 @@ impl<'de> Visitor<'de> for Relationship<'de> {
                     rel = s;
                 }
                 CREATED_BY_REF | SOURCE_REF | TARGET_REF => {
-                    let t = id_of_type(
-                        s,
-                        if bit == CREATED_BY_REF {
-                            "identity"
-                        } else {
-                            ""
-                        },
-                    )?;
-                    match bit {
-                        SOURCE_REF => source = t,
-                        TARGET_REF => target = t,
-                        _ => {}
-                    }
-                    refs.push((ref_key(key), RefValue::One(spans.of(s))));
+                    let want = if bit == CREATED_BY_REF {
+                        "identity"
+                    } else {
+                        ""
+                    };
+                    let t = id_of_type(s, want)?;
+                    let name = match bit {
+                        SOURCE_REF => {
+                            source = t;
+                            const { known("source_ref") }
+                        }
+                        TARGET_REF => {
+                            target = t;
+                            const { known("target_ref") }
+                        }
+                        _ => ids::CREATED_BY_REF,
+                    };
+                    refs.push((Str::Known(name), RefValue::One(spans.of(s))));
                 }
                 _ => return Err(give_up()),
             }
@@ -159,14 +172,6 @@ impl<'de> Visitor<'de> for Relationship<'de> {
         refs.sort_by(|a, b| a.0.get(spans.0).cmp(b.0.get(spans.0)));
         sk.refs = refs.into_boxed_slice();
         Ok(sk)
-    }
-}
-
-/// A reference property's name as the skeleton keeps it.
-fn ref_key(name: &str) -> Str {
-    match Key::new(name).known() {
-        Some(i) => Str::Known(i),
-        None => Str::owned(name),
     }
 }
 

@@ -681,6 +681,11 @@ fn the_fast_check_vouches_only_for_what_the_full_reader_accepts() {
         set("lang", json!("123")),
         set("confidence", json!(101)),
         set("revoked", json!("yes")),
+        set("confidence", json!(-1)),
+        set("confidence", json!(41.0)),
+        set("confidence", json!("41")),
+        set("confidence", json!(null)),
+        set("confidence", json!(u64::MAX)),
         set("external_references", json!([{"source_name": "x"}])),
         set(
             "granular_markings",
@@ -698,6 +703,8 @@ fn the_fast_check_vouches_only_for_what_the_full_reader_accepts() {
         base_text.clone(),
         unset("created_by_ref"),
         unset("object_marking_refs"),
+        set("confidence", json!(0)),
+        set("confidence", json!(100)),
         set("description", json!("Uses it.")),
         set("description", json!("line\nbreak \"quoted\"")),
         set("description", json!("")),
@@ -754,10 +761,10 @@ fn the_fast_check_vouches_only_for_what_the_full_reader_accepts() {
         }
     }
     // The fast check does vouch for the plain ones, with space around or not, in any order.
-    for t in &valid[..16] {
+    for t in &valid[..18] {
         assert!(fast::relationship(t).is_some(), "{t}");
     }
-    assert!(vouched >= 16, "{vouched}");
+    assert!(vouched >= 18, "{vouched}");
     // Neither malformed JSON nor a truncated text is vouched for.
     for cut in [1, 2, base_text.len() / 2, base_text.len() - 1] {
         assert!(fast::relationship(&base_text[..cut]).is_none());
