@@ -68,6 +68,12 @@ pub(crate) fn is_valid(text: &str) -> bool {
     check(text.as_bytes()).is_ok()
 }
 
+/// The type part of a valid identifier (what [`Identifier::object_type`] gives), without
+/// building one; `None` when [`Identifier::parse`] refuses it.
+pub(crate) fn type_part(text: &str) -> Option<&str> {
+    check(text.as_bytes()).ok().and_then(|sep| text.get(..sep))
+}
+
 /// Where the `--` of a valid identifier is, or why it is not one.
 fn check(b: &[u8]) -> Result<usize, &'static str> {
     // The UUID part is 36 bytes: the separator sits just before it.

@@ -207,6 +207,7 @@ fn check_seen(f: &mut Cx, first: Option<&Timestamp>, last: Option<&Timestamp>) {
 
 mod marking;
 mod types;
+pub(crate) use types::NOT_ENDPOINTS;
 
 pub use marking::MarkingDefinition;
 pub(crate) use marking::MarkingProps;

@@ -427,7 +427,7 @@ impl TypeRules for Relationship {
 }
 
 /// Types that can never be the end of a relationship.
-const NOT_ENDPOINTS: &[&str] = &[
+pub(crate) const NOT_ENDPOINTS: &[&str] = &[
     "bundle",
     "extension-definition",
     "language-content",

@@ -38,11 +38,13 @@
 //! borrowing the input.
 //!
 //! Modules: `plan` (the rules, on skeletons), `skeleton` (reading a skeleton from JSON text),
-//! `values`, `text` and `json` (the front ends), `walk` (finding a bundle's objects in its
-//! text), `supported` (the types OpenCTI imports).
+//! `values`, `text` and `json` (the front ends), `fast` (`split_json`'s check of plain
+//! relationships without the typed reader), `walk` (finding a bundle's objects in its text),
+//! `supported` (the types OpenCTI imports).
 
 use serde_json::Value;
 
+mod fast;
 mod json;
 mod plan;
 mod skeleton;

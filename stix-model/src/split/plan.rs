@@ -114,9 +114,37 @@ pub(super) fn plan<T>(
             edits,
         });
     }
-    // Each slot once: the order is total, an unstable sort (no scratch memory) gives it.
-    steps.sort_unstable_by_key(|s| (s.deps, s.slot));
+    sort_steps(&mut steps);
     steps
+}
+
+/// Sorts steps pushed in slot order by (`nb_deps`, slot): small keys are sorted (a step's place
+/// stands for its slot, which grows with it), then the steps are moved into that order in
+/// place, each once, instead of being moved about by the sort.
+fn sort_steps(steps: &mut [Step]) {
+    debug_assert!(steps.windows(2).all(|w| w[0].slot < w[1].slot));
+    let Ok(n) = u32::try_from(steps.len()) else {
+        // Each slot once: the order is total, an unstable sort (no scratch memory) gives it.
+        steps.sort_unstable_by_key(|s| (s.deps, s.slot));
+        return;
+    };
+    let mut keys: Vec<(u64, u32)> = steps.iter().zip(0..n).map(|(s, i)| (s.deps, i)).collect();
+    keys.sort_unstable();
+    // Place `k` takes the step now at `order[k]`: each cycle of the permutation is followed
+    // once, swapping as it goes.
+    let mut order: Vec<u32> = keys.into_iter().map(|(_, i)| i).collect();
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != u32::MAX {
+            let next = order[at] as usize;
+            order[at] = u32::MAX;
+            if next == start {
+                break;
+            }
+            steps.swap(at, next);
+            at = next;
+        }
+    }
 }
 
 /// What the visit finds, by slot (an id's place; a later object with the same id takes the
@@ -447,5 +475,44 @@ fn incompatible(sk: &Skeleton, kind: Kind, text: &str, edits: &Edits) -> Option<
             Some(format!("type {ty:?} is not imported by OpenCTI"))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::{sort_steps, Edits, Step};
+
+    /// `sort_steps` gives the order of a sort by (`nb_deps`, slot): ties, long cycles, one
+    /// step, none.
+    #[test]
+    fn steps_are_sorted_by_deps_then_slot() {
+        let mut seed = 7u64;
+        for n in [0usize, 1, 2, 3, 10, 257, 5000] {
+            let steps = |seed: &mut u64| -> Vec<Step> {
+                (0..n)
+                    .map(|i| {
+                        *seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        Step {
+                            deps: (*seed >> 33) % (n as u64 / 3 + 1) + 1,
+                            slot: (i * 2) as u32,
+                            item: i,
+                            edits: Edits::new(),
+                        }
+                    })
+                    .collect()
+            };
+            let mut ours = steps(&mut seed.clone());
+            let mut want = steps(&mut seed);
+            sort_steps(&mut ours);
+            want.sort_by_key(|s| (s.deps, s.slot));
+            let key = |v: &[Step]| {
+                v.iter()
+                    .map(|s| (s.deps, s.slot, s.item))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(key(&ours), key(&want), "n = {n}");
+        }
     }
 }

@@ -27,10 +27,10 @@ pub(super) fn skeleton_of_text(text: &str) -> Result<Skeleton, serde_json::Error
 
 /// Turns strings read from the text into spans of it (owned when serde had to unescape them).
 #[derive(Clone, Copy)]
-struct Spans<'t>(&'t str);
+pub(super) struct Spans<'t>(pub(super) &'t str);
 
 impl Spans<'_> {
-    fn of(self, s: &str) -> Str {
+    pub(super) fn of(self, s: &str) -> Str {
         let base = self.0.as_ptr() as usize;
         let at = s.as_ptr() as usize;
         match (at.checked_sub(base), u32::try_from(self.0.len())) {

@@ -414,8 +414,8 @@ fn split_json_checks_every_object_and_agrees_with_split_texts() {
     assert!(odd.bundle_id.starts_with("bundle--"));
 }
 
-/// The lean read of `split_json` (extensions checked as they stream by, an object it cannot
-/// vouch for read again in full) gives exactly what reading every object in full gives: the
+/// The lean read of `split_json` (plain relationships by the fast check, extensions checked as
+/// they stream by, an object they cannot vouch for read again in full) gives exactly what reading every object in full gives: the
 /// same bundles byte for byte, the same objects left out with the same violations.
 #[test]
 fn split_json_lean_read_agrees_with_the_full_read() {
@@ -505,6 +505,30 @@ fn split_json_lean_read_agrees_with_the_full_read() {
         variant(incident, n, e);
         variant(marking, n, e);
     }
+    // Relationships for the fast check: some it vouches for, some it leaves to the full reader.
+    let rel = objects
+        .iter()
+        .find(|o| o["type"] == "relationship")
+        .unwrap();
+    let rel_cases: [(&str, Value); 6] = [
+        ("description", json!("a \"quoted\"\nline")),
+        ("relationship_type", json!("Uses")),
+        ("created_by_ref", json!(incident["id"])),
+        ("object_marking_refs", json!([])),
+        ("modified", json!("2000-01-01T00:00:00.000Z")),
+        ("x_acme", json!(1)),
+    ];
+    for (n, (k, v)) in rel_cases.into_iter().enumerate() {
+        let mut o = rel.as_object().unwrap().clone();
+        o.insert(
+            "id".into(),
+            json!(format!(
+                "relationship--0b9ee1c2-1fe5-5b39-a4c6-3c5f3e9b{n:04x}"
+            )),
+        );
+        o.insert(k.into(), v);
+        texts.push(Value::Object(o).to_string());
+    }
     // `extensions` given twice at the top level.
     let t = texts.last().unwrap().clone();
     texts.push(t.replacen(
@@ -532,7 +556,13 @@ fn split_json_lean_read_agrees_with_the_full_read() {
     };
     let kept: Vec<usize> = (0..cases.len()).filter(|&n| kept(n)).collect();
     assert_eq!(kept, [0, 5, 15, 17]);
-    assert!(lean.violations.len() >= 20, "{:#?}", lean.violations);
+    assert!(lean.violations.len() >= 24, "{:#?}", lean.violations);
+    let rel_kept = |n: usize| {
+        let id = format!("relationship--0b9ee1c2-1fe5-5b39-a4c6-3c5f3e9b{n:04x}");
+        lean.bundles().any(|b| b.contains(&id))
+    };
+    let rel_kept: Vec<usize> = (0..6).filter(|&n| rel_kept(n)).collect();
+    assert_eq!(rel_kept, [0, 5]);
     assert!(lean
         .dropped
         .iter()
@@ -552,4 +582,192 @@ fn a_text_with_space_in_front_is_written_again() {
         assert_eq!(v["objects"][0]["nb_deps"], 1, "{b}");
         assert_eq!(v["objects"][0]["name"], "A");
     }
+}
+
+/// A relationship with every property the fast check knows (see `fast`).
+fn plain_relationship() -> Map<String, Value> {
+    let Value::Object(m) = json!({
+        "type": "relationship", "spec_version": "2.1", "id": R1, "created_by_ref": ID,
+        "created": "2022-01-01T01:33:29.000Z", "modified": "2022-01-01T01:33:29.000Z",
+        "object_marking_refs": [MD], "relationship_type": "uses",
+        "source_ref": INC, "target_ref": AP,
+    }) else {
+        unreachable!()
+    };
+    m
+}
+
+/// The fast check of relationships never vouches for an object the full reader refuses, and
+/// where it vouches it reads the skeleton the full read gives. Every rule the full reader
+/// applies to a relationship is broken once here: each such variant must be refused by the
+/// full reader and left to it by the fast check.
+#[test]
+fn the_fast_check_vouches_only_for_what_the_full_reader_accepts() {
+    let base = plain_relationship();
+    let edit = |f: &dyn Fn(&mut Map<String, Value>)| {
+        let mut m = base.clone();
+        f(&mut m);
+        Value::Object(m).to_string()
+    };
+    let set = |k: &'static str, v: Value| edit(&move |m| drop(m.insert(k.into(), v.clone())));
+    let unset = |k: &'static str| edit(&move |m| drop(m.remove(k)));
+    let base_text = Value::Object(base.clone()).to_string();
+    let other_uuid = "--0b9ee1c2-1fe5-5b39-a4c6-3c5f3e9a0001";
+    // Variants the full reader refuses, one rule each.
+    let invalid = vec![
+        set("spec_version", json!("2.0")),
+        set("spec_version", json!(2.1)),
+        unset("spec_version"),
+        set("id", json!(format!("indicator{other_uuid}"))),
+        set(
+            "id",
+            json!("relationship--0b9ee1c2-1fe5-0b39-a4c6-3c5f3e9a0001"),
+        ),
+        set("id", json!("relationship--x")),
+        set("id", json!(7)),
+        unset("id"),
+        unset("type"),
+        set("type", json!("relationships")),
+        set("type", json!(null)),
+        set("created_by_ref", json!(format!("threat-actor{other_uuid}"))),
+        set("created_by_ref", json!("identity--nope")),
+        set("created_by_ref", json!(null)),
+        set("created_by_ref", json!([ID])),
+        set("created", json!("2022-01-01T01:33:29.000")),
+        set("created", json!("2022-13-01T01:33:29.000Z")),
+        set("created", json!("2022-01-01T01:33:29Z")),
+        set("created", json!("2022-01-01T01:33:29.1Z")),
+        set("created", json!(1)),
+        unset("created"),
+        set("modified", json!("2021-12-31T23:59:59.999Z")),
+        set("modified", json!("2022-01-01T01:33:29.01Z")),
+        unset("modified"),
+        set("object_marking_refs", json!([])),
+        set("object_marking_refs", json!([ID])),
+        set("object_marking_refs", json!([MD, null])),
+        set("object_marking_refs", json!([MD, "marking-definition--x"])),
+        set("object_marking_refs", json!(MD)),
+        set("object_marking_refs", json!(null)),
+        set("relationship_type", json!("")),
+        set("relationship_type", json!("Uses")),
+        set("relationship_type", json!("uses it")),
+        set("relationship_type", json!(["uses"])),
+        set("relationship_type", json!("targets")),
+        set("relationship_type", json!("duplicate-of")),
+        unset("relationship_type"),
+        set("source_ref", json!(MD)),
+        set("source_ref", json!(EXT)),
+        set("source_ref", json!("incident--nope")),
+        unset("source_ref"),
+        set("target_ref", json!(format!("bundle{other_uuid}"))),
+        set("target_ref", json!(null)),
+        unset("target_ref"),
+        set("description", json!(null)),
+        set("description", json!(5)),
+        set("description", json!(["a"])),
+        edit(&|m| {
+            m.insert("start_time".into(), json!("2022-02-01T00:00:00.000Z"));
+            m.insert("stop_time".into(), json!("2022-01-01T00:00:00.000Z"));
+        }),
+        set("stop_time", json!("soon")),
+        set("severity", json!("high")),
+        set("X", json!(1)),
+        set("x_foo", json!(null)),
+        set("x_foo", json!([])),
+        set("x_foo", json!({"a": [null]})),
+        set("extensions", json!({})),
+        set("extensions", json!({"x-acme": null})),
+        set("labels", json!([])),
+        set("lang", json!("123")),
+        set("confidence", json!(101)),
+        set("revoked", json!("yes")),
+        set("confidence", json!(-1)),
+        set("confidence", json!(41.0)),
+        set("confidence", json!("41")),
+        set("confidence", json!(null)),
+        set("confidence", json!(u64::MAX)),
+        set("external_references", json!([{"source_name": "x"}])),
+        set(
+            "granular_markings",
+            json!([{"marking_ref": MD, "selectors": []}]),
+        ),
+        // A key given twice: the last counts.
+        base_text.replacen(
+            "\"relationship_type\":\"uses\"",
+            "\"relationship_type\":\"uses\",\"relationship_type\":\"\"",
+            1,
+        ),
+    ];
+    // Variants the full reader accepts; the fast check may leave them to it.
+    let valid = vec![
+        base_text.clone(),
+        unset("created_by_ref"),
+        unset("object_marking_refs"),
+        set("confidence", json!(0)),
+        set("confidence", json!(100)),
+        set("description", json!("Uses it.")),
+        set("description", json!("line\nbreak \"quoted\"")),
+        set("description", json!("")),
+        set("object_marking_refs", json!([MD, MD])),
+        set("relationship_type", json!("related-to")),
+        set("relationship_type", json!("x-acme-9")),
+        edit(&|m| {
+            m.insert("relationship_type".into(), json!("related-to"));
+            m.insert(
+                "target_ref".into(),
+                json!(format!("x-acme-thing{other_uuid}")),
+            );
+        }),
+        set("modified", json!("2023-01-01T00:00:00.123456Z")),
+        set(
+            "id",
+            json!("relationship--0B9EE1C2-1FE5-5B39-A4C6-3C5F3E9A0001"),
+        ),
+        format!(" \n\t{base_text}"),
+        format!("{base_text} \n"),
+        reversed_text(&base),
+        pretty_text(&base),
+        base_text.replace("\"id\"", "\"\\u0069d\""),
+        base_text.replace(R1, &R1.replace('8', "\\u0038")),
+        base_text.replacen(
+            "\"relationship_type\":\"uses\"",
+            "\"relationship_type\":\"\",\"relationship_type\":\"uses\"",
+            1,
+        ),
+        set("start_time", json!("2022-01-01T00:00:00.000Z")),
+        set("x_opencti_id", json!("abc")),
+        set("x_foo", json!(1)),
+        set("labels", json!(["a"])),
+        set("extensions", json!({"x-acme": {"a": 1}})),
+        set("nb_deps", json!(3)),
+    ];
+    let full = |t: &str| match json::read_object(t, false) {
+        Ok(Ok(sk)) => Some(sk),
+        _ => None,
+    };
+    let mut vouched = 0;
+    for t in &invalid {
+        assert!(full(t).is_none(), "the full reader accepts {t}");
+        assert!(
+            fast::relationship(t).is_none(),
+            "the fast check accepts {t}"
+        );
+    }
+    for t in &valid {
+        let want = full(t).unwrap_or_else(|| panic!("the full reader refuses {t}"));
+        if let Some(sk) = fast::relationship(t) {
+            assert_eq!(format!("{sk:?}"), format!("{want:?}"), "{t}");
+            vouched += 1;
+        }
+    }
+    // The fast check does vouch for the plain ones, with space around or not, in any order.
+    for t in &valid[..18] {
+        assert!(fast::relationship(t).is_some(), "{t}");
+    }
+    assert!(vouched >= 18, "{vouched}");
+    // Neither malformed JSON nor a truncated text is vouched for.
+    for cut in [1, 2, base_text.len() / 2, base_text.len() - 1] {
+        assert!(fast::relationship(&base_text[..cut]).is_none());
+    }
+    assert!(fast::relationship(&format!("{base_text},{{}}")).is_none());
 }
