@@ -42,6 +42,8 @@ pub use users::{ApiKeyInfo, Role, User};
 pub struct Store {
     pool: SqlitePool,
     write: Arc<Mutex<()>>,
+    /// Bumped after each committed write of the change log (the live stream waits on it).
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Current time in the change-log format, with microseconds.
@@ -87,6 +89,7 @@ impl Store {
         let store = Self {
             pool,
             write: Arc::new(Mutex::new(())),
+            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         store
             .backfill_collection()

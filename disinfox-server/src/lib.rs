@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod live;
 pub mod model;
 pub mod navigator;
 pub mod ops;

@@ -7,12 +7,13 @@
 //! the next one starts, both ways: the sequence number and the change time of its last incident.
 
 use serde::Deserialize;
+use stix_model::incident::BuildOptions;
 use stix_model::opencti::OpenCtiIdRules;
 use stix_model::{Bundle, Timestamp};
 
 use super::{builder, options, parse_flavor, parse_newer_than};
 use crate::configuration::MAX_BUNDLE_PAGE;
-use crate::db::micros_text;
+use crate::db::{micros_text, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -66,10 +67,68 @@ fn epoch_mark() -> String {
     micros_text(&Timestamp::from_unix_nanos(0, 0, 6))
 }
 
+/// What the bundles of a client are made with: the flavour and the OpenCTI id rules it asked
+/// for (the bundle endpoint's and the live stream's `flavor` and `opencti_ids`).
+#[derive(Debug, Clone)]
+pub struct PageFormat {
+    opencti: bool,
+    raw_ids: Option<String>,
+    options: BuildOptions,
+}
+
+impl PageFormat {
+    /// Checks `flavor` and `opencti_ids` (400 when wrong).
+    pub fn parse(state: &AppState, flavor: Option<&str>, ids: Option<&str>) -> ApiResult<Self> {
+        let opencti = parse_flavor(flavor)?;
+        let rules = id_rules(state, ids)?;
+        let mut options = options(&state.settings, opencti)?;
+        options.id_rules = rules;
+        Ok(Self {
+            opencti,
+            raw_ids: ids.filter(|v| !v.is_empty()).map(str::to_owned),
+            options,
+        })
+    }
+
+    /// The bundle of these changed incidents (revoked ones too): each incident with its
+    /// relationships and every object they refer to, once.
+    pub fn bundle(&self, rows: &[StoredIncident]) -> ApiResult<Bundle> {
+        if rows.is_empty() {
+            return Ok(Bundle::new(Vec::new()));
+        }
+        Ok(builder(self.options.clone(), rows)?.build())
+    }
+
+    /// The query parameters that ask for this format again (`&flavor=…&opencti_ids=…`).
+    fn query(&self) -> String {
+        let flavor = if self.opencti { "&flavor=opencti" } else { "" };
+        let ids = match &self.raw_ids {
+            Some(v) => format!("&opencti_ids={v}"),
+            None => String::new(),
+        };
+        format!("{flavor}{ids}")
+    }
+}
+
+/// A cursor a client sends: a change sequence number this server gave, so not beyond the
+/// newest change (400 otherwise).
+pub async fn parse_cursor(state: &AppState, c: &str) -> ApiResult<i64> {
+    let seq: i64 = c.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        ApiError::BadRequest(format!("cursor: {c:?} is not a cursor this server gave"))
+    })?;
+    let newest = state.store.last_change_seq().await?;
+    if seq > newest {
+        return Err(ApiError::BadRequest(format!(
+            "cursor: {seq} is beyond the newest change ({newest}); this server never gave it \
+             (after a restore from a backup, start again from newer_than)"
+        )));
+    }
+    Ok(seq)
+}
+
 /// The page of changes after the position `q` names.
 pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> {
-    let opencti = parse_flavor(q.flavor.as_deref())?;
-    let rules = id_rules(state, q.opencti_ids.as_deref())?;
+    let format = PageFormat::parse(state, q.flavor.as_deref(), q.opencti_ids.as_deref())?;
     let limit = match q.limit.as_deref() {
         None | Some("") => state.settings.bundle_page_limit,
         Some(l) => match l.parse::<u32>() {
@@ -83,16 +142,7 @@ pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> 
     };
     let (after_seq, mark) = match (q.cursor.as_deref(), q.newer_than.as_deref()) {
         (Some(c), _) if !c.is_empty() => {
-            let seq: i64 = c.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                ApiError::BadRequest(format!("cursor: {c:?} is not a cursor this server gave"))
-            })?;
-            let newest = state.store.last_change_seq().await?;
-            if seq > newest {
-                return Err(ApiError::BadRequest(format!(
-                    "cursor: {seq} is beyond the newest change ({newest}); this server never gave it \
-                     (after a restore from a backup, start again from newer_than)"
-                )));
-            }
+            let seq = parse_cursor(state, c).await?;
             let mark = state
                 .store
                 .change_time(seq)
@@ -119,21 +169,8 @@ pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> 
         Some(last) => (last.change_seq, last.changed_at.clone()),
         None => (after_seq, mark),
     };
-    let bundle = if rows.is_empty() {
-        Bundle::new(Vec::new())
-    } else {
-        let mut o = options(&state.settings, opencti)?;
-        o.id_rules = rules;
-        builder(o, &rows)?.build()
-    };
-    let next_query = more.then(|| {
-        let flavor = if opencti { "&flavor=opencti" } else { "" };
-        let ids = match q.opencti_ids.as_deref() {
-            Some(v) if !v.is_empty() => format!("&opencti_ids={v}"),
-            _ => String::new(),
-        };
-        format!("cursor={next_seq}&limit={limit}{flavor}{ids}")
-    });
+    let bundle = format.bundle(&rows)?;
+    let next_query = more.then(|| format!("cursor={next_seq}&limit={limit}{}", format.query()));
     Ok(ChangesPage {
         bundle,
         incidents: rows.len(),

@@ -365,6 +365,7 @@ impl Store {
             outcomes.push(self.apply_item(&mut tx, job, *n, item, user_id).await?);
         }
         tx.commit().await?;
+        self.announce_changes();
         Ok(outcomes)
     }
 

@@ -13,5 +13,6 @@ mod limits;
 mod navigator;
 mod pages;
 mod public;
+mod stream;
 mod support;
 mod taxii;
