@@ -438,3 +438,34 @@ async fn stopping_the_server_ends_every_stream() {
         503
     );
 }
+
+#[tokio::test]
+async fn changes_written_by_another_process_are_seen_by_the_slow_poll() {
+    let app = spawn_app().await;
+    app.state.streams.set_limits(StreamLimits {
+        poll: Duration::from_millis(200),
+        ..StreamLimits::default()
+    });
+    let mut s = Sse::open(&app, "?heartbeat=60", &app.reader, None).await;
+    s.next().await.unwrap();
+    // Another store on the same database (as another server process or the CLI): its commits
+    // are not announced to this server.
+    let other = disinfox_server::db::Store::connect(&app.state.settings.database_url)
+        .await
+        .unwrap();
+    let (input, created) = disinfox_server::demo::inputs(1, 5).remove(0);
+    let incident = input
+        .validate(
+            stix_model::disarm::DisarmVersion::V1_7,
+            disinfox_server::model::TechniquePolicy::Keep,
+            &mut Vec::new(),
+        )
+        .unwrap();
+    let id = stix_model::opencti::incident(&incident.input.name, &created.to_string()).unwrap();
+    other
+        .save_incident(&id, &incident, created, None, None)
+        .await
+        .unwrap();
+    let e = s.event().await.unwrap();
+    assert_eq!(incidents(&e.json())[0].0, id.to_string());
+}
