@@ -20,7 +20,7 @@
 //!
 //! [`Store::watch_changes`]: crate::db::Store::watch_changes
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -81,7 +81,7 @@ pub struct StreamHub {
 #[derive(Debug, Default)]
 struct Open {
     total: usize,
-    per_key: HashMap<i64, usize>,
+    per_key: BTreeMap<i64, usize>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
