@@ -192,6 +192,8 @@ pub struct Follower {
     state: AppState,
     format: PageFormat,
     last: i64,
+    /// The newest change seen in the log.
+    head: i64,
     pending: VecDeque<StoredIncident>,
     changes: watch::Receiver<u64>,
     closing: watch::Receiver<bool>,
@@ -218,6 +220,7 @@ impl Follower {
             state,
             format,
             last: after,
+            head: after,
             pending: VecDeque::new(),
             heartbeat,
             next_beat: Instant::now() + heartbeat,
@@ -289,13 +292,12 @@ impl Follower {
 
     /// Reads the next changed incidents into `pending`, or says the client is too far behind.
     async fn read_ahead(&mut self) -> anyhow::Result<Option<Bytes>> {
-        let head = self.state.store.last_change_seq().await?;
+        self.head = self.state.store.last_change_seq().await?;
         let replay = self.state.streams.limits().replay;
-        if head.saturating_sub(self.last) > replay {
-            return Ok(Some(self.behind(
-                head,
-                &format!("more than {replay} changes behind; the stream replays at most that many"),
-            )));
+        if self.head.saturating_sub(self.last) > replay {
+            return Ok(Some(self.behind(&format!(
+                "more than {replay} changes behind; the stream replays at most that many"
+            ))));
         }
         let rows = self
             .state
@@ -335,10 +337,9 @@ impl Follower {
             || bundle.iter().any(|b| matches!(b, b'\n' | b'\r'))
         {
             self.phase = Phase::Done;
-            return Some(self.behind(
-                seq,
-                &format!("the next event is {size} bytes, more than a stream event may hold"),
-            ));
+            return Some(self.behind(&format!(
+                "the next event is {size} bytes, more than a stream event may hold"
+            )));
         }
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(head.as_bytes());
@@ -350,10 +351,10 @@ impl Follower {
     }
 
     /// The `behind` event: where the client stands and the page to catch up from.
-    fn behind(&self, newest: i64, reason: &str) -> Bytes {
+    fn behind(&self, reason: &str) -> Bytes {
         let data = serde_json::json!({
             "cursor": self.last.to_string(),
-            "newest": newest.to_string(),
+            "newest": self.head.max(self.last).to_string(),
             "reason": reason,
             "catch_up": format!("/api/v1/bundle?cursor={}", self.last),
         });

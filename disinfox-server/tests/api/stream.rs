@@ -7,7 +7,7 @@ use disinfox_server::live::StreamLimits;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{incident, spawn_app, TestApp};
+use crate::support::{incident, spawn_app, spawn_with, TestApp};
 
 /// Waits longer than any of these tests should take for one read: a hang fails the test
 /// instead of blocking the suite (not a timing assertion).
@@ -325,14 +325,15 @@ async fn the_stream_takes_the_api_keys_and_a_revoked_key_ends_it() {
 
 #[tokio::test]
 async fn an_idle_stream_sends_heartbeats_at_the_asked_interval() {
-    let app = spawn_app().await;
+    // The request time limit bounds the wait for the answer, not how long a stream lasts.
+    let app = spawn_with(|s| s.request_timeout_secs = 1).await;
     let mut s = Sse::open(&app, "?heartbeat=1", &app.reader, None).await;
     let start = s.next().await.unwrap();
     assert!(
         start.comments[0].starts_with("live after change"),
         "{start:?}"
     );
-    for _ in 0..2 {
+    for _ in 0..3 {
         let b = s.next().await.unwrap();
         assert_eq!(b.comments, vec!["heartbeat".to_owned()], "{b:?}");
         assert!(b.event.is_none() && b.data.is_empty());
@@ -407,6 +408,7 @@ async fn a_client_too_far_behind_is_sent_to_the_bundle_endpoint() {
     assert!(e.id.is_none(), "a behind event does not move the position");
     let v = e.json();
     assert_eq!(v["cursor"], "0");
+    assert_eq!(v["newest"], "5");
     assert_eq!(v["catch_up"], "/api/v1/bundle?cursor=0");
     assert!(s.next().await.is_none(), "and the stream ends");
     // Within the replay, the stream serves it.
