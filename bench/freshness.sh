@@ -44,7 +44,7 @@ CONNECTOR_ID=$(cat /proc/sys/kernel/random/uuid) CONNECTOR_LOG_LEVEL=info OPENCT
 DISINFOX_URL="http://127.0.0.1:$sport/api/v1/bundle" DISINFOX_API_KEY="$read_key" DISINFOX_MODE=stream \
   "$bin/disinfox-connector" >"$work/connector.out" 2>"$work/connector.log" &
 pids+=($!)
-for _ in $(seq 1 300); do grep -q "Following the live stream" "$work/connector.log" && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -qs "Following the live stream" "$work/connector.log" && break; sleep 0.1; done
 grep -q "Following the live stream" "$work/connector.log" || { echo "the connector is not following:"; tail -5 "$work/connector.log"; exit 1; }
 
 echo "== $n incidents saved at random intervals (0-300 ms), connector in stream mode ($profile build)"
