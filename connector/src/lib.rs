@@ -4,14 +4,16 @@
 //!
 //! [`run`] is the daemon: start ([`worker::Connector::start`]), the ping task, the schedule
 //! (a run at start, then one per period, skipped while OpenCTI's queue for the connector is
-//! over the threshold; or a single run in run-and-terminate mode), the metrics server, and a
-//! clean stop when `stop` fires.
+//! over the threshold; or a single run in run-and-terminate mode) or, in stream mode, the live
+//! stream followed ([`worker::Connector::follow`]), the metrics server, and a clean stop when
+//! `stop` fires.
 #![warn(missing_docs)]
 
 pub mod amqp;
 pub mod configuration;
 pub mod duration;
 pub mod graphql;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod opencti;
@@ -92,8 +94,11 @@ pub async fn run_with(
             }
         })
     };
+    if connector.settings().disinfox.mode == configuration::Mode::Stream {
+        connector.follow().await;
+    }
     let mut first = true;
-    loop {
+    while !stop.is_cancelled() {
         // Every start runs at once (as pycti); later ticks first check the queue.
         if first || !connector.buffering().await {
             if !first {

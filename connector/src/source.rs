@@ -63,6 +63,11 @@ impl Source {
         self
     }
 
+    /// The query parameters added to every request.
+    pub fn extra_query(&self) -> Vec<(&'static str, String)> {
+        self.extra.clone()
+    }
+
     /// A client of `url` (the bundle endpoint) with a per-request `timeout`.
     pub fn new(
         url: &str,

@@ -48,6 +48,8 @@ pub struct Store {
     write: Arc<Mutex<()>>,
     /// The rules incidents' STIX objects are stored with ([`stix`]), once the server gives them.
     stix: stix::RulesCell,
+    /// Bumped after each committed write of the change log (the live stream waits on it).
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Current time in the change-log format, with microseconds.
@@ -101,6 +103,7 @@ impl Store {
             pool,
             write: Arc::new(Mutex::new(())),
             stix: stix::RulesCell::default(),
+            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         store
             .backfill_collection()

@@ -18,6 +18,7 @@ pub mod http;
 pub mod import;
 pub mod intake;
 pub mod jobs;
+pub mod live;
 pub mod maps;
 pub mod model;
 pub mod navigator;

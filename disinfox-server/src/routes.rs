@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod bundle;
 pub mod navigator;
 pub mod openapi;
+pub mod stream;
 pub mod taxii;
 
 use axum::routing::{self, MethodRouter};
@@ -185,6 +186,12 @@ pub fn routes() -> Vec<RouteSpec> {
             ("limit", "incidents per page, 1-1000; without limit and cursor, newer_than gets every change in one streamed answer (the existing DISINFOX connector)"), ("flavor", "standard (default) or opencti"),
             ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
         ], body: None, ok: (200, "a STIX bundle; headers X-Disinfox-High-Water-Mark, X-Disinfox-Next-Cursor, X-Disinfox-More"), get(bundle::changes_bundle), res: StixBundle),
+        spec!("GET" "/api/v1/stream" Read "The change log live, as Server-Sent Events: one event per changed incident (id: its cursor; data: the bundle endpoint's answer for that change), heartbeats, resume with Last-Event-ID", query: &[
+            ("cursor", "start after this cursor (the Last-Event-ID header takes precedence); default: only changes from now on"),
+            ("flavor", "standard (default) or opencti"),
+            ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
+            ("heartbeat", "seconds between heartbeats of an idle stream, 1-60 (default 15)"),
+        ], body: None, ok: (200, "text/event-stream: change events, a behind event when the client must catch up through /api/v1/bundle"), get(stream::stream)),
         spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export), res: StixBundle),
         spec!("POST" "/api/v1/import" Write "Starts an import job for a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (202, "the import job (state, progress); Location: its URL"), post(api::import), req: StixBundle, res: JobView),
         spec!("GET" "/api/v1/jobs/{id}" Read "An import job of the caller (any, for an administrator): state, progress (incidents done of the total) and, once over, the report: created, updated, unchanged, rejected with reasons", query: &[], body: None, ok: (200, "the job"), get(api::job), res: JobView),

@@ -49,6 +49,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Live streams never end by themselves: they are ended when the stop begins.
+        let streams = self.state.streams.clone();
+        let shutdown = async move {
+            shutdown.await;
+            streams.close_all();
+        };
         let router = crate::router::router(self.state);
         axum::serve(
             self.listener,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub registrations: Arc<RateLimiter<IpAddr>>,
     /// Page views of visitors without an account, per address (`public_read`).
     pub anonymous_views: Arc<RateLimiter<IpAddr>>,
+    /// The live streams open and their limits.
+    pub streams: Arc<crate::live::StreamHub>,
 }
 
 /// Registration attempts per hour per client address.
@@ -54,6 +56,7 @@ impl AppState {
                 Duration::from_secs(3600),
             )),
             anonymous_views: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
+            streams: Arc::default(),
             settings: Arc::new(settings),
         })
     }

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use self::connector::{ConnectorSettings, QueueProtocol};
-pub use self::disinfox::DisinfoxSettings;
+pub use self::disinfox::{DisinfoxSettings, Mode};
 pub use self::mq::MqOverrides;
 pub use self::opencti::{OpenCtiSettings, TlsVerify};
 
@@ -200,6 +200,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "disinfox.timeout_secs",
         "60",
         "time limit of one HTTP request, in seconds",
+    ),
+    (
+        "DISINFOX_MODE",
+        "disinfox.mode",
+        "poll",
+        "poll: a run per period; stream: follow the server's live stream (/api/v1/stream next to DISINFOX_URL), pushing each batch of changes within a second",
     ),
 ];
 

@@ -190,6 +190,33 @@ fn bad_values_name_the_key_and_the_form() {
 }
 
 #[test]
+fn stream_mode_finds_the_stream_next_to_the_bundle_endpoint() {
+    let poll = Settings::from_parts(None, &env(&[])).unwrap();
+    assert_eq!(poll.disinfox.mode, Mode::Poll, "poll is the default");
+    assert_eq!(poll.disinfox.stream_url, None);
+    let s = Settings::from_parts(None, &env(&[("DISINFOX_MODE", "stream")])).unwrap();
+    assert_eq!(s.disinfox.mode, Mode::Stream);
+    assert_eq!(
+        s.disinfox.stream_url.as_deref(),
+        Some("http://disinfox:8080/api/v1/stream")
+    );
+    let e = Settings::from_parts(None, &env(&[("DISINFOX_MODE", "push")]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "DISINFOX_MODE: \"push\" is not poll or stream");
+    let e = Settings::from_parts(
+        None,
+        &env(&[
+            ("DISINFOX_MODE", "stream"),
+            ("DISINFOX_URL", "http://disinfox:8080/bundles"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("DISINFOX_URL: "), "{e}");
+}
+
+#[test]
 fn the_readme_documents_every_setting_and_no_other() {
     let readme = include_str!("../../../README.md");
     for (env, path, default, _) in KEYS {

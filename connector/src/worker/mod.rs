@@ -10,10 +10,12 @@
 //! - [`start`](Connector::start) (`start.rs`): health check, registration, the peers;
 //! - `state_sync.rs`: the ping, the queue check, and committing a position;
 //! - `run.rs`: one run, page by page, and its work;
+//! - `follow.rs`: stream mode, the live stream followed in batches, each pushed as a run's page;
 //! - `push.rs`: a page's split and the objects too large to send, then `push_api.rs` (bundles
 //!   packed under the message limit for `stixBundlePush`) or `push_amqp.rs` (one confirmed
 //!   message per object, unconfirmed ones published again).
 
+mod follow;
 mod push;
 mod push_amqp;
 mod push_api;
@@ -50,6 +52,12 @@ pub struct Tuning {
     pub health_max_delay: Duration,
     /// Between two work pings during a long run.
     pub work_ping_interval: Duration,
+    /// Stream mode: the heartbeat asked of the server (silence for three is a lost connection).
+    pub stream_heartbeat: Duration,
+    /// Stream mode: a batch is pushed once no event came for this long…
+    pub stream_linger: Duration,
+    /// …and at most this long after its first event.
+    pub stream_max_wait: Duration,
 }
 
 impl Default for Tuning {
@@ -61,6 +69,9 @@ impl Default for Tuning {
             ping_interval: Duration::from_secs(40),
             health_max_delay: Duration::from_secs(60),
             work_ping_interval: Duration::from_secs(60),
+            stream_heartbeat: Duration::from_secs(15),
+            stream_linger: Duration::from_millis(100),
+            stream_max_wait: Duration::from_secs(1),
         }
     }
 }

@@ -19,10 +19,29 @@ impl Connector {
     /// as processed, or in error with the reason. A failure before any work exists opens one
     /// only to report the failure.
     pub async fn run_once(&self) -> (RunReport, Result<(), RunError>) {
+        self.run(None).await
+    }
+
+    /// A run that pushes one page already at hand (a batch of the live stream, followed from
+    /// the position of state `epoch`) instead of fetching pages: the same work, push, commit
+    /// and report as a run of pages. After a reset (a new epoch) nothing is committed.
+    pub(super) async fn run_batch(
+        &self,
+        page: Page,
+        epoch: u64,
+    ) -> (RunReport, Result<(), RunError>) {
+        self.run(Some((page, epoch))).await
+    }
+
+    async fn run(&self, batch: Option<(Page, u64)>) -> (RunReport, Result<(), RunError>) {
         self.metrics.runs.inc();
         self.metrics.set_state(RunState::Running);
         let mut report = RunReport::default();
-        let result = self.pages(&mut report).await.map_err(|e| match e {
+        let result = match batch {
+            None => self.pages(&mut report).await,
+            Some((page, epoch)) => self.batch(page, epoch, &mut report).await,
+        };
+        let result = result.map_err(|e| match e {
             // A call cut short by the stop signal is the stop, not an OpenCTI failure.
             RunError::OpenCti(OpenCtiError::Stopped)
             | RunError::StateNotSaved(OpenCtiError::Stopped) => RunError::Stopped,
@@ -155,53 +174,9 @@ impl Connector {
                 return Err(RunError::Stopped);
             }
             let page = self.fetch(&position, &mut seen).await?;
-            // Where this page leaves the position (computed before the objects move on).
-            let changes = page_position(&page);
             let more = page.more;
-            report.pages += 1;
-            self.metrics.pages.inc();
-            let n = page.objects.len() as u64;
-            report.fetched += n;
-            self.metrics.objects_fetched.add(n);
-            tracing::debug!(
-                objects = n,
-                invalid = page.invalid.len(),
-                more = page.more,
-                next_cursor = page.next_cursor.as_deref(),
-                "Page fetched"
-            );
-            if !page.objects.is_empty() || !page.invalid.is_empty() {
-                let work = self.ensure_work(report).await?;
-                for v in &page.invalid {
-                    report.invalid += 1;
-                    self.metrics.objects_skipped.inc();
-                    let source = v.object_id.clone().unwrap_or_else(|| "?".into());
-                    tracing::warn!(
-                        object = %source,
-                        violation = %v,
-                        "Invalid object from the DISINFOX server skipped"
-                    );
-                    self.opencti
-                        .report_error(&work, &format!("invalid STIX, skipped: {v}"), &source)
-                        .await?;
-                }
-                report.incidents += page.incidents;
-                let repeatable = page.repeatable();
-                let delivery = self.push(&work, page, report).await?;
-                // Accepted: only now are the page's objects remembered.
-                repeatable.accepted(&mut seen, &delivery.refused);
-                report.pushed += delivery.pushed;
-                self.metrics.objects_pushed.add(delivery.pushed);
-                self.metrics.records_sent.add(delivery.pushed);
-            }
-            let moved = {
-                let s = self.shared();
-                changes.iter().any(|(k, v)| {
-                    s.state.as_ref().and_then(|m| m.get(*k)) != Some(v) && !v.is_null()
-                })
-            };
+            let moved = self.deliver(epoch, page, &mut seen, report).await?;
             if moved {
-                self.commit(epoch, &changes).await?;
                 position = {
                     let s = self.shared();
                     state::position(&s.state)
@@ -226,6 +201,73 @@ impl Connector {
         }
         self.commit(epoch, &[("last_run", json!(info_time(Utc::now())))])
             .await
+    }
+
+    /// A batch of the live stream: pushed and committed as a run's page, then `last_run`.
+    async fn batch(&self, page: Page, epoch: u64, report: &mut RunReport) -> Result<(), RunError> {
+        let mut seen = SeenSet::new(seen::RUN_BUDGET);
+        self.deliver(epoch, page, &mut seen, report).await?;
+        self.commit(epoch, &[("last_run", json!(info_time(Utc::now())))])
+            .await
+    }
+
+    /// Pushes a page and then commits the position it leads to (only once it was accepted);
+    /// whether the position moved.
+    async fn deliver(
+        &self,
+        epoch: u64,
+        page: Page,
+        seen: &mut SeenSet,
+        report: &mut RunReport,
+    ) -> Result<bool, RunError> {
+        // Where this page leaves the position (computed before the objects move on).
+        let changes = page_position(&page);
+        report.pages += 1;
+        self.metrics.pages.inc();
+        let n = page.objects.len() as u64;
+        report.fetched += n;
+        self.metrics.objects_fetched.add(n);
+        tracing::debug!(
+            objects = n,
+            invalid = page.invalid.len(),
+            more = page.more,
+            next_cursor = page.next_cursor.as_deref(),
+            "Page fetched"
+        );
+        if !page.objects.is_empty() || !page.invalid.is_empty() {
+            let work = self.ensure_work(report).await?;
+            for v in &page.invalid {
+                report.invalid += 1;
+                self.metrics.objects_skipped.inc();
+                let source = v.object_id.clone().unwrap_or_else(|| "?".into());
+                tracing::warn!(
+                    object = %source,
+                    violation = %v,
+                    "Invalid object from the DISINFOX server skipped"
+                );
+                self.opencti
+                    .report_error(&work, &format!("invalid STIX, skipped: {v}"), &source)
+                    .await?;
+            }
+            report.incidents += page.incidents;
+            let repeatable = page.repeatable();
+            let delivery = self.push(&work, page, report).await?;
+            // Accepted: only now are the page's objects remembered.
+            repeatable.accepted(seen, &delivery.refused);
+            report.pushed += delivery.pushed;
+            self.metrics.objects_pushed.add(delivery.pushed);
+            self.metrics.records_sent.add(delivery.pushed);
+        }
+        let moved = {
+            let s = self.shared();
+            changes
+                .iter()
+                .any(|(k, v)| s.state.as_ref().and_then(|m| m.get(*k)) != Some(v) && !v.is_null())
+        };
+        if moved {
+            self.commit(epoch, &changes).await?;
+        }
+        Ok(moved)
     }
 }
 

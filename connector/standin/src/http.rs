@@ -383,7 +383,7 @@ async fn get_objects(
     Json(s.view(|m| {
         m.objects
             .values()
-            .map(|o| json!({"id": o.id, "object_type": o.object_type, "count": o.count}))
+            .map(|o| json!({"id": o.id, "object_type": o.object_type, "count": o.count, "received_unix_ms": o.received_unix_ms}))
             .collect::<Vec<_>>()
     }))
     .into_response()

@@ -351,7 +351,7 @@ fn connection_from_url(url: &str) -> Result<RabbitMqConnection, StandInError> {
 /// | `POST /standin/connectors/{id}/reset` | [`reset_state`](Self::reset_state) |
 /// | `PUT /standin/connectors/{id}/queue` `{"messages_number", "messages_size"}` | [`set_queue_size`](Self::set_queue_size) |
 /// | `GET /standin/works[?connector=id]`, `GET /standin/works/{id}` | [`works`](Self::works) |
-/// | `GET /standin/objects[?full=true]`, `GET /standin/objects/{id}` | [`objects`](Self::objects) (ids, types, counts; `full` adds the bodies) |
+/// | `GET /standin/objects[?full=true]`, `GET /standin/objects/{id}` | [`objects`](Self::objects) (ids, types, counts, receipt times; `full` adds the bodies) |
 /// | `GET /standin/pushes` | [`pushes`](Self::pushes) |
 /// | `GET /standin/amqp/messages` | [`amqp_messages`](Self::amqp_messages) |
 /// | `GET /standin/faults`, `POST /standin/faults` (a [`Fault`]), `DELETE /standin/faults` | faults |

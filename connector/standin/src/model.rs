@@ -284,6 +284,9 @@ pub struct ObjectRecord {
     pub object: Value,
     /// The work of each receipt, in order.
     pub works: Vec<Option<String>>,
+    /// When each receipt was imported (Unix time in milliseconds), in order: what the
+    /// freshness benchmark measures.
+    pub received_unix_ms: Vec<u64>,
 }
 
 /// How a bundle reached the worker.
@@ -960,10 +963,16 @@ impl Model {
                 count: 0,
                 object: Value::Null,
                 works: Vec::new(),
+                received_unix_ms: Vec::new(),
             });
         r.count += 1;
         r.object = o.clone();
         r.works.push(work_id.map(str::to_owned));
+        r.received_unix_ms.push(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        );
         None
     }
 

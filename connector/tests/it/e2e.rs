@@ -26,6 +26,9 @@ pub fn fast() -> Tuning {
         ping_interval: Duration::from_millis(100),
         health_max_delay: Duration::from_millis(100),
         work_ping_interval: Duration::from_millis(500),
+        stream_heartbeat: Duration::from_secs(1),
+        stream_linger: Duration::from_millis(100),
+        stream_max_wait: Duration::from_secs(1),
     }
 }
 
@@ -79,7 +82,7 @@ async fn run_once(settings: Settings) -> Result<(), connector::worker::StartErro
 
 /// The connector as a daemon (not run-and-terminate) with `extra` settings: its stop token
 /// and its task.
-fn spawn_daemon(
+pub fn spawn_daemon(
     server: &Server,
     standin: &StandInHandle,
     extra: &[(&str, &str)],

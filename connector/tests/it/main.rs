@@ -10,4 +10,5 @@ mod opencti;
 mod process;
 mod source;
 mod standin;
+mod stream;
 mod support;

@@ -9,7 +9,7 @@ use opencti_standin::{Fault, StandIn, StandInOptions};
 use crate::e2e::{env_for, incidents_received, remote_state, CONNECTOR_ID};
 use crate::support::Server;
 
-fn spawn(env: &[(String, String)]) -> Child {
+pub fn spawn(env: &[(String, String)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_disinfox-connector"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -23,7 +23,7 @@ fn spawn(env: &[(String, String)]) -> Child {
 }
 
 /// Waits for the child to exit, at most `limit`; its status, or `None` when it still runs.
-async fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub async fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = std::time::Instant::now() + limit;
     loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -36,7 +36,7 @@ async fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::E
     }
 }
 
-fn stderr_of(child: Child) -> String {
+pub fn stderr_of(child: Child) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -2,9 +2,11 @@
 //! the connector's settings pointing at it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use disinfox_server::configuration::Settings as ServerSettings;
 use disinfox_server::db::{Role, Store};
+use disinfox_server::live::StreamHub;
 use disinfox_server::model::TechniquePolicy;
 use disinfox_server::startup::Application;
 use stix_model::disarm::DisarmVersion;
@@ -30,6 +32,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub key: String,
     pub store: Store,
+    /// The live streams of the server now serving.
+    pub streams: Arc<StreamHub>,
     pub dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
@@ -51,6 +55,7 @@ impl Server {
         addr: SocketAddr,
     ) -> (
         Store,
+        Arc<StreamHub>,
         SocketAddr,
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
@@ -59,6 +64,7 @@ impl Server {
         settings.listen = addr;
         let app = Application::build(settings).await.unwrap();
         let store = app.state().store.clone();
+        let streams = app.state().streams.clone();
         let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(async move {
@@ -68,13 +74,13 @@ impl Server {
                 })
                 .await;
         });
-        (store, addr, tx, done)
+        (store, streams, addr, tx, done)
     }
 
     /// A server with `n` incidents and a read key.
     pub async fn start(n: usize) -> Self {
         let dir = TempDir::new();
-        let (store, addr, tx, done) =
+        let (store, streams, addr, tx, done) =
             Self::serve(&dir, SocketAddr::from(([127, 0, 0, 1], 0))).await;
         let user = store
             .create_user(
@@ -94,6 +100,7 @@ impl Server {
             addr,
             key,
             store,
+            streams,
             dir,
             stop: Some(tx),
             done: Some(done),
@@ -140,6 +147,11 @@ impl Server {
         id.to_string()
     }
 
+    /// The newest change's cursor.
+    pub async fn newest_cursor(&self) -> String {
+        self.store.last_change_seq().await.unwrap().to_string()
+    }
+
     /// Every incident id the server holds.
     pub async fn incident_ids(&self) -> Vec<String> {
         let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM incidents ORDER BY id")
@@ -161,9 +173,10 @@ impl Server {
 
     /// Serves again on the same port.
     pub async fn restart(&mut self) {
-        let (store, addr, tx, done) = Self::serve(&self.dir, self.addr).await;
+        let (store, streams, addr, tx, done) = Self::serve(&self.dir, self.addr).await;
         assert_eq!(addr, self.addr);
         self.store = store;
+        self.streams = streams;
         self.stop = Some(tx);
         self.done = Some(done);
     }

@@ -11,9 +11,9 @@ use stix_model::incident::BuildOptions;
 use stix_model::opencti::OpenCtiIdRules;
 use stix_model::{Bundle, Timestamp};
 
-use super::{options, parse_flavor, parse_newer_than, Assembler};
+use super::{builder, options, parse_flavor, parse_newer_than, Assembler};
 use crate::configuration::MAX_BUNDLE_PAGE;
-use crate::db::micros_text;
+use crate::db::{micros_text, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -67,6 +67,49 @@ fn epoch_mark() -> String {
     micros_text(&Timestamp::from_unix_nanos(0, 0, 6))
 }
 
+/// What the bundles of a client are made with: the flavour and the OpenCTI id rules it asked
+/// for (the bundle endpoint's and the live stream's `flavor` and `opencti_ids`).
+#[derive(Debug, Clone)]
+pub struct PageFormat {
+    options: BuildOptions,
+}
+
+impl PageFormat {
+    /// Checks `flavor` and `opencti_ids` (400 when wrong).
+    pub fn parse(state: &AppState, flavor: Option<&str>, ids: Option<&str>) -> ApiResult<Self> {
+        let opencti = parse_flavor(flavor)?;
+        let rules = id_rules(state, ids)?;
+        let mut options = options(&state.settings, opencti)?;
+        options.id_rules = rules;
+        Ok(Self { options })
+    }
+
+    /// The bundle of these changed incidents (revoked ones too): each incident with its
+    /// relationships and every object they refer to, once.
+    pub fn bundle(&self, rows: &[StoredIncident]) -> ApiResult<Bundle> {
+        if rows.is_empty() {
+            return Ok(Bundle::new(Vec::new()));
+        }
+        Ok(builder(self.options.clone(), rows)?.build())
+    }
+}
+
+/// A cursor a client sends: a change sequence number this server gave, so not beyond the
+/// newest change (400 otherwise).
+pub async fn parse_cursor(state: &AppState, c: &str) -> ApiResult<i64> {
+    let seq: i64 = c.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        ApiError::BadRequest(format!("cursor: {c:?} is not a cursor this server gave"))
+    })?;
+    let newest = state.store.last_change_seq().await?;
+    if seq > newest {
+        return Err(ApiError::BadRequest(format!(
+            "cursor: {seq} is beyond the newest change ({newest}); this server never gave it \
+             (after a restore from a backup, start again from newer_than)"
+        )));
+    }
+    Ok(seq)
+}
+
 /// Where a request starts and how much it asks for.
 #[derive(Debug)]
 pub struct Position {
@@ -104,16 +147,7 @@ pub async fn position(state: &AppState, q: &ChangesQuery) -> ApiResult<Position>
     };
     let (after_seq, mark) = match (q.cursor.as_deref(), q.newer_than.as_deref()) {
         (Some(c), _) if !c.is_empty() => {
-            let seq: i64 = c.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                ApiError::BadRequest(format!("cursor: {c:?} is not a cursor this server gave"))
-            })?;
-            let newest = state.store.last_change_seq().await?;
-            if seq > newest {
-                return Err(ApiError::BadRequest(format!(
-                    "cursor: {seq} is beyond the newest change ({newest}); this server never gave it \
-                     (after a restore from a backup, start again from newer_than)"
-                )));
-            }
+            let seq = parse_cursor(state, c).await?;
             let mark = state
                 .store
                 .change_time(seq)

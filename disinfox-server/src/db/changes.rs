@@ -13,6 +13,17 @@ pub(super) const SQL_SEQ_AT: &str =
     "SELECT seq FROM changes WHERE at <= ? ORDER BY at DESC LIMIT 1";
 
 impl Store {
+    /// A receiver told of every change committed through this store (this process): the
+    /// live stream waits on it. Changes written by another process are not announced.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
+    /// Announces committed changes to [`Store::watch_changes`].
+    pub(super) fn announce_changes(&self) {
+        self.committed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// Appends to the change log; returns the sequence number and a change time strictly
     /// after the previous one (whatever the wall clock does).
     pub(super) async fn next_change(

@@ -123,6 +123,7 @@ impl Store {
             .write_incident(&mut tx, id, incident, created, modified, user_id)
             .await?;
         tx.commit().await?;
+        self.announce_changes();
         Ok(stored)
     }
 
@@ -288,6 +289,7 @@ impl Store {
             return Ok(None);
         }
         tx.commit().await?;
+        self.announce_changes();
         self.incident(id).await
     }
 

@@ -380,6 +380,7 @@ impl Store {
             outcomes.push(outcome);
         }
         tx.commit().await?;
+        self.announce_changes();
         Ok(outcomes)
     }
 

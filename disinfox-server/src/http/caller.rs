@@ -34,10 +34,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
             "authentication required: send Authorization: Bearer <API key>".into(),
         ));
     };
-    let value = value.to_str().ok();
-    let key = value
-        .and_then(key_from_basic)
-        .or_else(|| value.and_then(key_from_header).map(str::to_owned))
+    let key = presented_key(value)
         .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
     let Some((info, user)) = state.store.api_key_by_hash(&hash_api_key(&key)).await? else {
         tracing::info!(target: "audit", kind = "auth-refused", %address, reason = "invalid or revoked API key");
@@ -62,6 +59,14 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
         scope,
         address,
     })
+}
+
+/// The API key an `Authorization` header carries (Bearer, Basic or raw), if well formed.
+pub fn presented_key(value: &header::HeaderValue) -> Option<String> {
+    let value = value.to_str().ok();
+    value
+        .and_then(key_from_basic)
+        .or_else(|| value.and_then(key_from_header).map(str::to_owned))
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -15,5 +15,6 @@ mod pages;
 mod public;
 mod requests;
 mod stored_stix;
+mod stream;
 mod support;
 mod taxii;
