@@ -60,19 +60,27 @@ async fn an_import_is_a_job_with_a_url_progress_and_a_report_for_its_owner() {
         .contains("is not a year"));
     assert!(job["finished_at"].is_string() && job["error"].is_null());
 
-    // The audit log holds the job's start and end, by the analyst who uploaded it.
-    let (entries, _) = app
-        .state
-        .store
-        .audit_entries(&Default::default(), 0, 1000)
-        .await
-        .unwrap();
-    let audit: Vec<(String, String, String)> = entries
-        .into_iter()
-        .rev()
-        .filter(|e| e.kind.starts_with("import-"))
-        .map(|e| (e.kind, e.actor, e.detail))
-        .collect();
+    // The audit log holds the job's start and end, by the analyst who uploaded it (the end
+    // is written just after the job is marked finished: wait for it, within reason).
+    let mut audit: Vec<(String, String, String)> = Vec::new();
+    for _ in 0..100 {
+        let (entries, _) = app
+            .state
+            .store
+            .audit_entries(&Default::default(), 0, 1000)
+            .await
+            .unwrap();
+        audit = entries
+            .into_iter()
+            .rev()
+            .filter(|e| e.kind.starts_with("import-"))
+            .map(|e| (e.kind, e.actor, e.detail))
+            .collect();
+        if audit.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(audit.len(), 2, "{audit:?}");
     assert_eq!(audit[0].0, "import-started");
     assert_eq!(audit[1].0, "import-finished");
