@@ -28,6 +28,7 @@ pub mod router;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod streams;
 pub mod taxii;
 pub mod telemetry;
 pub mod web;

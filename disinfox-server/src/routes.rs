@@ -49,9 +49,22 @@ pub struct RouteSpec {
     pub name: &'static str,
     /// The JSON Schema of the request body, from its Rust type.
     pub request_schema: Option<SchemaFn>,
-    /// The JSON Schema of the success response's body, from its Rust type.
+    /// The JSON Schema of the success response's body, from its Rust type (for an event
+    /// stream, of each event's data).
     pub response_schema: Option<SchemaFn>,
     pub(crate) handler: fn() -> MethodRouter<AppState>,
+}
+
+impl RouteSpec {
+    /// The media type of the success response: `text/event-stream` when its description
+    /// says so, JSON otherwise.
+    pub fn response_media(&self) -> &'static str {
+        if self.ok.1.starts_with("text/event-stream") {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }
+    }
 }
 
 /// Makes the schema of a body type (referenced from the generator's definitions).
@@ -191,7 +204,7 @@ pub fn routes() -> Vec<RouteSpec> {
             ("flavor", "standard (default) or opencti"),
             ("opencti_ids", "6 or 7: the OpenCTI release whose deterministic-id rules to follow (default: the server's setting)"),
             ("heartbeat", "seconds between heartbeats of an idle stream, 1-60 (default 15)"),
-        ], body: None, ok: (200, "text/event-stream: change events, a behind event when the client must catch up through /api/v1/bundle"), get(stream::stream)),
+        ], body: None, ok: (200, "text/event-stream: change events, a behind event when the client must catch up through /api/v1/bundle"), get(stream::stream), res: StreamEventData),
         spec!("GET" "/api/v1/export" Read "A STIX 2.1 bundle of every incident matching the filters (streamed)", query: FILTERS, body: None, ok: (200, "a STIX bundle"), get(bundle::export), res: StixBundle),
         spec!("POST" "/api/v1/import" Write "Starts an import job for a STIX 2.1 bundle (application/json) or a DISINFOX CSV file (text/csv)", query: &[], body: Some(("application/json or text/csv", "a STIX bundle or a DISINFOX bulk CSV")), ok: (202, "the import job (state, progress); Location: its URL"), post(api::import), req: StixBundle, res: JobView),
         spec!("GET" "/api/v1/jobs/{id}" Read "An import job of the caller (any, for an administrator): state, progress (incidents done of the total) and, once over, the report: created, updated, unchanged, rejected with reasons", query: &[], body: None, ok: (200, "the job"), get(api::job), res: JobView),

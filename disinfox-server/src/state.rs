@@ -34,7 +34,7 @@ pub struct AppState {
     /// Page views of visitors without an account, per address (`public_read`).
     pub anonymous_views: Arc<RateLimiter<IpAddr>>,
     /// The live streams open and their limits.
-    pub streams: Arc<crate::live::StreamHub>,
+    pub streams: Arc<crate::streams::StreamHub>,
 }
 
 /// Registration attempts per hour per client address.

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "auth",
             "audit",
+            "streams",
             "state",
             "ops",
             "bundle",
@@ -38,6 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "graph",
             "report",
             "intake",
+            "live",
         ],
     ),
     ("http", &["http", "routes", "web", "router"]),

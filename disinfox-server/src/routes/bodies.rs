@@ -251,6 +251,35 @@ pub struct UserBody {
     pub user: User,
 }
 
+/// The `data` of one event of the live stream (`GET /api/v1/stream`, media type
+/// `text/event-stream`): a `change` event carries `cursor`, `high_water_mark`, `incidents` and
+/// `bundle` (what `GET /api/v1/bundle` answers for that one change; the event's `id` is the
+/// cursor); a `behind` event carries `cursor`, `newest`, `reason` and `catch_up` (the page of
+/// the bundle endpoint to catch up from), and ends the stream.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StreamEventData {
+    /// The change's position: the cursor of the bundle endpoint (and the event's id).
+    pub cursor: String,
+    /// `change` events: the change time, the `newer_than` of a later poll.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high_water_mark: Option<String>,
+    /// `change` events: incidents in the bundle (1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incidents: Option<u32>,
+    /// `change` events: the incident with its relationships and everything they refer to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<StixBundle>,
+    /// `behind` events: the newest change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest: Option<String>,
+    /// `behind` events: why the client must catch up through the bundle endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `behind` events: the bundle endpoint's page to continue from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<String>,
+}
+
 /// The shape of a STIX 2.1 bundle, as the bundle endpoints send it and the import takes it
 /// (the objects are built and checked by `stix-model`; their own properties are STIX's).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

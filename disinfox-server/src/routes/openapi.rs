@@ -44,7 +44,7 @@ pub fn openapi_document() -> Value {
         let ok = match r.response_schema {
             Some(schema) => json!({
                 "description": r.ok.1,
-                "content": {"application/json": {"schema": schema(&mut responses_gen)}},
+                "content": {r.response_media(): {"schema": schema(&mut responses_gen)}},
             }),
             None => json!({"description": r.ok.1}),
         };

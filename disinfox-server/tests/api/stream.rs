@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use disinfox_server::live::StreamLimits;
+use disinfox_server::streams::StreamLimits;
 use reqwest::Method;
 use serde_json::{json, Value};
 
