@@ -75,7 +75,7 @@ fn report_incident(state: &AppState, s: &StoredIncident) -> ReportIncident {
         .incident
         .to_description(&s.id, s.created, s.modified, s.revoked);
     let mut r = ReportIncident::from_description(&d);
-    r.url = Some(page_url(state, &s.id.to_string()));
+    r.url = Some(page_url(state, s.id.as_ref()));
     r
 }
 
