@@ -232,6 +232,7 @@ fn filter_terms(f: &IncidentFilter) -> Vec<(String, String)> {
     let terms: BTreeMap<&str, &Option<String>> = BTreeMap::from([
         ("q", &f.q),
         ("country", &f.country),
+        ("origin", &f.origin),
         ("actor", &f.actor),
         ("technique", &f.technique),
         ("tactic", &f.tactic),

@@ -97,6 +97,7 @@ const fn handler_name(expr: &'static str) -> &'static str {
 const FILTERS: &[(&str, &str)] = &[
     ("q", "full-text search over names and descriptions"),
     ("country", "target country (ISO 3166-1 alpha-2)"),
+    ("origin", "country of origin (ISO 3166-1 alpha-2)"),
     ("actor", "attributed actor"),
     ("technique", "DISARM technique id, e.g. T0002"),
     ("tactic", "DISARM tactic short name, e.g. plan-objectives"),
@@ -182,7 +183,7 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!("GET" "/api/v1/me" Read "The caller: user, role and key scope", query: &[], body: None, ok: (200, "the caller"), get(api::me), res: Me),
         spec!("POST" "/check-auth" Read "Checks an API key (compatibility with DISINFOX clients)", query: &[], body: None, ok: (200, "message"), post(api::check_auth), res: Message),
         spec!("GET" "/api/v1/incidents" Read "Lists incidents with search, filters, sort and pagination", query: &[
-            ("q", "full-text search over names and descriptions"), ("country", "target country (ISO 3166-1 alpha-2)"), ("actor", "attributed actor"),
+            ("q", "full-text search over names and descriptions"), ("country", "target country (ISO 3166-1 alpha-2)"), ("origin", "country of origin (ISO 3166-1 alpha-2)"), ("actor", "attributed actor"),
             ("technique", "DISARM technique id, e.g. T0002"), ("tactic", "DISARM tactic short name"), ("channel", "channel or platform"),
             ("from", "earliest date, YYYY-MM-DD"), ("to", "latest date, YYYY-MM-DD"), ("sort", "modified (default), created, date or name"),
             ("order", "desc (default) or asc"), ("page", "page number, from 1"), ("per_page", "items per page, 1-200 (default 50)"),

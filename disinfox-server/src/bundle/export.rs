@@ -21,7 +21,7 @@ const CHUNK: i64 = 500;
 #[derive(Debug, Clone)]
 pub enum Source {
     /// The live incidents matching a filter (the export).
-    Live(IncidentFilter),
+    Live(Box<IncidentFilter>),
     /// Every incident (revoked ones too) changed after this change, up to the last change
     /// committed when the stream reaches the end of the log (the bundle endpoint).
     Changes(i64),
@@ -41,7 +41,7 @@ pub struct Exporter {
 impl Exporter {
     /// An export of the live incidents matching `filter`, in change order.
     pub fn new(store: Store, filter: IncidentFilter, opts: BuildOptions) -> anyhow::Result<Self> {
-        Self::of(store, Source::Live(filter), opts)
+        Self::of(store, Source::Live(Box::new(filter)), opts)
     }
 
     /// A streamed bundle of the incidents of `source`.

@@ -36,6 +36,8 @@ pub struct IncidentFilter {
     pub q: Option<String>,
     /// Target country code.
     pub country: Option<String>,
+    /// Country of origin code.
+    pub origin: Option<String>,
     /// Actor name.
     pub actor: Option<String>,
     /// Technique id.
@@ -331,10 +333,14 @@ impl Store {
             );
             args.push(q);
         }
-        let facets: [(&Option<String>, &str); 5] = [
+        let facets: [(&Option<String>, &str); 6] = [
             (
                 &f.country,
                 "SELECT incident_id FROM incident_countries WHERE country = ? AND role = 'target'",
+            ),
+            (
+                &f.origin,
+                "SELECT incident_id FROM incident_countries WHERE country = ? AND role = 'origin'",
             ),
             (
                 &f.actor,

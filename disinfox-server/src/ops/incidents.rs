@@ -33,6 +33,7 @@ pub struct ListRequest {
 pub struct ListQuery {
     pub(crate) q: Option<String>,
     pub(crate) country: Option<String>,
+    pub(crate) origin: Option<String>,
     pub(crate) actor: Option<String>,
     pub(crate) technique: Option<String>,
     pub(crate) tactic: Option<String>,
@@ -65,21 +66,20 @@ fn check_date(key: &str, v: Option<String>) -> ApiResult<Option<String>> {
 impl ListQuery {
     /// The filter part.
     pub fn filter(&self) -> ApiResult<IncidentFilter> {
-        let country = match self
-            .country
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(c) => Some(
-                CountryCode::lookup(c)
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("country: {c:?} is not a country"))
-                    })?
-                    .to_string(),
-            ),
-            None => None,
+        let country_of = |key: &str, v: &Option<String>| -> ApiResult<Option<String>> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(c) => Ok(Some(
+                    CountryCode::lookup(c)
+                        .ok_or_else(|| {
+                            ApiError::BadRequest(format!("{key}: {c:?} is not a country"))
+                        })?
+                        .to_string(),
+                )),
+                None => Ok(None),
+            }
         };
+        let country = country_of("country", &self.country)?;
+        let origin = country_of("origin", &self.origin)?;
         let technique = match self
             .technique
             .as_deref()
@@ -106,6 +106,7 @@ impl ListQuery {
         Ok(IncidentFilter {
             q: clean(&self.q),
             country,
+            origin,
             actor: clean(&self.actor).map(|a| a.trim_end_matches('*').to_owned()),
             technique,
             tactic: clean(&self.tactic),

@@ -131,6 +131,10 @@ impl PageError {
     pub(crate) fn too_many(m: impl Into<String>) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, m)
     }
+    /// A 503: the server is busy with the same kind of work; try again.
+    pub(crate) fn busy(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, m)
+    }
     pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -7,6 +7,7 @@
 #[path = "../api/support.rs"]
 mod support;
 
+mod analyst;
 mod browser;
 mod flows;
 mod screenshots;

@@ -55,6 +55,20 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
     b.screenshot("dashboard", 1280).await;
     b.screenshot_at_most("dashboard-phone", 390, 1400).await;
 
+    b.goto("/map").await;
+    let countries =
+        b.c.find_all(fantoccini::Locator::Css(
+            "svg.map a[href^='/incidents?country=']",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        countries.len() > 150,
+        "every country linked: {}",
+        countries.len()
+    );
+    b.screenshot("map", 1280).await;
+
     b.goto("/incidents").await;
     assert_eq!(b.text("h1 .count").await, "240");
     assert_eq!(

@@ -1,10 +1,11 @@
-//! The dashboard: counts, latest incidents, top actors, countries, techniques, channels and
+//! The dashboard: counts, the world map of target countries, latest incidents, top actors, countries, techniques, channels and
 //! incidents over time.
 
 use askama::Template;
 use axum::extract::State;
 
 use super::filters::{bars, BarKind};
+use super::map::{choropleth, MapBlock, MapView};
 use crate::db::Facet;
 use crate::ops;
 use crate::state::AppState;
@@ -22,6 +23,7 @@ struct DashboardPage {
     countries: usize,
     techniques: usize,
     chart: Chart,
+    map: MapBlock,
     latest: Vec<IncidentRow>,
     top_actors: Vec<BarRow>,
     top_countries: Vec<BarRow>,
@@ -54,6 +56,13 @@ pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> PageRe
         countries: distinct(Facet::Country).await?,
         techniques: distinct(Facet::Technique).await?,
         chart: chart::timeline(&stats.timeline),
+        map: choropleth(
+            &state,
+            &Default::default(),
+            &Default::default(),
+            MapView::Target,
+        )
+        .await?,
         latest: latest.iter().map(incident_row).collect(),
         top_actors: bars(&state, BarKind::Actor, &stats.top_actors, None),
         top_countries: bars(&state, BarKind::Country, &stats.top_countries, None),

@@ -6,11 +6,15 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::catalogue;
+use stix_model::CountryCode;
+
+use super::{catalogue, path_segment};
 use crate::correlate::{self, Related};
 use crate::db::StoredIncident;
+use crate::graph::{self, GraphActor, GraphInput, GraphRelated, NodeKind};
 use crate::http::download;
 use crate::http::extract::PathParams;
+use crate::maps;
 use crate::ops;
 use crate::state::AppState;
 use crate::web::session::Ctx;
@@ -151,6 +155,85 @@ struct IncidentPage {
     bundle_json: String,
     bundle_objects: usize,
     can_write: bool,
+    /// The small map of its target and origin countries (none without countries on the map).
+    map: Option<String>,
+    /// The graph of its objects and relationships.
+    graph: String,
+}
+
+/// The list filtered by one value of a facet.
+fn list_href(key: &str, value: &str) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    ser.append_pair(key, value);
+    format!("/incidents?{}", ser.finish())
+}
+
+/// The incident's target and origin countries, as codes.
+fn countries(s: &StoredIncident) -> (Vec<CountryCode>, Option<CountryCode>) {
+    let i = &s.incident.input;
+    let targets = i
+        .target_countries
+        .iter()
+        .filter_map(|c| CountryCode::parse(c).ok())
+        .collect();
+    let origin = i
+        .country_of_origin
+        .as_deref()
+        .and_then(|c| CountryCode::parse(c).ok());
+    (targets, origin)
+}
+
+/// A country's link from this incident: its list as a target, else as an origin.
+fn country_href(targets: &[CountryCode], c: &str) -> String {
+    if targets.iter().any(|t| t.as_str() == c) {
+        list_href("country", c)
+    } else {
+        list_href("origin", c)
+    }
+}
+
+fn small_map(s: &StoredIncident) -> Option<String> {
+    let (targets, origin) = countries(s);
+    let plan = maps::incident(&targets, origin)?;
+    Some(plan.svg(&|c| country_href(&targets, c.as_str())))
+}
+
+fn incident_graph(state: &AppState, s: &StoredIncident, related: &[Related]) -> String {
+    let i = &s.incident.input;
+    let (targets, origin) = countries(s);
+    let input = GraphInput {
+        id: s.id.to_string(),
+        name: i.name.clone(),
+        tactics: crate::report::by_tactic(&i.techniques, catalogue(state)),
+        actors: i
+            .actors
+            .iter()
+            .map(|a| GraphActor {
+                name: a.trim_end_matches('*').trim_end().to_owned(),
+                uncertain: a.trim_end().ends_with('*'),
+            })
+            .collect(),
+        targets: targets.clone(),
+        origin,
+        channels: i.channels.clone(),
+        related: related
+            .iter()
+            .map(|r| GraphRelated {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
+    };
+    graph::svg(&input, &|kind, key| {
+        Some(match kind {
+            NodeKind::Incident | NodeKind::Related => format!("/incidents/{}", path_segment(key)),
+            NodeKind::Technique => list_href("technique", key),
+            NodeKind::Actor => format!("/actors/{}", path_segment(key)),
+            NodeKind::Country => country_href(&targets, key),
+            NodeKind::Channel => list_href("channel", key),
+        })
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,7 +260,11 @@ pub(crate) async fn detail(
     let bundle_json = serde_json::from_slice::<serde_json::Value>(&bytes)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .map_err(PageError::internal)?;
+    let map = small_map(&s);
+    let graph = incident_graph(&state, &s, &related);
     let page = IncidentPage {
+        map,
+        graph,
         l: Layout::new(
             &state,
             Some(&ctx),

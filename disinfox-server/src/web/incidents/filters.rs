@@ -12,9 +12,10 @@ use crate::web::views::{bar_width, country, BarRow, CountryView, PageError};
 
 // ---- URLs that keep the filters ----------------------------------------------------------
 
-pub(super) const FILTER_KEYS: [&str; 8] = [
+pub(super) const FILTER_KEYS: [&str; 9] = [
     "q",
     "country",
+    "origin",
     "actor",
     "tactic",
     "technique",
@@ -29,6 +30,7 @@ pub(super) fn query_pairs(q: &ListQuery) -> Vec<(&'static str, String)> {
     [
         ("q", q.q.as_ref()),
         ("country", q.country.as_ref()),
+        ("origin", q.origin.as_ref()),
         ("actor", q.actor.as_ref()),
         ("tactic", q.tactic.as_ref()),
         ("technique", q.technique.as_ref()),
@@ -90,6 +92,7 @@ pub(crate) struct FilterForm {
     pub(super) action: &'static str,
     pub(super) q: String,
     pub(super) country: String,
+    pub(super) origin: String,
     pub(super) actor: String,
     pub(super) tactic: String,
     pub(super) technique: String,
@@ -106,6 +109,8 @@ pub(crate) struct FilterForm {
     pub(super) actors: Vec<String>,
     pub(super) techniques: Vec<(String, String)>,
     pub(super) channels: Vec<String>,
+    /// Parameters the page keeps across a search besides the filters (the map's view).
+    pub(super) hidden: Vec<(&'static str, String)>,
     /// Active filters: `(label, URL without it)`.
     pub(super) chips: Vec<(String, String)>,
     pub(super) error: Option<String>,
@@ -156,6 +161,7 @@ pub(super) async fn filter_form(
         let value = match key {
             "q" => &q.q,
             "country" => &q.country,
+            "origin" => &q.origin,
             "actor" => &q.actor,
             "tactic" => &q.tactic,
             "technique" => &q.technique,
@@ -167,7 +173,7 @@ pub(super) async fn filter_form(
             continue;
         };
         let shown = match key {
-            "country" => CountryCode::lookup(value)
+            "country" | "origin" => CountryCode::lookup(value)
                 .map_or(value.to_owned(), |c| format!("{} ({c})", c.name())),
             "tactic" => cat
                 .tactic(value)
@@ -190,6 +196,7 @@ pub(super) async fn filter_form(
         action,
         q: v(&q.q),
         country: v(&q.country),
+        origin: v(&q.origin),
         actor: v(&q.actor),
         tactic: v(&q.tactic),
         technique: v(&q.technique),
@@ -200,6 +207,7 @@ pub(super) async fn filter_form(
         order: q.order.clone().unwrap_or_else(|| "desc".into()),
         open,
         with_sort,
+        hidden: Vec::new(),
         tactics: cat
             .tactics()
             .iter()

@@ -74,6 +74,10 @@ pub(super) struct ListPage {
     pub(super) pager: Pager,
     pub(super) facets: Vec<FacetBox>,
     pub(super) matrix_href: String,
+    pub(super) map_href: String,
+    /// `/incidents/report` and the filters' query (`?…` or empty): the set report's links.
+    pub(super) report_href: &'static str,
+    pub(super) report_query: String,
     pub(super) can_write: bool,
 }
 
@@ -125,6 +129,9 @@ pub(crate) async fn list(
         pager: pager("/incidents", &q, page, per_page, total),
         facets,
         matrix_href: url_with("/matrix", &filters_only(&q), &[]),
+        map_href: url_with("/map", &filters_only(&q), &[]),
+        report_href: "/incidents/report",
+        report_query: url_with("", &filters_only(&q), &[]),
         can_write: ctx.can_write(),
     };
     render_status(status, &page)

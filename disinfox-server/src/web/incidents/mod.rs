@@ -1,6 +1,6 @@
 //! Pages about incidents, one file per page: [`dashboard`], [`list`], [`detail`] (with the
 //! downloads of an incident), [`edit`] (new and edit forms, create, save, delete), [`import`],
-//! [`matrix`], [`actors`]; what they share (the filter form, URLs that keep the filters, bars of
+//! [`matrix`], [`map`], [`actors`], [`reports`] (PDF and DOCX downloads); what they share (the filter form, URLs that keep the filters, bars of
 //! counts) is in [`filters`].
 
 mod actors;
@@ -10,7 +10,9 @@ mod edit;
 mod filters;
 mod import;
 mod list;
+mod map;
 mod matrix;
+mod reports;
 
 pub(crate) use actors::{actor, actors};
 pub(crate) use dashboard::dashboard;
@@ -18,7 +20,9 @@ pub(crate) use detail::{bundle_download, detail, layer_download, DoneQuery};
 pub(crate) use edit::{create, delete, edit_form, new_form, update};
 pub(crate) use import::{import, import_form, import_job};
 pub(crate) use list::list;
+pub(crate) use map::map;
 pub(crate) use matrix::{heatmap_download, matrix};
+pub(crate) use reports::{incident_docx, incident_pdf, set_docx, set_pdf};
 
 use stix_model::disarm::Catalogue;
 

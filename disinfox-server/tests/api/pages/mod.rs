@@ -1,6 +1,8 @@
 //! The web pages over plain HTTP: sessions, cookies, CSRF, roles, escaping, error pages.
 
+mod analyst;
 mod content;
+mod reports;
 mod sessions;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
