@@ -151,6 +151,7 @@ struct IncidentPage {
     bundle_json: String,
     bundle_objects: usize,
     can_write: bool,
+    star: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +191,7 @@ pub(crate) async fn detail(
         bundle_json,
         bundle_objects: bundle.objects.len(),
         can_write: ctx.can_write(),
+        star: super::watchlist::star_of(&state, &ctx, &id).await?,
     };
     render(&page)
 }

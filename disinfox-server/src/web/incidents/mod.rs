@@ -1,6 +1,6 @@
 //! Pages about incidents, one file per page: [`dashboard`], [`list`], [`detail`] (with the
 //! downloads of an incident), [`edit`] (new and edit forms, create, save, delete), [`import`],
-//! [`matrix`], [`actors`]; what they share (the filter form, URLs that keep the filters, bars of
+//! [`matrix`], [`actors`], [`watchlist`] (and the star), [`mine`] (my work); what they share (the filter form, URLs that keep the filters, bars of
 //! counts) is in [`filters`].
 
 mod actors;
@@ -11,6 +11,8 @@ mod filters;
 mod import;
 mod list;
 mod matrix;
+mod mine;
+mod watchlist;
 
 pub(crate) use actors::{actor, actors};
 pub(crate) use dashboard::dashboard;
@@ -19,6 +21,8 @@ pub(crate) use edit::{create, delete, edit_form, new_form, update};
 pub(crate) use import::{import, import_form, import_job};
 pub(crate) use list::list;
 pub(crate) use matrix::{heatmap_download, matrix};
+pub(crate) use mine::page as my_work;
+pub(crate) use watchlist::{page as watchlist, watch};
 
 use stix_model::disarm::Catalogue;
 
