@@ -1,7 +1,7 @@
 //! Watchlists (the incidents each user follows, with what changed since the user looked) and
 //! "my work" (the incidents a user created or edited, from the change log's `user_id`).
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use sqlx::Row;
 use stix_model::Timestamp;
@@ -122,8 +122,8 @@ impl Store {
         &self,
         user_id: i64,
         ids: &[String],
-    ) -> anyhow::Result<HashSet<String>> {
-        let mut out = HashSet::new();
+    ) -> anyhow::Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
         // Pages of incidents are at most a few hundred rows: one query per 200 ids.
         for chunk in ids.chunks(200) {
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
