@@ -10,3 +10,4 @@ mod support;
 mod browser;
 mod flows;
 mod screenshots;
+mod watchlist;
