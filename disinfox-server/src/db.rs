@@ -3,7 +3,7 @@
 //! [`Store`] owns the SQLite connection pool; its methods are grouped by concern, one file each:
 //! [`users`] (users and API keys), [`sessions`], [`incidents`], [`changes`] (the change log),
 //! [`facets`] (counts), [`collection`] (the TAXII collection's entries and object index),
-//! [`audit`], [`jobs`] (import jobs and applying imported incidents), [`stix`] (each incident's
+//! [`audit`], [`watchlist`] (watchlists and each user's work), [`jobs`] (import jobs and applying imported incidents), [`stix`] (each incident's
 //! STIX objects as stored JSON), and [`backup`]. Nothing outside this module writes SQL or
 //! touches the pool (tests/layering.rs checks that no other module names `sqlx`); the domain
 //! modules call these methods. There is one implementation, SQLite, and no backend trait:
@@ -35,11 +35,13 @@ pub mod jobs;
 pub mod sessions;
 pub mod stix;
 pub mod users;
+pub mod watchlist;
 
 pub use collection::CollectionEntry;
 pub use facets::{Count, Facet};
 pub use incidents::{fts_query, IncidentFilter, Sort, StoredIncident};
 pub use users::{ApiKeyInfo, Role, User};
+pub use watchlist::{Watch, WatchEntry, WorkEntry};
 
 /// The database.
 #[derive(Debug, Clone)]

@@ -4,11 +4,13 @@
 //!
 //! - [`incidents`]: the incident list, create, read, replace, delete, counts;
 //! - [`keys`]: issuing ([`issue_key`], the only way a key is made) and revoking API keys;
-//! - [`users`]: adding and changing users, registrations, passwords.
+//! - [`users`]: adding and changing users, registrations, passwords;
+//! - [`watchlist`]: each user's watchlist and the incidents they created or edited.
 
 pub mod incidents;
 pub mod keys;
 pub mod users;
+pub mod watchlist;
 
 pub use incidents::{
     check_incident, create_incident, delete_incident, invalid_incident, list_incidents,

@@ -9,6 +9,7 @@ pub mod navigator;
 pub mod openapi;
 pub mod stream;
 pub mod taxii;
+pub mod watchlist;
 
 use axum::routing::{self, MethodRouter};
 
@@ -153,6 +154,12 @@ macro_rules! spec {
     };
 }
 
+/// The pagination of the watchlist and of my work.
+const PAGES: &[(&str, &str)] = &[
+    ("page", "page number, from 1"),
+    ("per_page", "items per page, 1-200 (default 50)"),
+];
+
 /// The parameters of the TAXII objects and manifest endpoints; the first four are those of
 /// the versions endpoint, the first five those of the object endpoint.
 const TAXII_OBJECT_FILTERS: &[(&str, &str)] = &[
@@ -212,6 +219,10 @@ pub fn routes() -> Vec<RouteSpec> {
         spec!("GET" "/api/v1/disarm" Read "DISARM tactics and techniques with incident counts", query: &[], body: None, ok: (200, "the DISARM catalogue"), get(api::disarm), res: DisarmView),
         spec!("GET" "/api/v1/actors" Read "Actors with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::actors), res: Items<Count>),
         spec!("GET" "/api/v1/countries" Read "Target countries with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::countries), res: Items<CountryCount>),
+        spec!("GET" "/api/v1/watchlist" Read "The key owner's watchlist: watched incidents with what changed since the owner last looked (changed first)", query: PAGES, body: None, ok: (200, "a page of the watchlist"), get(watchlist::list_watchlist), res: WatchlistPage),
+        spec!("PUT" "/api/v1/watchlist/{id}" Read "Puts an incident on the key owner's watchlist (409 when it holds watchlist_max incidents)", query: &[], body: None, ok: (200, "watched"), put(watchlist::watch_incident), res: WatchState),
+        spec!("DELETE" "/api/v1/watchlist/{id}" Read "Takes an incident off the key owner's watchlist", query: &[], body: None, ok: (200, "not watched"), delete(watchlist::unwatch_incident), res: WatchState),
+        spec!("GET" "/api/v1/my" Read "The incidents the key owner created or edited, latest first", query: PAGES, body: None, ok: (200, "a page of incidents"), get(watchlist::my_work), res: WorkPage),
         spec!("GET" "/api/v1/channels" Read "Channels with incident counts", query: &[("limit", "at most this many")], body: None, ok: (200, "counts"), get(api::channels), res: Items<Count>),
         spec!("GET" "/api/v1/stats" Read "Summary statistics", query: &[], body: None, ok: (200, "statistics"), get(api::stats), res: Stats),
         spec!("GET" "/api/v1/keys" Read "The caller's API keys (all keys for an administrator with ?all=true)", query: &[("all", "true: every user's keys (administrators)")], body: None, ok: (200, "keys, never their secrets"), get(api::list_keys), res: Items<ApiKeyInfo>),

@@ -119,6 +119,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "live API keys a user may hold",
     ),
     (
+        "watchlist_max",
+        "DISINFOX_WATCHLIST_MAX",
+        "1000",
+        "incidents one user's watchlist may hold",
+    ),
+    (
         "login_attempts_per_minute",
         "DISINFOX_LOGIN_ATTEMPTS_PER_MINUTE",
         "10",

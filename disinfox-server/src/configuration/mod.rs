@@ -82,6 +82,8 @@ pub struct Settings {
     pub public_read: bool,
     /// Live API keys per user.
     pub max_keys_per_user: u32,
+    /// Incidents one user's watchlist may hold.
+    pub watchlist_max: u32,
     /// Sign-in attempts per minute per client address.
     pub login_attempts_per_minute: u32,
     /// Passwords hashed at once.
@@ -280,6 +282,7 @@ impl Settings {
             Ok(n)
         };
         let max_keys_per_user = small("max_keys_per_user", 10, 10_000)? as u32;
+        let watchlist_max = small("watchlist_max", 1000, 100_000)? as u32;
         let login_attempts_per_minute = small("login_attempts_per_minute", 10, 100_000)? as u32;
         let password_hash_concurrency = small("password_hash_concurrency", 2, 64)? as usize;
         let log_format = match get("log_format") {
@@ -314,6 +317,7 @@ impl Settings {
             registration,
             public_read,
             max_keys_per_user,
+            watchlist_max,
             login_attempts_per_minute,
             password_hash_concurrency,
             log_format,

@@ -26,6 +26,7 @@ const SCALARS: &[&str] = &[
     "import_jobs_max",
     "public_read",
     "max_keys_per_user",
+    "watchlist_max",
     "login_attempts_per_minute",
     "password_hash_concurrency",
 ];

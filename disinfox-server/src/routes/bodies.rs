@@ -342,3 +342,82 @@ pub struct OpenApiDocument {
     /// Schemas, responses, security schemes.
     pub components: Map<String, Value>,
 }
+
+/// A watched incident and what changed since its user last looked.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WatchItem {
+    /// The incident's STIX id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Deleted (published revoked).
+    pub revoked: bool,
+    /// When it was starred (RFC 3339).
+    pub added_at: String,
+    /// When the user last looked (RFC 3339): the watchlist page marks what it shows seen.
+    pub seen_at: String,
+    /// Server time of the incident's latest change (RFC 3339).
+    pub changed_at: String,
+    /// Changes (new versions, the deletion) since the user last looked.
+    pub changes_since_seen: i64,
+    /// Whether the incident was deleted since the user last looked.
+    pub deleted_since_seen: bool,
+    /// Who made those changes (e-mails).
+    pub changed_by: Vec<String>,
+}
+
+/// A page of the caller's watchlist, incidents changed since the last look first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WatchlistPage {
+    /// The watched incidents of the page.
+    pub items: Vec<WatchItem>,
+    /// Incidents on the watchlist in all.
+    pub total: i64,
+    /// This page's number, from 1.
+    pub page: i64,
+    /// Items per page.
+    pub per_page: i64,
+    /// The most incidents the watchlist may hold.
+    pub max: u32,
+}
+
+/// What starring or unstarring did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WatchState {
+    /// The incident's STIX id.
+    pub id: String,
+    /// Whether it is on the caller's watchlist now.
+    pub watched: bool,
+    /// Whether this request changed that.
+    pub changed: bool,
+}
+
+/// An incident the caller created or edited.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkItem {
+    /// The incident's STIX id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Deleted (published revoked).
+    pub revoked: bool,
+    /// The caller created it.
+    pub created: bool,
+    /// Versions the caller saved after the first.
+    pub edits: i64,
+    /// Server time of the caller's latest change to it (RFC 3339).
+    pub last_changed_at: String,
+}
+
+/// A page of the incidents the caller created or edited, latest first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkPage {
+    /// The incidents of the page.
+    pub items: Vec<WorkItem>,
+    /// Incidents in all.
+    pub total: i64,
+    /// This page's number, from 1.
+    pub page: i64,
+    /// Items per page.
+    pub per_page: i64,
+}

@@ -319,6 +319,9 @@ pub(crate) struct IncidentRow {
     pub(crate) techniques: usize,
     pub(crate) channels: Vec<String>,
     pub(crate) modified: String,
+    /// The signed-in user's star: whether the row's incident is on their watchlist (none
+    /// for visitors without an account).
+    pub(crate) star: Option<bool>,
 }
 
 pub(crate) fn incident_row(s: &StoredIncident) -> IncidentRow {
@@ -335,6 +338,7 @@ pub(crate) fn incident_row(s: &StoredIncident) -> IncidentRow {
         techniques: i.techniques.len(),
         channels: i.channels.clone(),
         modified: short_time(&s.modified),
+        star: None,
     }
 }
 

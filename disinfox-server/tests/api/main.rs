@@ -18,3 +18,4 @@ mod stored_stix;
 mod stream;
 mod support;
 mod taxii;
+mod watchlist;

@@ -11,3 +11,4 @@ mod analyst;
 mod browser;
 mod flows;
 mod screenshots;
+mod watchlist;

@@ -106,13 +106,15 @@ pub(crate) async fn actor(
         .flat_map(|s| s.incident.actor_names())
         .find(|a| a.eq_ignore_ascii_case(&name))
         .unwrap_or(name);
+    let mut rows: Vec<IncidentRow> = items.iter().map(incident_row).collect();
+    super::watchlist::star_rows(&state, &ctx, &mut rows).await?;
     let page = ActorPage {
         l: Layout::new(&state, Some(&ctx), display.clone(), "actors"),
         total,
         techniques,
         countries,
         channels,
-        rows: items.iter().map(incident_row).collect(),
+        rows,
         pager: pager(
             &format!("/actors/{}", path_segment(&display)),
             &ListQuery::default(),

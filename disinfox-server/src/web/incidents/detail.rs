@@ -155,6 +155,8 @@ struct IncidentPage {
     bundle_json: String,
     bundle_objects: usize,
     can_write: bool,
+    /// Whether the user watches it (`None` for visitors without an account: no star).
+    star: Option<bool>,
     /// The small map of its target and origin countries (none without countries on the map).
     map: Option<String>,
     /// The graph of its objects and relationships.
@@ -277,6 +279,7 @@ pub(crate) async fn detail(
         bundle_json,
         bundle_objects: bundle.objects.len(),
         can_write: ctx.can_write(),
+        star: super::watchlist::star_of(&state, &ctx, &id).await?,
     };
     render(&page)
 }

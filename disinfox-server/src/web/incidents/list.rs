@@ -111,7 +111,9 @@ pub(crate) async fn list(
                     items: bars(&state, kind, &counts, Some(&q)),
                 });
             }
-            (items.iter().map(incident_row).collect(), total, facets)
+            let mut rows: Vec<IncidentRow> = items.iter().map(incident_row).collect();
+            super::watchlist::star_rows(&state, &ctx, &mut rows).await?;
+            (rows, total, facets)
         }
         None => (Vec::new(), 0, Vec::new()),
     };
