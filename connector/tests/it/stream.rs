@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use disinfox_server::live::StreamLimits;
+use disinfox_server::streams::StreamLimits;
 use opencti_standin::{Fault, StandIn, StandInHandle, StandInOptions};
 
 use crate::e2e::{env_for, incidents_received, remote_state, spawn_daemon, CONNECTOR_ID};

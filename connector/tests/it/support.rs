@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use disinfox_server::configuration::Settings as ServerSettings;
 use disinfox_server::db::{Role, Store};
-use disinfox_server::live::StreamHub;
 use disinfox_server::model::TechniquePolicy;
 use disinfox_server::startup::Application;
+use disinfox_server::streams::StreamHub;
 use stix_model::disarm::DisarmVersion;
 
 /// A temporary directory removed on drop.
