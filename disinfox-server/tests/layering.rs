@@ -289,3 +289,27 @@ fn the_reader_sees_every_form_of_reference() {
     g.insert("c".to_owned(), BTreeSet::new());
     assert_eq!(cycle(&g), None);
 }
+
+/// README's table of the layers ("The server's modules") names each module in its layer's
+/// row, so that the picture a newcomer reads is the one this test enforces.
+#[test]
+fn the_readme_table_names_every_module_in_its_layer() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md beside the workspace");
+    for (layer, modules) in LAYERS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| {layer} |")))
+            .unwrap_or_else(|| panic!("README has no row for the {layer} layer"));
+        // The modules column: the text between the second and third `|`.
+        let cells: Vec<&str> = row.split('|').collect();
+        let named = cells.get(2).copied().unwrap_or_default();
+        for m in modules.iter().filter(|m| !["main", "lib"].contains(m)) {
+            assert!(
+                named.contains(&format!("`{m}`")),
+                "README's {layer} row does not name `{m}`"
+            );
+        }
+    }
+}
