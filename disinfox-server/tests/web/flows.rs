@@ -278,7 +278,7 @@ async fn user_text_shows_as_text() {
         let elements = b
             .c
             .execute(
-                "return document.querySelectorAll('main script, main img, main b, main i, main svg:not(.chart)').length",
+                "return document.querySelectorAll('main script, main img, main b, main i, main svg:not(.chart):not(.map):not(.graph)').length",
                 vec![],
             )
             .await
