@@ -1,6 +1,7 @@
 //! The DISARM Foundation's published STIX bundles, which the repository does not carry
 //! (`docs/disarm.md` §1): found through `DISINFOX_DISARM_DIR` (a relative path is taken from
-//! the repository root), by default `../shared/data/disarm` beside the repository root.
+//! the repository root), by default `data/disarm` in the `shared` folder beside the repository
+//! root (where README's Test section says the bundles come from).
 //!
 //! Without them a test that needs them writes a `SKIPPED` line and returns; with
 //! `DISINFOX_REQUIRE_DISARM=1` (as `.ci/run` sets) it fails instead.
@@ -19,7 +20,13 @@ pub(crate) fn disarm_dir() -> PathBuf {
     let root = manifest.parent().unwrap_or(manifest);
     match std::env::var_os(DIR_SETTING) {
         Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("../shared/data/disarm"),
+        // The `shared` folder beside the repository root.
+        _ => root
+            .parent()
+            .unwrap_or(root)
+            .join("shared")
+            .join("data")
+            .join("disarm"),
     }
 }
 
