@@ -77,10 +77,7 @@ pub struct PageFormat {
 impl PageFormat {
     /// Checks `flavor` and `opencti_ids` (400 when wrong).
     pub fn parse(state: &AppState, flavor: Option<&str>, ids: Option<&str>) -> ApiResult<Self> {
-        let opencti = parse_flavor(flavor)?;
-        let rules = id_rules(state, ids)?;
-        let mut options = options(&state.settings, opencti)?;
-        options.id_rules = rules;
+        let options = options_with(state, parse_flavor(flavor)?, id_rules(state, ids)?)?;
         Ok(Self { options })
     }
 
@@ -175,8 +172,13 @@ pub async fn position(state: &AppState, q: &ChangesQuery) -> ApiResult<Position>
 
 /// The builder options a request asks for.
 pub fn options_of(state: &AppState, p: &Position) -> ApiResult<BuildOptions> {
-    let mut o = options(&state.settings, p.opencti)?;
-    o.id_rules = p.rules;
+    options_with(state, p.opencti, p.rules)
+}
+
+/// The builder options of a flavour and id rules (a page's, a stream's).
+fn options_with(state: &AppState, opencti: bool, rules: OpenCtiIdRules) -> ApiResult<BuildOptions> {
+    let mut o = options(&state.settings, opencti)?;
+    o.id_rules = rules;
     Ok(o)
 }
 
