@@ -37,21 +37,65 @@ pub mod stix;
 pub mod users;
 pub mod watchlist;
 
+mod postgres;
+pub(crate) use postgres::Postgres;
+
 pub use collection::CollectionEntry;
 pub use facets::{Count, Facet};
 pub use incidents::{fts_query, IncidentFilter, Sort, StoredIncident};
 pub use users::{ApiKeyInfo, Role, User};
 pub use watchlist::{Watch, WatchEntry, WorkEntry};
 
-/// The database.
+/// The database: one interface, whichever backend holds the data.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    write: Arc<Mutex<()>>,
-    /// The rules incidents' STIX objects are stored with ([`stix`]), once the server gives them.
+    backend: Backend,
+    /// The rules incidents' STIX objects are stored with ([`stix`]), once the server gives them
+    /// (shared with the backend, which stores objects by them).
     stix: stix::RulesCell,
     /// Bumped after each committed write of the change log (the live stream waits on it).
     committed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// The backend behind a [`Store`].
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(Postgres),
+}
+
+/// The SQLite backend (the methods of the concern files).
+#[derive(Debug, Clone)]
+pub(crate) struct Sqlite {
+    pool: SqlitePool,
+    write: Arc<Mutex<()>>,
+    stix: stix::RulesCell,
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// Defines [`Store`]'s methods of a concern: each calls the method of the same name and
+/// arguments on the backend in use. Both backends must have them all, with the same types.
+macro_rules! forward {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl $crate::db::Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self.backend() {
+                        $crate::db::BackendRef::Sqlite(db) => db.$name($($arg),*).await,
+                        $crate::db::BackendRef::Postgres(db) => db.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use forward;
+
+/// A borrowed backend, for [`forward`].
+pub(crate) enum BackendRef<'a> {
+    Sqlite(&'a Sqlite),
+    Postgres(&'a Postgres),
 }
 
 /// Current time in the change-log format, with microseconds.
@@ -63,9 +107,88 @@ fn parse_ts(s: &str) -> anyhow::Result<Timestamp> {
     Timestamp::parse(s).with_context(|| format!("stored timestamp {s:?}"))
 }
 
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
-    /// Opens (and creates, with its schema) the database.
+    /// Opens (and creates, with its schema) the database: PostgreSQL for a `postgres://` or
+    /// `postgresql://` URL, SQLite otherwise.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let stix = stix::RulesCell::default();
+        let committed = Arc::new(tokio::sync::watch::Sender::new(0));
+        let backend = if is_postgres_url(url) {
+            Backend::Postgres(Postgres::connect(url, stix.clone(), committed.clone()).await?)
+        } else {
+            Backend::Sqlite(Sqlite::connect(url, stix.clone(), committed.clone()).await?)
+        };
+        Ok(Self {
+            backend,
+            stix,
+            committed,
+        })
+    }
+
+    pub(crate) fn backend(&self) -> BackendRef<'_> {
+        match &self.backend {
+            Backend::Sqlite(db) => BackendRef::Sqlite(db),
+            Backend::Postgres(db) => BackendRef::Postgres(db),
+        }
+    }
+
+    /// Whether the data is in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// The SQLite pool (`None` on PostgreSQL), for tests outside the crate that set up what
+    /// the server never writes itself (a job a crash left running, a database from before a
+    /// migration) or read tables directly. The server's own code never uses it: everything
+    /// goes through the methods.
+    #[doc(hidden)]
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(db) => Some(&db.pool),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool (`None` on SQLite), for tests, like [`Store::sqlite_pool`].
+    #[doc(hidden)]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => Some(db.pool()),
+        }
+    }
+
+    /// Whether the database answers (the health check).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                sqlx::query("SELECT 1").execute(&db.pool).await?;
+            }
+            Backend::Postgres(db) => db.ping().await?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection, once the ones in use are given back.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(db) => db.pool.close().await,
+            Backend::Postgres(db) => db.close().await,
+        }
+    }
+}
+
+impl Sqlite {
+    async fn connect(
+        url: &str,
+        stix: stix::RulesCell,
+        committed: Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> anyhow::Result<Self> {
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -97,15 +220,15 @@ impl Store {
             .connect_with(opts)
             .await
             .with_context(|| format!("opening {url}"))?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .context("running database migrations")?;
         let store = Self {
             pool,
             write: Arc::new(Mutex::new(())),
-            stix: stix::RulesCell::default(),
-            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            stix,
+            committed,
         };
         store
             .backfill_collection()
@@ -116,25 +239,6 @@ impl Store {
             .await
             .context("indexing the objects of the TAXII collection")?;
         Ok(store)
-    }
-
-    /// The SQLite pool, for tests outside the crate that set up what the server never writes
-    /// itself (a job a crash left running, a database from before a migration) or read tables
-    /// directly. The server's own code never uses it: everything goes through the methods.
-    #[doc(hidden)]
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Whether the database answers (the health check).
-    pub async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Closes every connection, once the ones in use are given back.
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
 
@@ -159,7 +263,7 @@ mod tests {
             ("entries by keys", collection::SQL_ENTRIES_BY_KEYS),
         ] {
             let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .fetch_all(store.pool())
+                .fetch_all(store.sqlite_pool().expect("SQLite"))
                 .await
                 .unwrap()
                 .iter()

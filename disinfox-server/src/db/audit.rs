@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 use stix_model::Timestamp;
 
-use super::{micros_text, Store};
+use super::{micros_text, Sqlite};
 
 /// A stored audit entry.
 #[derive(Debug, Clone, Serialize)]
@@ -40,9 +40,9 @@ pub struct AuditFilter {
     pub to: Option<String>,
 }
 
-impl Store {
+impl Sqlite {
     /// Appends an entry to the audit log.
-    pub async fn insert_audit(
+    pub(crate) async fn insert_audit(
         &self,
         kind: &str,
         actor_id: Option<i64>,
@@ -66,7 +66,7 @@ impl Store {
     }
 
     /// A page of the audit log, newest first, and the number of entries matching.
-    pub async fn audit_entries(
+    pub(crate) async fn audit_entries(
         &self,
         filter: &AuditFilter,
         offset: i64,
@@ -115,4 +115,11 @@ impl Store {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok((entries, total))
     }
+}
+
+super::forward! {
+    /// Appends an entry to the audit log.
+    fn insert_audit(&self, kind: &str, actor_id: Option<i64>, actor: &str, address: &str, object: &str, detail: &str) -> anyhow::Result<()>;
+    /// A page of the audit log, newest first, and the number of entries matching.
+    fn audit_entries(&self, filter: &AuditFilter, offset: i64, limit: i64) -> anyhow::Result<(Vec<AuditEntry>, i64)>;
 }

@@ -5,20 +5,22 @@
 use sqlx::{AssertSqlSafe, Row};
 use stix_model::Timestamp;
 
-use super::{micros_text, Store, StoredIncident};
+use super::{micros_text, Sqlite, StoredIncident};
 
 /// The last change at or before a time: change times increase with the sequence, so the
 /// newest such change is one index search (`changes_at`), not a scan of the log.
 pub(super) const SQL_SEQ_AT: &str =
     "SELECT seq FROM changes WHERE at <= ? ORDER BY at DESC LIMIT 1";
 
-impl Store {
+impl super::Store {
     /// A receiver told of every change committed through this store (this process): the
     /// live stream waits on it. Changes written by another process are not announced.
     pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.committed.subscribe()
     }
+}
 
+impl Sqlite {
     /// Announces committed changes to [`Store::watch_changes`].
     pub(super) fn announce_changes(&self) {
         self.committed.send_modify(|n| *n = n.wrapping_add(1));
@@ -63,7 +65,7 @@ impl Store {
     }
 
     /// Incidents (revoked ones too) changed after `after_seq`, in change order.
-    pub async fn changes_after(
+    pub(crate) async fn changes_after(
         &self,
         after_seq: i64,
         limit: i64,
@@ -81,7 +83,7 @@ impl Store {
 
     /// The sequence number of the last change at or before the change time `at` (for
     /// `newer_than`): changes after it are exactly those with a later change time.
-    pub async fn seq_at(&self, at: &str) -> anyhow::Result<i64> {
+    pub(crate) async fn seq_at(&self, at: &str) -> anyhow::Result<i64> {
         Ok(sqlx::query_scalar(SQL_SEQ_AT)
             .bind(at)
             .fetch_optional(&self.pool)
@@ -90,7 +92,7 @@ impl Store {
     }
 
     /// The sequence number of the newest change (0 before the first).
-    pub async fn last_change_seq(&self) -> anyhow::Result<i64> {
+    pub(crate) async fn last_change_seq(&self) -> anyhow::Result<i64> {
         Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
             .fetch_one(&self.pool)
             .await?
@@ -98,11 +100,23 @@ impl Store {
     }
 
     /// The change time of a sequence number.
-    pub async fn change_time(&self, seq: i64) -> anyhow::Result<Option<String>> {
+    pub(crate) async fn change_time(&self, seq: i64) -> anyhow::Result<Option<String>> {
         Ok(sqlx::query("SELECT at FROM changes WHERE seq = ?")
             .bind(seq)
             .fetch_optional(&self.pool)
             .await?
             .map(|r| r.get(0)))
     }
+}
+
+super::forward! {
+    /// Incidents (revoked ones too) changed after `after_seq`, in change order.
+    fn changes_after(&self, after_seq: i64, limit: i64) -> anyhow::Result<Vec<StoredIncident>>;
+    /// The sequence number of the last change at or before the change time `at` (for
+    /// `newer_than`): changes after it are exactly those with a later change time.
+    fn seq_at(&self, at: &str) -> anyhow::Result<i64>;
+    /// The sequence number of the newest change (0 before the first).
+    fn last_change_seq(&self) -> anyhow::Result<i64>;
+    /// The change time of a sequence number.
+    fn change_time(&self, seq: i64) -> anyhow::Result<Option<String>>;
 }

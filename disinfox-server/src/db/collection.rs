@@ -24,7 +24,7 @@ use stix_model::opencti::OpenCtiIdRules;
 use stix_model::{CountryCode, Identifier, StixObject, Timestamp};
 
 use super::stix::{stored_from_row, StoredObjects};
-use super::{Store, StoredIncident};
+use super::{Sqlite, StoredIncident};
 use crate::model::Incident;
 
 /// The key of the objects every non-empty collection holds (author, TLP marking, project
@@ -179,7 +179,7 @@ pub(super) const SQL_INCIDENTS_BY_IDS: &str =
 pub type WithObjects = (StoredIncident, Option<StoredObjects>);
 
 fn with_objects(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<WithObjects> {
-    Ok((Store::incident_from_row(r)?, stored_from_row(r)?))
+    Ok((Sqlite::incident_from_row(r)?, stored_from_row(r)?))
 }
 
 /// Shared entries by key from a change on (a primary-key search per key).
@@ -188,7 +188,7 @@ pub(super) const SQL_ENTRIES_BY_KEYS: &str = "SELECT e.key, e.seq, e.at, e.value
      WHERE e.seq >= ?2 ORDER BY e.seq, e.key";
 
 /// A row of the object index: `(object id, incident, entry key)`.
-type IndexRow = (String, Option<String>, Option<String>);
+pub(crate) type IndexRow = (String, Option<String>, Option<String>);
 
 fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CollectionEntry> {
     Ok(CollectionEntry {
@@ -199,7 +199,7 @@ fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CollectionEntry
     })
 }
 
-impl Store {
+impl Sqlite {
     /// Records, inside an incident write, the shared objects the incident now refers to
     /// (`None`: it was deleted): new ones enter the collection at this change, and those no
     /// live incident refers to any more leave it. `fresh`: the incident is new (it has no
@@ -385,7 +385,7 @@ impl Store {
 
     /// Where the collection holds each of these objects (see [`ObjectHome`]); ids it does
     /// not hold in the index (incidents, base and DISARM objects, unknown ids) are left out.
-    pub async fn object_homes(
+    pub(crate) async fn object_homes(
         &self,
         ids: &BTreeSet<String>,
     ) -> anyhow::Result<BTreeMap<String, ObjectHome>> {
@@ -405,7 +405,7 @@ impl Store {
 
     /// [`Store::collection_window`] for named objects only: the incidents with these ids and
     /// the entries with these keys, from change `from_seq` on, in one read.
-    pub async fn collection_items_of(
+    pub(crate) async fn collection_items_of(
         &self,
         from_seq: i64,
         incident_ids: &BTreeSet<String>,
@@ -433,7 +433,7 @@ impl Store {
     }
 
     /// The object index as stored, `(object id, incident, key)` (for checks and tests).
-    pub async fn object_index(&self) -> anyhow::Result<Vec<IndexRow>> {
+    pub(crate) async fn object_index(&self) -> anyhow::Result<Vec<IndexRow>> {
         Ok(sqlx::query_as(
             "SELECT object_id, incident_id, key FROM collection_object_ids ORDER BY object_id",
         )
@@ -481,7 +481,7 @@ impl Store {
     /// `with_incidents` is false), and the shared objects that entered from `from_seq` up to
     /// the last incident read (to the end when fewer than `limit` incidents remain). The last
     /// value is that upper bound (`i64::MAX` for the end).
-    pub async fn collection_window(
+    pub(crate) async fn collection_window(
         &self,
         from_seq: i64,
         limit: i64,
@@ -526,7 +526,7 @@ impl Store {
     }
 
     /// Every shared object of the collection (for checks and tests).
-    pub async fn collection_entries(&self) -> anyhow::Result<Vec<CollectionEntry>> {
+    pub(crate) async fn collection_entries(&self) -> anyhow::Result<Vec<CollectionEntry>> {
         sqlx::query("SELECT key, seq, at, value FROM collection_entries ORDER BY seq, key")
             .fetch_all(&self.pool)
             .await?
@@ -537,7 +537,7 @@ impl Store {
 
     /// The keys live incidents refer to, recomputed from the incidents themselves (to check
     /// the recorded collection against; see the tests).
-    pub async fn expected_collection_keys(&self) -> anyhow::Result<BTreeSet<String>> {
+    pub(crate) async fn expected_collection_keys(&self) -> anyhow::Result<BTreeSet<String>> {
         let mut keys = BTreeSet::new();
         let mut after = 0;
         loop {
@@ -605,4 +605,26 @@ mod tests {
             "no DISARM without techniques"
         );
     }
+}
+
+super::forward! {
+    /// Where the collection holds each of these objects (see [`ObjectHome`]); ids it does
+    /// not hold in the index (incidents, base and DISARM objects, unknown ids) are left out.
+    fn object_homes(&self, ids: &BTreeSet<String>) -> anyhow::Result<BTreeMap<String, ObjectHome>>;
+    /// [`Store::collection_window`] for named objects only: the incidents with these ids and
+    /// the entries with these keys, from change `from_seq` on, in one read.
+    fn collection_items_of(&self, from_seq: i64, incident_ids: &BTreeSet<String>, keys: &BTreeSet<String>) -> anyhow::Result<(Vec<WithObjects>, Vec<CollectionEntry>)>;
+    /// The object index as stored, `(object id, incident, key)` (for checks and tests).
+    fn object_index(&self) -> anyhow::Result<Vec<IndexRow>>;
+    /// One consistent read of the collection from change `from_seq` on: up to `limit`
+    /// incidents (revoked ones too) with `change_seq >= from_seq` in change order (none when
+    /// `with_incidents` is false), and the shared objects that entered from `from_seq` up to
+    /// the last incident read (to the end when fewer than `limit` incidents remain). The last
+    /// value is that upper bound (`i64::MAX` for the end).
+    fn collection_window(&self, from_seq: i64, limit: i64, with_incidents: bool) -> anyhow::Result<(Vec<WithObjects>, Vec<CollectionEntry>, i64)>;
+    /// Every shared object of the collection (for checks and tests).
+    fn collection_entries(&self) -> anyhow::Result<Vec<CollectionEntry>>;
+    /// The keys live incidents refer to, recomputed from the incidents themselves (to check
+    /// the recorded collection against; see the tests).
+    fn expected_collection_keys(&self) -> anyhow::Result<BTreeSet<String>>;
 }

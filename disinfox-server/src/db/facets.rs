@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{IncidentFilter, Store};
+use super::{IncidentFilter, Sqlite};
 
 /// A count per key.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -17,16 +17,20 @@ pub struct Count {
     pub count: i64,
 }
 
-impl Store {
+impl Sqlite {
     /// Incidents counted per facet value (live incidents only), most frequent first.
-    pub async fn facet_counts(&self, facet: Facet, limit: i64) -> anyhow::Result<Vec<Count>> {
+    pub(crate) async fn facet_counts(
+        &self,
+        facet: Facet,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Count>> {
         self.facet_counts_where(facet, &IncidentFilter::default(), limit)
             .await
     }
 
     /// Incidents matching the filter counted per facet value, most frequent first (the
     /// facet side bar of the incident list and the shading of the DISARM matrix).
-    pub async fn facet_counts_where(
+    pub(crate) async fn facet_counts_where(
         &self,
         facet: Facet,
         f: &IncidentFilter,
@@ -50,7 +54,7 @@ impl Store {
 
     /// For each DISARM technique id, how many live incidents matching the filter use it (the
     /// heatmap score of a Navigator layer), and how many incidents match the filter.
-    pub async fn technique_counts(
+    pub(crate) async fn technique_counts(
         &self,
         f: &IncidentFilter,
     ) -> anyhow::Result<(BTreeMap<String, i64>, i64)> {
@@ -78,7 +82,7 @@ impl Store {
     }
 
     /// Live incidents per month (`YYYY-MM`) of their date.
-    pub async fn timeline(&self) -> anyhow::Result<Vec<Count>> {
+    pub(crate) async fn timeline(&self) -> anyhow::Result<Vec<Count>> {
         let rows = sqlx::query("SELECT substr(first_seen, 1, 7) AS k, COUNT(*) AS n FROM incidents WHERE revoked = 0 GROUP BY k ORDER BY k")
             .fetch_all(&self.pool)
             .await?;
@@ -86,7 +90,7 @@ impl Store {
     }
 
     /// Live and revoked incident counts.
-    pub async fn incident_counts(&self) -> anyhow::Result<(i64, i64)> {
+    pub(crate) async fn incident_counts(&self) -> anyhow::Result<(i64, i64)> {
         let r = sqlx::query(
             "SELECT COALESCE(SUM(revoked = 0), 0), COALESCE(SUM(revoked = 1), 0) FROM incidents",
         )
@@ -97,7 +101,7 @@ impl Store {
 
     /// Live incidents sharing at least one technique, actor, target country or channel with
     /// `id`, with what they share: `(incident, kind, value)` rows.
-    pub async fn shared_facets(
+    pub(crate) async fn shared_facets(
         &self,
         id: &str,
         limit: i64,
@@ -173,4 +177,22 @@ impl Facet {
             Self::Channel => ("incident_channels", "channel", ""),
         }
     }
+}
+
+super::forward! {
+    /// Incidents counted per facet value (live incidents only), most frequent first.
+    fn facet_counts(&self, facet: Facet, limit: i64) -> anyhow::Result<Vec<Count>>;
+    /// Incidents matching the filter counted per facet value, most frequent first (the
+    /// facet side bar of the incident list and the shading of the DISARM matrix).
+    fn facet_counts_where(&self, facet: Facet, f: &IncidentFilter, limit: i64) -> anyhow::Result<Vec<Count>>;
+    /// For each DISARM technique id, how many live incidents matching the filter use it (the
+    /// heatmap score of a Navigator layer), and how many incidents match the filter.
+    fn technique_counts(&self, f: &IncidentFilter) -> anyhow::Result<(BTreeMap<String, i64>, i64)>;
+    /// Live incidents per month (`YYYY-MM`) of their date.
+    fn timeline(&self) -> anyhow::Result<Vec<Count>>;
+    /// Live and revoked incident counts.
+    fn incident_counts(&self) -> anyhow::Result<(i64, i64)>;
+    /// Live incidents sharing at least one technique, actor, target country or channel with
+    /// `id`, with what they share: `(incident, kind, value)` rows.
+    fn shared_facets(&self, id: &str, limit: i64) -> anyhow::Result<Vec<(String, &'static str, String)>>;
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use sqlx::{AssertSqlSafe, Row};
 use stix_model::{Identifier, Timestamp};
 
-use super::{parse_ts, Store};
+use super::{parse_ts, Sqlite};
 use crate::model::{Incident, IncidentInput};
 
 /// A stored incident.
@@ -68,7 +68,7 @@ pub enum Sort {
     Name,
 }
 
-impl Store {
+impl Sqlite {
     pub(super) fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<StoredIncident> {
         let id: String = r.try_get("id")?;
         let data: String = r.try_get("data")?;
@@ -89,7 +89,7 @@ impl Store {
         "id, created, modified, revoked, change_seq, changed_at, data";
 
     /// An incident by STIX id (revoked ones too).
-    pub async fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>> {
+    pub(crate) async fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>> {
         Self::incident_with(&self.pool, id).await
     }
 
@@ -111,7 +111,7 @@ impl Store {
     /// Creates or replaces an incident; returns the stored version. `created` is only used
     /// for a new incident; `modified` defaults to now and is kept strictly after the previous
     /// version's.
-    pub async fn save_incident(
+    pub(crate) async fn save_incident(
         &self,
         id: &Identifier,
         incident: &Incident,
@@ -280,7 +280,7 @@ impl Store {
     }
 
     /// Deletes an incident: it stays, revoked, with a new version, so consumers learn of it.
-    pub async fn revoke_incident(
+    pub(crate) async fn revoke_incident(
         &self,
         id: &str,
         user_id: Option<i64>,
@@ -380,7 +380,7 @@ impl Store {
     }
 
     /// A page of live incidents matching the filter, and the total count.
-    pub async fn list_incidents(
+    pub(crate) async fn list_incidents(
         &self,
         f: &IncidentFilter,
         sort: Sort,
@@ -442,7 +442,10 @@ impl Store {
     }
 
     /// Live incidents by ids.
-    pub async fn incidents_by_ids(&self, ids: &[String]) -> anyhow::Result<Vec<StoredIncident>> {
+    pub(crate) async fn incidents_by_ids(
+        &self,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<StoredIncident>> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(i) = self.incident(id).await? {
@@ -501,4 +504,19 @@ mod tests {
         let m = next_modified(Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap(), prev);
         assert_eq!(m.to_string(), "2030-01-01T00:00:00.001Z");
     }
+}
+
+super::forward! {
+    /// An incident by STIX id (revoked ones too).
+    fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>>;
+    /// Creates or replaces an incident; returns the stored version. `created` is only used
+    /// for a new incident; `modified` defaults to now and is kept strictly after the previous
+    /// version's.
+    fn save_incident(&self, id: &Identifier, incident: &Incident, created: Timestamp, modified: Option<Timestamp>, user_id: Option<i64>) -> anyhow::Result<StoredIncident>;
+    /// Deletes an incident: it stays, revoked, with a new version, so consumers learn of it.
+    fn revoke_incident(&self, id: &str, user_id: Option<i64>) -> anyhow::Result<Option<StoredIncident>>;
+    /// A page of live incidents matching the filter, and the total count.
+    fn list_incidents(&self, f: &IncidentFilter, sort: Sort, descending: bool, offset: i64, limit: i64) -> anyhow::Result<(Vec<StoredIncident>, i64)>;
+    /// Live incidents by ids.
+    fn incidents_by_ids(&self, ids: &[String]) -> anyhow::Result<Vec<StoredIncident>>;
 }

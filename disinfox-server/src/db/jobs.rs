@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use stix_model::{Identifier, Timestamp};
 
-use super::Store;
+use super::Sqlite;
 use crate::model::Incident;
 
 /// One incident of a file, checked: where it comes from and what to do with it.
@@ -205,11 +205,11 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Job> {
     })
 }
 
-impl Store {
+impl Sqlite {
     /// Records a new queued job, unless `user_id` already has `per_user` unfinished jobs or
     /// the server `per_server` (counted under the writer lock, so two uploads cannot both
     /// take the last place).
-    pub async fn create_job(
+    pub(crate) async fn create_job(
         &self,
         user_id: Option<i64>,
         file_name: &str,
@@ -253,7 +253,7 @@ impl Store {
     }
 
     /// A job by id.
-    pub async fn job(&self, id: &str) -> anyhow::Result<Option<Job>> {
+    pub(crate) async fn job(&self, id: &str) -> anyhow::Result<Option<Job>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM import_jobs WHERE id = ?"
         )))
@@ -265,7 +265,7 @@ impl Store {
     }
 
     /// What a job did with each incident so far, in file order.
-    pub async fn job_items(&self, id: &str) -> anyhow::Result<Vec<JobItem>> {
+    pub(crate) async fn job_items(&self, id: &str) -> anyhow::Result<Vec<JobItem>> {
         sqlx::query(
             "SELECT n, ref, name, outcome, incident_id, change_seq, errors, warnings
              FROM import_job_items WHERE job_id = ? ORDER BY n",
@@ -290,7 +290,7 @@ impl Store {
     }
 
     /// The file was read: the job runs, with this many incidents and these warnings.
-    pub async fn start_job(
+    pub(crate) async fn start_job(
         &self,
         id: &str,
         total: usize,
@@ -311,7 +311,7 @@ impl Store {
     }
 
     /// The job is over: succeeded, or failed with the reason.
-    pub async fn finish_job(&self, id: &str, error: Option<&str>) -> anyhow::Result<()> {
+    pub(crate) async fn finish_job(&self, id: &str, error: Option<&str>) -> anyhow::Result<()> {
         let _w = self.write.lock().await;
         sqlx::query(
             "UPDATE import_jobs SET state = ?1, error = ?2, finished_at = ?3,
@@ -332,7 +332,7 @@ impl Store {
 
     /// At start: the jobs a stopped process left queued or running are failed (their
     /// reports stay exact: every applied incident has its row). Returns their ids.
-    pub async fn fail_interrupted_jobs(&self) -> anyhow::Result<Vec<String>> {
+    pub(crate) async fn fail_interrupted_jobs(&self) -> anyhow::Result<Vec<String>> {
         let _w = self.write.lock().await;
         let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE import_jobs SET state = 'failed', finished_at = ?,
@@ -354,7 +354,7 @@ impl Store {
     /// savepoint: one that cannot be stored (its objects cannot be built, say) leaves nothing
     /// behind and is reported rejected with the reason, and the others of the batch go on.
     /// (A batch costs one commit instead of one per incident.)
-    pub async fn import_items(
+    pub(crate) async fn import_items(
         &self,
         job: Option<&str>,
         batch: &[(i64, &Planned)],
@@ -476,4 +476,30 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+super::forward! {
+    /// Records a new queued job, unless `user_id` already has `per_user` unfinished jobs or
+    /// the server `per_server` (counted under the writer lock, so two uploads cannot both
+    /// take the last place).
+    fn create_job(&self, user_id: Option<i64>, file_name: &str, format: &str, size: usize, per_user: u32, per_server: u32) -> anyhow::Result<Result<Job, Busy>>;
+    /// A job by id.
+    fn job(&self, id: &str) -> anyhow::Result<Option<Job>>;
+    /// What a job did with each incident so far, in file order.
+    fn job_items(&self, id: &str) -> anyhow::Result<Vec<JobItem>>;
+    /// The file was read: the job runs, with this many incidents and these warnings.
+    fn start_job(&self, id: &str, total: usize, warnings: &[String]) -> anyhow::Result<()>;
+    /// The job is over: succeeded, or failed with the reason.
+    fn finish_job(&self, id: &str, error: Option<&str>) -> anyhow::Result<()>;
+    /// At start: the jobs a stopped process left queued or running are failed (their
+    /// reports stay exact: every applied incident has its row). Returns their ids.
+    fn fail_interrupted_jobs(&self) -> anyhow::Result<Vec<String>>;
+    /// Applies planned incidents of an import (`(n, item)`: the item's position in the file)
+    /// in one transaction: each incident write, and, for a job, each incident's report row
+    /// and the job's counters. Nothing of the batch is stored unless all of it is, so the
+    /// report always says exactly what the database holds. Each incident is applied in a
+    /// savepoint: one that cannot be stored (its objects cannot be built, say) leaves nothing
+    /// behind and is reported rejected with the reason, and the others of the batch go on.
+    /// (A batch costs one commit instead of one per incident.)
+    fn import_items(&self, job: Option<&str>, batch: &[(i64, &Planned)], user_id: Option<i64>) -> anyhow::Result<Vec<Outcome>>;
 }

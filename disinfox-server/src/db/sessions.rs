@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use stix_model::Timestamp;
 
-use super::{Store, User};
+use super::{Sqlite, User};
 
-impl Store {
+impl Sqlite {
     /// Stores a new browser session (the hash of its id) and removes expired ones.
-    pub async fn create_session(
+    pub(crate) async fn create_session(
         &self,
         id_hash: &[u8],
         user_id: i64,
@@ -33,7 +33,7 @@ impl Store {
     }
 
     /// The live session with this id hash: its (enabled) user and CSRF token.
-    pub async fn session(&self, id_hash: &[u8]) -> anyhow::Result<Option<(User, String)>> {
+    pub(crate) async fn session(&self, id_hash: &[u8]) -> anyhow::Result<Option<(User, String)>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.role, u.created_at, u.disabled, u.pending, s.csrf
              FROM sessions s JOIN users u ON u.id = s.user_id
@@ -48,7 +48,7 @@ impl Store {
     }
 
     /// Ends a session.
-    pub async fn delete_session(&self, id_hash: &[u8]) -> anyhow::Result<()> {
+    pub(crate) async fn delete_session(&self, id_hash: &[u8]) -> anyhow::Result<()> {
         let _w = self.write.lock().await;
         sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
             .bind(id_hash)
@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// Ends every session of a user but `keep` (after a password change or when disabled).
-    pub async fn delete_user_sessions(
+    pub(crate) async fn delete_user_sessions(
         &self,
         user_id: i64,
         keep: Option<&[u8]>,
@@ -71,4 +71,15 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+super::forward! {
+    /// Stores a new browser session (the hash of its id) and removes expired ones.
+    fn create_session(&self, id_hash: &[u8], user_id: i64, csrf: &str, expires_at: DateTime<Utc>) -> anyhow::Result<()>;
+    /// The live session with this id hash: its (enabled) user and CSRF token.
+    fn session(&self, id_hash: &[u8]) -> anyhow::Result<Option<(User, String)>>;
+    /// Ends a session.
+    fn delete_session(&self, id_hash: &[u8]) -> anyhow::Result<()>;
+    /// Ends every session of a user but `keep` (after a password change or when disabled).
+    fn delete_user_sessions(&self, user_id: i64, keep: Option<&[u8]>) -> anyhow::Result<()>;
 }

@@ -26,7 +26,7 @@ use sqlx::{AssertSqlSafe, Row};
 use stix_model::incident::{BuildOptions, BundleBuilder};
 use stix_model::{Identifier, Timestamp};
 
-use super::{Store, StoredIncident};
+use super::{Sqlite, StoredIncident};
 use crate::model::Incident;
 
 /// The two flavours of the objects.
@@ -220,9 +220,16 @@ fn sample_incident() -> anyhow::Result<StoredIncident> {
 /// The shared holder of the rules (none until the server gives them).
 pub(super) type RulesCell = Arc<RwLock<Option<Arc<StixRules>>>>;
 
-impl Store {
+impl super::Store {
     /// The rules the stored objects follow, once given.
     pub fn stix_rules(&self) -> Option<Arc<StixRules>> {
+        self.stix.read().ok().and_then(|r| r.clone())
+    }
+}
+
+impl Sqlite {
+    /// The rules the stored objects follow, once given.
+    pub(super) fn stix_rules(&self) -> Option<Arc<StixRules>> {
         self.stix.read().ok().and_then(|r| r.clone())
     }
 
@@ -230,7 +237,7 @@ impl Store {
     /// the stored objects were built with other rules (or some incidents have none), they are
     /// built again, a few hundred incidents per transaction. Returns how many incidents were
     /// built again.
-    pub async fn use_stix_rules(&self, rules: StixRules) -> anyhow::Result<usize> {
+    pub(crate) async fn use_stix_rules(&self, rules: StixRules) -> anyhow::Result<usize> {
         let rules = Arc::new(rules);
         let _w = self.write.lock().await;
         if let Ok(mut cell) = self.stix.write() {
@@ -325,7 +332,7 @@ impl Store {
     }
 
     /// The stored objects of an incident under a flavour, if any (for checks and tests).
-    pub async fn stored_objects(
+    pub(crate) async fn stored_objects(
         &self,
         incident_id: &str,
         flavor: Flavor,
@@ -343,7 +350,7 @@ impl Store {
     }
 
     /// The version the stored objects were built with (for checks and tests).
-    pub async fn stored_stix_version(&self) -> anyhow::Result<Option<String>> {
+    pub(crate) async fn stored_stix_version(&self) -> anyhow::Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT version FROM stix_rules")
             .fetch_optional(&self.pool)
             .await?)
@@ -384,7 +391,7 @@ pub enum RowObjects {
     Build(Box<StoredIncident>),
 }
 
-impl Store {
+impl Sqlite {
     fn stix_row(r: &sqlx::sqlite::SqliteRow, joined: bool) -> anyhow::Result<StixRow> {
         let stored = if joined { stored_from_row(r)? } else { None };
         let objects = match stored {
@@ -418,7 +425,7 @@ impl Store {
 
     /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
     /// stored objects of `flavor` (`None`: the objects are to be built).
-    pub async fn changes_after_stix(
+    pub(crate) async fn changes_after_stix(
         &self,
         after_seq: i64,
         limit: i64,
@@ -443,9 +450,9 @@ impl Store {
     /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
     /// the filter's `after_seq`), with their stored objects of `flavor` (see
     /// [`Store::changes_after_stix`]).
-    pub async fn live_incidents_stix(
+    pub(crate) async fn live_incidents_stix(
         &self,
-        f: &super::IncidentFilter,
+        f: &crate::db::IncidentFilter,
         limit: i64,
         flavor: Option<Flavor>,
     ) -> anyhow::Result<Vec<StixRow>> {
@@ -470,4 +477,23 @@ impl Store {
             .map(|r| Self::stix_row(r, flavor.is_some()))
             .collect()
     }
+}
+
+super::forward! {
+    /// Gives the store its rules: from now on every incident write stores its objects. When
+    /// the stored objects were built with other rules (or some incidents have none), they are
+    /// built again, a few hundred incidents per transaction. Returns how many incidents were
+    /// built again.
+    fn use_stix_rules(&self, rules: StixRules) -> anyhow::Result<usize>;
+    /// The stored objects of an incident under a flavour, if any (for checks and tests).
+    fn stored_objects(&self, incident_id: &str, flavor: Flavor) -> anyhow::Result<Option<StoredObjects>>;
+    /// The version the stored objects were built with (for checks and tests).
+    fn stored_stix_version(&self) -> anyhow::Result<Option<String>>;
+    /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
+    /// stored objects of `flavor` (`None`: the objects are to be built).
+    fn changes_after_stix(&self, after_seq: i64, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
+    /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
+    /// the filter's `after_seq`), with their stored objects of `flavor` (see
+    /// [`Store::changes_after_stix`]).
+    fn live_incidents_stix(&self, f: &crate::db::IncidentFilter, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use stix_model::Timestamp;
 
-use super::Store;
+use super::Sqlite;
 
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
@@ -82,9 +82,9 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<String>,
 }
 
-impl Store {
+impl Sqlite {
     /// Creates a user; `Ok(None)` when the e-mail is taken.
-    pub async fn create_user(
+    pub(crate) async fn create_user(
         &self,
         email: &str,
         password_hash: &str,
@@ -96,7 +96,7 @@ impl Store {
 
     /// Creates a user, waiting for approval when `pending`; `Ok(None)` when the e-mail is
     /// taken.
-    pub async fn create_user_pending(
+    pub(crate) async fn create_user_pending(
         &self,
         email: &str,
         password_hash: &str,
@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Approves a pending registration; false when there is no such pending user.
-    pub async fn approve_user(&self, id: i64) -> anyhow::Result<bool> {
+    pub(crate) async fn approve_user(&self, id: i64) -> anyhow::Result<bool> {
         self.change_pending_user(
             "UPDATE users SET pending = 0 WHERE id = ? AND pending = 1",
             id,
@@ -133,7 +133,7 @@ impl Store {
     }
 
     /// Deletes a pending registration (rejected); false when there is no such pending user.
-    pub async fn delete_pending_user(&self, id: i64) -> anyhow::Result<bool> {
+    pub(crate) async fn delete_pending_user(&self, id: i64) -> anyhow::Result<bool> {
         self.change_pending_user("DELETE FROM users WHERE id = ? AND pending = 1", id)
             .await
     }
@@ -157,7 +157,10 @@ impl Store {
     }
 
     /// A user and its password hash, by e-mail.
-    pub async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<(User, String)>> {
+    pub(crate) async fn user_by_email(
+        &self,
+        email: &str,
+    ) -> anyhow::Result<Option<(User, String)>> {
         let row = sqlx::query("SELECT id, email, role, created_at, disabled, pending, password_hash FROM users WHERE email = ?")
             .bind(email)
             .fetch_optional(&self.pool)
@@ -167,7 +170,7 @@ impl Store {
     }
 
     /// A user by id.
-    pub async fn user(&self, id: i64) -> anyhow::Result<Option<User>> {
+    pub(crate) async fn user(&self, id: i64) -> anyhow::Result<Option<User>> {
         let row = sqlx::query(
             "SELECT id, email, role, created_at, disabled, pending FROM users WHERE id = ?",
         )
@@ -178,7 +181,7 @@ impl Store {
     }
 
     /// Every user.
-    pub async fn users(&self) -> anyhow::Result<Vec<User>> {
+    pub(crate) async fn users(&self) -> anyhow::Result<Vec<User>> {
         let rows = sqlx::query(
             "SELECT id, email, role, created_at, disabled, pending FROM users ORDER BY id",
         )
@@ -188,7 +191,12 @@ impl Store {
     }
 
     /// Changes a user's role and disabled flag.
-    pub async fn update_user(&self, id: i64, role: Role, disabled: bool) -> anyhow::Result<bool> {
+    pub(crate) async fn update_user(
+        &self,
+        id: i64,
+        role: Role,
+        disabled: bool,
+    ) -> anyhow::Result<bool> {
         let _w = self.write.lock().await;
         let r = sqlx::query("UPDATE users SET role = ?, disabled = ? WHERE id = ?")
             .bind(role.as_str())
@@ -200,7 +208,7 @@ impl Store {
     }
 
     /// Sets a user's password hash.
-    pub async fn set_password(&self, id: i64, hash: &str) -> anyhow::Result<()> {
+    pub(crate) async fn set_password(&self, id: i64, hash: &str) -> anyhow::Result<()> {
         let _w = self.write.lock().await;
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(hash)
@@ -211,7 +219,7 @@ impl Store {
     }
 
     /// The number of users.
-    pub async fn user_count(&self) -> anyhow::Result<i64> {
+    pub(crate) async fn user_count(&self) -> anyhow::Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)
             .await?
@@ -219,7 +227,7 @@ impl Store {
     }
 
     /// Stores a new key's hash.
-    pub async fn create_api_key(
+    pub(crate) async fn create_api_key(
         &self,
         user_id: i64,
         name: &str,
@@ -235,7 +243,7 @@ impl Store {
     /// Stores a new key's hash, unless the user holds `max_live` live keys already (`None`
     /// then); the count and the insert happen under the writer lock, so parallel requests
     /// cannot overshoot.
-    pub async fn create_api_key_capped(
+    pub(crate) async fn create_api_key_capped(
         &self,
         user_id: i64,
         name: &str,
@@ -293,7 +301,10 @@ impl Store {
     }
 
     /// The live key with this hash and its (enabled) owner.
-    pub async fn api_key_by_hash(&self, hash: &[u8]) -> anyhow::Result<Option<(ApiKeyInfo, User)>> {
+    pub(crate) async fn api_key_by_hash(
+        &self,
+        hash: &[u8],
+    ) -> anyhow::Result<Option<(ApiKeyInfo, User)>> {
         let row = sqlx::query(
             "SELECT k.id, k.user_id, k.name, k.prefix, k.scope, k.created_at, k.last_used_at, k.revoked_at,
                     u.email, u.role, u.created_at AS user_created_at, u.disabled
@@ -319,7 +330,7 @@ impl Store {
 
     /// Whether a key with this hash was ever created: its id and whether it is revoked (or
     /// its user disabled).
-    pub async fn api_key_status(&self, hash: &[u8]) -> anyhow::Result<Option<(i64, bool)>> {
+    pub(crate) async fn api_key_status(&self, hash: &[u8]) -> anyhow::Result<Option<(i64, bool)>> {
         let row = sqlx::query(
             "SELECT k.id, k.revoked_at IS NOT NULL OR u.disabled <> 0 AS dead
              FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?",
@@ -336,7 +347,11 @@ impl Store {
     /// Records a key's use (at most once a minute, to keep reads cheap). Like every write, it
     /// takes the writer lock: a write between another transaction's read and its first write
     /// would make SQLite fail that transaction at once (SQLITE_BUSY, no busy wait in WAL mode).
-    pub async fn touch_api_key(&self, id: i64, last_used_at: Option<&str>) -> anyhow::Result<()> {
+    pub(crate) async fn touch_api_key(
+        &self,
+        id: i64,
+        last_used_at: Option<&str>,
+    ) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let stale = last_used_at
             .and_then(|t| Timestamp::parse(t).ok())
@@ -355,7 +370,7 @@ impl Store {
     }
 
     /// Keys of a user, or of everyone.
-    pub async fn api_keys(&self, user_id: Option<i64>) -> anyhow::Result<Vec<ApiKeyInfo>> {
+    pub(crate) async fn api_keys(&self, user_id: Option<i64>) -> anyhow::Result<Vec<ApiKeyInfo>> {
         let rows = sqlx::query("SELECT id, user_id, name, prefix, scope, created_at, last_used_at, revoked_at FROM api_keys WHERE ?1 IS NULL OR user_id = ?1 ORDER BY id")
             .bind(user_id)
             .fetch_all(&self.pool)
@@ -364,7 +379,11 @@ impl Store {
     }
 
     /// Revokes a key (of the given user, unless `None`); false when there is no such live key.
-    pub async fn revoke_api_key(&self, id: i64, user_id: Option<i64>) -> anyhow::Result<bool> {
+    pub(crate) async fn revoke_api_key(
+        &self,
+        id: i64,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<bool> {
         let _w = self.write.lock().await;
         let r = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND (?3 IS NULL OR user_id = ?3)")
             .bind(Timestamp::now().to_string())
@@ -374,4 +393,47 @@ impl Store {
             .await?;
         Ok(r.rows_affected() == 1)
     }
+}
+
+super::forward! {
+    /// Creates a user; `Ok(None)` when the e-mail is taken.
+    fn create_user(&self, email: &str, password_hash: &str, role: Role) -> anyhow::Result<Option<User>>;
+    /// Creates a user, waiting for approval when `pending`; `Ok(None)` when the e-mail is
+    /// taken.
+    fn create_user_pending(&self, email: &str, password_hash: &str, role: Role, pending: bool) -> anyhow::Result<Option<User>>;
+    /// Approves a pending registration; false when there is no such pending user.
+    fn approve_user(&self, id: i64) -> anyhow::Result<bool>;
+    /// Deletes a pending registration (rejected); false when there is no such pending user.
+    fn delete_pending_user(&self, id: i64) -> anyhow::Result<bool>;
+    /// A user and its password hash, by e-mail.
+    fn user_by_email(&self, email: &str) -> anyhow::Result<Option<(User, String)>>;
+    /// A user by id.
+    fn user(&self, id: i64) -> anyhow::Result<Option<User>>;
+    /// Every user.
+    fn users(&self) -> anyhow::Result<Vec<User>>;
+    /// Changes a user's role and disabled flag.
+    fn update_user(&self, id: i64, role: Role, disabled: bool) -> anyhow::Result<bool>;
+    /// Sets a user's password hash.
+    fn set_password(&self, id: i64, hash: &str) -> anyhow::Result<()>;
+    /// The number of users.
+    fn user_count(&self) -> anyhow::Result<i64>;
+    /// Stores a new key's hash.
+    fn create_api_key(&self, user_id: i64, name: &str, prefix: &str, hash: &[u8], scope: &str) -> anyhow::Result<ApiKeyInfo>;
+    /// Stores a new key's hash, unless the user holds `max_live` live keys already (`None`
+    /// then); the count and the insert happen under the writer lock, so parallel requests
+    /// cannot overshoot.
+    fn create_api_key_capped(&self, user_id: i64, name: &str, prefix: &str, hash: &[u8], scope: &str, max_live: Option<i64>) -> anyhow::Result<Option<ApiKeyInfo>>;
+    /// The live key with this hash and its (enabled) owner.
+    fn api_key_by_hash(&self, hash: &[u8]) -> anyhow::Result<Option<(ApiKeyInfo, User)>>;
+    /// Whether a key with this hash was ever created: its id and whether it is revoked (or
+    /// its user disabled).
+    fn api_key_status(&self, hash: &[u8]) -> anyhow::Result<Option<(i64, bool)>>;
+    /// Records a key's use (at most once a minute, to keep reads cheap). Like every write, it
+    /// takes the writer lock: a write between another transaction's read and its first write
+    /// would make SQLite fail that transaction at once (SQLITE_BUSY, no busy wait in WAL mode).
+    fn touch_api_key(&self, id: i64, last_used_at: Option<&str>) -> anyhow::Result<()>;
+    /// Keys of a user, or of everyone.
+    fn api_keys(&self, user_id: Option<i64>) -> anyhow::Result<Vec<ApiKeyInfo>>;
+    /// Revokes a key (of the given user, unless `None`); false when there is no such live key.
+    fn revoke_api_key(&self, id: i64, user_id: Option<i64>) -> anyhow::Result<bool>;
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use sqlx::Row;
 use stix_model::Timestamp;
 
-use super::{micros_text, Store};
+use super::{micros_text, Sqlite};
 
 /// A watched incident and what changed since its user last looked.
 #[derive(Debug, Clone)]
@@ -65,10 +65,15 @@ fn now_text() -> String {
     micros_text(&Timestamp::now())
 }
 
-impl Store {
+impl Sqlite {
     /// Puts an incident on a user's watchlist (seen as of its latest change), unless the
     /// watchlist already holds `max` incidents.
-    pub async fn watch(&self, user_id: i64, incident_id: &str, max: i64) -> anyhow::Result<Watch> {
+    pub(crate) async fn watch(
+        &self,
+        user_id: i64,
+        incident_id: &str,
+        max: i64,
+    ) -> anyhow::Result<Watch> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         let there: Option<i64> =
@@ -107,7 +112,7 @@ impl Store {
     }
 
     /// Takes an incident off a user's watchlist; whether it was there.
-    pub async fn unwatch(&self, user_id: i64, incident_id: &str) -> anyhow::Result<bool> {
+    pub(crate) async fn unwatch(&self, user_id: i64, incident_id: &str) -> anyhow::Result<bool> {
         let _w = self.write.lock().await;
         let done = sqlx::query("DELETE FROM watchlist WHERE user_id = ? AND incident_id = ?")
             .bind(user_id)
@@ -118,7 +123,7 @@ impl Store {
     }
 
     /// Which of `ids` the user watches.
-    pub async fn watched_among(
+    pub(crate) async fn watched_among(
         &self,
         user_id: i64,
         ids: &[String],
@@ -144,7 +149,7 @@ impl Store {
 
     /// A page of a user's watchlist, incidents changed since the user looked first (newest
     /// change first), and the watchlist's size.
-    pub async fn watchlist(
+    pub(crate) async fn watchlist(
         &self,
         user_id: i64,
         offset: i64,
@@ -190,7 +195,7 @@ impl Store {
     }
 
     /// Marks watched incidents seen as of their latest change.
-    pub async fn mark_seen(&self, user_id: i64, ids: &[String]) -> anyhow::Result<()> {
+    pub(crate) async fn mark_seen(&self, user_id: i64, ids: &[String]) -> anyhow::Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -215,7 +220,7 @@ impl Store {
 
     /// A page of the incidents a user created or edited (the user's latest change first),
     /// and how many there are.
-    pub async fn my_work(
+    pub(crate) async fn my_work(
         &self,
         user_id: i64,
         offset: i64,
@@ -252,4 +257,22 @@ impl Store {
         }
         Ok((out, total))
     }
+}
+
+super::forward! {
+    /// Puts an incident on a user's watchlist (seen as of its latest change), unless the
+    /// watchlist already holds `max` incidents.
+    fn watch(&self, user_id: i64, incident_id: &str, max: i64) -> anyhow::Result<Watch>;
+    /// Takes an incident off a user's watchlist; whether it was there.
+    fn unwatch(&self, user_id: i64, incident_id: &str) -> anyhow::Result<bool>;
+    /// Which of `ids` the user watches.
+    fn watched_among(&self, user_id: i64, ids: &[String]) -> anyhow::Result<BTreeSet<String>>;
+    /// A page of a user's watchlist, incidents changed since the user looked first (newest
+    /// change first), and the watchlist's size.
+    fn watchlist(&self, user_id: i64, offset: i64, limit: i64) -> anyhow::Result<(Vec<WatchEntry>, i64)>;
+    /// Marks watched incidents seen as of their latest change.
+    fn mark_seen(&self, user_id: i64, ids: &[String]) -> anyhow::Result<()>;
+    /// A page of the incidents a user created or edited (the user's latest change first),
+    /// and how many there are.
+    fn my_work(&self, user_id: i64, offset: i64, limit: i64) -> anyhow::Result<(Vec<WorkEntry>, i64)>;
 }

@@ -15,13 +15,13 @@ use crate::support::{incident, Binary, TempDir};
 async fn contents(db: &str) -> (BTreeMap<String, String>, i64) {
     let store = Store::connect(db).await.unwrap();
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, modified FROM incidents")
-        .fetch_all(store.pool())
+        .fetch_all(store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap();
     let last = store.last_change_seq().await.unwrap();
     // The copy is one snapshot: the incidents and the change log agree.
     let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(change_seq) FROM incidents")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(newest.unwrap_or(0), last, "incidents and change log agree");

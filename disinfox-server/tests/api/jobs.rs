@@ -122,7 +122,7 @@ async fn jobs_are_limited_per_user_and_per_server() {
         s.import_jobs_max = 2;
     })
     .await;
-    let pool = app.state.store.pool();
+    let pool = app.state.store.sqlite_pool().expect("a SQLite store");
     let analyst = app.user("analyst@test.org").await;
     let reader = app.user("reader@test.org").await;
     let running = |user: i64, id: &'static str| {
@@ -202,7 +202,7 @@ async fn a_restart_fails_the_jobs_left_unfinished() {
          VALUES ('left-running', ?, 'x.csv', 'csv', 1, 'running', 10, 3, 3, '2024-01-01T00:00:00Z')",
     )
     .bind(analyst.id)
-    .execute(app.state.store.pool())
+    .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
     .await
     .unwrap();
     let settings = (*app.state.settings).clone();
@@ -285,7 +285,7 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
     // The database holds exactly the reported incidents, each with its change.
     let store = disinfox_server::db::Store::connect(&db).await.unwrap();
     let stored: BTreeSet<String> = sqlx::query_scalar("SELECT id FROM incidents")
-        .fetch_all(store.pool())
+        .fetch_all(store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap()
         .into_iter()
@@ -299,14 +299,14 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
         let (incident, action): (String, String) =
             sqlx::query_as("SELECT incident_id, action FROM changes WHERE seq = ?")
                 .bind(item.change_seq.unwrap())
-                .fetch_one(store.pool())
+                .fetch_one(store.sqlite_pool().expect("a SQLite store"))
                 .await
                 .unwrap();
         assert_eq!(Some(incident), item.incident_id);
         assert_eq!(action, "create");
     }
     let changes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(
@@ -354,7 +354,7 @@ async fn the_page_of_a_running_job_shows_progress_and_reloads_itself() {
          VALUES ('under-way', ?, 'big.csv', 'csv', 1, 'running', 10, 3, 3, '2024-01-01T00:00:00Z')",
     )
     .bind(analyst.id)
-    .execute(app.state.store.pool())
+    .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
     .await
     .unwrap();
     let s = crate::pages::sign_in(&app, "analyst@test.org").await;
@@ -388,7 +388,7 @@ async fn the_page_of_a_running_job_shows_progress_and_reloads_itself() {
     assert!(crate::pages::is_html(&r));
     // Over: the report, and no more reloading.
     sqlx::query("UPDATE import_jobs SET state = 'succeeded', done = 10 WHERE id = 'under-way'")
-        .execute(app.state.store.pool())
+        .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap();
     let html = s.get("/import/jobs/under-way").await.text().await.unwrap();

@@ -164,7 +164,7 @@ async fn sessions_are_stored_hashed_with_safe_cookies_and_end() {
     assert!(!c.contains("Secure"), "plain http: {c}");
     let token = cookie_pair(&c)["dfx_session=".len()..].to_owned();
     let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT id_hash FROM sessions")
-        .fetch_all(app.state.store.pool())
+        .fetch_all(app.state.store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
@@ -174,7 +174,7 @@ async fn sessions_are_stored_hashed_with_safe_cookies_and_end() {
         "the SHA-256 only"
     );
     let dump: Vec<(String,)> = sqlx::query_as("SELECT csrf || created_at FROM sessions")
-        .fetch_all(app.state.store.pool())
+        .fetch_all(app.state.store.sqlite_pool().expect("a SQLite store"))
         .await
         .unwrap();
     assert!(!dump[0].0.contains(&token));

@@ -390,7 +390,7 @@ async fn an_older_database_is_backfilled_at_start() {
         )
         .await;
     assert_eq!(s, 204);
-    let pool = app.state.store.pool();
+    let pool = app.state.store.sqlite_pool().expect("a SQLite store");
     for table in [
         "collection_refs",
         "collection_entries",

@@ -247,7 +247,7 @@ async fn an_object_is_looked_up_by_id_not_searched_for() {
                  '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'not json', ?, '2099-01-01T00:00:00.000000Z')",
     )
     .bind(newest + 1000)
-    .execute(app.state.store.pool())
+    .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
     .await
     .unwrap();
     let path = |id: &str| format!("{}{id}/", objects_path());

@@ -1,0 +1,2 @@
+-- PostgreSQL schema (to be written: the same tables as migrations/sqlite, in one file).
+SELECT 1;
