@@ -3,11 +3,12 @@
 //! the incidents that use it (paged), and the techniques used most often with it.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use askama::Template;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use stix_model::disarm::{Catalogue, Technique};
+use stix_model::disarm::{Catalogue, DisarmVersion, Technique};
 
 use super::catalogue;
 use super::filters::{filters_only, url_with};
@@ -24,6 +25,42 @@ use crate::web::views::{
 
 /// How many co-occurring techniques a technique's page shows.
 const CO_OCCURRING: i64 = 15;
+
+/// The short descriptions of the techniques (the first paragraph of DISARM's description, cut
+/// at a sentence), derived by `scripts/derive_disarm.py --summaries` from the DISARM
+/// Foundation's bundles: CC BY-SA 4.0, see `data/LICENSE-DISARM.md`.
+type Summaries = BTreeMap<&'static str, &'static str>;
+
+static SUMMARIES_16: LazyLock<Summaries> =
+    LazyLock::new(|| summaries(include_str!("../../../data/disarm-1.6-summaries.tsv")));
+static SUMMARIES_17: LazyLock<Summaries> =
+    LazyLock::new(|| summaries(include_str!("../../../data/disarm-1.7-summaries.tsv")));
+
+fn summaries(text: &'static str) -> Summaries {
+    text.lines()
+        .filter_map(|l| {
+            let mut p = l.splitn(3, '\t');
+            match (p.next(), p.next(), p.next()) {
+                (Some("summary"), Some(id), Some(text)) => Some((id, text)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The short descriptions of a DISARM version (none for a version without a derived file).
+fn summaries_of(version: DisarmVersion) -> Option<&'static Summaries> {
+    match version {
+        DisarmVersion::V1_6 => Some(&SUMMARIES_16),
+        DisarmVersion::V1_7 => Some(&SUMMARIES_17),
+        _ => None,
+    }
+}
+
+/// The short description of a technique in a DISARM version, if DISARM gives one.
+fn summary(version: DisarmVersion, id: &str) -> Option<&'static str> {
+    summaries_of(version)?.get(id).copied()
+}
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct TechniquesQuery {
@@ -108,6 +145,7 @@ pub(crate) async fn techniques(
 struct TechniquePage {
     l: Layout,
     t: TechniqueRow,
+    summary: Option<&'static str>,
     url: Option<String>,
     phase: String,
     parent: Option<TechniqueRow>,
@@ -177,6 +215,7 @@ pub(crate) async fn technique(
         .unwrap_or_default();
     let page = TechniquePage {
         l: Layout::new(&state, Some(&ctx), format!("{id} {}", t.name), "techniques"),
+        summary: summary(state.settings.disarm_version, &id),
         url: t.url.clone(),
         phase,
         parent: t
@@ -206,9 +245,24 @@ pub(crate) async fn technique(
 
 #[cfg(test)]
 mod tests {
-    use stix_model::disarm::DisarmVersion;
-
     use super::*;
+
+    #[test]
+    fn summaries_are_of_techniques_of_their_version_and_cover_nearly_all() {
+        for v in [DisarmVersion::V1_6, DisarmVersion::V1_7] {
+            let cat = Catalogue::builtin(v);
+            for (id, text) in summaries_of(v).unwrap() {
+                assert!(cat.technique(id).is_some(), "{v:?}: {id}");
+                assert!(!text.is_empty() && text.chars().count() <= 300, "{id}");
+            }
+            let covered = cat
+                .techniques()
+                .filter(|t| summary(v, t.id.as_str()).is_some());
+            assert!(covered.count() * 10 >= cat.len() * 9, "{v:?}");
+        }
+        assert!(summary(DisarmVersion::V1_7, "T0086.001")
+            .is_some_and(|s| s.starts_with("Memes are one of the most important")));
+    }
 
     #[test]
     fn a_search_matches_ids_and_names_ignoring_case() {

@@ -80,6 +80,10 @@ async fn a_technique_page_shows_its_incidents_sub_techniques_and_co_occurring_te
     assert_eq!(r.status().as_u16(), 200);
     let html = r.text().await.unwrap();
     assert!(
+        html.contains("Memes are one of the most important single artefact types"),
+        "DISARM's description, shortened"
+    );
+    assert!(
         html.contains("Develop Memes") && html.contains("2 incidents"),
         "{html}"
     );
