@@ -28,7 +28,7 @@ fn who(a: Access) -> &'static str {
         Access::Public => "anyone",
         Access::Read | Access::Browse => "any key",
         Access::Write => "write key",
-        Access::Account => "write key (any role)",
+        Access::Account => "write key",
         Access::Admin => "administrator",
     }
 }
