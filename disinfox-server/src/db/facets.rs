@@ -174,28 +174,3 @@ impl Facet {
         }
     }
 }
-
-/// What the technique pages ask: the techniques used together with one technique.
-impl Store {
-    /// The techniques that live incidents using `technique` use too, each with the number of
-    /// such incidents, most frequent first (ties by id), at most `limit`.
-    pub async fn co_occurring_techniques(
-        &self,
-        technique: &str,
-        limit: i64,
-    ) -> anyhow::Result<Vec<Count>> {
-        let rows = sqlx::query(
-            "SELECT b.technique AS k, COUNT(DISTINCT b.incident_id) AS n
-             FROM incident_techniques a
-             JOIN incident_techniques b ON b.incident_id = a.incident_id AND b.technique != a.technique
-             JOIN incidents i ON i.id = a.incident_id AND i.revoked = 0
-             WHERE a.technique = ?
-             GROUP BY b.technique ORDER BY n DESC, k LIMIT ?",
-        )
-        .bind(technique)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        counts_of(&rows)
-    }
-}

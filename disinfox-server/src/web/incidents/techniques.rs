@@ -13,7 +13,7 @@ use stix_model::disarm::{Catalogue, DisarmVersion, Technique};
 use super::catalogue;
 use super::filters::{filters_only, url_with};
 use super::list::{pager, Pager};
-use crate::db::IncidentFilter;
+use crate::db::{Count, Facet, IncidentFilter};
 use crate::http::extract::PathParams;
 use crate::ops;
 use crate::ops::ListQuery;
@@ -182,10 +182,16 @@ pub(crate) async fn technique(
     let mut rows: Vec<IncidentRow> = items.iter().map(incident_row).collect();
     super::watchlist::star_rows(&state, &ctx, &mut rows).await?;
     let counts = ops::technique_counts(&state, &IncidentFilter::default()).await?;
-    let co_counts = state
+    // The techniques of the incidents that use this one, counted per technique (each incident
+    // uses a technique once), this one left out.
+    let co_counts: Vec<Count> = state
         .store
-        .co_occurring_techniques(&id, CO_OCCURRING)
-        .await?;
+        .facet_counts_where(Facet::Technique, &req.filter, CO_OCCURRING + 1)
+        .await?
+        .into_iter()
+        .filter(|c| c.key != id)
+        .take(CO_OCCURRING as usize)
+        .collect();
     let max = co_counts.first().map_or(0, |c| c.count);
     let co = co_counts
         .iter()
