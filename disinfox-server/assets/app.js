@@ -27,6 +27,12 @@
     });
   });
 
+  // The developer page's examples: the address this page was opened at, in place of the
+  // server's configured public URL.
+  document.querySelectorAll(".base-url").forEach(function (el) {
+    el.textContent = window.location.origin;
+  });
+
   // Copy the text of an element (the STIX bundle, a new API key).
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {

@@ -523,3 +523,121 @@ mod tests {
         assert_eq!(source_urls("ü").1.as_deref(), Some("ü"));
     }
 }
+
+/// The columns of the DISINFOX bulk CSV format before the technique flags
+/// (docs/disinfox-upstream.md §5), in the order of the upstream template.
+const LEADING: [&str; 8] = [
+    "Year",
+    "Target Country",
+    "Event",
+    "Region",
+    "Sub-region",
+    "Country of Origin",
+    "Threat Actor",
+    "Event description",
+];
+
+/// The attribution columns, after the channel flags and `Cyber Attacks`.
+const ATTRIBUTION: [&str; 4] = [
+    "Attribution Source: Government",
+    "Attribution Source: Platform",
+    "Attribution Source: Company",
+    "Attribution Source: Researchers/Journalists",
+];
+
+/// How many `Source n` columns the template has (as upstream's).
+const TEMPLATE_SOURCES: usize = 8;
+
+/// A CSV template of the bulk format this importer reads: the header (the eight leading columns,
+/// one `Txxxx_Name` flag column per technique of the DISARM version, the channel flags, `Cyber
+/// Attacks`, the attribution flags, `Source 1` … `Source 8`) and one example row, which imports
+/// as one incident. The technique names in the headers are for the reader: the importer reads
+/// the id before the first `_`.
+pub fn template(disarm: DisarmVersion) -> String {
+    let cat = stix_model::disarm::Catalogue::builtin(disarm);
+    // The example flags a technique of both DISARM versions (Develop Memes).
+    let example_technique = Some("T0086.001");
+    let mut header: Vec<String> = LEADING.iter().map(|s| (*s).to_owned()).collect();
+    let mut row: Vec<String> = [
+        "2024",
+        "Poland",
+        "Example: forged ministry letter on grain imports",
+        "Europe",
+        "Eastern Europe",
+        "Russia",
+        "Example Actor",
+        "A forged letter, shared as a meme on Telegram, claims the ministry will stop grain imports.",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for t in cat.techniques() {
+        header.push(format!("{}_{}", t.id.as_str(), t.name));
+        row.push(
+            if Some(t.id.as_str()) == example_technique {
+                "1"
+            } else {
+                "0"
+            }
+            .to_owned(),
+        );
+    }
+    for c in CHANNELS {
+        header.push((*c).to_owned());
+        row.push(if *c == "Telegram" { "1" } else { "0" }.to_owned());
+    }
+    header.push("Cyber Attacks".to_owned());
+    row.push("0".to_owned());
+    for a in ATTRIBUTION {
+        header.push(a.to_owned());
+        row.push(if a.ends_with("Journalists") { "1" } else { "0" }.to_owned());
+    }
+    for n in 1..=TEMPLATE_SOURCES {
+        header.push(format!("Source {n}"));
+        row.push(
+            if n == 1 {
+                "https://example.org/fact-check/forged-letter"
+            } else {
+                ""
+            }
+            .to_owned(),
+        );
+    }
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail; a failure would leave an empty template, never a panic.
+    let _ = w.write_record(&header).and_then(|()| w.write_record(&row));
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn the_template_names_every_column_the_importer_reads_and_plans_one_incident() {
+        for v in [DisarmVersion::V1_6, DisarmVersion::V1_7] {
+            let t = template(v);
+            let (_, headers) = header(t.as_bytes()).unwrap();
+            for h in LEADING.iter().chain(ATTRIBUTION.iter()).chain(CHANNELS) {
+                assert!(headers.iter().any(|x| x == h), "{h}");
+            }
+            let cat = stix_model::disarm::Catalogue::builtin(v);
+            assert_eq!(
+                headers
+                    .iter()
+                    .filter(|h| h.starts_with('T') && h.contains('_'))
+                    .count(),
+                cat.len()
+            );
+            let mut report = ImportReport::default();
+            let groups = parse_csv(t.as_bytes(), &mut report).unwrap();
+            assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+            assert_eq!(groups.len(), 1);
+            let g = &groups[0];
+            assert!(g.errors.is_empty(), "{:?}", g.errors);
+            assert_eq!(g.input.techniques.len(), 1);
+            assert_eq!(g.input.channels, vec!["Telegram".to_owned()]);
+            assert_eq!(g.input.source_urls.len(), 1);
+        }
+    }
+}

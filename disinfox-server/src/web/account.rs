@@ -46,7 +46,7 @@ pub(crate) struct NextQuery {
 }
 
 /// Where to go after signing in: a path of this site only (no `//host`, no scheme).
-fn safe_next(next: &str) -> String {
+pub(super) fn safe_next(next: &str) -> String {
     let ok = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/login")

@@ -14,10 +14,12 @@ mod account;
 mod assets;
 mod audit;
 mod chart;
+mod developers;
 mod form;
 mod incidents;
 mod profile;
 mod session;
+mod theme;
 mod users;
 mod views;
 
@@ -82,11 +84,13 @@ pub fn pages() -> Vec<PageSpec> {
     vec![
         page!("GET" "/" Public "What this instance is; sign in", get(account::landing)),
         page!("GET" "/assets/{file}" Public "Stylesheet, script and icon", get(assets::serve)),
+        page!("GET" "/developers" Public "For developers: API keys, the API, the bundle endpoint, the live stream, TAXII 2.1, with examples; every API route", get(developers::page)),
         page!("GET" "/login" Public "The sign-in form", get(account::login_form)),
         page!("POST" "/login" Public "Signs in", post(account::login)),
         page!("GET" "/register" Public "The registration form (when the registration setting allows it)", get(account::register_form)),
         page!("POST" "/register" Public "Applies for a reader account", post(account::register)),
         page!("POST" "/logout" Read "Signs out", post(account::logout)),
+        page!("POST" "/theme" Public "Sets the colour theme (theme=system|light|dark, a cookie); back to the page (back=)", post(theme::switch)),
         page!("GET" "/dashboard" Browse "Counts, latest incidents, top actors, countries, techniques, channels, incidents over time", get(incidents::dashboard)),
         page!("GET" "/incidents" Browse "Incidents: full-text search, facet filters, sort, pages", get(incidents::list)),
         page!("GET" "/incidents/new" Write "The new-incident form", get(incidents::new_form)),
@@ -103,6 +107,7 @@ pub fn pages() -> Vec<PageSpec> {
         page!("POST" "/incidents/{id}/delete" Write "Deletes an incident (published revoked)", post(incidents::delete)),
         page!("GET" "/import" Write "The bulk import form", get(incidents::import_form)),
         page!("POST" "/import" Write "Starts an import job for a STIX bundle or a DISINFOX CSV file; leads to its page", post(incidents::import)),
+        page!("GET" "/import/template.csv" Write "Downloads a CSV template of the bulk format: the header the importer reads and one example row", get(incidents::csv_template)),
         page!("GET" "/import/jobs/{id}" Write "An import job: a progress bar while it runs (the page reloads itself), then the report", get(incidents::import_job)),
         page!("POST" "/incidents/{id}/watch" Read "Stars (watch=1) or unstars an incident for the signed-in user; back to the page it was pressed on", post(incidents::watch)),
         page!("GET" "/watchlist" Read "The signed-in user's watchlist: what changed since they last looked (viewing marks it seen)", get(incidents::watchlist)),
@@ -110,6 +115,8 @@ pub fn pages() -> Vec<PageSpec> {
         page!("GET" "/matrix" Browse "The DISARM matrix shaded by incident counts (all or filtered)", get(incidents::matrix)),
         page!("GET" "/map" Browse "World map of incidents per target country (or country of origin, view=origin), following the list filters", get(incidents::map)),
         page!("GET" "/matrix/navigator" Browse "Downloads the DISARM Navigator heatmap layer of the matrix's incidents", get(incidents::heatmap_download)),
+        page!("GET" "/techniques" Browse "Every DISARM technique with its tactic and incident count; q= finds by id or name", get(incidents::techniques)),
+        page!("GET" "/techniques/{id}" Browse "A DISARM technique: tactic, parent and sub-techniques, its incidents (paged), the techniques used with it most", get(incidents::technique)),
         page!("GET" "/actors" Browse "Actors with incident counts", get(incidents::actors)),
         page!("GET" "/actors/{name}" Browse "An actor and its incidents", get(incidents::actor)),
         page!("GET" "/profile" Read "The signed-in user: API keys, password", get(profile::profile)),

@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{TimeDelta, Utc};
 
+use super::theme::{Theme, THEME_COOKIE};
 use super::views::PageError;
 use crate::auth::{self, Caller, Scope};
 use crate::client::ClientAddr;
@@ -41,6 +42,10 @@ pub(crate) struct Ctx {
     pub(crate) session: Option<Vec<u8>>,
     /// Where the request came from.
     pub(crate) address: ClientAddr,
+    /// The colour theme the user chose (the `theme` cookie).
+    pub(crate) theme: Theme,
+    /// Where the theme switch leads back to: this page (for a GET), else the start page.
+    pub(crate) back: String,
 }
 
 impl Ctx {
@@ -133,7 +138,7 @@ fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn secure(state: &AppState) -> &'static str {
+pub(super) fn secure(state: &AppState) -> &'static str {
     if state.settings.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -219,11 +224,22 @@ async fn guarded(
         .get::<ClientAddr>()
         .copied()
         .unwrap_or(ClientAddr::UNKNOWN);
+    let theme = jar
+        .get(THEME_COOKIE)
+        .and_then(|t| Theme::parse(t))
+        .unwrap_or_default();
+    let is_get = req.method() == Method::GET || req.method() == Method::HEAD;
+    let back = match req.uri().path_and_query() {
+        Some(p) if is_get => p.as_str().to_owned(),
+        _ => "/".to_owned(),
+    };
     let mut ctx = Ctx {
         user: None,
         csrf: String::new(),
         session: None,
         address,
+        theme,
+        back,
     };
     if let Some(token) = jar.get(SESSION_COOKIE).filter(|t| !t.is_empty()) {
         let hash = auth::hash_api_key(token);
@@ -232,7 +248,7 @@ async fn guarded(
                 user: Some(user),
                 csrf,
                 session: Some(hash),
-                address,
+                ..ctx
             };
         }
     }
@@ -251,7 +267,6 @@ async fn guarded(
             }
         }
     }
-    let is_get = req.method() == Method::GET || req.method() == Method::HEAD;
     match (&ctx.user, access) {
         (_, Access::Public) => {}
         (None, Access::Browse) if state.settings.public_read && is_get => {

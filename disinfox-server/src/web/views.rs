@@ -46,6 +46,10 @@ pub(crate) struct Layout {
     pub(crate) can_register: bool,
     /// Reload the page after this many seconds (a job under way).
     pub(crate) refresh: Option<u32>,
+    /// `<html data-theme>`: `light`, `dark`, or empty (the system setting).
+    pub(crate) theme: &'static str,
+    /// The page the theme switch leads back to.
+    pub(crate) back: String,
 }
 
 impl Layout {
@@ -76,6 +80,8 @@ impl Layout {
             public_read: state.settings.public_read,
             can_register: state.settings.registration != Registration::Closed,
             refresh: None,
+            theme: ctx.map_or("", |c| c.theme.attribute()),
+            back: ctx.map_or_else(|| "/".to_owned(), |c| c.back.clone()),
         }
     }
 

@@ -138,10 +138,12 @@ async fn every_page_but_the_public_ones_leads_to_the_sign_in_form() {
         vec![
             ("GET", "/"),
             ("GET", "/assets/{file}"),
+            ("GET", "/developers"),
             ("GET", "/login"),
             ("POST", "/login"),
             ("GET", "/register"),
-            ("POST", "/register")
+            ("POST", "/register"),
+            ("POST", "/theme")
         ]
     );
     // Pages are not in the API description, and API routes keep their JSON 401.

@@ -6,6 +6,7 @@ mod auth;
 mod backup;
 mod bundle;
 mod cli;
+mod disarm_summaries;
 mod imports;
 mod incidents;
 mod jobs;

@@ -269,6 +269,7 @@ async fn user_text_shows_as_text() {
         ("/incidents".to_owned(), name),
         ("/dashboard".to_owned(), name),
         ("/actors".to_owned(), "<i>Actor</i>"),
+        ("/techniques/T0002".to_owned(), name),
         (
             "/matrix?actor=%3Ci%3EActor%3C%2Fi%3E".to_owned(),
             "Actor: <i>Actor</i>",

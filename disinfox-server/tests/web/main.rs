@@ -10,5 +10,6 @@ mod support;
 mod analyst;
 mod browser;
 mod flows;
+mod pages;
 mod screenshots;
 mod watchlist;

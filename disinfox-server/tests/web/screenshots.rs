@@ -183,5 +183,42 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
     b.goto("/admin/users").await;
     assert!(b.text("table.users").await.contains("reader@test.org"));
     b.screenshot("users", 1280).await;
+
+    b.goto("/techniques").await;
+    b.screenshot_at_most("techniques", 1280, 1500).await;
+    // The first technique some incident uses.
+    let used = b
+        .c
+        .execute(
+            "return document.querySelector('table.techniques-list td.num a').closest('tr').querySelector('td a').getAttribute('href');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.goto(used.as_str().unwrap()).await;
+    assert!(
+        b.exists("#co-occurring table.bars a").await,
+        "demo techniques co-occur"
+    );
+    b.screenshot("technique", 1280).await;
+    b.goto("/developers").await;
+    b.screenshot_at_most("developers", 1280, 2400).await;
+
+    // The dark theme, chosen with the switch in the header.
+    b.goto("/dashboard").await;
+    b.c.find(fantoccini::Locator::Css("#theme-choice"))
+        .await
+        .unwrap()
+        .select_by_value("dark")
+        .await
+        .unwrap();
+    b.click_and_wait("#theme-switch button[type=submit]").await;
+    b.screenshot("dashboard-dark", 1280).await;
+    b.goto("/incidents").await;
+    b.click_and_wait("table.incidents tbody tr:first-child td:first-child a[href^='/incidents/']")
+        .await;
+    b.screenshot("incident-dark", 1280).await;
+    b.goto("/matrix").await;
+    b.screenshot_at_most("matrix-dark", 2400, 1500).await;
     b.close().await;
 }

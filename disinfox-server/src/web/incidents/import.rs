@@ -3,9 +3,11 @@
 
 use askama::Template;
 use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::http::download;
 use crate::http::extract::PathParams;
 use crate::import;
 use crate::jobs;
@@ -70,6 +72,16 @@ fn import_page(state: &AppState, ctx: &Ctx) -> ImportPage {
 
 pub(crate) async fn import_form(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     render(&import_page(&state, &ctx))
+}
+
+/// `GET /import/template.csv`: the bulk CSV template (header and one example row) for the
+/// server's DISARM version, as a file to save.
+pub(crate) async fn csv_template(State(state): State<AppState>) -> Response {
+    let body = import::csv::template(state.settings.disarm_version);
+    download::attachment(
+        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response(),
+        "disinfox-import-template.csv",
+    )
 }
 
 async fn named(state: &AppState, ids: &[String]) -> Result<Vec<(String, String)>, PageError> {

@@ -26,6 +26,8 @@ async fn user_text_is_escaped_on_every_page() {
         "/dashboard".into(),
         "/actors".into(),
         "/matrix?channel=%3Cb%3ETele%3C%2Fb%3Egram".into(),
+        "/techniques/T0002".into(),
+        "/techniques?q=%3Cscript%3Ealert(1)%3C/script%3E".into(),
         format!(
             "/actors/{}",
             "%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E"
@@ -157,6 +159,9 @@ async fn pages_answer_in_html_and_the_api_in_json() {
         "/incidents/new",
         "/matrix",
         "/actors",
+        "/techniques",
+        "/techniques/T0002",
+        "/developers",
         "/import",
         "/profile",
     ] {

@@ -4,6 +4,8 @@ mod analyst;
 mod content;
 mod reports;
 mod sessions;
+mod site;
+mod techniques;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::Response;
@@ -133,6 +135,8 @@ pub fn page_path(path: &str) -> String {
             "{id}",
             if path.starts_with("/incidents") {
                 SOME_ID
+            } else if path.starts_with("/techniques") {
+                "T0086.001"
             } else {
                 "1"
             },

@@ -241,6 +241,9 @@ async fn public_read_opens_the_browsing_pages_only() {
         "/matrix".to_owned(),
         "/actors".to_owned(),
         "/actors/Russia".to_owned(),
+        "/techniques".to_owned(),
+        "/techniques/T0002".to_owned(),
+        "/developers".to_owned(),
     ] {
         let r = client.get(app.url(&path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");
