@@ -123,4 +123,6 @@ pub fn read_pdf(bytes: &[u8], known: &Known, limits: &Limits) -> Result<Intake, 
 pub use pdf::{extract, Extracted};
 
 #[cfg(test)]
+pub(crate) mod sample_pdfs;
+#[cfg(test)]
 mod tests;
