@@ -10,5 +10,8 @@ mod support;
 mod analyst;
 mod browser;
 mod flows;
+mod intake;
+#[path = "../../src/intake/sample_pdfs.rs"]
+mod sample_pdfs;
 mod screenshots;
 mod watchlist;
