@@ -119,7 +119,7 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
         .await
         .contains("\"type\": \"bundle\""));
     b.screenshot("incident", 1280).await;
-    // The graph of the incident's objects, and the first page of its report (PDF, drawn by
+    // The graph of the incident's objects, and the second page of its report (PDF, drawn by
     // pdftoppm from poppler-utils, as the README shows it).
     assert!(b.exists("#graph svg a").await);
     b.screenshot_of("#graph", "graph").await;
@@ -133,9 +133,9 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
         .args([
             "-png",
             "-f",
-            "1",
+            "2",
             "-l",
-            "1",
+            "2",
             "-singlefile",
             "-scale-to",
             "900",
