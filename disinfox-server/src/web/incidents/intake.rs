@@ -184,8 +184,9 @@ fn status_of(e: &IntakeError) -> StatusCode {
     }
 }
 
-/// The uploaded file's name and bytes, read no further than one byte past `max` (the
-/// engine then refuses it by its size); `None` when no file was chosen.
+/// The uploaded file's name, its bytes (no more than one byte past `max` are kept: the size
+/// decides first) and its size; `None` when the form had no `pdf` field (a browser sends
+/// an empty one when no file was chosen).
 async fn upload(
     ctx: &Ctx,
     multipart: &mut Multipart,
