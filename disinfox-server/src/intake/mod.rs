@@ -96,7 +96,8 @@ pub enum IntakeError {
     },
 }
 
-fn mb(bytes: usize) -> String {
+/// A size in MB (MiB), to a tenth, rounded up: how the messages count.
+pub fn mb(bytes: usize) -> String {
     let tenths = (bytes as u64 * 10).div_ceil(1024 * 1024);
     if tenths.is_multiple_of(10) {
         (tenths / 10).to_string()
@@ -121,5 +122,7 @@ pub fn read_pdf(bytes: &[u8], known: &Known, limits: &Limits) -> Result<Intake, 
 
 pub use pdf::{extract, Extracted};
 
+#[cfg(test)]
+pub(crate) mod sample_pdfs;
 #[cfg(test)]
 mod tests;

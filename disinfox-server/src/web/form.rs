@@ -34,8 +34,13 @@ pub(crate) struct IncidentForm {
     pub(crate) labels: String,
 }
 
+/// The values that are not blank, each once (a value sent twice — a kept proposal of the
+/// PDF intake and the same value picked by hand — is one value).
 fn non_blank(v: Vec<String>) -> Vec<String> {
-    v.into_iter().filter(|s| !s.trim().is_empty()).collect()
+    let mut seen = std::collections::BTreeSet::new();
+    v.into_iter()
+        .filter(|s| !s.trim().is_empty() && seen.insert(s.clone()))
+        .collect()
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -61,7 +66,8 @@ impl IncidentForm {
             attribution_sources: non_blank(f.all("attribution_sources")),
             attribution_confidence: f.get("attribution_confidence").to_owned(),
             confidence: f.get("confidence").to_owned(),
-            source_urls: f.get("source_urls").to_owned(),
+            // The text area, then any URL kept from the PDF intake's proposals.
+            source_urls: non_blank(f.all("source_urls")).join("\n"),
             cyber_attack: f.get("cyber_attack").to_owned(),
             labels: f.get("labels").to_owned(),
         }

@@ -95,6 +95,7 @@ pub fn pages() -> Vec<PageSpec> {
         page!("GET" "/incidents" Browse "Incidents: full-text search, facet filters, sort, pages", get(incidents::list)),
         page!("GET" "/incidents/new" Write "The new-incident form", get(incidents::new_form)),
         page!("POST" "/incidents/new" Write "Creates an incident", post(incidents::create)),
+        page!("POST" "/incidents/new/intake" Write "Reads an uploaded report (PDF) and shows the new-incident form again with proposals drawn from it, to keep or drop (nothing is saved)", post(incidents::intake)),
         page!("GET" "/incidents/report.pdf" Read "Downloads the report (PDF) of the incidents matching the list filters (at most 1000; signed-in users only)", get(incidents::set_pdf)),
         page!("GET" "/incidents/report.docx" Read "Downloads the report (DOCX) of the incidents matching the list filters (at most 1000; signed-in users only)", get(incidents::set_docx)),
         page!("GET" "/incidents/{id}" Browse "An incident: every field, techniques by tactic, related incidents, STIX bundle", get(incidents::detail)),

@@ -15,6 +15,8 @@ mod navigator;
 mod pages;
 mod public;
 mod requests;
+#[path = "../../src/intake/sample_pdfs.rs"]
+mod sample_pdfs;
 mod stored_stix;
 mod stream;
 mod support;

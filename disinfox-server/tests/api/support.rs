@@ -103,6 +103,20 @@ impl TestApp {
             .0
     }
 
+    /// The incident a page's address (`/incidents/{id}?…`) names, read through the API.
+    pub async fn incident_at(&self, location: &str) -> Value {
+        let id = location
+            .trim_start_matches("/incidents/")
+            .split('?')
+            .next()
+            .unwrap();
+        let (status, saved) = self
+            .get(&format!("/api/v1/incidents/{id}"), &self.reader)
+            .await;
+        assert_eq!(status, 200, "{location}");
+        saved
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -347,4 +361,35 @@ pub async fn save_input(
         .await
         .unwrap();
     id
+}
+
+/// The PDF's text by `pdftotext`, or `None` (with a `SKIPPED` line) when it is missing.
+pub fn pdf_text(bytes: &[u8], test: &str) -> Option<String> {
+    let have = std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !have {
+        if std::env::var_os("DISINFOX_PYTHON").is_some_and(|p| !p.is_empty()) {
+            panic!("{test}: pdftotext is missing under scripts/test");
+        }
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr().lock(),
+            format_args!("SKIPPED {test}: pdftotext (poppler-utils) is not installed\n"),
+        );
+        return None;
+    }
+    let path = std::env::temp_dir().join(format!(
+        "disinfox-page-report-{}-{test}.pdf",
+        std::process::id()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "pdftotext failed");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -255,12 +255,21 @@ impl Browser {
             .unwrap();
         let png = self.c.screenshot().await.unwrap();
         self.c.set_window_size(1280, 900).await.unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        let dir = screenshot_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png).unwrap();
-        path
+        save_png(name, &png)
+    }
+
+    /// Saves a screenshot of one element (scrolled into view) as
+    /// `target/screenshots/<name>.png`.
+    pub async fn screenshot_of(&self, css: &str, name: &str) -> PathBuf {
+        let png = self
+            .c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .screenshot()
+            .await
+            .unwrap();
+        save_png(name, &png)
     }
 
     /// Ends the session (Chromium quits) and chromedriver.
@@ -276,6 +285,16 @@ impl Browser {
             let _ = self.driver.wait();
         }
     }
+}
+
+/// Saves a screenshot as `target/screenshots/<name>.png`.
+fn save_png(name: &str, png: &[u8]) -> PathBuf {
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    path
 }
 
 /// `target/screenshots` of the build (CARGO_TARGET_DIR when set).

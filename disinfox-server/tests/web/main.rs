@@ -11,5 +11,8 @@ mod analyst;
 mod browser;
 mod flows;
 mod pages;
+mod intake;
+#[path = "../../src/intake/sample_pdfs.rs"]
+mod sample_pdfs;
 mod screenshots;
 mod watchlist;

@@ -119,6 +119,40 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
         .await
         .contains("\"type\": \"bundle\""));
     b.screenshot("incident", 1280).await;
+    // The graph of the incident's objects, and the second page of its report (PDF, drawn by
+    // pdftoppm from poppler-utils, as the README shows it).
+    assert!(b.exists("#graph svg a").await);
+    b.screenshot_of("#graph", "graph").await;
+    let (status, _, _, pdf) = crate::intake::fetch_link(&b, "#report-pdf").await;
+    assert_eq!(status, 200);
+    let dir = TempDir::new();
+    let file = dir.0.join("report.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let page = crate::browser::screenshot_dir().join("report");
+    match std::process::Command::new("pdftoppm")
+        .args([
+            "-png",
+            "-f",
+            "2",
+            "-l",
+            "2",
+            "-singlefile",
+            "-scale-to",
+            "900",
+        ])
+        .arg(&file)
+        .arg(&page)
+        .status()
+    {
+        Ok(s) => assert!(s.success(), "pdftoppm failed"),
+        Err(e) => {
+            assert!(
+                std::env::var_os("DISINFOX_PYTHON").is_none_or(|p| p.is_empty()),
+                "pdftoppm is missing under scripts/test: {e}"
+            );
+            eprintln!("SKIPPED the report page's picture: pdftoppm (poppler-utils): {e}");
+        }
+    }
 
     b.goto("/matrix").await;
     let shaded =
@@ -150,7 +184,11 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
     assert!(b.exists("#err-first_seen").await);
     b.screenshot("incident-form-errors", 1280).await;
 
-    let dir = TempDir::new();
+    // The PDF intake's proposals on the new-incident form.
+    crate::intake::upload_sample_report(&b, &dir).await;
+    assert!(b.text("#proposals").await.contains("T0086.001"));
+    b.screenshot_at_most("intake", 1280, 1500).await;
+
     let file = dir.0.join("bulk.csv");
     std::fs::write(&file, CSV).unwrap();
     b.goto("/import").await;

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 
 use super::catalogue;
 use super::filters::{all_countries, known_values};
+use super::intake::IntakePanel;
 use crate::db::StoredIncident;
 use crate::error::ApiError;
 use crate::http::extract::PathParams;
@@ -34,9 +35,12 @@ struct FormPage {
     countries: Vec<CountryView>,
     actors: Vec<String>,
     channels: Vec<String>,
+    /// The PDF upload (new incidents only): its limit in MB, the proposals of a file read,
+    /// or why it could not be read.
+    intake: Option<IntakePanel>,
 }
 
-enum FormKind<'a> {
+pub(super) enum FormKind<'a> {
     New,
     Edit { id: &'a str, name: &'a str },
 }
@@ -47,6 +51,21 @@ async fn form_page(
     kind: FormKind<'_>,
     f: IncidentForm,
     errors: FieldErrors,
+) -> PageResult {
+    let intake = matches!(kind, FormKind::New).then(|| IntakePanel::empty(state));
+    form_page_with(state, ctx, kind, f, errors, intake, StatusCode::OK).await
+}
+
+/// The form, with the PDF upload's panel as given (`status` when the form has no field
+/// errors).
+pub(super) async fn form_page_with(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: FormKind<'_>,
+    f: IncidentForm,
+    errors: FieldErrors,
+    intake: Option<IntakePanel>,
+    status: StatusCode,
 ) -> PageResult {
     let (picker, unknown) = form::picker(catalogue(state), &f.techniques);
     let picked = f.techniques.len();
@@ -87,7 +106,7 @@ async fn form_page(
         ),
     };
     let status = if errors.is_empty() {
-        StatusCode::OK
+        status
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
@@ -106,6 +125,7 @@ async fn form_page(
         countries: all_countries(),
         actors,
         channels,
+        intake,
     };
     render_status(status, &page)
 }

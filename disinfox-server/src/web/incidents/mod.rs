@@ -1,5 +1,6 @@
 //! Pages about incidents, one file per page: [`dashboard`], [`list`], [`detail`] (with the
-//! downloads of an incident), [`edit`] (new and edit forms, create, save, delete), [`import`],
+//! downloads of an incident), [`edit`] (new and edit forms, create, save, delete), [`intake`] (proposals from a PDF on
+//! the new-incident form), [`import`],
 //! [`matrix`], [`map`], [`actors`], [`reports`] (PDF and DOCX downloads), [`techniques`] (every DISARM technique, and one), [`watchlist`] (and the star), [`mine`] (my work); what they share (the filter form, URLs that keep the filters, bars of
 //! counts) is in [`filters`].
 
@@ -9,6 +10,7 @@ mod detail;
 mod edit;
 mod filters;
 mod import;
+mod intake;
 mod list;
 mod map;
 mod matrix;
@@ -22,6 +24,7 @@ pub(crate) use dashboard::dashboard;
 pub(crate) use detail::{bundle_download, detail, layer_download, DoneQuery};
 pub(crate) use edit::{create, delete, edit_form, new_form, update};
 pub(crate) use import::{csv_template, import, import_form, import_job};
+pub(crate) use intake::intake;
 pub(crate) use list::list;
 pub(crate) use map::map;
 pub(crate) use matrix::{heatmap_download, matrix};

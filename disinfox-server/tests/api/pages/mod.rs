@@ -2,6 +2,7 @@
 
 mod analyst;
 mod content;
+mod intake;
 mod reports;
 mod sessions;
 mod site;

@@ -3,45 +3,14 @@
 //! is there; without it that check writes a `SKIPPED` line (and fails under `scripts/test`,
 //! which installs it).
 
-use std::io::Write;
-use std::process::Command;
-
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use serde_json::json;
 
-use crate::support::{incident, spawn_app, spawn_with};
+use crate::support::{incident, pdf_text, spawn_app, spawn_with};
 
 use super::*;
 
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-
-/// The PDF's text by `pdftotext`, or `None` (with a `SKIPPED` line) when it is missing.
-fn pdf_text(bytes: &[u8], test: &str) -> Option<String> {
-    let have = Command::new("pdftotext").arg("-v").output().is_ok();
-    if !have {
-        if std::env::var_os("DISINFOX_PYTHON").is_some_and(|p| !p.is_empty()) {
-            panic!("{test}: pdftotext is missing under scripts/test");
-        }
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED {test}: pdftotext (poppler-utils) is not installed"
-        );
-        return None;
-    }
-    let path = std::env::temp_dir().join(format!(
-        "disinfox-page-report-{}-{test}.pdf",
-        std::process::id()
-    ));
-    std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "pdftotext failed");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 async fn download(s: &Session, path: &str, content_type: &str, filename: &str) -> Vec<u8> {
     let r = s.get(path).await;
