@@ -341,9 +341,14 @@ impl Layout<'_> {
         self.y -= 6.0;
     }
 
+    /// The height a map is drawn with (the width of the text).
+    fn map_height(plan: &Plan) -> f32 {
+        TEXT_W * (plan.view.h / plan.view.w) as f32
+    }
+
     fn map(&mut self, plan: &Plan, legend: &str) {
         let w = TEXT_W;
-        let h = w * (plan.view.h / plan.view.w) as f32;
+        let h = Self::map_height(plan);
         self.need(h + 40.0);
         self.push(Op::Map {
             plan: plan.clone(),
@@ -661,7 +666,11 @@ pub(super) fn write(doc: &Doc) -> Result<Vec<u8>, ReportError> {
         y: TOP,
     };
     lay.title_page(doc);
-    for b in &doc.blocks {
+    for (i, b) in doc.blocks.iter().enumerate() {
+        // A heading stays on the page of what follows it: a map is kept whole with it.
+        if let (Block::Heading(..), Some(Block::Map { plan, .. })) = (b, doc.blocks.get(i + 1)) {
+            lay.need(Layout::map_height(plan) + 70.0);
+        }
         lay.block(b);
     }
     let mut pages = lay.pages;

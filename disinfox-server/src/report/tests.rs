@@ -675,3 +675,29 @@ fn text_outside_the_font_prints_as_a_mark_not_a_gap() {
     let text = squash(&pdftotext("cjk.pdf", &r.pdf().unwrap()).join("\n"));
     assert!(text.contains("?? report with a bell"), "{text}");
 }
+
+/// The "Where" heading is never left at the foot of a page with its map on the next: whatever
+/// the length of the text before it, the heading's page also holds the map's legend.
+#[test]
+fn the_map_heading_stays_with_its_map() {
+    if !have(Reader::Pdftotext, "the_map_heading_stays_with_its_map") {
+        return;
+    }
+    let paragraph = "A paragraph long enough to wrap over more than one line of the report, so \
+                     that each one moves what follows it down the page by a few lines of text.";
+    for n in 0..14 {
+        let mut r = sample();
+        r.incident.description = vec![paragraph; n].join("\n\n");
+        let pages = pdftotext(&format!("where-{n}.pdf"), &r.pdf().unwrap());
+        let with_heading: Vec<&String> = pages
+            .iter()
+            .filter(|p| p.lines().any(|l| l.trim() == "Where"))
+            .collect();
+        assert_eq!(with_heading.len(), 1, "{n} paragraphs: {pages:?}");
+        assert!(
+            with_heading[0].contains("Colours"),
+            "{n} paragraphs: the heading's page has no map legend: {:?}",
+            with_heading[0]
+        );
+    }
+}

@@ -10,8 +10,8 @@ mod support;
 mod analyst;
 mod browser;
 mod flows;
-mod pages;
 mod intake;
+mod pages;
 #[path = "../../src/intake/sample_pdfs.rs"]
 mod sample_pdfs;
 mod screenshots;

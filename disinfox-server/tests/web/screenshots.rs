@@ -154,6 +154,34 @@ async fn every_main_page_renders_full_and_is_saved_as_a_screenshot() {
         }
     }
 
+    // The same report as DOCX: saved beside the screenshots, and drawn as a picture when
+    // LibreOffice is installed (only to draw the README's picture: the server writes DOCX
+    // itself and the tests read it back with python-docx).
+    let (status, _, _, docx) = crate::intake::fetch_link(&b, "#report-docx").await;
+    assert_eq!(status, 200);
+    assert!(docx.starts_with(b"PK"), "a DOCX is a ZIP package");
+    let docx_file = crate::browser::screenshot_dir().join("report.docx");
+    std::fs::write(&docx_file, &docx).unwrap();
+    let out = dir.0.join("docx");
+    match std::process::Command::new("soffice")
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(&out)
+        .arg(&docx_file)
+        .env("HOME", &dir.0)
+        .stdout(std::process::Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => {
+            let drawn = std::process::Command::new("pdftoppm")
+                .args(["-png", "-f", "2", "-l", "2", "-singlefile", "-scale-to", "900"])
+                .arg(out.join("report.pdf"))
+                .arg(crate::browser::screenshot_dir().join("report-docx"))
+                .status();
+            assert!(drawn.is_ok_and(|s| s.success()), "pdftoppm of the DOCX's PDF");
+        }
+        _ => eprintln!("note: no picture of the DOCX report (LibreOffice's soffice is not installed; it is only used for the README's picture)"),
+    }
+
     b.goto("/matrix").await;
     let shaded =
         b.c.find_all(fantoccini::Locator::Css(".matrix li.h5"))
