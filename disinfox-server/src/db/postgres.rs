@@ -67,6 +67,26 @@ impl Postgres {
     }
 }
 
+/// The key of one of the server's transaction-scoped advisory locks (`n` names its purpose):
+/// a fixed prefix ("DISF") keeps the keys apart from other applications' on the same cluster.
+pub(super) const fn lock_id(n: i64) -> i64 {
+    0x4449_5346_0000_0000 | n
+}
+
+/// Takes an advisory lock held until the transaction ends (commit or rollback): what SQLite
+/// gets from its one writer, for a step that must not interleave with the same step of
+/// another transaction, in this process or another.
+pub(super) async fn advisory_lock(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// A database URL without its password, for messages.
 pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
