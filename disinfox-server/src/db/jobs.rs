@@ -172,6 +172,17 @@ impl Outcome {
     }
 }
 
+/// Whether importing `incident` (with its STIX `modified`, if any) over the stored `existing`
+/// changes nothing: it is identical to a live stored version, or not newer.
+pub(super) fn is_unchanged(
+    existing: &crate::db::StoredIncident,
+    incident: &Incident,
+    modified: Option<Timestamp>,
+) -> bool {
+    (!existing.revoked && existing.incident == *incident)
+        || modified.is_some_and(|m| m <= existing.modified)
+}
+
 /// Why a job was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Busy {
@@ -418,10 +429,7 @@ impl Sqlite {
                     },
                 };
                 match Self::incident_with(&mut **tx, id.as_str()).await? {
-                    Some(e) if !e.revoked && e.incident == **incident => {
-                        Outcome::Unchanged(id.to_string())
-                    }
-                    Some(e) if modified.is_some_and(|m| m <= e.modified) => {
+                    Some(e) if is_unchanged(&e, incident, *modified) => {
                         Outcome::Unchanged(id.to_string())
                     }
                     existing => {
