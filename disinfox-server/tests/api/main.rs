@@ -7,6 +7,7 @@ mod auth;
 mod backup;
 mod bundle;
 mod cli;
+mod copy;
 mod imports;
 mod incidents;
 mod jobs;

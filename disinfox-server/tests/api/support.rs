@@ -63,6 +63,17 @@ pub fn sqlite_only(test: &str, why: &str) -> bool {
     false
 }
 
+/// For a test that needs PostgreSQL and SQLite both (`db copy`): the administrator's URL, or,
+/// without one, a printed note and `None` (the test then returns). It runs, and counts, in the
+/// PostgreSQL pass of `scripts/test`.
+pub fn postgres_only(test: &str) -> Option<String> {
+    let url = postgres_admin_url();
+    if url.is_none() {
+        eprintln!("POSTGRES-ONLY {test}: needs {POSTGRES_ENV}; run by the PostgreSQL pass");
+    }
+    url
+}
+
 /// A fresh, empty database for one test: a SQLite file in a temporary directory, or, when
 /// [`POSTGRES_ENV`] is set, a new PostgreSQL database of its own (so tests run in parallel),
 /// dropped when this is dropped.
@@ -76,22 +87,30 @@ pub struct TestDb {
 impl TestDb {
     /// A new database; `file` names the SQLite file in [`TestDb::dir`].
     pub async fn new(file: &str) -> Self {
-        let dir = TempDir::new();
         match postgres_admin_url() {
-            None => Self {
-                url: format!("sqlite://{}", dir.0.join(file).display()),
-                dir,
-                postgres: None,
-            },
-            Some(admin) => {
-                let url = fresh_postgres_database(&admin).await;
-                let name = url.rsplit('/').next().unwrap().to_owned();
-                Self {
-                    url,
-                    dir,
-                    postgres: Some((admin, name)),
-                }
-            }
+            None => Self::sqlite(file),
+            Some(admin) => Self::postgres(&admin).await,
+        }
+    }
+
+    /// A SQLite file `file`, whatever the environment says.
+    pub fn sqlite(file: &str) -> Self {
+        let dir = TempDir::new();
+        Self {
+            url: format!("sqlite://{}", dir.0.join(file).display()),
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A new database on the PostgreSQL server of the administrator's URL `admin`.
+    pub async fn postgres(admin: &str) -> Self {
+        let url = fresh_postgres_database(admin).await;
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        Self {
+            url,
+            dir: TempDir::new(),
+            postgres: Some((admin.to_owned(), name)),
         }
     }
 }
@@ -151,7 +170,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDb::new("test.db").await;
+    spawn_on(TestDb::new("test.db").await, adjust).await
+}
+
+/// The app on the database `db` (which may hold data already: the test accounts are created
+/// when missing, each with a new key).
+pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_tests(db.url.clone());
     adjust(&mut settings);
     let app = Application::build(settings).await.unwrap();
