@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use disinfox_server::db::audit::AuditFilter;
 use disinfox_server::db::Store;
 
-use crate::support::{Binary, TempDir};
+use crate::support::{Binary, TestDb};
 
 /// Runs the binary on `db` with `args`, `stdin` as its standard input.
 fn run(db: &str, args: &[&str], stdin: &str, extra: &[(&str, &str)]) -> Output {
@@ -38,8 +38,8 @@ fn stderr(o: &Output) -> String {
 
 #[tokio::test]
 async fn user_add_and_apikey_create_apply_the_rules_of_the_api() {
-    let dir = TempDir::new();
-    let db = format!("sqlite://{}", dir.0.join("cli.db").display());
+    let test_db = TestDb::new("cli.db").await;
+    let db = test_db.url.clone();
     let pw = "long enough password\n";
     let ok = run(
         &db,
