@@ -34,7 +34,8 @@ impl TestDatabase {
             );
             return None;
         };
-        let name = format!("port_{}", uuid::Uuid::new_v4().simple());
+        // The prefix of the test harness's databases (tests/api/support.rs).
+        let name = format!("dxt_{}", uuid::Uuid::new_v4().simple());
         let (base, query) = match admin.split_once('?') {
             Some((b, q)) => (b, format!("?{q}")),
             None => (admin.as_str(), String::new()),
