@@ -32,6 +32,7 @@ pub mod collection;
 pub mod facets;
 pub mod incidents;
 pub mod jobs;
+pub mod replicas;
 pub mod sessions;
 pub mod stix;
 pub mod users;

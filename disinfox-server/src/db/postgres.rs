@@ -16,6 +16,7 @@ mod collection;
 mod facets;
 mod incidents;
 mod jobs;
+mod replicas;
 mod sessions;
 mod stix_objects;
 mod users;
