@@ -24,6 +24,9 @@ pub struct AppState {
     /// Failed sign-ins per (client address, account).
     pub login_throttle: Arc<LoginThrottle>,
     /// The password hasher: every password hashed or checked for a request goes through it.
+    /// Its limits (one password at a time per unknown address, the concurrency cap) stay
+    /// per process even with replicas: they bound this process's CPU, which is what they are
+    /// for; the attempts themselves are counted across replicas (`login_attempts`).
     pub hasher: Arc<Hasher>,
     /// Addresses that signed in successfully lately (their sign-ins queue in the hasher's
     /// known lane).
