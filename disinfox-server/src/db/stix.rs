@@ -220,17 +220,29 @@ fn sample_incident() -> anyhow::Result<StoredIncident> {
 /// The shared holder of the rules (none until the server gives them).
 pub(super) type RulesCell = Arc<RwLock<Option<Arc<StixRules>>>>;
 
+/// The rules in a holder, once given.
+pub(super) fn rules_of(cell: &RulesCell) -> Option<Arc<StixRules>> {
+    cell.read().ok().and_then(|r| r.clone())
+}
+
+/// Puts the rules in a holder.
+pub(super) fn set_rules(cell: &RulesCell, rules: &Arc<StixRules>) {
+    if let Ok(mut cell) = cell.write() {
+        *cell = Some(rules.clone());
+    }
+}
+
 impl super::Store {
     /// The rules the stored objects follow, once given.
     pub fn stix_rules(&self) -> Option<Arc<StixRules>> {
-        self.stix.read().ok().and_then(|r| r.clone())
+        rules_of(&self.stix)
     }
 }
 
 impl Sqlite {
     /// The rules the stored objects follow, once given.
     pub(super) fn stix_rules(&self) -> Option<Arc<StixRules>> {
-        self.stix.read().ok().and_then(|r| r.clone())
+        rules_of(&self.stix)
     }
 
     /// Gives the store its rules: from now on every incident write stores its objects. When
@@ -240,9 +252,7 @@ impl Sqlite {
     pub(crate) async fn use_stix_rules(&self, rules: StixRules) -> anyhow::Result<usize> {
         let rules = Arc::new(rules);
         let _w = self.write.lock().await;
-        if let Ok(mut cell) = self.stix.write() {
-            *cell = Some(rules.clone());
-        }
+        set_rules(&self.stix, &rules);
         let stored: Option<String> = sqlx::query_scalar("SELECT version FROM stix_rules")
             .fetch_optional(&self.pool)
             .await?;
