@@ -52,18 +52,28 @@ impl AppState {
     pub fn new(store: Store, settings: Settings) -> anyhow::Result<Self> {
         let hasher = Hasher::new(settings.password_hash_concurrency, HASH_WAIT)?;
         Ok(Self {
-            store,
-            rate_limiter: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
-            login_throttle: Arc::default(),
+            rate_limiter: Arc::new(
+                RateLimiter::new(settings.rate_limit_per_minute).counted_in(&store, "user"),
+            ),
+            login_throttle: Arc::new(if store.is_postgres() {
+                LoginThrottle::shared(store.clone())
+            } else {
+                LoginThrottle::default()
+            }),
             hasher: Arc::new(hasher),
             known_clients: Arc::default(),
-            login_attempts: Arc::new(RateLimiter::new(settings.login_attempts_per_minute)),
-            registrations: Arc::new(RateLimiter::with_period(
-                REGISTRATIONS_PER_HOUR,
-                Duration::from_secs(3600),
-            )),
-            anonymous_views: Arc::new(RateLimiter::new(settings.rate_limit_per_minute)),
+            login_attempts: Arc::new(
+                RateLimiter::new(settings.login_attempts_per_minute).counted_in(&store, "sign-in"),
+            ),
+            registrations: Arc::new(
+                RateLimiter::with_period(REGISTRATIONS_PER_HOUR, Duration::from_secs(3600))
+                    .counted_in(&store, "registration"),
+            ),
+            anonymous_views: Arc::new(
+                RateLimiter::new(settings.rate_limit_per_minute).counted_in(&store, "view"),
+            ),
             streams: Arc::default(),
+            store,
             instance: uuid::Uuid::new_v4().to_string().into(),
             settings: Arc::new(settings),
         })

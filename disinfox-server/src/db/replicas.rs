@@ -296,14 +296,52 @@ mod tests {
     use super::*;
     use crate::db::Store;
 
-    /// The shared counters on SQLite (the PostgreSQL statements are the same logic; the
-    /// replica test runs them across two processes).
+    /// The shared counters on SQLite.
     #[tokio::test]
-    async fn buckets_failures_and_job_owners_in_the_database() {
+    async fn buckets_failures_and_job_owners_in_sqlite() {
         let path = std::env::temp_dir().join(format!("disinfox-rep-{}.db", uuid::Uuid::new_v4()));
         let store = Store::connect(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
+        shared_counters(&store).await;
+        store.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// The same on PostgreSQL, in a database of its own (`DISINFOX_TEST_POSTGRES_URL`, an
+    /// administrator's URL; SKIPPED without).
+    #[tokio::test]
+    async fn buckets_failures_and_job_owners_in_postgresql() {
+        let Ok(admin_url) = std::env::var("DISINFOX_TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED: DISINFOX_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        let name = format!("rep_unit_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
+        let checked = tokio::spawn({
+            let store = store.clone();
+            async move { shared_counters(&store).await }
+        })
+        .await;
+        store.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+        if let Err(e) = checked {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    async fn shared_counters(store: &Store) {
         let b = Bucket {
             name: "user",
             key: "7",
@@ -400,7 +438,5 @@ mod tests {
             .error
             .unwrap()
             .starts_with("interrupted: the server stopped after 0 of ?"));
-        store.close().await;
-        let _ = std::fs::remove_file(&path);
     }
 }
