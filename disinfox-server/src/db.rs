@@ -33,6 +33,7 @@ pub mod copy;
 pub mod facets;
 pub mod incidents;
 pub mod jobs;
+pub mod replicas;
 pub mod sessions;
 pub mod stix;
 pub mod users;

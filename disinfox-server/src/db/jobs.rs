@@ -363,14 +363,15 @@ impl Sqlite {
     /// reports stay exact: every applied incident has its row). Returns their ids.
     pub(crate) async fn fail_interrupted_jobs(&self) -> anyhow::Result<Vec<String>> {
         let _w = self.write.lock().await;
+        let (before, after) = super::replicas::INTERRUPTED;
         let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE import_jobs SET state = 'failed', finished_at = ?,
-               error = 'interrupted: the server stopped after ' || done || ' of '
-                 || COALESCE(total, '?') || ' incidents; the report lists exactly what was applied. '
-                 || 'Import the file again to finish: what was applied comes back unchanged.'
+               error = ? || done || ' of ' || COALESCE(total, '?') || ?
              WHERE state IN ('queued', 'running') RETURNING id",
         )
         .bind(Timestamp::now().to_string())
+        .bind(before)
+        .bind(after)
         .fetch_all(&self.pool)
         .await?;
         Ok(ids)

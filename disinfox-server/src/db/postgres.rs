@@ -17,6 +17,7 @@ mod collection;
 mod facets;
 mod incidents;
 mod jobs;
+mod replicas;
 mod sessions;
 mod stix_objects;
 mod users;
