@@ -576,6 +576,54 @@ async fn a_change_committed_elsewhere_wakes_the_live_stream() {
             .await
             .is_err()
     );
+
+    // The listening connections are cut (a restarted or failed-over server): each store
+    // listens again, and announcements reach the other store as before.
+    let pool = one.postgres_pool().expect("PostgreSQL").clone();
+    const LISTENERS: &str = "SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let pids: Vec<i32> = sqlx::query_scalar(LISTENERS)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pids.len(), 2, "one listening connection per store");
+    for pid in pids.iter().copied() {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let mut listening = Vec::new();
+    for _ in 0..200 {
+        listening = sqlx::query_scalar(LISTENERS)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if listening.len() == 2 && listening.iter().all(|p| !pids.contains(p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        listening.len() == 2 && listening.iter().all(|p| !pids.contains(p)),
+        "listening again: {listening:?}"
+    );
+    let mut after = other.watch_changes();
+    after.borrow_and_update();
+    one.save_incident(
+        &new_id(),
+        &incident("After the cut", "", &[], &[]),
+        Timestamp::now(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), after.changed())
+        .await
+        .expect("woken after the reconnection")
+        .unwrap();
     one.close().await;
     other.close().await;
 }
