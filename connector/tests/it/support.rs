@@ -204,6 +204,12 @@ impl Server {
     }
 }
 
+/// Writes a line to the standard error past libtest's capture (scripts/test collects it).
+fn note(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// A new database on the PostgreSQL server of `DISINFOX_TEST_POSTGRES_URL` (an administrator's
 /// URL), dropped on drop; `None`, with a printed note, without one (the PostgreSQL pass of
 /// scripts/test sets it; the server's tests/api/support.rs does the same for its suites).
@@ -220,9 +226,9 @@ impl PostgresDb {
             .ok()
             .filter(|u| !u.is_empty())
         else {
-            eprintln!(
+            crate::support::note(format!(
                 "POSTGRES-ONLY {test}: needs DISINFOX_TEST_POSTGRES_URL; run by the PostgreSQL pass"
-            );
+            ));
             return None;
         };
         let name = format!("dxt_{}", uuid::Uuid::new_v4().simple());
