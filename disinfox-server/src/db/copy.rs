@@ -71,7 +71,7 @@ fn not_data(table: &str) -> bool {
 /// The most values one INSERT binds (PostgreSQL allows 65 535 parameters).
 const MAX_PARAMS: usize = 30_000;
 /// The most rows read and written at once.
-const MAX_ROWS: usize = 1_000;
+const MAX_ROWS: usize = 500;
 
 /// How many rows of each table were copied, in [`TABLES`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,8 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<CopyReport> {
     );
     anyhow::ensure!(
         is_postgres_url(to),
-        "--to must be a PostgreSQL database (postgres://USER@HOST/NAME), not {to}"
+        "--to must be a PostgreSQL database (postgres://USER@HOST/NAME), not {}",
+        redact(to)
     );
     // An existing file: opening a SQLite URL would otherwise create an empty database.
     SqliteConnectOptions::from_str(from)

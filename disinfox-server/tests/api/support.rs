@@ -36,6 +36,13 @@ impl Drop for TempDir {
     }
 }
 
+/// Writes a line to the standard error past libtest's capture, so that `scripts/test` sees it
+/// for a passing test too.
+pub fn note(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// The environment variable naming a PostgreSQL server the tests run on instead of SQLite: an
 /// administrator's URL (`postgres://postgres@127.0.0.1:5432/postgres`) through which each test
 /// creates its own database (`dxt_<uuid>`) and drops it at the end. `scripts/test` runs the
@@ -57,7 +64,9 @@ pub fn on_postgres() -> bool {
 /// test then returns). It runs, and counts, in the SQLite pass of `scripts/test`.
 pub fn sqlite_only(test: &str, why: &str) -> bool {
     if on_postgres() {
-        eprintln!("SQLITE-ONLY {test}: {why}; run by the SQLite pass, not on PostgreSQL");
+        crate::support::note(format!(
+            "SQLITE-ONLY {test}: {why}; run by the SQLite pass, not on PostgreSQL"
+        ));
         return true;
     }
     false
@@ -69,7 +78,9 @@ pub fn sqlite_only(test: &str, why: &str) -> bool {
 pub fn postgres_only(test: &str) -> Option<String> {
     let url = postgres_admin_url();
     if url.is_none() {
-        eprintln!("POSTGRES-ONLY {test}: needs {POSTGRES_ENV}; run by the PostgreSQL pass");
+        crate::support::note(format!(
+            "POSTGRES-ONLY {test}: needs {POSTGRES_ENV}; run by the PostgreSQL pass"
+        ));
     }
     url
 }
