@@ -29,6 +29,7 @@ pub mod audit;
 pub mod backup;
 pub mod changes;
 pub mod collection;
+pub mod copy;
 pub mod facets;
 pub mod incidents;
 pub mod jobs;

@@ -23,6 +23,9 @@ mod stix_objects;
 mod users;
 mod watchlist;
 
+#[cfg(test)]
+pub(crate) mod tests;
+
 /// A transaction on the PostgreSQL pool.
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
 

@@ -29,10 +29,13 @@ impl TestDatabase {
     /// A fresh empty database, or `None` (with a SKIPPED line) without the setting.
     pub(crate) async fn create(test: &str) -> Option<Self> {
         let Ok(admin) = std::env::var(URL_SETTING) else {
-            println!("SKIPPED {test}: set {URL_SETTING} to a PostgreSQL administrator's URL to run it");
+            println!(
+                "SKIPPED {test}: set {URL_SETTING} to a PostgreSQL administrator's URL to run it"
+            );
             return None;
         };
-        let name = format!("port_{}", uuid::Uuid::new_v4().simple());
+        // The prefix of the test harness's databases (tests/api/support.rs).
+        let name = format!("dxt_{}", uuid::Uuid::new_v4().simple());
         let (base, query) = match admin.split_once('?') {
             Some((b, q)) => (b, format!("?{q}")),
             None => (admin.as_str(), String::new()),
@@ -43,7 +46,7 @@ impl TestDatabase {
             None => base,
         };
         let url = format!("{base}/{name}{query}");
-        let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&admin)
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("{URL_SETTING}: connecting: {e}"));
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -64,7 +67,9 @@ impl Drop for TestDatabase {
                 .build()
                 .ok()?;
             rt.block_on(async {
-                let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&admin).await.ok()?;
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .ok()?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 )))
@@ -153,7 +158,11 @@ async fn store_round_trip_on_postgres() {
         .await
         .unwrap()
         .is_none());
-    let (found, hash) = store.user_by_email("ANA@example.ORG").await.unwrap().unwrap();
+    let (found, hash) = store
+        .user_by_email("ANA@example.ORG")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.id, hash.as_str()), (ana.id, "hash"));
     let pending = store
         .create_user_pending("p@example.org", "h", Role::Reader, true)
@@ -175,11 +184,22 @@ async fn store_round_trip_on_postgres() {
         .is_none());
     let (key, owner) = store.api_key_by_hash(b"key-1").await.unwrap().unwrap();
     assert_eq!(owner.id, ana.id);
-    assert_eq!(store.api_key_status(b"key-1").await.unwrap(), Some((key.id, false)));
+    assert_eq!(
+        store.api_key_status(b"key-1").await.unwrap(),
+        Some((key.id, false))
+    );
     assert!(store.revoke_api_key(key.id, Some(ana.id)).await.unwrap());
-    assert_eq!(store.api_key_status(b"key-1").await.unwrap(), Some((key.id, true)));
+    assert_eq!(
+        store.api_key_status(b"key-1").await.unwrap(),
+        Some((key.id, true))
+    );
     store
-        .create_session(b"s1", ana.id, "csrf", chrono::Utc::now() + chrono::TimeDelta::hours(1))
+        .create_session(
+            b"s1",
+            ana.id,
+            "csrf",
+            chrono::Utc::now() + chrono::TimeDelta::hours(1),
+        )
         .await
         .unwrap();
     assert_eq!(store.session(b"s1").await.unwrap().unwrap().1, "csrf");
@@ -201,7 +221,12 @@ async fn store_round_trip_on_postgres() {
     let first = store
         .save_incident(
             &a,
-            &incident("Vaccine lies in Poland", "A deepfake café clip", &["T0002"], &["Storm-1516"]),
+            &incident(
+                "Vaccine lies in Poland",
+                "A deepfake café clip",
+                &["T0002"],
+                &["Storm-1516"],
+            ),
             Timestamp::now(),
             None,
             Some(ana.id),
@@ -210,11 +235,23 @@ async fn store_round_trip_on_postgres() {
         .unwrap();
     assert_eq!(first.change_seq, 1);
     store
-        .save_incident(&b, &incident("Howitzers", "Fake shipments", &[], &["STORM-1516"]), Timestamp::now(), None, Some(ana.id))
+        .save_incident(
+            &b,
+            &incident("Howitzers", "Fake shipments", &[], &["STORM-1516"]),
+            Timestamp::now(),
+            None,
+            Some(ana.id),
+        )
         .await
         .unwrap();
     store
-        .save_incident(&c, &incident("Election rumours", "", &["T0002"], &["Other"]), Timestamp::now(), None, None)
+        .save_incident(
+            &c,
+            &incident("Election rumours", "", &["T0002"], &["Other"]),
+            Timestamp::now(),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let list = |f: IncidentFilter| {
@@ -225,13 +262,19 @@ async fn store_round_trip_on_postgres() {
                 .await
                 .unwrap();
             assert_eq!(items.len() as i64, total);
-            items.into_iter().map(|s| s.id.to_string()).collect::<Vec<_>>()
+            items
+                .into_iter()
+                .map(|s| s.id.to_string())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(list(q("VACC pol")).await, [a.to_string()]);
     assert_eq!(list(q("cafe")).await, [a.to_string()]);
     assert_eq!(list(q("\"') OR *")).await, Vec::<String>::new());
-    assert_eq!(list(IncidentFilter::default()).await, [c.to_string(), b.to_string(), a.to_string()]);
+    assert_eq!(
+        list(IncidentFilter::default()).await,
+        [c.to_string(), b.to_string(), a.to_string()]
+    );
     let by_actor = IncidentFilter {
         actor: Some("storm-1516".into()),
         ..IncidentFilter::default()
@@ -240,12 +283,28 @@ async fn store_round_trip_on_postgres() {
     let actors = store.facet_counts(Facet::Actor, 10).await.unwrap();
     assert_eq!(actors[0].count, 2, "{actors:?}");
     assert_eq!(actors.len(), 2, "one actor in any case: {actors:?}");
-    let (techniques, matching) = store.technique_counts(&IncidentFilter::default()).await.unwrap();
+    let (techniques, matching) = store
+        .technique_counts(&IncidentFilter::default())
+        .await
+        .unwrap();
     assert_eq!((techniques["T0002"], matching), (2, 3));
     let shared = store.shared_facets(a.as_str(), 10).await.unwrap();
-    assert!(shared.iter().any(|(o, k, _)| o == c.as_str() && *k == "technique"));
-    assert!(store.revoke_incident(b.as_str(), Some(ana.id)).await.unwrap().unwrap().revoked);
-    assert!(store.revoke_incident(b.as_str(), None).await.unwrap().is_none());
+    assert!(shared
+        .iter()
+        .any(|(o, k, _)| o == c.as_str() && *k == "technique"));
+    assert!(
+        store
+            .revoke_incident(b.as_str(), Some(ana.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(store
+        .revoke_incident(b.as_str(), None)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.incident_counts().await.unwrap(), (2, 1));
     assert_eq!(store.timeline().await.unwrap()[0].count, 2);
 
@@ -269,8 +328,12 @@ async fn store_round_trip_on_postgres() {
     assert_eq!(entries, store.expected_collection_keys().await.unwrap());
     assert!(entries.contains("actor:storm-1516"), "{entries:?}");
     let index = store.object_index().await.unwrap();
-    assert!(index.iter().any(|(_, i, _)| i.as_deref() == Some(a.as_str())));
-    assert!(!index.iter().any(|(_, i, _)| i.as_deref() == Some(b.as_str())));
+    assert!(index
+        .iter()
+        .any(|(_, i, _)| i.as_deref() == Some(a.as_str())));
+    assert!(!index
+        .iter()
+        .any(|(_, i, _)| i.as_deref() == Some(b.as_str())));
     let homes = store
         .object_homes(&index.iter().map(|r| r.0.clone()).collect())
         .await
@@ -279,8 +342,13 @@ async fn store_round_trip_on_postgres() {
     let (window, shared_entries, upto) = store.collection_window(0, 10, true).await.unwrap();
     assert_eq!((window.len(), upto), (3, i64::MAX));
     assert_eq!(shared_entries.len(), entries.len());
-    let rows = store.changes_after_stix(0, 10, Some(Flavor::Standard)).await.unwrap();
-    assert!(rows.iter().all(|r| matches!(r.objects, RowObjects::Stored(_))));
+    let rows = store
+        .changes_after_stix(0, 10, Some(Flavor::Standard))
+        .await
+        .unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| matches!(r.objects, RowObjects::Stored(_))));
 
     // Other rules: every incident's objects are built again, once.
     let before = store.stored_stix_version().await.unwrap();
@@ -296,7 +364,11 @@ async fn store_round_trip_on_postgres() {
         .unwrap()
         .expect("accepted");
     assert_eq!(
-        store.create_job(Some(ana.id), "g.json", "stix", 10, 1, 5).await.unwrap().err(),
+        store
+            .create_job(Some(ana.id), "g.json", "stix", 10, 1, 5)
+            .await
+            .unwrap()
+            .err(),
         Some(Busy::User(1))
     );
     store.start_job(&job.id, 4, &[]).await.unwrap();
@@ -311,33 +383,66 @@ async fn store_round_trip_on_postgres() {
         planned(Change::Revoke(a.clone())),
         planned(Change::Reject(vec!["no".into()])),
     ];
-    let batch: Vec<(i64, &Planned)> = items.iter().enumerate().map(|(n, p)| (n as i64 + 1, p)).collect();
-    let outcomes = store.import_items(Some(&job.id), &batch, Some(ana.id)).await.unwrap();
+    let batch: Vec<(i64, &Planned)> = items
+        .iter()
+        .enumerate()
+        .map(|(n, p)| (n as i64 + 1, p))
+        .collect();
+    let outcomes = store
+        .import_items(Some(&job.id), &batch, Some(ana.id))
+        .await
+        .unwrap();
     assert_eq!(outcomes[0], Outcome::Created(d.to_string(), 5));
-    assert!(matches!(&outcomes[1], Outcome::Rejected(e) if e[0].starts_with("could not be stored")));
+    assert!(
+        matches!(&outcomes[1], Outcome::Rejected(e) if e[0].starts_with("could not be stored"))
+    );
     assert_eq!(outcomes[2], Outcome::Updated(a.to_string(), 6));
     assert!(store.incident(bad.as_str()).await.unwrap().is_none());
     store.finish_job(&job.id, None).await.unwrap();
     let job = store.job(&job.id).await.unwrap().unwrap();
-    assert_eq!((job.done, job.created, job.updated, job.rejected), (4, 1, 1, 2));
+    assert_eq!(
+        (job.done, job.created, job.updated, job.rejected),
+        (4, 1, 1, 2)
+    );
     assert_eq!(store.job_items(&job.id).await.unwrap().len(), 4);
     assert!(store.fail_interrupted_jobs().await.unwrap().is_empty());
 
     // Watchlists and "my work".
     use crate::db::Watch;
-    assert_eq!(store.watch(ana.id, c.as_str(), 1).await.unwrap(), Watch::Added);
-    assert_eq!(store.watch(ana.id, c.as_str(), 1).await.unwrap(), Watch::Already);
-    assert_eq!(store.watch(ana.id, d.as_str(), 1).await.unwrap(), Watch::Full);
-    assert_eq!(store.watch(ana.id, "incident--nope", 5).await.unwrap(), Watch::NoIncident);
+    assert_eq!(
+        store.watch(ana.id, c.as_str(), 1).await.unwrap(),
+        Watch::Added
+    );
+    assert_eq!(
+        store.watch(ana.id, c.as_str(), 1).await.unwrap(),
+        Watch::Already
+    );
+    assert_eq!(
+        store.watch(ana.id, d.as_str(), 1).await.unwrap(),
+        Watch::Full
+    );
+    assert_eq!(
+        store.watch(ana.id, "incident--nope", 5).await.unwrap(),
+        Watch::NoIncident
+    );
     store
-        .save_incident(&c, &incident("Election rumours", "v2", &[], &[]), Timestamp::now(), None, Some(ana.id))
+        .save_incident(
+            &c,
+            &incident("Election rumours", "v2", &[], &[]),
+            Timestamp::now(),
+            None,
+            Some(ana.id),
+        )
         .await
         .unwrap();
     let (watched, n) = store.watchlist(ana.id, 0, 10).await.unwrap();
     assert_eq!((n, watched[0].changes_since), (1, 1));
     assert_eq!(watched[0].changed_by, ["Ana@Example.org"]);
     store.mark_seen(ana.id, &[c.to_string()]).await.unwrap();
-    assert_eq!(store.watchlist(ana.id, 0, 10).await.unwrap().0[0].changes_since, 0);
+    assert_eq!(
+        store.watchlist(ana.id, 0, 10).await.unwrap().0[0].changes_since,
+        0
+    );
     let (work, n) = store.my_work(ana.id, 0, 10).await.unwrap();
     assert_eq!(n, 4, "a, b and d created, c edited");
     assert_eq!(work[0].incident_id, c.to_string());
@@ -352,7 +457,8 @@ async fn store_round_trip_on_postgres() {
 async fn concurrent_writers_never_make_a_reader_skip_a_change() {
     const WRITERS: usize = 8;
     const EACH: usize = 25;
-    let Some(db) = TestDatabase::create("concurrent_writers_never_make_a_reader_skip_a_change").await
+    let Some(db) =
+        TestDatabase::create("concurrent_writers_never_make_a_reader_skip_a_change").await
     else {
         return;
     };
@@ -366,8 +472,16 @@ async fn concurrent_writers_never_make_a_reader_skip_a_change() {
             let mut ids = Vec::new();
             for n in 0..EACH {
                 let id = new_id();
-                let i = incident(&format!("w{w} n{n}"), "", &["T0002"], &[&format!("actor {n}")]);
-                store.save_incident(&id, &i, Timestamp::now(), None, None).await.unwrap();
+                let i = incident(
+                    &format!("w{w} n{n}"),
+                    "",
+                    &["T0002"],
+                    &[&format!("actor {n}")],
+                );
+                store
+                    .save_incident(&id, &i, Timestamp::now(), None, None)
+                    .await
+                    .unwrap();
                 ids.push(id.to_string());
             }
             store.close().await;
@@ -404,8 +518,17 @@ async fn concurrent_writers_never_make_a_reader_skip_a_change() {
     assert_eq!(stored, written);
     assert_eq!(built, written);
     let all = reader.changes_after(0, 1000).await.unwrap();
-    assert!(all.windows(2).all(|w| w[0].changed_at < w[1].changed_at), "change times follow positions");
-    let entries: BTreeSet<String> = reader.collection_entries().await.unwrap().into_iter().map(|e| e.key).collect();
+    assert!(
+        all.windows(2).all(|w| w[0].changed_at < w[1].changed_at),
+        "change times follow positions"
+    );
+    let entries: BTreeSet<String> = reader
+        .collection_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
     assert_eq!(entries, reader.expected_collection_keys().await.unwrap());
     reader.close().await;
 }
@@ -423,9 +546,15 @@ async fn a_change_committed_elsewhere_wakes_the_live_stream() {
     let mut rx = other.watch_changes();
     rx.borrow_and_update();
     let id = new_id();
-    one.save_incident(&id, &incident("Heard elsewhere", "", &[], &[]), Timestamp::now(), None, None)
-        .await
-        .unwrap();
+    one.save_incident(
+        &id,
+        &incident("Heard elsewhere", "", &[], &[]),
+        Timestamp::now(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     tokio::time::timeout(Duration::from_secs(10), rx.changed())
         .await
         .expect("woken within 10 s")
@@ -438,8 +567,15 @@ async fn a_change_committed_elsewhere_wakes_the_live_stream() {
         name: "broken\0name".into(),
         ..IncidentInput::default()
     });
-    assert!(one.save_incident(&new_id(), &broken, Timestamp::now(), None, None).await.is_err());
-    assert!(tokio::time::timeout(Duration::from_millis(500), quiet.changed()).await.is_err());
+    assert!(one
+        .save_incident(&new_id(), &broken, Timestamp::now(), None, None)
+        .await
+        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), quiet.changed())
+            .await
+            .is_err()
+    );
     one.close().await;
     other.close().await;
 }
