@@ -105,7 +105,7 @@ fn incident(name: &str, description: &str, techniques: &[&str], actors: &[&str])
 }
 
 fn new_id() -> Identifier {
-    Identifier::parse(&format!("incident--{}", uuid::Uuid::new_v4())).expect("an incident id")
+    Identifier::parse(format!("incident--{}", uuid::Uuid::new_v4())).expect("an incident id")
 }
 
 fn rules(author: &str) -> StixRules {
