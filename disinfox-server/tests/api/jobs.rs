@@ -252,7 +252,18 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
     server.kill9();
 
     let server = Binary::start(&db).await;
-    let job: Value = server.get_json(&url, &key).await;
+    // SQLite (one process) fails the job at start. On PostgreSQL, where replicas share the
+    // database, a process fails another's job once that one has been silent for the lease
+    // (jobs::LEASE, then the next heartbeat round).
+    let wait = disinfox_server::jobs::LEASE + disinfox_server::jobs::HEARTBEAT * 3;
+    let start = std::time::Instant::now();
+    let job: Value = loop {
+        let job: Value = server.get_json(&url, &key).await;
+        if job["state"] != "running" || start.elapsed() > wait {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     assert_eq!(job["state"], "failed", "{job}");
     let done = job["progress"]["done"].as_i64().unwrap();
     assert!(
