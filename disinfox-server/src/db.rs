@@ -4,7 +4,7 @@
 //! grouped by concern, one file each:
 //! [`users`] (users and API keys), [`sessions`], [`incidents`], [`changes`] (the change log),
 //! [`facets`] (counts), [`collection`] (the TAXII collection's entries and object index),
-//! [`audit`], [`watchlist`] (watchlists and each user's work), [`jobs`] (import jobs and applying imported incidents), [`stix`] (each incident's
+//! [`audit`], [`watchlist`] (watchlists and each user's work), [`jobs`] (import jobs and applying imported incidents), [`replicas`] (what several server processes share: rate-limit buckets, failed sign-ins, heartbeats and job owners), [`stix`] (each incident's
 //! STIX objects as stored JSON), and [`backup`]. Nothing outside this module writes SQL or
 //! touches the pool (tests/layering.rs checks that no other module names `sqlx`); the domain
 //! modules call these methods. Each method is implemented twice: for SQLite in the concern

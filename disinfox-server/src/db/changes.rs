@@ -115,9 +115,33 @@ impl Sqlite {
             .await?
             .map(|r| r.get(0)))
     }
+
+    pub(crate) async fn backdate_changes(
+        &self,
+        up_to_seq: i64,
+        base_micros: i64,
+    ) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE changes SET at = strftime('%Y-%m-%dT%H:%M:%S', (?1 + seq * 1000) / 1000000, 'unixepoch') || '.' || printf('%06d', (?1 + seq * 1000) % 1000000) || 'Z' WHERE seq <= ?2")
+            .bind(base_micros)
+            .bind(up_to_seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE incidents SET changed_at = (SELECT at FROM changes WHERE seq = incidents.change_seq) WHERE change_seq <= ?")
+            .bind(up_to_seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 super::forward! {
+    /// For the seeding example only (a benchmark's data): moves the changes up to `up_to_seq`
+    /// to `base_micros` (Unix microseconds) plus 1 ms per position, strictly increasing, and
+    /// their incidents' change times with them.
+    fn backdate_changes(&self, up_to_seq: i64, base_micros: i64) -> anyhow::Result<()>;
     /// Incidents (revoked ones too) changed after `after_seq`, in change order.
     fn changes_after(&self, after_seq: i64, limit: i64) -> anyhow::Result<Vec<StoredIncident>>;
     /// The sequence number of the last change at or before the change time `at` (for

@@ -135,4 +135,31 @@ impl Postgres {
             .map(|r| r.try_get(0))
             .transpose()?)
     }
+
+    pub(crate) async fn backdate_changes(
+        &self,
+        up_to_seq: i64,
+        base_micros: i64,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // Change times are the change log's: rewritten under its lock, like every change.
+        Self::lock_change_log(&mut tx).await?;
+        sqlx::query(
+            "UPDATE changes SET at = to_char(to_timestamp(($1 + seq * 1000) / 1000000.0) AT TIME ZONE 'UTC',
+               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') WHERE seq <= $2",
+        )
+        .bind(base_micros)
+        .bind(up_to_seq)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE incidents i SET changed_at = c.at FROM changes c
+             WHERE c.seq = i.change_seq AND i.change_seq <= $1",
+        )
+        .bind(up_to_seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
