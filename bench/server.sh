@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # disinfox-server rows of the speed table (issue 16) and the memory bound of the existing
-# DISINFOX connector's request (issue 13 item 4), on the SQLite backend (the only one today):
+# DISINFOX connector's request (issue 13 item 4), on SQLite or PostgreSQL (DATABASE_URL):
 #   1. seeding BIG (100,000) incidents the way an import writes them  (target <= 20 s)
 #   2. the existing connector's request over BIG incidents: `newer_than` alone (doubled Z, raw
 #      Authorization), every change in one streamed answer: incidents, MB, time, server peak
@@ -13,7 +13,11 @@
 #   5. CSV import of 10,000 incidents (`disinfox-server import`)   (target >= 5,000 incidents/s)
 # The load average is printed with each figure: the machine is shared.
 #
-#   [BIN=dir] [ANCHOR=path] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
+#   [DATABASE_URL=postgres://…] [BIN=dir] [ANCHOR=path] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
+# DATABASE_URL: unset, SQLite (a file per step in a temporary directory); a postgres:// URL
+# of a role that may create databases, PostgreSQL: each step gets a fresh database beside
+# the one named (bench_<step>_<pid>), dropped at the end (needs psql). The same figures
+# either way.
 # BIN: a directory holding disinfox-server and examples/seed of another build (to measure an
 # older commit with this script); ANCHOR: a serve_bytes binary already built (else it is built
 # from this tree).
@@ -25,11 +29,31 @@ poll=${POLL:-20000}
 duration=${DURATION:-20s}
 work=$(mktemp -d)
 pids=()
+pg=${DATABASE_URL:-}
+case "$pg" in
+  ""|postgres://*|postgresql://*) ;;
+  *) echo "DATABASE_URL: expected a postgres:// URL (or nothing, for SQLite)"; exit 2 ;;
+esac
+steps="big poll csv"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$pg" ]; then
+    for s in $steps; do psql -q "$pg" -c "DROP DATABASE IF EXISTS bench_${s}_$$ WITH (FORCE)" 2>/dev/null || true; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The database of step $1: a SQLite file, or a fresh PostgreSQL database.
+db_url() {
+  if [ -z "$pg" ]; then echo "sqlite://$work/$1/disinfox.db"; else echo "${pg%/*}/bench_$1_$$"; fi
+}
+if [ -n "$pg" ]; then
+  command -v psql >/dev/null || { echo "needs psql: apt-get install postgresql-client"; exit 2; }
+  for s in $steps; do psql -q "$pg" -c "CREATE DATABASE bench_${s}_$$"; done
+  echo "backend: PostgreSQL ($(psql -tA "$pg" -c 'SHOW server_version'))"
+else
+  echo "backend: SQLite"
+fi
 for tool in wrk curl bc; do
   command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install $tool"; exit 2; }
 done
@@ -52,9 +76,10 @@ secs() { echo "scale=2; ($2 - $1) / 1" | bc; }
 reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 peak_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
-# Starts a server on the database of data directory $1; sets $server, $port, $key.
+# Starts a server on the database of step $1; sets $server, $port, $key.
 start_server() {
-  export DISINFOX_DATA_DIR=$1
+  export DISINFOX_DATA_DIR=$work/$1 DISINFOX_DATABASE_URL
+  DISINFOX_DATABASE_URL=$(db_url "$1")
   echo "benchmark-password-1" | "$bin" user add --email bench@example.org --role reader >/dev/null 2>&1
   key=$("$bin" apikey create --user bench@example.org)
   port=$((20000 + RANDOM % 20000))
@@ -68,11 +93,11 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 
 echo "== 1. seeding $big incidents $(load)"
 t0=$(now)
-DISINFOX_DATA_DIR="$work/big" "$seed" "sqlite://$work/big/disinfox.db" "$big" 100 2>/dev/null
+DISINFOX_DATA_DIR="$work/big" "$seed" "$(db_url big)" "$big" 100 2>/dev/null
 t1=$(now)
 echo "seed: $big incidents in $(secs "$t0" "$t1") s ($(echo "$big / ($t1 - $t0)" | bc) incidents/s; target <= 20 s for 100,000) $(load)"
 t0=$(now)
-start_server "$work/big"
+start_server big
 echo "server start on $big incidents: $(secs "$t0" "$(now)") s"
 
 echo "== 2. the existing connector's request (newer_than only) over $big incidents"
@@ -104,8 +129,8 @@ echo "paged export: $incidents incidents, $pages pages, $((bytes / 1000000)) MB 
 stop_server
 
 echo "== 4. incremental poll: 100 incidents per answer, $poll stored; wrk -t2 -c16 -d$duration"
-DISINFOX_DATA_DIR="$work/poll" "$seed" "sqlite://$work/poll/disinfox.db" "$poll" 100 2>/dev/null
-start_server "$work/poll"
+DISINFOX_DATA_DIR="$work/poll" "$seed" "$(db_url poll)" "$poll" 100 2>/dev/null
+start_server poll
 since=$(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%S.000000Z)
 url="http://127.0.0.1:$port/api/v1/bundle?newer_than=$since&limit=100"
 count=$(curl -sf -H "Authorization: Bearer $key" -D - -o "$work/answer.json" "$url" | tr -d '\r' | awk -F': ' '/x-disinfox-incidents/ {print $2}')
@@ -133,7 +158,7 @@ stop_server
 echo "== 5. CSV import of 10,000 incidents"
 python3 bench/make_csv.py 10000 >"$work/bulk.csv"
 t0=$(now)
-DISINFOX_DATA_DIR="$work/csv" /usr/bin/time -f "%M" -o "$work/rss" "$bin" import "$work/bulk.csv" >"$work/import.out" 2>&1
+DISINFOX_DATA_DIR="$work/csv" DISINFOX_DATABASE_URL="$(db_url csv)" /usr/bin/time -f "%M" -o "$work/rss" "$bin" import "$work/bulk.csv" >"$work/import.out" 2>&1
 t1=$(now)
 tail -1 "$work/import.out"
 echo "import: 10000 incidents in $(secs "$t0" "$t1") s = $(echo "10000 / ($t1 - $t0)" | bc) incidents/s (target >= 5,000/s), peak RSS $(($(cat "$work/rss") / 1024)) MB $(load)"

@@ -73,18 +73,7 @@ async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
     // Move the old changes two days back, keeping them strictly increasing.
     let old = (n.saturating_sub(recent)) as i64;
     let base = Timestamp::now().unix_micros() - 2 * 86_400 * 1_000_000;
-    let pool = store.sqlite_pool().ok_or_else(|| {
-        anyhow::anyhow!("the seeding example's back-dating is written for SQLite")
-    })?;
-    sqlx::query("UPDATE changes SET at = strftime('%Y-%m-%dT%H:%M:%S', (?1 + seq * 1000) / 1000000, 'unixepoch') || '.' || printf('%06d', (?1 + seq * 1000) % 1000000) || 'Z' WHERE seq <= ?2")
-        .bind(base)
-        .bind(old)
-        .execute(pool)
-        .await?;
-    sqlx::query("UPDATE incidents SET changed_at = (SELECT at FROM changes WHERE seq = incidents.change_seq) WHERE change_seq <= ?")
-        .bind(old)
-        .execute(pool)
-        .await?;
+    store.backdate_changes(old, base).await?;
     eprintln!(
         "seeded {n} incidents ({recent} changed in the last hour) in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `user add`, `apikey create|list|revoke`, `import`, `export`,
-//! `backup`, `demo`, `health`.
+//! `backup`, `db copy`, `demo`, `health`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -72,6 +72,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Database operations.
+    Db {
+        /// What to do.
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Loads the demo incidents into an empty database and prints demo accounts.
     Demo,
     /// Checks that the server answers `GET /health` (exit 0) or not (exit 1): the container
@@ -80,6 +86,22 @@ pub enum Command {
         /// The server's base URL (default: the configured listen address).
         #[arg(long)]
         url: Option<String>,
+    },
+}
+
+/// `db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copies everything of a SQLite database into an empty PostgreSQL database, ids and
+    /// change-log and TAXII positions kept, so connectors and TAXII clients continue where they
+    /// were (stop the server first). Refuses a target that holds data.
+    Copy {
+        /// The SQLite database (sqlite://FILE).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/NAME), created and empty.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -252,6 +274,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, force } => {
+            if crate::db::is_postgres_url(&settings.database_url) {
+                return usage(crate::db::backup::pg_dump_advice(
+                    &settings.database_url,
+                    &file,
+                ));
+            }
             match crate::db::backup::backup(&settings.database_url, &file, force).await {
                 Ok(b) => {
                     eprintln!(
@@ -267,6 +295,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 Err(e) if file.exists() && !force => usage(format!("{e:#}")),
                 Err(e) => Err(e),
             }
+        }
+        Command::Db {
+            command: DbCommand::Copy { from, to },
+        } => {
+            let report = crate::db::copy::copy(&from, &to).await?;
+            for (table, rows) in &report.tables {
+                println!("{table:<24} {rows:>10}");
+            }
+            eprintln!(
+                "copied {} rows from {from} to PostgreSQL; start the server with DISINFOX_DATABASE_URL set to the target",
+                report.total()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {
             let state = state_only(settings).await?;

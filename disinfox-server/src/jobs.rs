@@ -11,11 +11,22 @@
 //! stopped process left unfinished as failed, with the count of incidents done; importing
 //! the same file again finishes the work (what was applied comes back unchanged).
 //!
+//! Several replicas on one database (PostgreSQL): a job runs in the process that received
+//! its upload (the file is in that process's memory only), which claims it at once
+//! ([`crate::db::Store::claim_job`]: the job's `owner` becomes the process's
+//! [`AppState::instance`], only while it is queued and unowned, so a job runs once). Every
+//! process writes a heartbeat every [`HEARTBEAT`]; a job is interrupted when its owner has
+//! not beaten for [`LEASE`], and whichever process sees it first fails it
+//! ([`upkeep`]). A replica starting does not fail the jobs the others are running. On
+//! SQLite (one process) a start fails every unfinished job, as it always did.
+//!
 //! Bounds: the upload is limited by `body_limit_bytes` (a declared `Content-Length` above it
 //! is refused before reading), a user has at most `import_jobs_per_user` and the server at
 //! most `import_jobs_max` unfinished jobs (429 with `Retry-After` beyond), the file is held in
 //! memory only until it is read, and reading it runs on the blocking pool, never on the
 //! async workers.
+
+use std::time::Duration;
 
 use axum::body::Bytes;
 use serde::Serialize;
@@ -23,7 +34,8 @@ use serde::Serialize;
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth::Caller;
 use crate::db::jobs::{Busy, Change, Job, JobState, Planned};
-use crate::db::{Role, User};
+use crate::db::replicas::unix_ms;
+use crate::db::{Role, Store, User};
 use crate::error::{ApiError, ApiResult};
 use crate::import::{self, Format, ImportReport};
 use crate::state::AppState;
@@ -83,6 +95,12 @@ pub async fn submit(
             })
         }
     };
+    if !state.store.claim_job(&job.id, &state.instance).await? {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "job {} was taken by another process before it started",
+            job.id
+        )));
+    }
     audit::record(
         &state.store,
         AuditEvent::new(AuditKind::ImportStarted)
@@ -153,6 +171,83 @@ async fn run(
     state.store.finish_job(id, None).await?;
     audit_finished(state, id).await;
     Ok(())
+}
+
+/// How often a process writes its heartbeat (and looks for interrupted jobs).
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A process silent this long is gone: its unfinished jobs are failed.
+pub const LEASE: Duration = Duration::from_secs(30);
+/// A process silent this long is forgotten.
+const FORGET_INSTANCE: Duration = Duration::from_secs(24 * 3600);
+/// Rate-limit buckets and failed sign-ins untouched this long are deleted (every limit's
+/// period is at most an hour, so their buckets are full again by then).
+const PRUNE_AFTER: Duration = Duration::from_secs(3600);
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// At start, before serving: fails the jobs a stopped process left unfinished and returns
+/// their ids. SQLite: every unfinished job (the database has one process). PostgreSQL: this
+/// process's first heartbeat, then only the jobs of processes silent for [`LEASE`] (and
+/// running jobs without an owner, from before owners were recorded); the jobs of replicas
+/// alive are left alone.
+pub async fn recover(store: &Store, instance: &str) -> anyhow::Result<Vec<String>> {
+    if !store.is_postgres() {
+        return store.fail_interrupted_jobs().await;
+    }
+    let now = unix_ms();
+    store
+        .beat(instance, now, now - millis(FORGET_INSTANCE))
+        .await?;
+    store.fail_abandoned_jobs(now - millis(LEASE), &[]).await
+}
+
+/// What a serving process does in the background on a shared database (PostgreSQL; nothing
+/// on SQLite): every [`HEARTBEAT`] its heartbeat, and it fails the jobs of processes gone
+/// silent (and the queued jobs still unowned since the previous round: their process
+/// stopped between accepting and claiming them); every few minutes it deletes stale
+/// rate-limit buckets and sign-in failures. Runs until dropped.
+pub async fn upkeep(store: Store, instance: std::sync::Arc<str>) {
+    if !store.is_postgres() {
+        return;
+    }
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unowned: Vec<String> = Vec::new();
+    let mut round: u64 = 0;
+    loop {
+        tick.tick().await;
+        round += 1;
+        let now = unix_ms();
+        let beat = store
+            .beat(&instance, now, now - millis(FORGET_INSTANCE))
+            .await;
+        if let Err(e) = beat {
+            tracing::warn!(error = ?e, "could not write this process's heartbeat");
+            continue;
+        }
+        match store
+            .fail_abandoned_jobs(now - millis(LEASE), &unowned)
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::warn!(job = %id, "import job's process stopped; marked failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "could not look for interrupted jobs"),
+        }
+        unowned = store.unowned_queued_jobs().await.unwrap_or_default();
+        if round % 60 == 1 {
+            if let Err(e) = store
+                .prune_shared_limits(now - millis(PRUNE_AFTER), now)
+                .await
+            {
+                tracing::warn!(error = ?e, "could not prune rate-limit rows");
+            }
+        }
+    }
 }
 
 async fn audit_finished(state: &AppState, id: &str) {

@@ -19,15 +19,16 @@ impl Application {
     /// Connects the database (creating it) and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = crate::bundle::open_store(&settings).await?;
-        // Import jobs a stopped process left unfinished: their reports are exact (each
-        // applied incident has its row); they are marked failed.
-        for id in store.fail_interrupted_jobs().await? {
-            tracing::warn!(job = %id, "import job interrupted by a stop; marked failed");
-        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
         let state = AppState::new(store, settings)?;
+        // Import jobs a stopped process left unfinished: their reports are exact (each
+        // applied incident has its row); they are marked failed (on PostgreSQL, only those
+        // of processes gone silent: see crate::jobs).
+        for id in crate::jobs::recover(&state.store, &state.instance).await? {
+            tracing::warn!(job = %id, "import job interrupted by a stop; marked failed");
+        }
         if let Some(key) = state.settings.connector_api_key.clone() {
             crate::ops::provision_connector_key(&state, key.expose()).await?;
         }
@@ -55,14 +56,20 @@ impl Application {
             shutdown.await;
             streams.close_all();
         };
+        let upkeep = tokio::spawn(crate::jobs::upkeep(
+            self.state.store.clone(),
+            self.state.instance.clone(),
+        ));
         let router = crate::router::router(self.state);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")
+        .context("serving HTTP");
+        upkeep.abort();
+        served
     }
 }
 

@@ -372,3 +372,95 @@ fn the_server_starts_empty_with_the_demo_one_line_away() {
     assert_eq!(command, ["serve"]);
     assert!(COMPOSE.contains("# command: [\"serve\", \"--demo\"]"));
 }
+
+const PROXY_CONF: &str = include_str!("../../../deploy/nginx-replicas.conf");
+
+/// The `replicas` profile: PostgreSQL with a volume and a health check, a second server
+/// with exactly the first one's settings and command, and the proxy in front of both, at
+/// the one address the servers trust to name clients; example.env's PostgreSQL URL for it
+/// loads as the server's database.
+#[test]
+fn the_replicas_profile_runs_two_servers_on_postgresql_behind_a_proxy() {
+    let c = compose();
+    let services = &c["services"];
+    for s in ["postgres", "disinfox-server-2", "disinfox-proxy"] {
+        assert_eq!(
+            string_list(&services[s]["profiles"]),
+            ["replicas"],
+            "{s} is opt-in"
+        );
+        assert!(
+            services[s].get("healthcheck").is_some(),
+            "{s} has no healthcheck"
+        );
+    }
+    assert!(services["disinfox-server"].get("profiles").is_none());
+    let pg = &services["postgres"];
+    assert!(pg["image"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("postgres:15"));
+    assert!(string_list(&pg["volumes"])
+        .iter()
+        .any(|v| v.ends_with(":/var/lib/postgresql/data")));
+    let (one, two) = (
+        service_env(&c, "disinfox-server"),
+        service_env(&c, "disinfox-server-2"),
+    );
+    assert_eq!(one, two, "the replicas have the same settings");
+    assert_eq!(
+        services["disinfox-server"]["command"],
+        services["disinfox-server-2"]["command"]
+    );
+    // The proxy balances both, on the port they listen on.
+    let listen = one
+        .iter()
+        .find(|(k, _)| k == "DISINFOX_LISTEN")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let port = listen.rsplit(':').next().unwrap_or_default();
+    for s in ["disinfox-server", "disinfox-server-2"] {
+        assert!(
+            PROXY_CONF.contains(&format!("server {s}:{port} ")),
+            "the proxy does not name {s}:{port}"
+        );
+    }
+    let mount = string_list(&services["disinfox-proxy"]["volumes"]);
+    assert!(mount
+        .iter()
+        .any(|v| v.starts_with("./deploy/nginx-replicas.conf:")));
+    let proxy_ip = services["disinfox-proxy"]["networks"]["proxied"]["ipv4_address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let trusted = one
+        .iter()
+        .find(|(k, _)| k == "DISINFOX_TRUSTED_PROXIES")
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        trusted.as_deref(),
+        Some(proxy_ip.as_str()),
+        "the servers trust the proxy"
+    );
+    // example.env's URL for the profile, with the password, is a database URL the server takes.
+    let url = EXAMPLE_ENV
+        .lines()
+        .find_map(|l| {
+            l.trim_start_matches(['#', ' '])
+                .strip_prefix("DISINFOX_DATABASE_URL=postgres://")
+        })
+        .expect("example.env shows the PostgreSQL URL of the replicas profile");
+    let url = format!(
+        "postgres://{}",
+        url.replace("<POSTGRES_PASSWORD>", "0123abcd")
+    );
+    assert!(url.contains("@postgres:5432/disinfox"), "{url}");
+    let mut env: Vec<(String, String)> = one
+        .into_iter()
+        .filter(|(k, _)| k != "DISINFOX_DATABASE_URL")
+        .collect();
+    env.push(("DISINFOX_DATABASE_URL".into(), url.clone()));
+    let settings = disinfox_server::configuration::Settings::load_from(None, &env)
+        .unwrap_or_else(|e| panic!("the replicas' settings do not load: {e}"));
+    assert_eq!(settings.database_url, url);
+}

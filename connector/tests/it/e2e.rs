@@ -479,3 +479,50 @@ async fn metrics_count_what_the_run_did() {
     assert!(value("last_successful_run_timestamp_seconds") > 1.0e9);
     assert!(text.contains("state{state=\"idle\"} 1.0"), "{text}");
 }
+
+/// The server moves from SQLite to PostgreSQL (`disinfox-server db copy`) between two runs:
+/// the connector continues from the cursor it stored in OpenCTI, on the same URL, and delivers
+/// exactly the incidents it had not delivered, none twice, none missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_db_copy_to_postgres_the_connector_continues_from_its_cursor() {
+    let Some(target) = crate::support::PostgresDb::create(
+        "after_db_copy_to_postgres_the_connector_continues_from_its_cursor",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut server = Server::start(60).await;
+    let octi = standin("6.8.10").await;
+    run_once(settings(&server, &octi, &[])).await.unwrap();
+    assert_eq!(incidents_received(&octi).len(), 60);
+    let cursor = remote_state(&octi).unwrap()["cursor"].clone();
+    // Written after the run, before the move: the next run owes them.
+    let owed = server.add(15).await;
+
+    let report = server.move_to_postgres(&target.url).await;
+    let copied: BTreeMap<&str, u64> = report.tables.iter().cloned().collect();
+    assert_eq!(copied["incidents"], 75, "{report:?}");
+    assert_eq!(copied["api_keys"], 1, "the connector's key: {report:?}");
+    assert!(server.store.is_postgres());
+    assert_eq!(server.incident_ids().await.len(), 75);
+
+    run_once(settings(&server, &octi, &[])).await.unwrap();
+    let got = incidents_received(&octi);
+    assert_eq!(got.len(), 75, "nothing missed");
+    assert!(got.values().all(|c| *c == 1), "nothing sent twice: {got:?}");
+    assert!(owed.iter().all(|id| got.contains_key(id)));
+    assert_ne!(
+        remote_state(&octi).unwrap()["cursor"],
+        cursor,
+        "the cursor moved on"
+    );
+    // Written on PostgreSQL: exactly those next.
+    let new = server.add(5).await;
+    run_once(settings(&server, &octi, &[])).await.unwrap();
+    let got = incidents_received(&octi);
+    assert_eq!(got.len(), 80);
+    assert!(got.values().all(|c| *c == 1), "{got:?}");
+    assert!(new.iter().all(|id| got.contains_key(id)));
+    assert_no_rejected_requests(&octi);
+}

@@ -34,7 +34,9 @@ pub struct Server {
     pub store: Store,
     /// The live streams of the server now serving.
     pub streams: Arc<StreamHub>,
-    pub dir: TempDir,
+    _dir: TempDir,
+    /// The database served (a SQLite file in `dir`, until [`Server::move_to_postgres`]).
+    database: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
     seeded: usize,
@@ -51,7 +53,7 @@ impl Server {
     }
 
     async fn serve(
-        dir: &TempDir,
+        database: &str,
         addr: SocketAddr,
     ) -> (
         Store,
@@ -60,7 +62,7 @@ impl Server {
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
     ) {
-        let mut settings = ServerSettings::for_tests(Self::db_url(dir));
+        let mut settings = ServerSettings::for_tests(database.to_owned());
         settings.listen = addr;
         let app = Application::build(settings).await.unwrap();
         let store = app.state().store.clone();
@@ -80,8 +82,9 @@ impl Server {
     /// A server with `n` incidents and a read key.
     pub async fn start(n: usize) -> Self {
         let dir = TempDir::new();
+        let database = Self::db_url(&dir);
         let (store, streams, addr, tx, done) =
-            Self::serve(&dir, SocketAddr::from(([127, 0, 0, 1], 0))).await;
+            Self::serve(&database, SocketAddr::from(([127, 0, 0, 1], 0))).await;
         let user = store
             .create_user(
                 "connector@test.org",
@@ -101,7 +104,8 @@ impl Server {
             key,
             store,
             streams,
-            dir,
+            _dir: dir,
+            database,
             stop: Some(tx),
             done: Some(done),
             seeded: 0,
@@ -154,11 +158,13 @@ impl Server {
 
     /// Every incident id the server holds.
     pub async fn incident_ids(&self) -> Vec<String> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM incidents ORDER BY id")
-            .fetch_all(self.store.pool())
-            .await
-            .unwrap();
-        rows.into_iter().map(|r| r.0).collect()
+        let sql = "SELECT id FROM incidents ORDER BY id";
+        match (self.store.sqlite_pool(), self.store.postgres_pool()) {
+            (Some(pool), _) => sqlx::query_scalar(sql).fetch_all(pool).await,
+            (_, Some(pool)) => sqlx::query_scalar(sql).fetch_all(pool).await,
+            _ => unreachable!("a store has a backend"),
+        }
+        .unwrap()
     }
 
     /// Stops serving (the database stays).
@@ -171,13 +177,96 @@ impl Server {
         }
     }
 
+    /// Stops serving, copies the SQLite database into the new PostgreSQL database `target`
+    /// (`disinfox-server db copy`) and serves it on the same port.
+    pub async fn move_to_postgres(
+        &mut self,
+        target: &str,
+    ) -> disinfox_server::db::copy::CopyReport {
+        self.stop().await;
+        self.store.close().await;
+        let report = disinfox_server::db::copy::copy(&self.database, target)
+            .await
+            .unwrap();
+        self.database = target.to_owned();
+        self.restart().await;
+        report
+    }
+
     /// Serves again on the same port.
     pub async fn restart(&mut self) {
-        let (store, streams, addr, tx, done) = Self::serve(&self.dir, self.addr).await;
+        let (store, streams, addr, tx, done) = Self::serve(&self.database, self.addr).await;
         assert_eq!(addr, self.addr);
         self.store = store;
         self.streams = streams;
         self.stop = Some(tx);
         self.done = Some(done);
+    }
+}
+
+/// Writes a line to the standard error past libtest's capture (scripts/test collects it).
+fn note(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A new database on the PostgreSQL server of `DISINFOX_TEST_POSTGRES_URL` (an administrator's
+/// URL), dropped on drop; `None`, with a printed note, without one (the PostgreSQL pass of
+/// scripts/test sets it; the server's tests/api/support.rs does the same for its suites).
+pub struct PostgresDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PostgresDb {
+    pub async fn create(test: &str) -> Option<Self> {
+        use sqlx::Connection;
+        let Some(admin) = std::env::var("DISINFOX_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            crate::support::note(format!(
+                "POSTGRES-ONLY {test}: needs DISINFOX_TEST_POSTGRES_URL; run by the PostgreSQL pass"
+            ));
+            return None;
+        };
+        let name = format!("dxt_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        let server = admin.split('?').next().unwrap_or(&admin);
+        let server = server.rsplit_once('/').map_or(server, |(s, _)| s);
+        Some(Self {
+            url: format!("{server}/{name}"),
+            admin,
+            name,
+        })
+    }
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
     }
 }

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::client::ClientAddr;
+use crate::db::replicas::unix_ms;
+use crate::db::Store;
 
 /// Failed sign-ins in a row before an (address, account) pair is locked.
 pub const FREE_FAILURES: u32 = 5;
@@ -24,9 +26,15 @@ pub(super) const TRACKED: usize = 50_000;
 /// up to [`MAX_LOCK`]; a lock only delays, it never disables the account, and it never stops
 /// the owner signing in from another address. A successful sign-in clears the pair. (Trying
 /// many accounts from one address is bounded by the per-address attempt limit instead.)
+///
+/// Where the failures are counted: in this process's memory by default (SQLite: one
+/// process), in the database when [`LoginThrottle::shared`] gives a store (PostgreSQL: every
+/// replica counts in the same rows, so N replicas do not allow N times the failures). A
+/// database error falls back to this process's memory, logged.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     failures: Mutex<BTreeMap<(IpAddr, String), Failures>>,
+    shared: Option<Store>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,25 +48,95 @@ fn throttle_key(addr: ClientAddr, email: &str) -> (IpAddr, String) {
     (addr.bucket(), email.trim().to_lowercase())
 }
 
+/// The lock after `count` failures in a row, if it locks.
+fn lock_after(count: u32) -> Option<Duration> {
+    (count >= FREE_FAILURES).then(|| {
+        let doublings = (count - FREE_FAILURES).min(16);
+        FIRST_LOCK.saturating_mul(1 << doublings).min(MAX_LOCK)
+    })
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl LoginThrottle {
-    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<(IpAddr, String), Failures>> {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    /// A throttle counting in `store`'s database, shared by every process using it.
+    pub fn shared(store: Store) -> Self {
+        Self {
+            failures: Mutex::default(),
+            shared: Some(store),
+        }
     }
 
     /// How long `email` stays locked for `addr`, if it is.
-    pub fn locked_for(&self, addr: ClientAddr, email: &str) -> Option<Duration> {
+    pub async fn locked_for(&self, addr: ClientAddr, email: &str) -> Option<Duration> {
+        if let Some(store) = &self.shared {
+            let (a, e) = throttle_key(addr, email);
+            match store.sign_in_locked_until(&a.to_string(), &e).await {
+                Ok(until) => {
+                    let left = until? - unix_ms();
+                    return (left > 0).then(|| Duration::from_millis(left.unsigned_abs()));
+                }
+                Err(err) => {
+                    tracing::warn!(error = ?err, "sign-in throttle: database unavailable, counting in memory")
+                }
+            }
+        }
         self.locked_for_at(addr, email, Instant::now())
+    }
+
+    /// Records a failed sign-in for `email` from `addr`; the lock it starts, if it starts one.
+    pub async fn failed(&self, addr: ClientAddr, email: &str) -> Option<Duration> {
+        if let Some(store) = &self.shared {
+            match self.failed_shared(store, addr, email).await {
+                Ok(lock) => return lock,
+                Err(err) => {
+                    tracing::warn!(error = ?err, "sign-in throttle: database unavailable, counting in memory")
+                }
+            }
+        }
+        self.failed_at(addr, email, Instant::now())
+    }
+
+    async fn failed_shared(
+        &self,
+        store: &Store,
+        addr: ClientAddr,
+        email: &str,
+    ) -> anyhow::Result<Option<Duration>> {
+        let (a, e) = throttle_key(addr, email);
+        let a = a.to_string();
+        let now = unix_ms();
+        let count = store
+            .sign_in_failed(&a, &e, now, millis(FORGET_AFTER))
+            .await?;
+        let lock = lock_after(u32::try_from(count).unwrap_or(u32::MAX));
+        if let Some(lock) = lock {
+            store.lock_sign_in(&a, &e, now + millis(lock)).await?;
+        }
+        Ok(lock)
+    }
+
+    /// Clears `email` for `addr` after a successful sign-in.
+    pub async fn succeeded(&self, addr: ClientAddr, email: &str) {
+        if let Some(store) = &self.shared {
+            let (a, e) = throttle_key(addr, email);
+            if let Err(err) = store.clear_sign_in(&a.to_string(), &e).await {
+                tracing::warn!(error = ?err, "sign-in throttle: could not clear failures");
+            }
+        }
+        self.succeeded_here(addr, email);
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<(IpAddr, String), Failures>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// [`Self::locked_for`] at `now`.
     pub fn locked_for_at(&self, addr: ClientAddr, email: &str, now: Instant) -> Option<Duration> {
         let until = self.map().get(&throttle_key(addr, email))?.locked_until?;
         (until > now).then(|| until - now)
-    }
-
-    /// Records a failed sign-in for `email` from `addr`; the lock it starts, if it starts one.
-    pub fn failed(&self, addr: ClientAddr, email: &str) -> Option<Duration> {
-        self.failed_at(addr, email, Instant::now())
     }
 
     /// [`Self::failed`] at `now`.
@@ -87,17 +165,13 @@ impl LoginThrottle {
         }
         f.count = f.count.saturating_add(1);
         f.last = now;
-        if f.count >= FREE_FAILURES {
-            let doublings = (f.count - FREE_FAILURES).min(16);
-            let lock = FIRST_LOCK.saturating_mul(1 << doublings).min(MAX_LOCK);
-            f.locked_until = Some(now + lock);
-            return Some(lock);
-        }
-        None
+        let lock = lock_after(f.count)?;
+        f.locked_until = Some(now + lock);
+        Some(lock)
     }
 
-    /// Clears `email` for `addr` after a successful sign-in.
-    pub fn succeeded(&self, addr: ClientAddr, email: &str) {
+    /// [`Self::succeeded`] in this process's memory only.
+    pub fn succeeded_here(&self, addr: ClientAddr, email: &str) {
         self.map().remove(&throttle_key(addr, email));
     }
 }
@@ -149,7 +223,7 @@ mod tests {
             t.locked_for_at(here, "a@example.org", later),
             Some(MAX_LOCK)
         );
-        t.succeeded(here, "A@example.org");
+        t.succeeded_here(here, "A@example.org");
         assert_eq!(t.locked_for_at(here, "a@example.org", later), None);
         // Failures an hour apart start over.
         let mut at = later;

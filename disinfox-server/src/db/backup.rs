@@ -27,8 +27,29 @@ pub struct BackupSummary {
     pub bytes: u64,
 }
 
-/// Copies the database at `url` to `target`: refused when `target` exists, unless `replace`.
+/// What to do instead on PostgreSQL: `backup` copies SQLite files; a PostgreSQL database is
+/// backed up with PostgreSQL's own `pg_dump` (and restored with `pg_restore`), which this
+/// command does not reimplement. The exact command, for `url` and the file `target`.
+pub fn pg_dump_advice(url: &str, target: &Path) -> String {
+    format!(
+        "backup copies SQLite databases; {} is PostgreSQL: back it up with pg_dump, e.g.\n  \
+         pg_dump --format=custom --file={} '{}'\n\
+         (a password shown as *** is left out here: give it in the URL or PGPASSWORD; \
+         restore into an empty database with pg_restore --no-owner --dbname=<URL> {}; \
+         see the README, \"PostgreSQL\")",
+        super::postgres::redact(url),
+        target.display(),
+        super::postgres::redact(url),
+        target.display()
+    )
+}
+
+/// Copies the database at `url` to `target`: refused when `target` exists, unless `replace`,
+/// and for PostgreSQL ([`pg_dump_advice`]).
 pub async fn backup(url: &str, target: &Path, replace: bool) -> anyhow::Result<BackupSummary> {
+    if super::is_postgres_url(url) {
+        anyhow::bail!(pg_dump_advice(url, target));
+    }
     if target.exists() && !replace {
         anyhow::bail!("{} exists; pass --force to replace it", target.display());
     }

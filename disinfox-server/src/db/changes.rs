@@ -12,9 +12,30 @@ use super::{micros_text, Sqlite, StoredIncident};
 pub(super) const SQL_SEQ_AT: &str =
     "SELECT seq FROM changes WHERE at <= ? ORDER BY at DESC LIMIT 1";
 
+/// The time of a new change: now, with microseconds, or a microsecond after the previous
+/// change's time `last` when the clock has not passed it (change times strictly increase).
+pub(super) fn next_change_time(last: Option<&str>) -> String {
+    let now = Timestamp::now();
+    let now = Timestamp::from_unix_nanos(now.unix_seconds(), now.subsec_nanos(), 6);
+    let at = match last.map(Timestamp::parse) {
+        Some(Ok(prev)) if prev >= now => {
+            let micros = prev.unix_micros() + 1;
+            Timestamp::from_unix_nanos(
+                micros.div_euclid(1_000_000),
+                (micros.rem_euclid(1_000_000) * 1000) as u32,
+                6,
+            )
+        }
+        _ => now,
+    };
+    micros_text(&at)
+}
+
 impl super::Store {
-    /// A receiver told of every change committed through this store (this process): the
-    /// live stream waits on it. Changes written by another process are not announced.
+    /// A receiver told of every change committed through this store: the live stream waits
+    /// on it. On PostgreSQL, changes committed by other server processes on the same database
+    /// are announced too (`NOTIFY`, see `db/postgres/changes.rs`); a SQLite file has one
+    /// writing process.
     pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.committed.subscribe()
     }
@@ -39,20 +60,7 @@ impl Sqlite {
             .fetch_optional(&mut **tx)
             .await?
             .map(|r| r.get(0));
-        let now = Timestamp::now();
-        let now = Timestamp::from_unix_nanos(now.unix_seconds(), now.subsec_nanos(), 6);
-        let at = match last.as_deref().map(Timestamp::parse) {
-            Some(Ok(prev)) if prev >= now => {
-                let micros = prev.unix_micros() + 1;
-                Timestamp::from_unix_nanos(
-                    micros.div_euclid(1_000_000),
-                    (micros.rem_euclid(1_000_000) * 1000) as u32,
-                    6,
-                )
-            }
-            _ => now,
-        };
-        let at = micros_text(&at);
+        let at = next_change_time(last.as_deref());
         let seq: i64 = sqlx::query("INSERT INTO changes (incident_id, action, user_id, at) VALUES (?, ?, ?, ?) RETURNING seq")
             .bind(incident_id)
             .bind(action)
@@ -107,9 +115,33 @@ impl Sqlite {
             .await?
             .map(|r| r.get(0)))
     }
+
+    pub(crate) async fn backdate_changes(
+        &self,
+        up_to_seq: i64,
+        base_micros: i64,
+    ) -> anyhow::Result<()> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE changes SET at = strftime('%Y-%m-%dT%H:%M:%S', (?1 + seq * 1000) / 1000000, 'unixepoch') || '.' || printf('%06d', (?1 + seq * 1000) % 1000000) || 'Z' WHERE seq <= ?2")
+            .bind(base_micros)
+            .bind(up_to_seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE incidents SET changed_at = (SELECT at FROM changes WHERE seq = incidents.change_seq) WHERE change_seq <= ?")
+            .bind(up_to_seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 super::forward! {
+    /// For the seeding example only (a benchmark's data): moves the changes up to `up_to_seq`
+    /// to `base_micros` (Unix microseconds) plus 1 ms per position, strictly increasing, and
+    /// their incidents' change times with them.
+    fn backdate_changes(&self, up_to_seq: i64, base_micros: i64) -> anyhow::Result<()>;
     /// Incidents (revoked ones too) changed after `after_seq`, in change order.
     fn changes_after(&self, after_seq: i64, limit: i64) -> anyhow::Result<Vec<StoredIncident>>;
     /// The sequence number of the last change at or before the change time `at` (for

@@ -151,6 +151,42 @@ pub fn relationship_ids(id: &str, incident: &Incident) -> anyhow::Result<BTreeSe
     Ok(ids)
 }
 
+/// The entries an incident write brings into the collection if they are not there yet: the
+/// incident's keys and the base entry (every incident, revoked ones too, needs the base).
+pub(super) fn entering_keys(keys: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut entering = keys.clone();
+    entering.insert(BASE_KEY.to_owned(), String::new());
+    entering
+}
+
+/// The object index rows an incident write adds: the objects of the entries that enter the
+/// collection now (`new_keys`, with their values) and the incident's relationships (none
+/// for a deleted incident).
+pub(super) fn index_rows(
+    new_keys: &[(String, String)],
+    incident_id: &str,
+    incident: Option<&Incident>,
+) -> anyhow::Result<Vec<IndexRow>> {
+    let mut index: Vec<IndexRow> = Vec::new();
+    for (key, value) in new_keys {
+        for id in entry_object_ids(key, value)? {
+            index.push((id, None, Some(key.clone())));
+        }
+    }
+    if let Some(i) = incident {
+        for id in relationship_ids(incident_id, i)? {
+            index.push((id, Some(incident_id.to_owned()), None));
+        }
+    }
+    Ok(index)
+}
+
+/// The keys an incident referred to (`old`) and no longer does: they leave the collection
+/// unless another live incident still refers to them.
+pub(super) fn gone_keys<'a>(old: &'a [String], keys: &BTreeMap<String, String>) -> Vec<&'a String> {
+    old.iter().filter(|k| !keys.contains_key(*k)).collect()
+}
+
 /// Where the collection holds an object: the live incident whose relationship it is, or the
 /// shared entry it is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,9 +265,7 @@ impl Sqlite {
         // two statements per key: incident writes stay cheap.
         let empty = BTreeMap::new();
         let keys = keys.unwrap_or(&empty);
-        let mut entering = keys.clone();
-        entering.insert(BASE_KEY.to_owned(), String::new());
-        let entering = serde_json::to_string(&entering)?;
+        let entering = serde_json::to_string(&entering_keys(keys))?;
         // The ids of the objects of the entries that enter now, and of the incident's
         // relationships, go into the object index with them.
         let new_keys: Vec<(String, String)> = sqlx::query_as(
@@ -241,23 +275,13 @@ impl Sqlite {
         .bind(&entering)
         .fetch_all(&mut **tx)
         .await?;
-        let mut index: Vec<IndexRow> = Vec::new();
-        for (key, value) in &new_keys {
-            for id in entry_object_ids(key, value)? {
-                index.push((id, None, Some(key.clone())));
-            }
-        }
         if !fresh {
             sqlx::query("DELETE FROM collection_object_ids WHERE incident_id = ?")
                 .bind(incident_id)
                 .execute(&mut **tx)
                 .await?;
         }
-        if let Some(i) = incident {
-            for id in relationship_ids(incident_id, i)? {
-                index.push((id, Some(incident_id.to_owned()), None));
-            }
-        }
+        let index = index_rows(&new_keys, incident_id, incident)?;
         Self::insert_object_index(tx, &index).await?;
         if !keys.is_empty() {
             sqlx::query(
@@ -277,7 +301,7 @@ impl Sqlite {
         .bind(at)
         .execute(&mut **tx)
         .await?;
-        let gone: Vec<&String> = old.iter().filter(|k| !keys.contains_key(*k)).collect();
+        let gone = gone_keys(&old, keys);
         if !gone.is_empty() {
             let gone = serde_json::to_string(&gone)?;
             sqlx::query(
@@ -611,7 +635,7 @@ super::forward! {
     /// Where the collection holds each of these objects (see [`ObjectHome`]); ids it does
     /// not hold in the index (incidents, base and DISARM objects, unknown ids) are left out.
     fn object_homes(&self, ids: &BTreeSet<String>) -> anyhow::Result<BTreeMap<String, ObjectHome>>;
-    /// [`Store::collection_window`] for named objects only: the incidents with these ids and
+    /// [`Store::collection_window`](crate::db::Store::collection_window) for named objects only: the incidents with these ids and
     /// the entries with these keys, from change `from_seq` on, in one read.
     fn collection_items_of(&self, from_seq: i64, incident_ids: &BTreeSet<String>, keys: &BTreeSet<String>) -> anyhow::Result<(Vec<WithObjects>, Vec<CollectionEntry>)>;
     /// The object index as stored, `(object id, incident, key)` (for checks and tests).

@@ -107,17 +107,7 @@ impl Sqlite {
         limit: i64,
     ) -> anyhow::Result<Vec<(String, &'static str, String)>> {
         let mut out = Vec::new();
-        for (kind, table, column, extra) in [
-            ("technique", "incident_techniques", "technique", ""),
-            ("actor", "incident_actors", "actor", ""),
-            (
-                "target",
-                "incident_countries",
-                "country",
-                "AND a.role = 'target' AND b.role = 'target'",
-            ),
-            ("channel", "incident_channels", "channel", ""),
-        ] {
+        for (kind, table, column, extra) in Facet::SHARED {
             let rows = sqlx::query(AssertSqlSafe(format!(
                 "SELECT b.incident_id AS other, b.{column} AS v FROM {table} a
                  JOIN {table} b ON b.{column} = a.{column} AND b.incident_id != a.incident_id
@@ -167,7 +157,22 @@ pub enum Facet {
 }
 
 impl Facet {
-    fn sql(self) -> (&'static str, &'static str, &'static str) {
+    /// What two incidents can share, for [`super::Store::shared_facets`]: `(kind, table, column,
+    /// extra condition)`.
+    pub(super) const SHARED: [(&'static str, &'static str, &'static str, &'static str); 4] = [
+        ("technique", "incident_techniques", "technique", ""),
+        ("actor", "incident_actors", "actor", ""),
+        (
+            "target",
+            "incident_countries",
+            "country",
+            "AND a.role = 'target' AND b.role = 'target'",
+        ),
+        ("channel", "incident_channels", "channel", ""),
+    ];
+
+    /// The table, column and extra condition of a facet's counts.
+    pub(super) fn sql(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Self::Technique => ("incident_techniques", "technique", ""),
             Self::Tactic => ("incident_techniques", "tactic", "AND f.tactic != ''"),

@@ -70,19 +70,15 @@ pub enum Sort {
 
 impl Sqlite {
     pub(super) fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<StoredIncident> {
-        let id: String = r.try_get("id")?;
-        let data: String = r.try_get("data")?;
-        Ok(StoredIncident {
-            id: Identifier::parse(id.as_str()).with_context(|| format!("stored id {id:?}"))?,
-            created: parse_ts(&r.try_get::<String, _>("created")?)?,
-            modified: parse_ts(&r.try_get::<String, _>("modified")?)?,
-            revoked: r.try_get::<i64, _>("revoked")? != 0,
-            change_seq: r.try_get("change_seq")?,
-            changed_at: r.try_get("changed_at")?,
-            incident: Incident::from_stored(
-                serde_json::from_str(&data).with_context(|| format!("stored incident {id}"))?,
-            ),
-        })
+        stored_incident(
+            r.try_get("id")?,
+            &r.try_get::<String, _>("created")?,
+            &r.try_get::<String, _>("modified")?,
+            r.try_get::<i64, _>("revoked")? != 0,
+            r.try_get("change_seq")?,
+            r.try_get("changed_at")?,
+            &r.try_get::<String, _>("data")?,
+        )
     }
 
     pub(super) const COLUMNS: &'static str =
@@ -143,18 +139,14 @@ impl Sqlite {
             .bind(id.as_str())
             .fetch_optional(&mut **tx)
             .await?;
-        let (created, action, modified) = match &existing {
-            Some(r) => {
-                let c = parse_ts(&r.try_get::<String, _>("created")?)?;
-                let prev = parse_ts(&r.try_get::<String, _>("modified")?)?;
-                let m = next_modified(modified.unwrap_or_else(Timestamp::now), prev);
-                (c, "update", m)
-            }
-            None => {
-                let m = modified.unwrap_or(created).max(created).at_least_millis();
-                (created.at_least_millis(), "create", m)
-            }
+        let existing = match &existing {
+            Some(r) => Some((
+                parse_ts(&r.try_get::<String, _>("created")?)?,
+                parse_ts(&r.try_get::<String, _>("modified")?)?,
+            )),
+            None => None,
         };
+        let (created, action, modified) = versions(existing, created, modified);
         let (seq, at) = self.next_change(tx, id.as_str(), action, user_id).await?;
         let data = serde_json::to_string(incident)?;
         let first_seen = incident.date_key(&created);
@@ -198,38 +190,12 @@ impl Sqlite {
             .execute(&mut **tx)
             .await?;
         }
-        let catalogue =
-            stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_7);
-        let fallback =
-            stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_6);
         // One set-based insert per facet table (SQLite's json_each over a list of rows).
-        let techniques: Vec<(&String, String)> = incident
-            .input
-            .techniques
-            .iter()
-            .map(|t| {
-                let tactic = catalogue
-                    .technique(t)
-                    .or_else(|| fallback.technique(t))
-                    .map(|x| x.tactic.clone())
-                    .unwrap_or_default();
-                (t, tactic)
-            })
-            .collect();
-        let actors = incident.actor_names();
-        let countries: Vec<(&String, &str)> = incident
-            .input
-            .target_countries
-            .iter()
-            .map(|c| (c, "target"))
-            .chain(
-                incident
-                    .input
-                    .country_of_origin
-                    .iter()
-                    .map(|c| (c, "origin")),
-            )
-            .collect();
+        let FacetRows {
+            techniques,
+            actors,
+            countries,
+        } = facet_rows(incident);
         let facets: [(&str, String, usize); 4] = [
             (
                 "INSERT OR IGNORE INTO incident_techniques (incident_id, technique, tactic)
@@ -432,9 +398,7 @@ impl Sqlite {
             .fetch_all(ex)
             .await?;
         for r in rows {
-            let data: String = r.try_get("data")?;
-            let inc: IncidentInput = serde_json::from_str(&data)?;
-            if inc.first_seen.as_deref() == first_seen {
+            if has_first_seen(&r.try_get::<String, _>("data")?, first_seen)? {
                 return Ok(Some(r.try_get("id")?));
             }
         }
@@ -458,8 +422,102 @@ impl Sqlite {
     }
 }
 
+/// A stored incident from its row's columns (either backend).
+pub(super) fn stored_incident(
+    id: String,
+    created: &str,
+    modified: &str,
+    revoked: bool,
+    change_seq: i64,
+    changed_at: String,
+    data: &str,
+) -> anyhow::Result<StoredIncident> {
+    Ok(StoredIncident {
+        id: Identifier::parse(id.as_str()).with_context(|| format!("stored id {id:?}"))?,
+        created: parse_ts(created)?,
+        modified: parse_ts(modified)?,
+        revoked,
+        change_seq,
+        changed_at,
+        incident: Incident::from_stored(
+            serde_json::from_str(data).with_context(|| format!("stored incident {id}"))?,
+        ),
+    })
+}
+
+/// The `created`, change action and `modified` of a write, given the stored version's
+/// `(created, modified)` if there is one: an existing incident keeps its creation time and
+/// moves `modified` strictly forward; a new one gets `modified` no earlier than `created`.
+pub(super) fn versions(
+    existing: Option<(Timestamp, Timestamp)>,
+    created: Timestamp,
+    modified: Option<Timestamp>,
+) -> (Timestamp, &'static str, Timestamp) {
+    match existing {
+        Some((c, prev)) => {
+            let m = next_modified(modified.unwrap_or_else(Timestamp::now), prev);
+            (c, "update", m)
+        }
+        None => {
+            let m = modified.unwrap_or(created).max(created).at_least_millis();
+            (created.at_least_millis(), "create", m)
+        }
+    }
+}
+
+/// The facet rows of an incident: `(technique, tactic)`, actors, `(country, role)`.
+pub(super) struct FacetRows<'a> {
+    pub techniques: Vec<(&'a String, String)>,
+    pub actors: Vec<String>,
+    pub countries: Vec<(&'a String, &'static str)>,
+}
+
+/// The facet rows an incident write stores (channels are the incident's own list).
+pub(super) fn facet_rows(incident: &Incident) -> FacetRows<'_> {
+    let catalogue = stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_7);
+    let fallback = stix_model::disarm::Catalogue::builtin(stix_model::disarm::DisarmVersion::V1_6);
+    let techniques = incident
+        .input
+        .techniques
+        .iter()
+        .map(|t| {
+            let tactic = catalogue
+                .technique(t)
+                .or_else(|| fallback.technique(t))
+                .map(|x| x.tactic.clone())
+                .unwrap_or_default();
+            (t, tactic)
+        })
+        .collect();
+    let countries = incident
+        .input
+        .target_countries
+        .iter()
+        .map(|c| (c, "target"))
+        .chain(
+            incident
+                .input
+                .country_of_origin
+                .iter()
+                .map(|c| (c, "origin")),
+        )
+        .collect();
+    FacetRows {
+        techniques,
+        actors: incident.actor_names(),
+        countries,
+    }
+}
+
+/// Whether a stored incident's data has this first-seen date (with its name, the identity
+/// of a CSV row).
+pub(super) fn has_first_seen(data: &str, first_seen: Option<&str>) -> anyhow::Result<bool> {
+    let inc: IncidentInput = serde_json::from_str(data)?;
+    Ok(inc.first_seen.as_deref() == first_seen)
+}
+
 /// A `modified` strictly after the previous version's, with millisecond precision.
-fn next_modified(now: Timestamp, prev: Timestamp) -> Timestamp {
+pub(super) fn next_modified(now: Timestamp, prev: Timestamp) -> Timestamp {
     let now = now.with_digits(3);
     if now > prev {
         now
@@ -476,12 +534,28 @@ fn next_modified(now: Timestamp, prev: Timestamp) -> Timestamp {
 /// Turns free text into an FTS5 query that matches documents containing every word (as a
 /// prefix), with no FTS syntax from the user.
 pub fn fts_query(q: &str) -> String {
-    q.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(16)
+    search_words(q)
         .map(|w| format!("\"{w}\"*"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The words of a search (runs of letters and digits, at most 16): each must start a word of
+/// the name or description. Both backends search with them.
+fn search_words(q: &str) -> impl Iterator<Item = &str> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+}
+
+/// The same search as [`fts_query`] in PostgreSQL's `to_tsquery` syntax: every word as a
+/// prefix (`'word':*`), all required. Words hold only letters and digits, so no quote or
+/// operator of the user's reaches the query syntax.
+pub fn ts_query(q: &str) -> String {
+    search_words(q)
+        .map(|w| format!("'{w}':*"))
+        .collect::<Vec<_>>()
+        .join(" & ")
 }
 
 #[cfg(test)]
@@ -496,6 +570,9 @@ mod tests {
             "\"a\"* \"OR\"* \"b\"* \"NEAR\"* \"c\"*"
         );
         assert_eq!(fts_query("  -- ; "), "");
+        assert_eq!(ts_query("howitzers France"), "'howitzers':* & 'France':*");
+        assert_eq!(ts_query("' & !x:*"), "'x':*");
+        assert_eq!(ts_query("  -- ; "), "");
     }
 
     #[test]

@@ -162,7 +162,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn parts(&self) -> (&'static str, Option<&str>, Option<i64>) {
+    pub(super) fn parts(&self) -> (&'static str, Option<&str>, Option<i64>) {
         match self {
             Self::Created(id, seq) => ("created", Some(id), Some(*seq)),
             Self::Updated(id, seq) => ("updated", Some(id), Some(*seq)),
@@ -170,6 +170,17 @@ impl Outcome {
             Self::Rejected(_) => ("rejected", None, None),
         }
     }
+}
+
+/// Whether importing `incident` (with its STIX `modified`, if any) over the stored `existing`
+/// changes nothing: it is identical to a live stored version, or not newer.
+pub(super) fn is_unchanged(
+    existing: &crate::db::StoredIncident,
+    incident: &Incident,
+    modified: Option<Timestamp>,
+) -> bool {
+    (!existing.revoked && existing.incident == *incident)
+        || modified.is_some_and(|m| m <= existing.modified)
 }
 
 /// Why a job was not accepted.
@@ -181,9 +192,39 @@ pub enum Busy {
     Server(i64),
 }
 
-const JOB_COLUMNS: &str = "id, user_id, file_name, format, size, state, total, done, created, updated, unchanged, rejected, warnings, error, created_at, started_at, finished_at";
+pub(super) const JOB_COLUMNS: &str = "id, user_id, file_name, format, size, state, total, done, created, updated, unchanged, rejected, warnings, error, created_at, started_at, finished_at";
 
-fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Job> {
+pub(super) const JOB_ITEM_COLUMNS: &str =
+    "n, ref, name, outcome, incident_id, change_seq, errors, warnings";
+
+/// A job item from its row (either backend).
+pub(super) fn job_item_from_row<R>(r: &R) -> anyhow::Result<JobItem>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(JobItem {
+        n: r.try_get("n")?,
+        r#ref: r.try_get("ref")?,
+        name: r.try_get("name")?,
+        outcome: r.try_get("outcome")?,
+        incident_id: r.try_get("incident_id")?,
+        change_seq: r.try_get("change_seq")?,
+        errors: serde_json::from_str(&r.try_get::<String, _>("errors")?)?,
+        warnings: serde_json::from_str(&r.try_get::<String, _>("warnings")?)?,
+    })
+}
+
+/// A job from its row (either backend).
+pub(super) fn job_from_row<R>(r: &R) -> anyhow::Result<Job>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(Job {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
@@ -266,26 +307,14 @@ impl Sqlite {
 
     /// What a job did with each incident so far, in file order.
     pub(crate) async fn job_items(&self, id: &str) -> anyhow::Result<Vec<JobItem>> {
-        sqlx::query(
-            "SELECT n, ref, name, outcome, incident_id, change_seq, errors, warnings
-             FROM import_job_items WHERE job_id = ? ORDER BY n",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_ITEM_COLUMNS} FROM import_job_items WHERE job_id = ? ORDER BY n"
+        )))
         .bind(id)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(JobItem {
-                n: r.try_get("n")?,
-                r#ref: r.try_get("ref")?,
-                name: r.try_get("name")?,
-                outcome: r.try_get("outcome")?,
-                incident_id: r.try_get("incident_id")?,
-                change_seq: r.try_get("change_seq")?,
-                errors: serde_json::from_str(&r.try_get::<String, _>("errors")?)?,
-                warnings: serde_json::from_str(&r.try_get::<String, _>("warnings")?)?,
-            })
-        })
+        .map(job_item_from_row)
         .collect()
     }
 
@@ -334,14 +363,15 @@ impl Sqlite {
     /// reports stay exact: every applied incident has its row). Returns their ids.
     pub(crate) async fn fail_interrupted_jobs(&self) -> anyhow::Result<Vec<String>> {
         let _w = self.write.lock().await;
+        let (before, after) = super::replicas::INTERRUPTED;
         let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE import_jobs SET state = 'failed', finished_at = ?,
-               error = 'interrupted: the server stopped after ' || done || ' of '
-                 || COALESCE(total, '?') || ' incidents; the report lists exactly what was applied. '
-                 || 'Import the file again to finish: what was applied comes back unchanged.'
+               error = ? || done || ' of ' || COALESCE(total, '?') || ?
              WHERE state IN ('queued', 'running') RETURNING id",
         )
         .bind(Timestamp::now().to_string())
+        .bind(before)
+        .bind(after)
         .fetch_all(&self.pool)
         .await?;
         Ok(ids)
@@ -418,10 +448,7 @@ impl Sqlite {
                     },
                 };
                 match Self::incident_with(&mut **tx, id.as_str()).await? {
-                    Some(e) if !e.revoked && e.incident == **incident => {
-                        Outcome::Unchanged(id.to_string())
-                    }
-                    Some(e) if modified.is_some_and(|m| m <= e.modified) => {
+                    Some(e) if is_unchanged(&e, incident, *modified) => {
                         Outcome::Unchanged(id.to_string())
                     }
                     existing => {

@@ -1,7 +1,7 @@
 //! Each incident's STIX objects, stored as canonical (compact) JSON when the incident is
 //! written, so that answers are assembled from stored text instead of built again.
 //!
-//! The server gives the store its rules at start ([`Store::use_stix_rules`]): the builder
+//! The server gives the store its rules at start ([`Store::use_stix_rules`](crate::db::Store::use_stix_rules)): the builder
 //! options of both flavours (author, TLP, DISARM version, OpenCTI id rules). Every incident
 //! write (a save, an import, a deletion) then stores, in its transaction, the objects
 //! `BundleBuilder` adds for the incident under each flavour (everything but the four objects
@@ -220,17 +220,29 @@ fn sample_incident() -> anyhow::Result<StoredIncident> {
 /// The shared holder of the rules (none until the server gives them).
 pub(super) type RulesCell = Arc<RwLock<Option<Arc<StixRules>>>>;
 
+/// The rules in a holder, once given.
+pub(super) fn rules_of(cell: &RulesCell) -> Option<Arc<StixRules>> {
+    cell.read().ok().and_then(|r| r.clone())
+}
+
+/// Puts the rules in a holder.
+pub(super) fn set_rules(cell: &RulesCell, rules: &Arc<StixRules>) {
+    if let Ok(mut cell) = cell.write() {
+        *cell = Some(rules.clone());
+    }
+}
+
 impl super::Store {
     /// The rules the stored objects follow, once given.
     pub fn stix_rules(&self) -> Option<Arc<StixRules>> {
-        self.stix.read().ok().and_then(|r| r.clone())
+        rules_of(&self.stix)
     }
 }
 
 impl Sqlite {
     /// The rules the stored objects follow, once given.
     pub(super) fn stix_rules(&self) -> Option<Arc<StixRules>> {
-        self.stix.read().ok().and_then(|r| r.clone())
+        rules_of(&self.stix)
     }
 
     /// Gives the store its rules: from now on every incident write stores its objects. When
@@ -240,9 +252,7 @@ impl Sqlite {
     pub(crate) async fn use_stix_rules(&self, rules: StixRules) -> anyhow::Result<usize> {
         let rules = Arc::new(rules);
         let _w = self.write.lock().await;
-        if let Ok(mut cell) = self.stix.write() {
-            *cell = Some(rules.clone());
-        }
+        set_rules(&self.stix, &rules);
         let stored: Option<String> = sqlx::query_scalar("SELECT version FROM stix_rules")
             .fetch_optional(&self.pool)
             .await?;
@@ -494,6 +504,6 @@ super::forward! {
     fn changes_after_stix(&self, after_seq: i64, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
     /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
     /// the filter's `after_seq`), with their stored objects of `flavor` (see
-    /// [`Store::changes_after_stix`]).
+    /// [`Store::changes_after_stix`](crate::db::Store::changes_after_stix)).
     fn live_incidents_stix(&self, f: &crate::db::IncidentFilter, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
 }

@@ -82,6 +82,16 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<String>,
 }
 
+/// Whether a key last used at `last_used_at` should have its use recorded `now`: at most once
+/// a minute, to keep reads cheap.
+pub(crate) fn key_use_is_stale(now: Timestamp, last_used_at: Option<&str>) -> bool {
+    last_used_at
+        .and_then(|t| Timestamp::parse(t).ok())
+        .is_none_or(|t| {
+            DateTime::<Utc>::from(now) - DateTime::<Utc>::from(t) >= TimeDelta::minutes(1)
+        })
+}
+
 impl Sqlite {
     /// Creates a user; `Ok(None)` when the e-mail is taken.
     pub(crate) async fn create_user(
@@ -353,12 +363,7 @@ impl Sqlite {
         last_used_at: Option<&str>,
     ) -> anyhow::Result<()> {
         let now = Timestamp::now();
-        let stale = last_used_at
-            .and_then(|t| Timestamp::parse(t).ok())
-            .is_none_or(|t| {
-                DateTime::<Utc>::from(now) - DateTime::<Utc>::from(t) >= TimeDelta::minutes(1)
-            });
-        if stale {
+        if key_use_is_stale(now, last_used_at) {
             let _w = self.write.lock().await;
             sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
                 .bind(now.to_string())

@@ -40,7 +40,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
         tracing::info!(target: "audit", kind = "auth-refused", %address, reason = "invalid or revoked API key");
         return Err(ApiError::Unauthorized("invalid or revoked API key".into()));
     };
-    state.rate_limiter.check(user.id)?;
+    state.rate_limiter.check(user.id).await?;
     if let Err(e) = state
         .store
         .touch_api_key(info.id, info.last_used_at.as_deref())

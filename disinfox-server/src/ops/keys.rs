@@ -137,7 +137,24 @@ pub const CONNECTOR_KEY_NAME: &str = "OpenCTI connector (DISINFOX_CONNECTOR_API_
 /// [`CONNECTOR_USER`], so a deployment can hand the same secret to the server and to the
 /// connector. Idempotent; the key is stored as a hash like every other key. A key that was
 /// revoked is not brought back.
+///
+/// Replicas starting together on one database each look, find nothing and write: the unique
+/// e-mail of users and the unique hash of keys refuse the second user or key, and that
+/// replica looks again and finds the other's. So the key (and its user) is created once.
 pub async fn provision_connector_key(state: &AppState, secret: &str) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match provision_once(state, secret).await {
+            Err(e) if tries < 3 => {
+                tracing::info!(error = %e, "provisioning the connector's key raced another process; looking again");
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn provision_once(state: &AppState, secret: &str) -> anyhow::Result<()> {
     let key = KeyMaterial::of_secret(secret);
     match state.store.api_key_status(&key.hash).await? {
         Some((_, false)) => return Ok(()),

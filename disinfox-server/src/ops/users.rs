@@ -229,17 +229,21 @@ pub async fn register(
             Registration::Approval => Registered::Pending,
             Registration::Open => Registered::Active,
         };
-    state.registrations.take(address.bucket()).map_err(|wait| {
-        audit::refusal(
-            "registration-throttled",
-            address,
-            email,
-            "too many registrations",
-        );
-        ApiError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        }
-    })?;
+    state
+        .registrations
+        .take(address.bucket())
+        .await
+        .map_err(|wait| {
+            audit::refusal(
+                "registration-throttled",
+                address,
+                email,
+                "too many registrations",
+            );
+            ApiError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }
+        })?;
     let email = email.trim();
     let mut fields = BTreeMap::new();
     if !auth::valid_email(email) {
@@ -260,7 +264,7 @@ pub async fn register(
     }
     if !fields.is_empty() {
         // A mistake in the form is not an attempt.
-        state.registrations.refund(address.bucket());
+        state.registrations.refund(address.bucket()).await;
         return Err(invalid_user(fields));
     }
     // One password at a time per address: the attempt counts, nothing is hashed.
@@ -268,7 +272,7 @@ pub async fn register(
     let hash = match state.hasher.hash(password, auth::Lane::Other).await {
         Ok(h) => h,
         Err(e) => {
-            state.registrations.refund(address.bucket());
+            state.registrations.refund(address.bucket()).await;
             return Err(e.into());
         }
     };

@@ -102,7 +102,7 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
             },
         )
     };
-    if let Some(wait) = state.login_throttle.locked_for(addr, &email) {
+    if let Some(wait) = state.login_throttle.locked_for(addr, &email).await {
         let secs = wait.as_secs().max(1);
         audit::refusal(
             "sign-in-locked",
@@ -116,7 +116,7 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
         )?;
         return Ok(with_retry_after(r, secs));
     }
-    if let Err(wait) = state.login_attempts.take(addr.bucket()) {
+    if let Err(wait) = state.login_attempts.take(addr.bucket()).await {
         let secs = wait.as_secs().max(1);
         audit::refusal(
             "sign-in-throttled",
@@ -153,7 +153,7 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
         Ok(ok) => ok,
         Err(auth::HashError::Busy { retry_after_secs }) => {
             // Not an attempt: nothing was checked.
-            state.login_attempts.refund(addr.bucket());
+            state.login_attempts.refund(addr.bucket()).await;
             // Counted for the whole server, not per address: a flood from many addresses
             // would otherwise write one line per request.
             audit::refusal(
@@ -177,7 +177,7 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
                 .tried(&email)
                 .from(addr);
             audit::record(&state.store, attempt).await;
-            if let Some(lock) = state.login_throttle.failed(addr, &email) {
+            if let Some(lock) = state.login_throttle.failed(addr, &email).await {
                 let locked = AuditEvent::new(AuditKind::SignInLocked)
                     .tried(&email)
                     .from(addr)
@@ -190,8 +190,8 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, form: FormDat
             );
         }
     };
-    state.login_attempts.refund(addr.bucket());
-    state.login_throttle.succeeded(addr, &email);
+    state.login_attempts.refund(addr.bucket()).await;
+    state.login_throttle.succeeded(addr, &email).await;
     if user.disabled || user.pending {
         let (status, message, why) = if user.disabled {
             (

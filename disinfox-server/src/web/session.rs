@@ -270,7 +270,7 @@ async fn guarded(
     match (&ctx.user, access) {
         (_, Access::Public) => {}
         (None, Access::Browse) if state.settings.public_read && is_get => {
-            if let Err(wait) = state.anonymous_views.take(address.bucket()) {
+            if let Err(wait) = state.anonymous_views.take(address.bucket()).await {
                 let secs = wait.as_secs().max(1);
                 let mut r = PageError::too_many(format!(
                     "Too many pages opened from your address without signing in. Try again in {secs} seconds, or sign in."

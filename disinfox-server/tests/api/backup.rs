@@ -9,7 +9,11 @@ use std::time::Duration;
 use disinfox_server::db::Store;
 use serde_json::{json, Value};
 
-use crate::support::{incident, Binary, TempDir};
+use crate::support::{incident, sqlite_only, Binary, TempDir};
+
+/// Why these tests are SQLite's: `backup` is SQLite's online copy (`VACUUM INTO`); on
+/// PostgreSQL the operator uses `pg_dump`, and `backup` says so (tests/api/cli.rs).
+const BACKUP_IS_SQLITE: &str = "backup copies a SQLite file (VACUUM INTO)";
 
 /// `(id, modified)` of every incident of a database, and its newest change.
 async fn contents(db: &str) -> (BTreeMap<String, String>, i64) {
@@ -39,6 +43,12 @@ async fn contents(db: &str) -> (BTreeMap<String, String>, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_writers_run_restores_with_its_data_and_change_log() {
+    if sqlite_only(
+        "a_backup_taken_while_writers_run_restores_with_its_data_and_change_log",
+        BACKUP_IS_SQLITE,
+    ) {
+        return;
+    }
     let dir = TempDir::new();
     let db = format!("sqlite://{}", dir.0.join("live.db").display());
     let key = Binary::provision(&db, "analyst@test.org", "analyst").await;
@@ -154,6 +164,12 @@ async fn a_backup_taken_while_writers_run_restores_with_its_data_and_change_log(
 
 #[tokio::test]
 async fn a_backup_does_not_replace_a_file_unless_forced() {
+    if sqlite_only(
+        "a_backup_does_not_replace_a_file_unless_forced",
+        BACKUP_IS_SQLITE,
+    ) {
+        return;
+    }
     let dir = TempDir::new();
     let db = format!("sqlite://{}", dir.0.join("live.db").display());
     Binary::provision(&db, "analyst@test.org", "analyst").await;

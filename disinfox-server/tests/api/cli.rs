@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use disinfox_server::db::audit::AuditFilter;
 use disinfox_server::db::Store;
 
-use crate::support::{Binary, TempDir};
+use crate::support::{Binary, TestDb};
 
 /// Runs the binary on `db` with `args`, `stdin` as its standard input.
 fn run(db: &str, args: &[&str], stdin: &str, extra: &[(&str, &str)]) -> Output {
@@ -38,8 +38,8 @@ fn stderr(o: &Output) -> String {
 
 #[tokio::test]
 async fn user_add_and_apikey_create_apply_the_rules_of_the_api() {
-    let dir = TempDir::new();
-    let db = format!("sqlite://{}", dir.0.join("cli.db").display());
+    let test_db = TestDb::new("cli.db").await;
+    let db = test_db.url.clone();
     let pw = "long enough password\n";
     let ok = run(
         &db,
@@ -180,4 +180,54 @@ async fn user_add_and_apikey_create_apply_the_rules_of_the_api() {
         assert_eq!(k.prefix, secret[..disinfox_server::auth::SHOWN_PREFIX]);
     }
     store.close().await;
+}
+
+/// `backup` copies SQLite files; on a PostgreSQL URL it writes nothing and tells the operator
+/// the `pg_dump` command to use instead (without the password), exit code 2. So does `db copy`
+/// with its URLs the wrong way round.
+#[tokio::test]
+async fn backup_on_postgresql_points_to_pg_dump() {
+    let dir = crate::support::TempDir::new();
+    let file = dir.0.join("b.dump");
+    let url = "postgres://disinfox:s3cret-pw@db.invalid:5432/disinfox";
+    let o = run(url, &["backup", file.to_str().unwrap()], "", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "pg_dump --format=custom --file={} 'postgres://disinfox:***@db.invalid:5432/disinfox'",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("pg_restore"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert!(!file.exists());
+
+    let sqlite = format!("sqlite://{}", dir.0.join("a.db").display());
+    let o = run(
+        &sqlite,
+        &["db", "copy", "--from", url, "--to", &sqlite],
+        "",
+        &[],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--from must be a SQLite database"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("s3cret-pw"), "{}", stderr(&o));
+    let o = run(
+        &sqlite,
+        &["db", "copy", "--from", &sqlite, "--to", &sqlite],
+        "",
+        &[],
+    );
+    assert!(
+        stderr(&o).contains("--to must be a PostgreSQL database"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.0.join("a.db").exists(), "nothing created");
 }

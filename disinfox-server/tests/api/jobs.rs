@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{spawn_app, spawn_with, Binary, TempDir};
+use crate::support::{raw, spawn_app, spawn_with, Binary, TestDb};
 
 /// A DISINFOX CSV file of `n` incidents; every 50th row has a broken year (rejected).
 pub fn big_csv(n: usize) -> String {
@@ -122,19 +122,17 @@ async fn jobs_are_limited_per_user_and_per_server() {
         s.import_jobs_max = 2;
     })
     .await;
-    let pool = app.state.store.sqlite_pool().expect("a SQLite store");
     let analyst = app.user("analyst@test.org").await;
     let reader = app.user("reader@test.org").await;
     let running = |user: i64, id: &'static str| {
-        sqlx::query(
+        let sql = format!(
             "INSERT INTO import_jobs (id, user_id, file_name, format, size, state, created_at)
-             VALUES (?, ?, 'x.csv', 'csv', 1, 'running', '2024-01-01T00:00:00Z')",
-        )
-        .bind(id)
-        .bind(user)
-        .execute(pool)
+             VALUES ('{id}', {user}, 'x.csv', 'csv', 1, 'running', '2024-01-01T00:00:00Z')"
+        );
+        let store = app.state.store.clone();
+        async move { raw::execute(&store, &sql).await }
     };
-    running(analyst.id, "job-1").await.unwrap();
+    running(analyst.id, "job-1").await;
     let r = app
         .client
         .post(app.url("/api/v1/import"))
@@ -157,7 +155,7 @@ async fn jobs_are_limited_per_user_and_per_server() {
     // Another user may still start one, until the server is full.
     let (s, job) = app.import_with(&app.admin, big_csv(1), "text/csv").await;
     assert_eq!(s, 202, "{job}");
-    running(reader.id, "job-2").await.unwrap();
+    running(reader.id, "job-2").await;
     let (s, v) = app.import_with(&app.admin, big_csv(1), "text/csv").await;
     assert_eq!(s, 429, "{v}");
     assert!(
@@ -197,14 +195,12 @@ async fn an_upload_over_the_limit_is_refused_before_it_is_read() {
 async fn a_restart_fails_the_jobs_left_unfinished() {
     let app = spawn_app().await;
     let analyst = app.user("analyst@test.org").await;
-    sqlx::query(
-        "INSERT INTO import_jobs (id, user_id, file_name, format, size, state, total, done, created, created_at)
-         VALUES ('left-running', ?, 'x.csv', 'csv', 1, 'running', 10, 3, 3, '2024-01-01T00:00:00Z')",
+    raw::execute(
+        &app.state.store,
+        &format!("INSERT INTO import_jobs (id, user_id, file_name, format, size, state, total, done, created, created_at)
+         VALUES ('left-running', {}, 'x.csv', 'csv', 1, 'running', 10, 3, 3, '2024-01-01T00:00:00Z')", analyst.id),
     )
-    .bind(analyst.id)
-    .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
-    .await
-    .unwrap();
+    .await;
     let settings = (*app.state.settings).clone();
     disinfox_server::startup::Application::build(settings)
         .await
@@ -225,8 +221,8 @@ async fn a_restart_fails_the_jobs_left_unfinished() {
 /// there with its change, and no other incident is. Importing the file again finishes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
-    let dir = TempDir::new();
-    let db = format!("sqlite://{}", dir.0.join("crash.db").display());
+    let test_db = TestDb::new("crash.db").await;
+    let db = test_db.url.clone();
     let key = Binary::provision(&db, "analyst@test.org", "analyst").await;
     let n = 4000;
     let csv = big_csv(n);
@@ -256,7 +252,16 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
     server.kill9();
 
     let server = Binary::start(&db).await;
-    let job: Value = server.get_json(&url, &key).await;
+    // SQLite (one process): the start fails it. PostgreSQL (replicas may be running it): the
+    // killed process's heartbeat must be older than the lease first (30 s; looked at every 5 s).
+    let mut job: Value = server.get_json(&url, &key).await;
+    for _ in 0..600 {
+        if job["state"] != "running" && job["state"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        job = server.get_json(&url, &key).await;
+    }
     assert_eq!(job["state"], "failed", "{job}");
     let done = job["progress"]["done"].as_i64().unwrap();
     assert!(
@@ -284,10 +289,8 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
     assert_eq!(rejected, done / 50, "every 50th row is rejected");
     // The database holds exactly the reported incidents, each with its change.
     let store = disinfox_server::db::Store::connect(&db).await.unwrap();
-    let stored: BTreeSet<String> = sqlx::query_scalar("SELECT id FROM incidents")
-        .fetch_all(store.sqlite_pool().expect("a SQLite store"))
+    let stored: BTreeSet<String> = raw::strings(&store, "SELECT id FROM incidents")
         .await
-        .unwrap()
         .into_iter()
         .collect();
     assert_eq!(stored, created, "the report is the database");
@@ -296,19 +299,20 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
         .await
         .unwrap();
     for item in items.iter().filter(|i| i.outcome == "created") {
-        let (incident, action): (String, String) =
-            sqlx::query_as("SELECT incident_id, action FROM changes WHERE seq = ?")
-                .bind(item.change_seq.unwrap())
-                .fetch_one(store.sqlite_pool().expect("a SQLite store"))
-                .await
-                .unwrap();
-        assert_eq!(Some(incident), item.incident_id);
-        assert_eq!(action, "create");
+        let change = raw::strings(
+            &store,
+            &format!(
+                "SELECT incident_id || ' ' || action FROM changes WHERE seq = {}",
+                item.change_seq.unwrap()
+            ),
+        )
+        .await;
+        assert_eq!(
+            change,
+            [format!("{} create", item.incident_id.as_deref().unwrap())]
+        );
     }
-    let changes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes")
-        .fetch_one(store.sqlite_pool().expect("a SQLite store"))
-        .await
-        .unwrap();
+    let changes = raw::int(&store, "SELECT COUNT(*) FROM changes").await;
     assert_eq!(
         changes as usize,
         created.len(),
@@ -349,14 +353,12 @@ async fn a_job_killed_mid_way_reports_exactly_what_was_applied() {
 async fn the_page_of_a_running_job_shows_progress_and_reloads_itself() {
     let app = spawn_app().await;
     let analyst = app.user("analyst@test.org").await;
-    sqlx::query(
-        "INSERT INTO import_jobs (id, user_id, file_name, format, size, state, total, done, created, created_at)
-         VALUES ('under-way', ?, 'big.csv', 'csv', 1, 'running', 10, 3, 3, '2024-01-01T00:00:00Z')",
+    raw::execute(
+        &app.state.store,
+        &format!("INSERT INTO import_jobs (id, user_id, file_name, format, size, state, total, done, created, created_at)
+         VALUES ('under-way', {}, 'big.csv', 'csv', 1, 'running', 10, 3, 3, '2024-01-01T00:00:00Z')", analyst.id),
     )
-    .bind(analyst.id)
-    .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
-    .await
-    .unwrap();
+    .await;
     let s = crate::pages::sign_in(&app, "analyst@test.org").await;
     let r = s.get("/import/jobs/under-way").await;
     assert_eq!(r.status().as_u16(), 200);
@@ -387,10 +389,11 @@ async fn the_page_of_a_running_job_shows_progress_and_reloads_itself() {
     assert_eq!(r.status().as_u16(), 404);
     assert!(crate::pages::is_html(&r));
     // Over: the report, and no more reloading.
-    sqlx::query("UPDATE import_jobs SET state = 'succeeded', done = 10 WHERE id = 'under-way'")
-        .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
-        .await
-        .unwrap();
+    raw::execute(
+        &app.state.store,
+        "UPDATE import_jobs SET state = 'succeeded', done = 10 WHERE id = 'under-way'",
+    )
+    .await;
     let html = s.get("/import/jobs/under-way").await.text().await.unwrap();
     assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
     assert!(html.contains("Report of big.csv"), "{html}");

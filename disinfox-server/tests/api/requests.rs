@@ -1,7 +1,7 @@
 //! Every answer carries a request id (the client's `x-request-id`, else a new UUID), and the
 //! server writes one log line per request with its method, path, status and id.
 
-use crate::support::{spawn_app, Binary, TempDir};
+use crate::support::{spawn_app, Binary, TestDb};
 
 #[tokio::test]
 async fn every_answer_carries_a_request_id() {
@@ -27,8 +27,8 @@ async fn every_answer_carries_a_request_id() {
 
 #[tokio::test]
 async fn each_request_is_logged_with_its_id() {
-    let dir = TempDir::new();
-    let db = format!("sqlite://{}", dir.0.join("t.db").display());
+    let test_db = TestDb::new("t.db").await;
+    let (db, dir) = (test_db.url.clone(), &test_db.dir);
     let log = dir.0.join("stderr.log");
     let mut command = Binary::command(&db);
     command

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::Value;
 use stix_model::opencti::OpenCtiIdRules;
 
-use crate::support::{incident, save_input, spawn_app, TempDir, TestApp};
+use crate::support::{incident, save_input, spawn_app, TestApp, TestDb};
 
 /// Every incident (revoked ones too), in change order.
 async fn all_incidents(store: &Store) -> Vec<StoredIncident> {
@@ -231,8 +231,8 @@ fn other_rules(s: &mut Settings) {
 
 #[tokio::test]
 async fn a_change_of_rules_builds_the_objects_again() {
-    let dir = TempDir::new();
-    let db = format!("sqlite://{}", dir.0.join("rules.db").display());
+    let test_db = TestDb::new("rules.db").await;
+    let db = test_db.url.clone();
     let (store, settings, rebuilt) = reopen(&db, |_| {}).await;
     assert_eq!(rebuilt, 0);
     for (input, created) in disinfox_server::demo::inputs(30, 5) {

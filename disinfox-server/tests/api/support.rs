@@ -14,8 +14,9 @@ pub struct TestApp {
     pub analyst: String,
     pub analyst_read: String,
     pub reader: String,
-    _dir: TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
+    // Dropped after the server is told to stop.
+    _db: TestDb,
 }
 
 /// A temporary directory removed on drop.
@@ -35,13 +36,158 @@ impl Drop for TempDir {
     }
 }
 
+/// Writes a line to the standard error past libtest's capture, so that `scripts/test` sees it
+/// for a passing test too.
+pub fn note(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// The environment variable naming a PostgreSQL server the tests run on instead of SQLite: an
+/// administrator's URL (`postgres://postgres@127.0.0.1:5432/postgres`) through which each test
+/// creates its own database (`dxt_<uuid>`) and drops it at the end. `scripts/test` runs the
+/// suites once without it (SQLite) and once with it, on a throwaway cluster.
+pub const POSTGRES_ENV: &str = "DISINFOX_TEST_POSTGRES_URL";
+
+/// The administrator's URL of the PostgreSQL server the tests run on, if any.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty())
+}
+
+/// Whether the tests run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_admin_url().is_some()
+}
+
+/// For a test that only means something on SQLite (a SQLite file from before a migration, the
+/// `VACUUM INTO` backup): on PostgreSQL, prints why it does not run there and returns true (the
+/// test then returns). It runs, and counts, in the SQLite pass of `scripts/test`.
+pub fn sqlite_only(test: &str, why: &str) -> bool {
+    if on_postgres() {
+        crate::support::note(format!(
+            "SQLITE-ONLY {test}: {why}; run by the SQLite pass, not on PostgreSQL"
+        ));
+        return true;
+    }
+    false
+}
+
+/// For a test that needs PostgreSQL and SQLite both (`db copy`): the administrator's URL, or,
+/// without one, a printed note and `None` (the test then returns). It runs, and counts, in the
+/// PostgreSQL pass of `scripts/test`.
+pub fn postgres_only(test: &str) -> Option<String> {
+    let url = postgres_admin_url();
+    if url.is_none() {
+        crate::support::note(format!(
+            "POSTGRES-ONLY {test}: needs {POSTGRES_ENV}; run by the PostgreSQL pass"
+        ));
+    }
+    url
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temporary directory, or, when
+/// [`POSTGRES_ENV`] is set, a new PostgreSQL database of its own (so tests run in parallel),
+/// dropped when this is dropped.
+pub struct TestDb {
+    pub url: String,
+    /// The temporary directory (of the SQLite file, and for any other file of the test).
+    pub dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new database; `file` names the SQLite file in [`TestDb::dir`].
+    pub async fn new(file: &str) -> Self {
+        match postgres_admin_url() {
+            None => Self::sqlite(file),
+            Some(admin) => Self::postgres(&admin).await,
+        }
+    }
+
+    /// A SQLite file `file`, whatever the environment says.
+    pub fn sqlite(file: &str) -> Self {
+        let dir = TempDir::new();
+        Self {
+            url: format!("sqlite://{}", dir.0.join(file).display()),
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A new database on the PostgreSQL server of the administrator's URL `admin`.
+    pub async fn postgres(admin: &str) -> Self {
+        let url = fresh_postgres_database(admin).await;
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        Self {
+            url,
+            dir: TempDir::new(),
+            postgres: Some((admin.to_owned(), name)),
+        }
+    }
+}
+
+/// Creates a database `dxt_<uuid>` through the administrator's URL `admin` and returns its
+/// URL (the same server and credentials).
+pub async fn fresh_postgres_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("dxt_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES_ENV}: connecting to {admin}: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let (base, _) = admin.split_once('?').map_or((admin, ""), |(b, q)| (b, q));
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    format!("{server}/{name}")
+}
+
+/// Drops the database `name` (and ends its sessions: PostgreSQL 13 and later).
+pub fn drop_postgres_database(admin: &str, name: &str) {
+    let (admin, name) = (admin.to_owned(), name.to_owned());
+    // Drop runs outside any runtime the caller may be blocking: a thread with its own.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await;
+                let _ = conn.close().await;
+            }
+        });
+    })
+    .join();
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            drop_postgres_database(admin, name);
+        }
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
 
 pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = TempDir::new();
-    let mut settings = Settings::for_tests(format!("sqlite://{}", dir.0.join("test.db").display()));
+    spawn_on(TestDb::new("test.db").await, adjust).await
+}
+
+/// The app on the database `db` (which may hold data already: the test accounts are created
+/// when missing, each with a new key).
+pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings::for_tests(db.url.clone());
     adjust(&mut settings);
     let app = Application::build(settings).await.unwrap();
     let state = app.state().clone();
@@ -86,8 +232,8 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         analyst: keys[1].clone(),
         analyst_read: keys[2].clone(),
         reader: keys[3].clone(),
-        _dir: dir,
         _stop: tx,
+        _db: db,
     }
 }
 
@@ -392,4 +538,66 @@ pub fn pdf_text(bytes: &[u8], test: &str) -> Option<String> {
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "pdftotext failed");
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Plain SQL on a store's database, whichever the backend: for tests that set up what the
+/// server never writes itself (a job a crash left running, an unreadable row) or read a table
+/// directly. The SQL must read the same on SQLite and PostgreSQL (values written inline, no
+/// placeholders).
+pub mod raw {
+    use disinfox_server::db::Store;
+    use sqlx::AssertSqlSafe;
+
+    /// Runs a statement.
+    pub async fn execute(store: &Store, sql: &str) {
+        let sql = sql.to_owned();
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => {
+                sqlx::query(AssertSqlSafe(sql)).execute(pool).await.unwrap();
+            }
+            (_, Some(pool)) => {
+                sqlx::query(AssertSqlSafe(sql)).execute(pool).await.unwrap();
+            }
+            _ => unreachable!("a store has a backend"),
+        }
+    }
+
+    /// The first column of every row (`String`, `Vec<u8>`, …).
+    pub async fn column<T>(store: &Store, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send
+            + Unpin,
+    {
+        let sql = sql.to_owned();
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(pool).await,
+            (_, Some(pool)) => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(pool).await,
+            _ => unreachable!("a store has a backend"),
+        }
+        .unwrap()
+    }
+
+    /// The first column of every row, as text.
+    pub async fn strings(store: &Store, sql: &str) -> Vec<String> {
+        column(store, sql).await
+    }
+
+    /// The first column of every row, as bytes.
+    pub async fn bytes(store: &Store, sql: &str) -> Vec<Vec<u8>> {
+        column(store, sql).await
+    }
+
+    /// The one integer the query answers (`COUNT(*)`, `MAX(…)`; 0 for NULL).
+    pub async fn int(store: &Store, sql: &str) -> i64 {
+        column::<Option<i64>>(store, sql)
+            .await
+            .first()
+            .copied()
+            .flatten()
+            .unwrap_or(0)
+    }
 }

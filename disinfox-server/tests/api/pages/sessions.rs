@@ -163,21 +163,17 @@ async fn sessions_are_stored_hashed_with_safe_cookies_and_end() {
     }
     assert!(!c.contains("Secure"), "plain http: {c}");
     let token = cookie_pair(&c)["dfx_session=".len()..].to_owned();
-    let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT id_hash FROM sessions")
-        .fetch_all(app.state.store.sqlite_pool().expect("a SQLite store"))
-        .await
-        .unwrap();
+    let rows = crate::support::raw::bytes(&app.state.store, "SELECT id_hash FROM sessions").await;
     assert_eq!(rows.len(), 1);
     assert_eq!(
-        rows[0].0,
+        rows[0],
         disinfox_server::auth::hash_api_key(&token),
         "the SHA-256 only"
     );
-    let dump: Vec<(String,)> = sqlx::query_as("SELECT csrf || created_at FROM sessions")
-        .fetch_all(app.state.store.sqlite_pool().expect("a SQLite store"))
-        .await
-        .unwrap();
-    assert!(!dump[0].0.contains(&token));
+    let dump =
+        crate::support::raw::strings(&app.state.store, "SELECT csrf || created_at FROM sessions")
+            .await;
+    assert!(!dump[0].contains(&token));
 
     let s = sign_in(&app, "reader@test.org").await;
     assert_eq!(s.get("/dashboard").await.status().as_u16(), 200);

@@ -379,6 +379,14 @@ async fn shared_objects_leave_and_come_back() {
 /// A database written before the collection tables existed gets them filled at start-up.
 #[tokio::test]
 async fn an_older_database_is_backfilled_at_start() {
+    // The index of object ids came with a SQLite migration; a PostgreSQL database has it from
+    // its first migration on.
+    if crate::support::sqlite_only(
+        "an_older_database_is_backfilled_at_start",
+        "a SQLite database from before the collection's object index",
+    ) {
+        return;
+    }
     let app = spawn_app().await;
     let ids = seed(&app).await;
     let (s, _) = app

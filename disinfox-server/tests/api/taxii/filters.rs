@@ -241,15 +241,13 @@ async fn an_object_is_looked_up_by_id_not_searched_for() {
             .clone(),
     ];
     let newest: i64 = app.state.store.last_change_seq().await.unwrap();
-    sqlx::query(
-        "INSERT INTO incidents (id, name, created, modified, data, change_seq, changed_at)
+    crate::support::raw::execute(
+        &app.state.store,
+        &format!("INSERT INTO incidents (id, name, created, modified, data, change_seq, changed_at)
          VALUES ('incident--11111111-1111-4111-8111-111111111111', 'unreadable',
-                 '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'not json', ?, '2099-01-01T00:00:00.000000Z')",
+                 '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'not json', {}, '2099-01-01T00:00:00.000000Z')", newest + 1000),
     )
-    .bind(newest + 1000)
-    .execute(app.state.store.sqlite_pool().expect("a SQLite store"))
-    .await
-    .unwrap();
+    .await;
     let path = |id: &str| format!("{}{id}/", objects_path());
     for o in &known {
         let id = o["id"].as_str().unwrap();
