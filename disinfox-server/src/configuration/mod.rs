@@ -167,8 +167,9 @@ impl Settings {
             PathBuf::from(get("data_dir").map_or_else(|| "./data".to_owned(), |(_, v)| v));
         let database_url = match get("database_url") {
             Some((k, v)) => {
-                if !v.starts_with("sqlite:") && !crate::db::is_postgres_url(&v) {
-                    return Err(err(&k, format!("{v:?} is not supported; expected a SQLite URL such as sqlite://data/disinfox.db or a PostgreSQL URL such as postgres://USER:PASSWORD@HOST:5432/NAME")));
+                let postgres = v.starts_with("postgres://") || v.starts_with("postgresql://");
+                if !v.starts_with("sqlite:") && !postgres {
+                    return Err(err(&k, format!("{v:?} is not supported; expected a SQLite URL such as sqlite://data/disinfox.db or a PostgreSQL URL such as postgres://user:password@host/disinfox")));
                 }
                 v
             }
