@@ -5,7 +5,8 @@
 //! by both at once exists once.
 //!
 //! Needs `DISINFOX_TEST_POSTGRES_URL` (an administrator's URL: the test creates and drops its
-//! own database); without it the test says SKIPPED and passes nothing off as tested.
+//! own database); without it the test says POSTGRES-ONLY (scripts/test runs it in its
+//! PostgreSQL pass) and passes nothing off as tested.
 
 #![allow(clippy::unwrap_used)]
 
@@ -220,7 +221,7 @@ async fn sign_in(r: &Replica, from: &str, email: &str) -> u16 {
 async fn two_replicas_on_one_postgresql_behave_as_one_server() {
     let Ok(admin_url) = std::env::var("DISINFOX_TEST_POSTGRES_URL") else {
         eprintln!(
-            "SKIPPED: DISINFOX_TEST_POSTGRES_URL is not set (the replica test needs PostgreSQL)"
+            "POSTGRES-ONLY replicas::two_replicas_on_one_postgresql_behave_as_one_server: needs DISINFOX_TEST_POSTGRES_URL; run by the PostgreSQL pass"
         );
         return;
     };

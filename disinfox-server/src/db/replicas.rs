@@ -309,11 +309,11 @@ mod tests {
     }
 
     /// The same on PostgreSQL, in a database of its own (`DISINFOX_TEST_POSTGRES_URL`, an
-    /// administrator's URL; SKIPPED without).
+    /// administrator's URL; POSTGRES-ONLY without).
     #[tokio::test]
     async fn buckets_failures_and_job_owners_in_postgresql() {
         let Ok(admin_url) = std::env::var("DISINFOX_TEST_POSTGRES_URL") else {
-            eprintln!("SKIPPED: DISINFOX_TEST_POSTGRES_URL is not set");
+            eprintln!("POSTGRES-ONLY db::replicas::tests::buckets_failures_and_job_owners_in_postgresql: needs DISINFOX_TEST_POSTGRES_URL; run by the PostgreSQL pass");
             return;
         };
         let name = format!("rep_unit_{}", uuid::Uuid::new_v4().simple());
