@@ -1,14 +1,17 @@
 //! Storage: every SQL statement of the server is here, behind the methods of [`Store`].
 //!
-//! [`Store`] owns the SQLite connection pool; its methods are grouped by concern, one file each:
+//! [`Store`] owns the connection pool of its backend, SQLite or PostgreSQL; its methods are
+//! grouped by concern, one file each:
 //! [`users`] (users and API keys), [`sessions`], [`incidents`], [`changes`] (the change log),
 //! [`facets`] (counts), [`collection`] (the TAXII collection's entries and object index),
 //! [`audit`], [`watchlist`] (watchlists and each user's work), [`jobs`] (import jobs and applying imported incidents), [`replicas`] (what several server processes share: rate-limit buckets, failed sign-ins, heartbeats and job owners), [`stix`] (each incident's
 //! STIX objects as stored JSON), and [`backup`]. Nothing outside this module writes SQL or
 //! touches the pool (tests/layering.rs checks that no other module names `sqlx`); the domain
-//! modules call these methods. There is one implementation, SQLite, and no backend trait:
-//! PostgreSQL, the path when one machine is not enough, would mean a second implementation of
-//! these methods, concern by concern.
+//! modules call these methods. Each method is implemented twice: for SQLite in the concern
+//! file, for PostgreSQL in `postgres/<concern>.rs`; what is not SQL (the rules of a write) is
+//! one backend-neutral function in the concern file that both call. PostgreSQL's change log
+//! stays in commit order across several server processes by an advisory lock
+//! (`postgres/changes.rs`, docs/postgresql.md).
 //!
 //! SQLite is used in WAL mode with foreign keys on, temporary storage in memory and an 8 MiB
 //! page cache per connection. Writes are serialised by a mutex (SQLite has

@@ -59,13 +59,21 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// Source tables that are not data: SQLite's own, the migrations' record, the full-text index
-/// (PostgreSQL has its own text search, built from the incidents), and `maintenance` (one-off
-/// tasks the server runs when it opens a SQLite file, done by the time the copy reads it).
+/// (PostgreSQL has its own text search, built from the incidents), `maintenance` (one-off
+/// tasks the server runs when it opens a SQLite file, done by the time the copy reads it), and
+/// the state of running processes (src/db/replicas.rs: rate-limit buckets, which refill
+/// anyway; sign-in failures, which an hour forgets; the processes' heartbeats).
 fn not_data(table: &str) -> bool {
     table.starts_with("sqlite_")
         || table.starts_with("incidents_fts")
-        || table == "_sqlx_migrations"
-        || table == "maintenance"
+        || [
+            "_sqlx_migrations",
+            "maintenance",
+            "rate_buckets",
+            "sign_in_failures",
+            "server_instances",
+        ]
+        .contains(&table)
 }
 
 /// The most values one INSERT binds (PostgreSQL allows 65 535 parameters).

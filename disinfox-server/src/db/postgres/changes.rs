@@ -142,6 +142,8 @@ impl Postgres {
         base_micros: i64,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
+        // Change times are the change log's: rewritten under its lock, like every change.
+        Self::lock_change_log(&mut tx).await?;
         sqlx::query(
             "UPDATE changes SET at = to_char(to_timestamp(($1 + seq * 1000) / 1000000.0) AT TIME ZONE 'UTC',
                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') WHERE seq <= $2",
