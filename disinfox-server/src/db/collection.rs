@@ -635,7 +635,7 @@ super::forward! {
     /// Where the collection holds each of these objects (see [`ObjectHome`]); ids it does
     /// not hold in the index (incidents, base and DISARM objects, unknown ids) are left out.
     fn object_homes(&self, ids: &BTreeSet<String>) -> anyhow::Result<BTreeMap<String, ObjectHome>>;
-    /// [`Store::collection_window`] for named objects only: the incidents with these ids and
+    /// [`Store::collection_window`](crate::db::Store::collection_window) for named objects only: the incidents with these ids and
     /// the entries with these keys, from change `from_seq` on, in one read.
     fn collection_items_of(&self, from_seq: i64, incident_ids: &BTreeSet<String>, keys: &BTreeSet<String>) -> anyhow::Result<(Vec<WithObjects>, Vec<CollectionEntry>)>;
     /// The object index as stored, `(object id, incident, key)` (for checks and tests).

@@ -1,7 +1,7 @@
 //! Each incident's STIX objects, stored as canonical (compact) JSON when the incident is
 //! written, so that answers are assembled from stored text instead of built again.
 //!
-//! The server gives the store its rules at start ([`Store::use_stix_rules`]): the builder
+//! The server gives the store its rules at start ([`Store::use_stix_rules`](crate::db::Store::use_stix_rules)): the builder
 //! options of both flavours (author, TLP, DISARM version, OpenCTI id rules). Every incident
 //! write (a save, an import, a deletion) then stores, in its transaction, the objects
 //! `BundleBuilder` adds for the incident under each flavour (everything but the four objects
@@ -504,6 +504,6 @@ super::forward! {
     fn changes_after_stix(&self, after_seq: i64, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
     /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
     /// the filter's `after_seq`), with their stored objects of `flavor` (see
-    /// [`Store::changes_after_stix`]).
+    /// [`Store::changes_after_stix`](crate::db::Store::changes_after_stix)).
     fn live_incidents_stix(&self, f: &crate::db::IncidentFilter, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
 }
