@@ -226,7 +226,14 @@ pub(super) const SQL_ENTRIES_BY_KEYS: &str = "SELECT e.key, e.seq, e.at, e.value
 /// A row of the object index: `(object id, incident, entry key)`.
 pub(crate) type IndexRow = (String, Option<String>, Option<String>);
 
-fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CollectionEntry> {
+/// A collection entry from its row (either backend).
+pub(super) fn entry_from_row<R>(r: &R) -> anyhow::Result<CollectionEntry>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(CollectionEntry {
         key: r.try_get("key")?,
         seq: r.try_get("seq")?,

@@ -92,6 +92,26 @@ pub(crate) fn key_use_is_stale(now: Timestamp, last_used_at: Option<&str>) -> bo
         })
 }
 
+/// A key from its row (either backend).
+pub(super) fn key_from_row<R>(r: &R) -> anyhow::Result<ApiKeyInfo>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ApiKeyInfo {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        prefix: r.try_get("prefix")?,
+        scope: r.try_get("scope")?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
 impl Sqlite {
     /// Creates a user; `Ok(None)` when the e-mail is taken.
     pub(crate) async fn create_user(
@@ -297,19 +317,6 @@ impl Sqlite {
         }))
     }
 
-    fn key_from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<ApiKeyInfo> {
-        Ok(ApiKeyInfo {
-            id: r.try_get("id")?,
-            user_id: r.try_get("user_id")?,
-            name: r.try_get("name")?,
-            prefix: r.try_get("prefix")?,
-            scope: r.try_get("scope")?,
-            created_at: r.try_get("created_at")?,
-            last_used_at: r.try_get("last_used_at")?,
-            revoked_at: r.try_get("revoked_at")?,
-        })
-    }
-
     /// The live key with this hash and its (enabled) owner.
     pub(crate) async fn api_key_by_hash(
         &self,
@@ -325,7 +332,7 @@ impl Sqlite {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let key = Self::key_from_row(&r)?;
+        let key = key_from_row(&r)?;
         let role: String = r.try_get("role")?;
         let user = User {
             id: key.user_id,
@@ -380,7 +387,7 @@ impl Sqlite {
             .bind(user_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(Self::key_from_row).collect()
+        rows.iter().map(key_from_row).collect()
     }
 
     /// Revokes a key (of the given user, unless `None`); false when there is no such live key.

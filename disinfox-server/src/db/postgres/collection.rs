@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::stix_objects::stored_from_row;
 use super::{Postgres, Tx};
@@ -15,15 +14,6 @@ use crate::model::Incident;
 
 fn with_objects(r: &PgRow) -> anyhow::Result<WithObjects> {
     Ok((Postgres::incident_from_row(r)?, stored_from_row(r)?))
-}
-
-fn entry_from_row(r: &PgRow) -> anyhow::Result<CollectionEntry> {
-    Ok(CollectionEntry {
-        key: r.try_get("key")?,
-        seq: r.try_get("seq")?,
-        at: r.try_get("at")?,
-        value: r.try_get("value")?,
-    })
 }
 
 /// The columns of [`WithObjects`] rows.
@@ -182,7 +172,7 @@ impl Postgres {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(entry_from_row)
+        .map(crate::db::collection::entry_from_row)
         .collect::<anyhow::Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok((incidents, entries))
@@ -231,7 +221,7 @@ impl Postgres {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(entry_from_row)
+        .map(crate::db::collection::entry_from_row)
         .collect::<anyhow::Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok((incidents, entries, upto))
@@ -242,7 +232,7 @@ impl Postgres {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(entry_from_row)
+            .map(crate::db::collection::entry_from_row)
             .collect()
     }
 

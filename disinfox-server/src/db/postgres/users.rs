@@ -205,19 +205,6 @@ impl Postgres {
         }))
     }
 
-    fn key_from_row(r: &PgRow) -> anyhow::Result<ApiKeyInfo> {
-        Ok(ApiKeyInfo {
-            id: r.try_get("id")?,
-            user_id: r.try_get("user_id")?,
-            name: r.try_get("name")?,
-            prefix: r.try_get("prefix")?,
-            scope: r.try_get("scope")?,
-            created_at: r.try_get("created_at")?,
-            last_used_at: r.try_get("last_used_at")?,
-            revoked_at: r.try_get("revoked_at")?,
-        })
-    }
-
     pub(crate) async fn api_key_by_hash(
         &self,
         hash: &[u8],
@@ -232,7 +219,7 @@ impl Postgres {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let key = Self::key_from_row(&r)?;
+        let key = crate::db::users::key_from_row(&r)?;
         let role: String = r.try_get("role")?;
         let user = User {
             id: key.user_id,
@@ -280,7 +267,7 @@ impl Postgres {
             .bind(user_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(Self::key_from_row).collect()
+        rows.iter().map(crate::db::users::key_from_row).collect()
     }
 
     pub(crate) async fn revoke_api_key(
