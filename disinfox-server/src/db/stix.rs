@@ -311,6 +311,20 @@ impl Sqlite {
         Ok(rebuilt)
     }
 
+    /// [`Self::write_stix`] for several incidents written in one transaction (an import's
+    /// batch).
+    #[allow(dead_code)]
+    pub(super) async fn write_stix_batch(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        rules: Option<&Arc<StixRules>>,
+        incidents: &[StoredIncident],
+    ) -> anyhow::Result<()> {
+        for s in incidents {
+            Self::write_stix(tx, rules, s).await?;
+        }
+        Ok(())
+    }
+
     /// Stores an incident's objects under both flavours, inside its write; without rules,
     /// removes what was stored (it no longer matches the incident).
     pub(super) async fn write_stix(
