@@ -10,14 +10,14 @@
 pub mod changes;
 pub mod export;
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use stix_model::incident::{BuildOptions, BundleBuilder};
 use stix_model::{Bundle, Timestamp};
 
 use crate::configuration::Settings;
-use crate::db::stix::{objects_of, Flavor, RowObjects, StixRow, StixRules};
+use crate::db::stix::{is_own, objects_of, Flavor, RowObjects, StixRow, StixRules};
 use crate::db::{Store, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 
@@ -86,28 +86,24 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// the store's rules are the options asked for, built on the spot otherwise (another id rule
 /// asked for, or an incident without stored objects). The four objects every bundle starts
 /// with come before the first incident's.
+///
+/// Each incident's shared objects not written yet come first, then its own objects as stored
+/// (one copy of bytes): the builder's order (see [`crate::db::stix`]). Only shared ids are
+/// remembered, so memory stays bounded however many incidents a stream holds (each incident
+/// is in an answer once, and its own objects' ids are its own).
 pub struct Assembler {
+    store: Store,
     opts: BuildOptions,
     rules: Option<Arc<StixRules>>,
     base: Vec<(String, String)>,
-    seen: BTreeSet<String>,
-    every_id: bool,
+    seen: HashSet<Box<str>>,
     wrote: bool,
     based: bool,
 }
 
-/// Objects that belong to one incident: its own object, its relationships and its note.
-fn is_own(id: &str) -> bool {
-    ["incident--", "relationship--", "note--"]
-        .iter()
-        .any(|p| id.starts_with(p))
-}
-
 impl Assembler {
-    /// An assembler with these options. `every_id`: keep every id once, as the builder does
-    /// (a page); otherwise only shared objects are remembered, so memory stays bounded
-    /// however many incidents follow (a stream, in which each incident comes once).
-    pub fn new(store: &Store, opts: BuildOptions, every_id: bool) -> anyhow::Result<Self> {
+    /// An assembler with these options.
+    pub fn new(store: &Store, opts: BuildOptions) -> anyhow::Result<Self> {
         let rules = store.stix_rules().filter(|r| r.serves(&opts));
         let base = match &rules {
             Some(r) => r.base().to_vec(),
@@ -118,11 +114,11 @@ impl Assembler {
                 .collect::<anyhow::Result<Vec<_>>>()?,
         };
         Ok(Self {
+            store: store.clone(),
             opts,
             rules,
             base,
-            seen: BTreeSet::new(),
-            every_id,
+            seen: HashSet::new(),
             wrote: false,
             based: false,
         })
@@ -145,16 +141,24 @@ impl Assembler {
         out.extend_from_slice(b"]}");
     }
 
-    fn push(&mut self, out: &mut Vec<u8>, id: &str, json: &str) {
-        let remember = self.every_id || !is_own(id);
-        if remember && !self.seen.insert(id.to_owned()) {
+    /// Writes objects' text (one, or several joined by commas).
+    fn push(&mut self, out: &mut Vec<u8>, json: &[u8]) {
+        if json.is_empty() {
             return;
         }
         if self.wrote {
             out.push(b',');
         }
         self.wrote = true;
-        out.extend_from_slice(json.as_bytes());
+        out.extend_from_slice(json);
+    }
+
+    /// Writes a shared object unless it was written.
+    fn push_shared(&mut self, out: &mut Vec<u8>, id: &str, json: &[u8]) {
+        if !self.seen.contains(id) {
+            self.seen.insert(Box::from(id));
+            self.push(out, json);
+        }
     }
 
     /// Writes the base objects unless they were written.
@@ -162,25 +166,57 @@ impl Assembler {
         if !self.based {
             self.based = true;
             for (id, json) in std::mem::take(&mut self.base) {
-                self.push(out, &id, &json);
+                self.push_shared(out, &id, json.as_bytes());
             }
         }
     }
 
-    /// Writes an incident's objects (and, first of all, the base objects).
-    pub fn add(&mut self, out: &mut Vec<u8>, row: &StixRow) -> anyhow::Result<()> {
+    /// Writes incidents' objects, in order (and, first of all, the base objects): the shared
+    /// objects not yet written are read in one go.
+    pub async fn add_rows(&mut self, out: &mut Vec<u8>, rows: &[StixRow]) -> anyhow::Result<()> {
         self.base_once(out);
-        let built;
-        let objects = match &row.objects {
-            RowObjects::Stored(o) if self.rules.is_some() => o,
-            RowObjects::Stored(_) => anyhow::bail!("stored objects read for other rules"),
-            RowObjects::Build(s) => {
-                built = objects_of(&self.opts, s)?;
-                &built
+        let mut wanted = Vec::new();
+        let mut asked = HashSet::new();
+        for row in rows {
+            if let RowObjects::Stored(o) = &row.objects {
+                for id in o.refs() {
+                    if !self.seen.contains(id) && asked.insert(id) {
+                        wanted.push(id);
+                    }
+                }
             }
+        }
+        let shared = match self.flavor() {
+            Some(flavor) if !wanted.is_empty() => {
+                self.store.shared_objects(flavor, &wanted).await?
+            }
+            _ => Default::default(),
         };
-        for (id, json) in objects.lines() {
-            self.push(out, id, json);
+        for row in rows {
+            match &row.objects {
+                RowObjects::Stored(o) if self.rules.is_some() => {
+                    for id in o.refs() {
+                        if self.seen.contains(id) {
+                            continue;
+                        }
+                        let json = shared.get(id).ok_or_else(|| {
+                            anyhow::anyhow!("stored shared object {id} of {} not read", row.id)
+                        })?;
+                        self.push_shared(out, id, json.as_bytes());
+                    }
+                    self.push(out, &o.own);
+                }
+                RowObjects::Stored(_) => anyhow::bail!("stored objects read for other rules"),
+                RowObjects::Build(s) => {
+                    for (id, json) in objects_of(&self.opts, s)?.0 {
+                        if is_own(&id) {
+                            self.push(out, json.as_bytes());
+                        } else {
+                            self.push_shared(out, &id, json.as_bytes());
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }

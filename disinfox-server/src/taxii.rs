@@ -322,14 +322,12 @@ fn incident_objects(
 ) -> ApiResult<Vec<StixObject>> {
     let rules = state.store.stix_rules().filter(|r| r.serves(opts));
     match (rules, stored) {
-        (Some(_), Some(stored)) => stored
-            .lines()
-            .filter(|(id, _)| id.starts_with("incident--") || id.starts_with("relationship--"))
-            .map(|(id, json)| {
-                serde_json::from_str::<StixObject>(json)
-                    .map_err(|e| internal(format!("stored object {id} of {}: {e}", s.id)))
-            })
-            .collect(),
+        (Some(_), Some(stored)) => Ok(stored
+            .own_objects()
+            .map_err(|e| internal(format!("stored objects of {}: {e:#}", s.id)))?
+            .into_iter()
+            .filter(|o| matches!(o.object_type(), "incident" | "relationship"))
+            .collect()),
         _ => Ok(bundle::builder(opts.clone(), std::slice::from_ref(s))?.into_objects()),
     }
 }

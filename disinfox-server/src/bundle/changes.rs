@@ -198,7 +198,7 @@ pub async fn page_at(
 ) -> ApiResult<ChangesPage> {
     let (opencti, after_seq, mark) = (p.opencti, p.after_seq, p.mark.clone());
     let opts = options_of(state, p)?;
-    let mut assembler = Assembler::new(&state.store, opts, true)?;
+    let mut assembler = Assembler::new(&state.store, opts)?;
     let mut rows = state
         .store
         .changes_after_stix(after_seq, i64::from(limit) + 1, assembler.flavor())
@@ -217,9 +217,7 @@ pub async fn page_at(
         // About the size of a typical incident's objects, so that the buffer rarely grows.
         let mut out = Vec::with_capacity(4096 + rows.len() * 4096);
         Assembler::head(&mut out);
-        for row in &rows {
-            assembler.add(&mut out, row)?;
-        }
+        assembler.add_rows(&mut out, &rows).await?;
         Assembler::tail(&mut out);
         out
     };

@@ -49,7 +49,7 @@ impl Exporter {
         if let Source::Live(f) = &mut source {
             f.after_seq = Some(0);
         }
-        let assembler = Assembler::new(&store, opts, false)?;
+        let assembler = Assembler::new(&store, opts)?;
         Ok(Self {
             store,
             source,
@@ -115,9 +115,7 @@ impl Exporter {
             Assembler::head(&mut out);
         }
         let rows = self.read().await?;
-        for row in &rows {
-            self.assembler.add(&mut out, row)?;
-        }
+        self.assembler.add_rows(&mut out, &rows).await?;
         self.incidents += rows.len();
         if (rows.len() as i64) < CHUNK {
             // A bundle without incidents still holds the objects every bundle starts with.

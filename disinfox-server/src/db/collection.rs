@@ -206,7 +206,7 @@ pub(super) const SQL_OBJECT_HOMES: &str =
 /// Incidents by id from a change on, in change order (a primary-key search per id).
 pub(super) const SQL_INCIDENTS_BY_IDS: &str =
     "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data,
-       s.ids, s.objects
+       s.refs, s.own
      FROM json_each(?1) j JOIN incidents i ON i.id = j.value
      LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = 'standard'
      WHERE i.change_seq >= ?2 ORDER BY i.change_seq";
@@ -523,7 +523,7 @@ impl Sqlite {
         let incidents = if with_incidents {
             let rows = sqlx::query(
                 "SELECT i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data,
-                   s.ids, s.objects
+                   s.refs, s.own
                  FROM incidents i
                  LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = 'standard'
                  WHERE i.change_seq >= ? ORDER BY i.change_seq LIMIT ?",

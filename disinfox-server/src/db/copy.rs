@@ -51,6 +51,7 @@ pub const TABLES: &[&str] = &[
     "collection_refs",
     "collection_object_ids",
     "incident_stix",
+    "stix_shared",
     "stix_rules",
     "audit_log",
     "import_jobs",

@@ -5,11 +5,19 @@
 //! options of both flavours (author, TLP, DISARM version, OpenCTI id rules). Every incident
 //! write (a save, an import, a deletion) then stores, in its transaction, the objects
 //! `BundleBuilder` adds for the incident under each flavour (everything but the four objects
-//! every bundle starts with, see [`StixRules::base`]), in the builder's order. Concatenating
-//! the stored objects of several incidents and keeping the first object of each id gives
-//! exactly the objects the builder gives for those incidents together: the builder adds each
-//! incident's objects in the same order and drops an id it already holds, and no object
-//! depends on another incident.
+//! every bundle starts with, see [`StixRules::base`]), split in two:
+//! - its own objects (the incident, its relationships, its note), one text per incident and
+//!   flavour, joined by commas as a bundle holds them (`incident_stix.own`);
+//! - the shared objects it refers to (techniques, actors, countries, channels, the DISARM
+//!   identity and marking): their ids in `incident_stix.refs`, and each object once per
+//!   flavour in `stix_shared`, whichever incidents refer to it. A shared object's text
+//!   depends only on its id and the rules, so storing it once loses nothing.
+//!
+//! The builder adds an incident's shared objects first, then its own, and drops an id it
+//! already holds; no object depends on another incident. So writing, for each incident in
+//! turn, its shared objects not yet written and then its own objects gives exactly the objects
+//! the builder gives for those incidents together ([`crate::bundle::Assembler`]). Readers keep
+//! the shared objects they read in memory (they change only with the rules).
 //!
 //! The rules carry a version: a digest of the options and of the builder's output for a
 //! fixed sample incident under each flavour, so that a changed setting or a builder that
@@ -18,7 +26,8 @@
 //! Incidents written without rules (a store used on its own) have no stored objects; readers
 //! build those on the spot, and the next start stores them.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -30,7 +39,7 @@ use super::{Sqlite, StoredIncident};
 use crate::model::Incident;
 
 /// The two flavours of the objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flavor {
     /// Standard STIX 2.1 with the extension.
     Standard,
@@ -60,8 +69,12 @@ impl Flavor {
     }
 }
 
-/// The storage format of `incident_stix`; part of the version.
-const FORMAT: &str = "disinfox stored stix 1";
+/// The storage format of `incident_stix` and `stix_shared`; part of the version.
+const FORMAT: &str = "disinfox stored stix 2";
+
+/// At most this many shared objects are kept in memory per rules (about 400 bytes each); when
+/// full, the memory is emptied and filled again from the database as pages need them.
+const SHARED_IN_MEMORY: usize = 50_000;
 
 /// The rules the objects are built with.
 #[derive(Debug)]
@@ -70,6 +83,9 @@ pub struct StixRules {
     standard: BuildOptions,
     opencti: BuildOptions,
     base: Vec<(String, String)>,
+    /// Shared objects read from `stix_shared`, by flavour and id (their text depends only on
+    /// the id and these rules).
+    shared: Mutex<HashMap<(Flavor, Box<str>), Arc<str>>>,
 }
 
 impl StixRules {
@@ -92,9 +108,10 @@ impl StixRules {
         }
         let sample = sample_incident()?;
         for opts in [&standard, &opencti] {
-            let objects = objects_of(opts, &sample)?;
-            h.update(&objects.ids);
-            h.update(&objects.objects);
+            for (id, json) in objects_of(opts, &sample)?.0 {
+                h.update(id);
+                h.update(json);
+            }
         }
         let version = h
             .finalize()
@@ -106,6 +123,7 @@ impl StixRules {
             standard,
             opencti,
             base,
+            shared: Mutex::new(HashMap::new()),
         })
     }
 
@@ -136,30 +154,108 @@ impl StixRules {
             && opts.tlp == mine.tlp
             && opts.author.common.id == mine.author.common.id
     }
+
+    /// The shared objects of `ids` held in memory; the ids not held are pushed to `missing`.
+    fn shared_in_memory(
+        &self,
+        flavor: Flavor,
+        ids: &[&str],
+        found: &mut HashMap<Box<str>, Arc<str>>,
+        missing: &mut Vec<String>,
+    ) {
+        let Ok(memory) = self.shared.lock() else {
+            missing.extend(ids.iter().map(|id| (*id).to_owned()));
+            return;
+        };
+        for id in ids {
+            match memory.get(&(flavor, Box::from(*id))) {
+                Some(json) => {
+                    found.insert(Box::from(*id), json.clone());
+                }
+                None => missing.push((*id).to_owned()),
+            }
+        }
+    }
+
+    /// Keeps shared objects read from the database in memory.
+    fn remember_shared(&self, flavor: Flavor, read: &[(String, Arc<str>)]) {
+        if let Ok(mut memory) = self.shared.lock() {
+            if memory.len() + read.len() > SHARED_IN_MEMORY {
+                memory.clear();
+            }
+            for (id, json) in read {
+                memory.insert((flavor, Box::from(id.as_str())), json.clone());
+            }
+        }
+    }
 }
 
-/// An incident's objects as stored: ids and compact JSON, one per line, in the same order.
+/// Whether an object belongs to one incident (its own object, relationships and note) rather
+/// than being shared by every incident that refers to it.
+pub fn is_own(id: &str) -> bool {
+    ["incident--", "relationship--", "note--"]
+        .iter()
+        .any(|p| id.starts_with(p))
+}
+
+/// The objects the builder adds for one incident, as `(id, compact JSON)` in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltObjects(pub Vec<(String, String)>);
+
+/// An incident's objects as stored: the ids of the shared objects it refers to and the text
+/// of its own objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObjects {
-    /// The ids, one per line.
-    pub ids: String,
-    /// The objects, one compact JSON object per line (JSON text never holds a raw newline).
-    pub objects: String,
+    /// The ids of its shared objects, one per line, in the builder's order.
+    pub refs: String,
+    /// Its own objects (incident, relationships, note), compact JSON joined by commas, in the
+    /// builder's order: a piece of a bundle's `objects` array as it is.
+    pub own: Vec<u8>,
 }
 
 impl StoredObjects {
-    /// `(id, JSON)` of each object, in order.
-    pub fn lines(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.ids
-            .split('\n')
-            .zip(self.objects.split('\n'))
-            .filter(|(id, _)| !id.is_empty())
+    /// The ids of its shared objects, in order.
+    pub fn refs(&self) -> impl Iterator<Item = &str> {
+        self.refs.split('\n').filter(|id| !id.is_empty())
+    }
+
+    /// Its own objects, parsed.
+    pub fn own_objects(&self) -> anyhow::Result<Vec<stix_model::StixObject>> {
+        let mut array = Vec::with_capacity(self.own.len() + 2);
+        array.push(b'[');
+        array.extend_from_slice(&self.own);
+        array.push(b']');
+        Ok(serde_json::from_slice(&array)?)
+    }
+}
+
+impl BuiltObjects {
+    /// Splits the objects into what an incident stores and its shared objects `(id, JSON)`.
+    pub fn split(self) -> (StoredObjects, Vec<(String, String)>) {
+        let mut refs = String::new();
+        let mut own = Vec::new();
+        let mut shared = Vec::new();
+        for (id, json) in self.0 {
+            if is_own(&id) {
+                if !own.is_empty() {
+                    own.push(b',');
+                }
+                own.extend_from_slice(json.as_bytes());
+            } else {
+                if !refs.is_empty() {
+                    refs.push('\n');
+                }
+                refs.push_str(&id);
+                shared.push((id, json));
+            }
+        }
+        (StoredObjects { refs, own }, shared)
     }
 }
 
 /// The objects the builder adds for one incident with these options, after the four every
 /// bundle starts with.
-pub fn objects_of(opts: &BuildOptions, s: &StoredIncident) -> anyhow::Result<StoredObjects> {
+pub fn objects_of(opts: &BuildOptions, s: &StoredIncident) -> anyhow::Result<BuiltObjects> {
     let mut b = BundleBuilder::new(opts.clone());
     let skip = b.objects().len();
     let d = s
@@ -167,20 +263,54 @@ pub fn objects_of(opts: &BuildOptions, s: &StoredIncident) -> anyhow::Result<Sto
         .to_description(&s.id, s.created, s.modified, s.revoked);
     b.add_incident(&d)
         .with_context(|| format!("building the objects of {}", s.id))?;
-    let mut ids = String::new();
-    let mut objects = String::new();
-    for o in b.into_objects().iter().skip(skip) {
-        if !ids.is_empty() {
-            ids.push('\n');
-            objects.push('\n');
+    b.into_objects()
+        .iter()
+        .skip(skip)
+        .map(|o| Ok((o.id().to_owned(), String::from_utf8(o.to_vec()?)?)))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(BuiltObjects)
+}
+
+/// What a batch of incident writes stores: each incident's row per flavour, and the shared
+/// objects they refer to, each once per flavour.
+#[derive(Debug, Default)]
+pub(crate) struct StixWrites {
+    /// `(incident id, flavour, refs, own)`.
+    pub(crate) rows: Vec<(String, &'static str, String, String)>,
+    /// `(flavour, id, JSON)`, each `(flavour, id)` once.
+    pub(crate) shared: Vec<(&'static str, String, String)>,
+}
+
+impl StixWrites {
+    /// The objects of these incidents under both flavours of the rules.
+    pub(crate) fn build(rules: &StixRules, incidents: &[StoredIncident]) -> anyhow::Result<Self> {
+        let mut w = Self::default();
+        let mut seen = std::collections::HashSet::new();
+        for s in incidents {
+            for flavor in Flavor::ALL {
+                let (stored, shared) = objects_of(rules.options(flavor), s)?.split();
+                let own = String::from_utf8(stored.own)?;
+                w.rows
+                    .push((s.id.as_str().to_owned(), flavor.as_str(), stored.refs, own));
+                for (id, json) in shared {
+                    if seen.insert((flavor, id.clone())) {
+                        w.shared.push((flavor.as_str(), id, json));
+                    }
+                }
+            }
         }
-        ids.push_str(o.id());
-        let json = o.to_vec()?;
-        // Compact JSON escapes every control character, so a line is one object.
-        anyhow::ensure!(!json.contains(&b'\n'), "object {} spans lines", o.id());
-        objects.push_str(std::str::from_utf8(&json)?);
+        Ok(w)
     }
-    Ok(StoredObjects { ids, objects })
+
+    /// The rows as one JSON array of arrays (for SQLite's `json_each`).
+    pub(crate) fn rows_json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string(&self.rows)?)
+    }
+
+    /// The shared objects as one JSON array of arrays.
+    pub(crate) fn shared_json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string(&self.shared)?)
+    }
 }
 
 /// A fixed incident with every field the builder reads, for the rules' version.
@@ -237,6 +367,41 @@ impl super::Store {
     pub fn stix_rules(&self) -> Option<Arc<StixRules>> {
         rules_of(&self.stix)
     }
+
+    /// The stored shared objects of these ids under a flavour, from memory or else from the
+    /// database (one read for all those not in memory). An id stored nowhere is an error:
+    /// shared objects are written in the same transaction as the incidents that refer to
+    /// them.
+    pub async fn shared_objects(
+        &self,
+        flavor: Flavor,
+        ids: &[&str],
+    ) -> anyhow::Result<HashMap<Box<str>, Arc<str>>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let Some(rules) = self.stix_rules() else {
+            anyhow::bail!("stored objects read before the rules were given");
+        };
+        let mut missing = Vec::new();
+        rules.shared_in_memory(flavor, ids, &mut found, &mut missing);
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read: Vec<(String, Arc<str>)> = match self.backend() {
+            super::BackendRef::Sqlite(db) => db.read_shared(flavor, &missing).await?,
+            super::BackendRef::Postgres(db) => db.read_shared(flavor, &missing).await?,
+        };
+        rules.remember_shared(flavor, &read);
+        for (id, json) in read {
+            found.insert(Box::from(id.as_str()), json);
+        }
+        if let Some(lost) = missing.iter().find(|id| !found.contains_key(id.as_str())) {
+            anyhow::bail!(
+                "stored shared object {lost} ({}) is missing",
+                flavor.as_str()
+            );
+        }
+        Ok(found)
+    }
 }
 
 impl Sqlite {
@@ -270,6 +435,12 @@ impl Sqlite {
             if incidents == stored {
                 return Ok(0);
             }
+        } else {
+            // Shared objects of other rules: each is written again with the first incident
+            // that refers to it.
+            sqlx::query("DELETE FROM stix_shared")
+                .execute(&self.pool)
+                .await?;
         }
         let mut rebuilt = 0;
         let mut after = 0;
@@ -298,9 +469,7 @@ impl Sqlite {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let Some(last) = batch.last() else { break };
             after = last.change_seq;
-            for s in &batch {
-                Self::write_stix(&mut tx, Some(&rules), s).await?;
-            }
+            Self::write_stix_batch(&mut tx, Some(&rules), &batch).await?;
             tx.commit().await?;
             rebuilt += batch.len();
         }
@@ -311,17 +480,46 @@ impl Sqlite {
         Ok(rebuilt)
     }
 
-    /// [`Self::write_stix`] for several incidents written in one transaction (an import's
-    /// batch).
-    #[allow(dead_code)]
+    /// Stores the objects of several incidents written in one transaction, under both
+    /// flavours: one statement for their rows and one for the shared objects not stored yet.
+    /// Without rules, removes what was stored (it no longer matches the incidents).
     pub(super) async fn write_stix_batch(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         rules: Option<&Arc<StixRules>>,
         incidents: &[StoredIncident],
     ) -> anyhow::Result<()> {
-        for s in incidents {
-            Self::write_stix(tx, rules, s).await?;
+        if incidents.is_empty() {
+            return Ok(());
         }
+        let Some(rules) = rules else {
+            let ids = serde_json::to_string(
+                &incidents.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            )?;
+            sqlx::query(
+                "DELETE FROM incident_stix WHERE incident_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(());
+        };
+        let w = StixWrites::build(rules, incidents)?;
+        sqlx::query(
+            "INSERT INTO stix_shared (flavor, id, json)
+             SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+             ON CONFLICT (flavor, id) DO NOTHING",
+        )
+        .bind(w.shared_json()?)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO incident_stix (incident_id, flavor, refs, own)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+             ON CONFLICT (incident_id, flavor) DO UPDATE SET refs = excluded.refs, own = excluded.own",
+        )
+        .bind(w.rows_json()?)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -332,27 +530,26 @@ impl Sqlite {
         rules: Option<&Arc<StixRules>>,
         s: &StoredIncident,
     ) -> anyhow::Result<()> {
-        let Some(rules) = rules else {
-            sqlx::query("DELETE FROM incident_stix WHERE incident_id = ?")
-                .bind(s.id.as_str())
-                .execute(&mut **tx)
-                .await?;
-            return Ok(());
-        };
-        for flavor in Flavor::ALL {
-            let o = objects_of(rules.options(flavor), s)?;
-            sqlx::query(
-                "INSERT INTO incident_stix (incident_id, flavor, ids, objects) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (incident_id, flavor) DO UPDATE SET ids = ?3, objects = ?4",
-            )
-            .bind(s.id.as_str())
-            .bind(flavor.as_str())
-            .bind(&o.ids)
-            .bind(&o.objects)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(())
+        Self::write_stix_batch(tx, rules, std::slice::from_ref(s)).await
+    }
+
+    /// Shared objects by id under a flavour (those stored).
+    pub(super) async fn read_shared(
+        &self,
+        flavor: Flavor,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<(String, Arc<str>)>> {
+        sqlx::query(
+            "SELECT s.id, s.json FROM json_each(?1) j
+             JOIN stix_shared s ON s.flavor = ?2 AND s.id = j.value",
+        )
+        .bind(serde_json::to_string(ids)?)
+        .bind(flavor.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, Arc::from(r.try_get::<&str, _>("json")?))))
+        .collect()
     }
 
     /// The stored objects of an incident under a flavour, if any (for checks and tests).
@@ -361,16 +558,16 @@ impl Sqlite {
         incident_id: &str,
         flavor: Flavor,
     ) -> anyhow::Result<Option<StoredObjects>> {
-        Ok(sqlx::query(
-            "SELECT ids, objects FROM incident_stix WHERE incident_id = ? AND flavor = ?",
+        Ok(
+            sqlx::query("SELECT refs, own FROM incident_stix WHERE incident_id = ? AND flavor = ?")
+                .bind(incident_id)
+                .bind(flavor.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| stored_from_row(&r))
+                .transpose()?
+                .flatten(),
         )
-        .bind(incident_id)
-        .bind(flavor.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| stored_from_row(&r))
-        .transpose()?
-        .flatten())
     }
 
     /// The version the stored objects were built with (for checks and tests).
@@ -381,15 +578,17 @@ impl Sqlite {
     }
 }
 
-/// The stored objects of a row with `ids` and `objects` columns (both null: none).
+/// The stored objects of a row with `refs` and `own` columns (both null: none). The text is
+/// taken as the bytes stored: the server wrote it from serialised objects.
 pub(crate) fn stored_from_row(
     r: &sqlx::sqlite::SqliteRow,
 ) -> anyhow::Result<Option<StoredObjects>> {
-    let ids: Option<String> = r.try_get("ids")?;
-    let objects: Option<String> = r.try_get("objects")?;
-    Ok(ids
-        .zip(objects)
-        .map(|(ids, objects)| StoredObjects { ids, objects }))
+    let refs: Option<String> = r.try_get("refs")?;
+    let own: Option<&[u8]> = r.try_get("own")?;
+    Ok(refs.zip(own).map(|(refs, own)| StoredObjects {
+        refs,
+        own: own.to_vec(),
+    }))
 }
 
 /// An incident in an answer: where it is in the change log and its objects, stored or to build.
@@ -431,19 +630,23 @@ impl Sqlite {
     }
 
     /// The select list and join of [`StixRow`]s: with `flavor`, the stored objects of that
-    /// flavour (the incident's content is then only read when none are stored).
+    /// flavour; the incident's content is then only read when none are stored.
     fn stix_select(flavor: Option<Flavor>) -> (String, &'static str) {
-        let cols = Self::COLUMNS
-            .split(", ")
-            .map(|c| format!("i.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         match flavor {
             Some(_) => (
-                format!("{cols}, s.ids, s.objects"),
+                "i.id, i.change_seq, i.changed_at, s.refs, s.own, i.created, i.modified, i.revoked,
+                 CASE WHEN s.own IS NULL THEN i.data END AS data"
+                    .to_owned(),
                 " LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = ?",
             ),
-            None => (cols, ""),
+            None => (
+                Self::COLUMNS
+                    .split(", ")
+                    .map(|c| format!("i.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "",
+            ),
         }
     }
 

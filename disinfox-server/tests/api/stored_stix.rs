@@ -4,7 +4,7 @@
 
 use disinfox_server::bundle;
 use disinfox_server::configuration::Settings;
-use disinfox_server::db::stix::{objects_of, Flavor};
+use disinfox_server::db::stix::{objects_of, Flavor, StixRules};
 use disinfox_server::db::{Store, StoredIncident};
 use reqwest::Method;
 use serde_json::Value;
@@ -103,19 +103,7 @@ async fn stored_objects_are_what_the_builder_gives_now() {
     // Each incident's stored objects, after creation, edit and deletion.
     for s in &rows {
         for flavor in Flavor::ALL {
-            let stored = app
-                .state
-                .store
-                .stored_objects(s.id.as_str(), flavor)
-                .await
-                .unwrap()
-                .unwrap_or_else(|| panic!("{} has no stored {flavor:?} objects", s.id));
-            assert_eq!(
-                stored,
-                objects_of(rules.options(flavor), s).unwrap(),
-                "{} {flavor:?}",
-                s.id
-            );
+            assert_stored(&app.state.store, &rules, s, flavor).await;
         }
     }
     for opencti in [false, true] {
@@ -206,16 +194,30 @@ async fn reopen(db: &str, adjust: impl FnOnce(&mut Settings)) -> (Store, Setting
     (store, settings, rebuilt)
 }
 
+/// What is stored for an incident under a flavour is what the builder gives now: its own
+/// objects and the ids of its shared objects in its row, each shared object in the store.
+async fn assert_stored(store: &Store, rules: &StixRules, s: &StoredIncident, flavor: Flavor) {
+    let stored = store
+        .stored_objects(s.id.as_str(), flavor)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{} has no stored {flavor:?} objects", s.id));
+    let (want, shared) = objects_of(rules.options(flavor), s).unwrap().split();
+    assert_eq!(stored, want, "{} {flavor:?}", s.id);
+    // A deleted incident is its revoked object alone.
+    assert_eq!(shared.is_empty(), s.revoked, "{}: shared objects", s.id);
+    let ids: Vec<&str> = shared.iter().map(|(id, _)| id.as_str()).collect();
+    let got = store.shared_objects(flavor, &ids).await.unwrap();
+    for (id, json) in &shared {
+        assert_eq!(&*got[id.as_str()], json.as_str(), "{id} {flavor:?}");
+    }
+}
+
 async fn check_stored(store: &Store, settings: &Settings) {
     let rules = bundle::stix_rules(settings).unwrap();
     for s in all_incidents(store).await {
         for flavor in Flavor::ALL {
-            assert_eq!(
-                store.stored_objects(s.id.as_str(), flavor).await.unwrap(),
-                Some(objects_of(rules.options(flavor), &s).unwrap()),
-                "{} {flavor:?}",
-                s.id
-            );
+            assert_stored(store, &rules, &s, flavor).await;
         }
     }
 }

@@ -18,7 +18,7 @@ fn with_objects(r: &PgRow) -> anyhow::Result<WithObjects> {
 
 /// The columns of [`WithObjects`] rows.
 const WITH_OBJECTS: &str =
-    "i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data, s.ids, s.objects";
+    "i.id, i.created, i.modified, i.revoked, i.change_seq, i.changed_at, i.data, s.refs, s.own";
 
 impl Postgres {
     /// Records, inside an incident write (under the change log's lock), the shared objects

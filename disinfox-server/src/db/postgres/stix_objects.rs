@@ -7,17 +7,18 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, Tx};
 use crate::db::stix::{
-    objects_of, rules_of, set_rules, Flavor, RowObjects, StixRow, StixRules, StoredObjects,
+    rules_of, set_rules, Flavor, RowObjects, StixRow, StixRules, StixWrites, StoredObjects,
 };
 use crate::db::{IncidentFilter, StoredIncident};
 
-/// The stored objects of a row with `ids` and `objects` columns (both null: none).
+/// The stored objects of a row with `refs` and `own` columns (both null: none).
 pub(super) fn stored_from_row(r: &PgRow) -> anyhow::Result<Option<StoredObjects>> {
-    let ids: Option<String> = r.try_get("ids")?;
-    let objects: Option<String> = r.try_get("objects")?;
-    Ok(ids
-        .zip(objects)
-        .map(|(ids, objects)| StoredObjects { ids, objects }))
+    let refs: Option<String> = r.try_get("refs")?;
+    let own: Option<String> = r.try_get("own")?;
+    Ok(refs.zip(own).map(|(refs, own)| StoredObjects {
+        refs,
+        own: own.into_bytes(),
+    }))
 }
 
 impl Postgres {
@@ -42,6 +43,15 @@ impl Postgres {
             if incidents == stored {
                 return Ok(0);
             }
+        } else {
+            // Shared objects of other rules: each is written again with the first incident
+            // that refers to it.
+            let mut tx = self.pool.begin().await?;
+            Self::lock_change_log(&mut tx).await?;
+            sqlx::query("DELETE FROM stix_shared")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         }
         let cols = Self::incident_columns();
         let sql = if all {
@@ -71,9 +81,7 @@ impl Postgres {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let Some(last) = batch.last() else { break };
             after = last.change_seq;
-            for s in &batch {
-                Self::write_stix(&mut tx, Some(&rules), s).await?;
-            }
+            Self::write_stix_batch(&mut tx, Some(&rules), &batch).await?;
             tx.commit().await?;
             rebuilt += batch.len();
         }
@@ -86,17 +94,61 @@ impl Postgres {
         Ok(rebuilt)
     }
 
-    /// [`Self::write_stix`] for several incidents written in one transaction (an import's
-    /// batch).
-    #[allow(dead_code)]
+    /// Stores the objects of several incidents written in one transaction (see the SQLite
+    /// version): one statement for their rows and one for the shared objects not stored yet.
     pub(super) async fn write_stix_batch(
         tx: &mut Tx<'_>,
         rules: Option<&Arc<StixRules>>,
         incidents: &[StoredIncident],
     ) -> anyhow::Result<()> {
-        for s in incidents {
-            Self::write_stix(tx, rules, s).await?;
+        if incidents.is_empty() {
+            return Ok(());
         }
+        let Some(rules) = rules else {
+            let ids: Vec<&str> = incidents.iter().map(|s| s.id.as_str()).collect();
+            sqlx::query("DELETE FROM incident_stix WHERE incident_id = ANY($1)")
+                .bind(&ids)
+                .execute(&mut **tx)
+                .await?;
+            return Ok(());
+        };
+        let w = StixWrites::build(rules, incidents)?;
+        let (flavors, ids, jsons): (Vec<&str>, Vec<&str>, Vec<&str>) = w
+            .shared
+            .iter()
+            .map(|(f, id, json)| (*f, id.as_str(), json.as_str()))
+            .collect();
+        sqlx::query(
+            "INSERT INTO stix_shared (flavor, id, json)
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[])
+             ON CONFLICT (flavor, id) DO NOTHING",
+        )
+        .bind(&flavors)
+        .bind(&ids)
+        .bind(&jsons)
+        .execute(&mut **tx)
+        .await?;
+        let mut incident_ids = Vec::with_capacity(w.rows.len());
+        let mut flavors = Vec::with_capacity(w.rows.len());
+        let mut refs = Vec::with_capacity(w.rows.len());
+        let mut own = Vec::with_capacity(w.rows.len());
+        for (i, f, r, o) in &w.rows {
+            incident_ids.push(i.as_str());
+            flavors.push(*f);
+            refs.push(r.as_str());
+            own.push(o.as_str());
+        }
+        sqlx::query(
+            "INSERT INTO incident_stix (incident_id, flavor, refs, own)
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])
+             ON CONFLICT (incident_id, flavor) DO UPDATE SET refs = EXCLUDED.refs, own = EXCLUDED.own",
+        )
+        .bind(&incident_ids)
+        .bind(&flavors)
+        .bind(&refs)
+        .bind(&own)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -107,34 +159,23 @@ impl Postgres {
         rules: Option<&Arc<StixRules>>,
         s: &StoredIncident,
     ) -> anyhow::Result<()> {
-        let Some(rules) = rules else {
-            sqlx::query("DELETE FROM incident_stix WHERE incident_id = $1")
-                .bind(s.id.as_str())
-                .execute(&mut **tx)
-                .await?;
-            return Ok(());
-        };
-        let mut flavors = Vec::new();
-        let mut ids = Vec::new();
-        let mut objects = Vec::new();
-        for flavor in Flavor::ALL {
-            let o = objects_of(rules.options(flavor), s)?;
-            flavors.push(flavor.as_str());
-            ids.push(o.ids);
-            objects.push(o.objects);
-        }
-        sqlx::query(
-            "INSERT INTO incident_stix (incident_id, flavor, ids, objects)
-             SELECT $1, x.f, x.i, x.o FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[]) AS x(f, i, o)
-             ON CONFLICT (incident_id, flavor) DO UPDATE SET ids = EXCLUDED.ids, objects = EXCLUDED.objects",
-        )
-        .bind(s.id.as_str())
-        .bind(&flavors)
-        .bind(&ids)
-        .bind(&objects)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        Self::write_stix_batch(tx, rules, std::slice::from_ref(s)).await
+    }
+
+    /// Shared objects by id under a flavour (those stored).
+    pub(in crate::db) async fn read_shared(
+        &self,
+        flavor: Flavor,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<(String, Arc<str>)>> {
+        sqlx::query("SELECT id, json FROM stix_shared WHERE flavor = $1 AND id = ANY($2)")
+            .bind(flavor.as_str())
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, Arc::from(r.try_get::<&str, _>("json")?))))
+            .collect()
     }
 
     pub(crate) async fn stored_objects(
@@ -143,7 +184,7 @@ impl Postgres {
         flavor: Flavor,
     ) -> anyhow::Result<Option<StoredObjects>> {
         Ok(sqlx::query(
-            "SELECT ids, objects FROM incident_stix WHERE incident_id = $1 AND flavor = $2",
+            "SELECT refs, own FROM incident_stix WHERE incident_id = $1 AND flavor = $2",
         )
         .bind(incident_id)
         .bind(flavor.as_str())
@@ -180,7 +221,9 @@ impl Postgres {
         let cols = Self::incident_columns();
         match flavor {
             Some(_) => (
-                format!("{cols}, s.ids, s.objects"),
+                "i.id, i.change_seq, i.changed_at, s.refs, s.own, i.created, i.modified, i.revoked,
+                 CASE WHEN s.own IS NULL THEN i.data END AS data"
+                    .to_owned(),
                 " LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = $1",
             ),
             None => (cols, ""),
