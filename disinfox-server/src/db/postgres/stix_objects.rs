@@ -17,7 +17,7 @@ pub(super) fn stored_from_row(r: &PgRow) -> anyhow::Result<Option<StoredObjects>
     let own: Option<String> = r.try_get("own")?;
     Ok(refs.zip(own).map(|(refs, own)| StoredObjects {
         refs,
-        own: own.into_bytes(),
+        own: own.into(),
     }))
 }
 
