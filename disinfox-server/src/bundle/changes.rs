@@ -13,6 +13,7 @@ use stix_model::{Bundle, Timestamp};
 
 use super::{builder, options, parse_flavor, parse_newer_than, Assembler};
 use crate::configuration::MAX_BUNDLE_PAGE;
+use crate::db::stix::{RowObjects, StixRow};
 use crate::db::{micros_text, StoredIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -189,6 +190,18 @@ pub async fn page(state: &AppState, q: &ChangesQuery) -> ApiResult<ChangesPage> 
     page_at(state, q, &p, limit).await
 }
 
+/// About the size of a page's bundle, so that its buffer rarely grows: the stored text of its
+/// incidents and room for their shared objects.
+fn capacity(rows: &[StixRow]) -> usize {
+    rows.iter()
+        .map(|r| match &r.objects {
+            RowObjects::Stored(o) => o.own.len() + 512 + o.refs.len() * 4,
+            RowObjects::Build(_) => 8192,
+        })
+        .sum::<usize>()
+        + 4096
+}
+
 /// The page of `limit` changes after the position `p`.
 pub async fn page_at(
     state: &AppState,
@@ -201,7 +214,7 @@ pub async fn page_at(
     let mut assembler = Assembler::new(&state.store, opts)?;
     let mut rows = state
         .store
-        .changes_after_stix(after_seq, i64::from(limit) + 1, assembler.flavor())
+        .changes_after_stix(after_seq, i64::from(limit) + 1, assembler.flavor(), true)
         .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
@@ -214,8 +227,7 @@ pub async fn page_at(
             .to_vec()
             .map_err(|e| ApiError::Internal(e.into()))?
     } else {
-        // About the size of a typical incident's objects, so that the buffer rarely grows.
-        let mut out = Vec::with_capacity(4096 + rows.len() * 4096);
+        let mut out = Vec::with_capacity(capacity(&rows));
         Assembler::head(&mut out);
         assembler.add_rows(&mut out, &rows).await?;
         Assembler::tail(&mut out);

@@ -96,7 +96,7 @@ impl Exporter {
             Source::Changes(after) => {
                 let rows = self
                     .store
-                    .changes_after_stix(*after, CHUNK, flavor)
+                    .changes_after_stix(*after, CHUNK, flavor, false)
                     .await
                     .context("bundle: reading changes")?;
                 if let Some(last) = rows.last() {

@@ -86,6 +86,53 @@ pub struct StixRules {
     /// Shared objects read from `stix_shared`, by flavour and id (their text depends only on
     /// the id and these rules).
     shared: Mutex<HashMap<(Flavor, Box<str>), Arc<str>>>,
+    /// Incidents' stored objects read lately, by flavour and id, with the change they belong
+    /// to (see [`ObjectMemory`]).
+    objects: Mutex<ObjectMemory>,
+}
+
+/// Incidents' stored objects read lately, bounded in bytes: two generations; a hit in the old
+/// one moves to the new one, and when the new one is full the old one is dropped. The
+/// incidents a poll asks for (the latest changes) stay in memory, and an answer copies their
+/// text from here instead of reading it from the database again. An entry is used only for
+/// the change it was read at: a changed incident is read again.
+#[derive(Debug, Default)]
+struct ObjectMemory {
+    new: HashMap<(Flavor, Box<str>), (i64, StoredObjects)>,
+    old: HashMap<(Flavor, Box<str>), (i64, StoredObjects)>,
+    new_bytes: usize,
+}
+
+/// The bytes of stored objects kept in memory (per generation; at most twice this in all).
+const OBJECTS_IN_MEMORY: usize = 16 << 20;
+
+impl ObjectMemory {
+    fn get(&mut self, flavor: Flavor, id: &str, seq: i64) -> Option<StoredObjects> {
+        let key = (flavor, Box::from(id));
+        if let Some((s, o)) = self.new.get(&key) {
+            return (*s == seq).then(|| o.clone());
+        }
+        let (s, o) = self.old.remove(&key)?;
+        if s != seq {
+            return None;
+        }
+        self.put(key, s, o.clone());
+        Some(o)
+    }
+
+    fn put(&mut self, key: (Flavor, Box<str>), seq: i64, o: StoredObjects) {
+        let size = o.own.len() + o.refs.len() + key.1.len() + 64;
+        if self.new_bytes + size > OBJECTS_IN_MEMORY {
+            self.old = std::mem::take(&mut self.new);
+            self.new_bytes = 0;
+        }
+        self.new_bytes += size;
+        if let Some((_, previous)) = self.new.insert(key, (seq, o)) {
+            self.new_bytes = self
+                .new_bytes
+                .saturating_sub(previous.own.len() + previous.refs.len());
+        }
+    }
 }
 
 impl StixRules {
@@ -124,6 +171,7 @@ impl StixRules {
             opencti,
             base,
             shared: Mutex::new(HashMap::new()),
+            objects: Mutex::new(ObjectMemory::default()),
         })
     }
 
@@ -410,6 +458,117 @@ impl super::Store {
     }
 }
 
+/// Where an incident of an answer is in the change log: id, change, change time.
+pub(crate) type Head = (String, i64, String);
+
+impl super::Store {
+    /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
+    /// stored objects of `flavor` (`None`: the objects are to be built). `remember`: keep
+    /// the objects read in memory for the next answers (a page; not a whole-log stream,
+    /// which would only push out what polls ask for).
+    pub async fn changes_after_stix(
+        &self,
+        after_seq: i64,
+        limit: i64,
+        flavor: Option<Flavor>,
+        remember: bool,
+    ) -> anyhow::Result<Vec<StixRow>> {
+        let Some(flavor) = flavor else {
+            return match self.backend() {
+                super::BackendRef::Sqlite(db) => db.changes_after_built(after_seq, limit).await,
+                super::BackendRef::Postgres(db) => db.changes_after_built(after_seq, limit).await,
+            };
+        };
+        let heads = match self.backend() {
+            super::BackendRef::Sqlite(db) => db.change_heads(after_seq, limit).await?,
+            super::BackendRef::Postgres(db) => db.change_heads(after_seq, limit).await?,
+        };
+        self.with_objects(flavor, heads, remember).await
+    }
+
+    /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
+    /// the filter's `after_seq`), with their stored objects of `flavor` (see
+    /// [`Self::changes_after_stix`]).
+    pub async fn live_incidents_stix(
+        &self,
+        f: &super::IncidentFilter,
+        limit: i64,
+        flavor: Option<Flavor>,
+    ) -> anyhow::Result<Vec<StixRow>> {
+        let Some(flavor) = flavor else {
+            return match self.backend() {
+                super::BackendRef::Sqlite(db) => db.live_incidents_built(f, limit).await,
+                super::BackendRef::Postgres(db) => db.live_incidents_built(f, limit).await,
+            };
+        };
+        let heads = match self.backend() {
+            super::BackendRef::Sqlite(db) => db.live_heads(f, limit).await?,
+            super::BackendRef::Postgres(db) => db.live_heads(f, limit).await?,
+        };
+        self.with_objects(flavor, heads, false).await
+    }
+
+    /// The incidents of `heads` with their stored objects: from memory when held for that
+    /// change, else read in one go. An incident changed since its head was read comes with
+    /// the objects of its newer change (which the change log also lists later).
+    async fn with_objects(
+        &self,
+        flavor: Flavor,
+        heads: Vec<Head>,
+        remember: bool,
+    ) -> anyhow::Result<Vec<StixRow>> {
+        let rules = self
+            .stix_rules()
+            .context("stored objects read before the rules were given")?;
+        let mut held: Vec<Option<RowObjects>> = match rules.objects.lock() {
+            Ok(mut memory) => heads
+                .iter()
+                .map(|(id, seq, _)| memory.get(flavor, id, *seq).map(RowObjects::Stored))
+                .collect(),
+            Err(_) => heads.iter().map(|_| None).collect(),
+        };
+        let missing: Vec<&str> = heads
+            .iter()
+            .zip(&held)
+            .filter(|(_, h)| h.is_none())
+            .map(|((id, _, _), _)| id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let read = match self.backend() {
+                super::BackendRef::Sqlite(db) => db.stored_of(flavor, &missing).await?,
+                super::BackendRef::Postgres(db) => db.stored_of(flavor, &missing).await?,
+            };
+            let mut by_id: HashMap<String, StixRow> =
+                read.into_iter().map(|r| (r.id.clone(), r)).collect();
+            let mut memory = rules.objects.lock().ok().filter(|_| remember);
+            for ((id, _, _), h) in heads.iter().zip(held.iter_mut()) {
+                if h.is_some() {
+                    continue;
+                }
+                let row = by_id
+                    .remove(id)
+                    .with_context(|| format!("incident {id} of an answer is gone"))?;
+                if let (Some(memory), RowObjects::Stored(o)) = (memory.as_mut(), &row.objects) {
+                    memory.put((flavor, Box::from(id.as_str())), row.change_seq, o.clone());
+                }
+                *h = Some(row.objects);
+            }
+        }
+        heads
+            .into_iter()
+            .zip(held)
+            .map(|((id, change_seq, changed_at), objects)| {
+                Ok(StixRow {
+                    objects: objects.with_context(|| format!("objects of {id} not read"))?,
+                    id,
+                    change_seq,
+                    changed_at,
+                })
+            })
+            .collect()
+    }
+}
+
 impl Sqlite {
     /// The rules the stored objects follow, once given.
     pub(super) fn stix_rules(&self) -> Option<Arc<StixRules>> {
@@ -656,136 +815,187 @@ impl Sqlite {
         }
     }
 
-    /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
-    /// stored objects of `flavor` (`None`: the objects are to be built).
-    pub(crate) async fn changes_after_stix(
+    /// Incidents (revoked ones too) changed after `after_seq`, in change order, to build.
+    pub(super) async fn changes_after_built(
         &self,
         after_seq: i64,
         limit: i64,
-        flavor: Option<Flavor>,
     ) -> anyhow::Result<Vec<StixRow>> {
-        let (cols, join) = Self::stix_select(flavor);
-        let from = format!("FROM incidents i{join} WHERE i.change_seq > ?");
-        let Some(flavor) = flavor else {
-            let sql = format!("SELECT {cols} {from} ORDER BY i.change_seq LIMIT ?");
-            return sqlx::query(AssertSqlSafe(sql))
-                .bind(after_seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| Self::stix_row(r, false))
-                .collect();
-        };
-        let row = sqlx::query(AssertSqlSafe(Self::stored_page_sql(&from)))
-            .bind(flavor.as_str())
+        let (cols, _) = Self::stix_select(None);
+        let sql = format!(
+            "SELECT {cols} FROM incidents i WHERE i.change_seq > ? ORDER BY i.change_seq LIMIT ?"
+        );
+        sqlx::query(AssertSqlSafe(sql))
             .bind(after_seq)
             .bind(limit)
-            .fetch_one(&self.pool)
-            .await?;
-        self.stored_page(&row).await
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Self::stix_row(r, false))
+            .collect()
     }
 
-    /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
-    /// the filter's `after_seq`), with their stored objects of `flavor` (see
-    /// [`Store::changes_after_stix`]).
-    pub(crate) async fn live_incidents_stix(
+    /// Live incidents matching the filter, in change order, to build.
+    pub(super) async fn live_incidents_built(
         &self,
         f: &crate::db::IncidentFilter,
         limit: i64,
-        flavor: Option<Flavor>,
     ) -> anyhow::Result<Vec<StixRow>> {
         let mut where_sql = String::new();
         let mut args = Vec::new();
         Self::filter_sql(f, &mut where_sql, &mut args);
-        let (cols, join) = Self::stix_select(flavor);
-        let from = format!("FROM incidents i{join}{where_sql}");
-        let sql = match flavor {
-            Some(_) => Self::stored_page_sql(&from),
-            None => format!("SELECT {cols} {from} ORDER BY i.change_seq LIMIT ?"),
-        };
+        let (cols, _) = Self::stix_select(None);
+        let sql =
+            format!("SELECT {cols} FROM incidents i{where_sql} ORDER BY i.change_seq LIMIT ?");
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        if let Some(f) = flavor {
-            q = q.bind(f.as_str());
-        }
         for a in &args {
             q = q.bind(a);
         }
-        let q = q.bind(limit);
-        match flavor {
-            Some(_) => self.stored_page(&q.fetch_one(&self.pool).await?).await,
-            None => q
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| Self::stix_row(r, false))
-                .collect(),
-        }
+        q.bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Self::stix_row(r, false))
+            .collect()
     }
 
-    /// A page of incidents with their stored objects as ONE row, `FROM …` (with the stored
-    /// objects joined as `s`, the flavour its first parameter) and `LIMIT ?` last: sqlx
-    /// hands each row from SQLite's thread to the caller's task, and a page of a hundred rows
-    /// cost more in those hand-overs than in SQLite. `heads`: a line per incident (id, change,
-    /// change time, length in bytes of its own objects or -1 when none are stored, shared
-    /// ids), lines split by U+0002 and fields by tabs; `own`: their own objects, end to end,
-    /// in the same order. Neither separator occurs in ids, times or compact JSON (which
-    /// escapes every control character).
-    fn stored_page_sql(from: &str) -> String {
+    /// The heads of incidents changed after `after_seq`, in change order.
+    pub(super) async fn change_heads(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Head>> {
+        let row = sqlx::query(AssertSqlSafe(Self::heads_sql(
+            "FROM incidents i WHERE i.change_seq > ?",
+        )))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_one(&self.pool)
+        .await?;
+        heads_of(&row)
+    }
+
+    /// The heads of live incidents matching the filter, in change order.
+    pub(super) async fn live_heads(
+        &self,
+        f: &crate::db::IncidentFilter,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Head>> {
+        let mut where_sql = String::new();
+        let mut args = Vec::new();
+        Self::filter_sql(f, &mut where_sql, &mut args);
+        let mut q = sqlx::query(AssertSqlSafe(Self::heads_sql(&format!(
+            "FROM incidents i{where_sql}"
+        ))));
+        for a in &args {
+            q = q.bind(a);
+        }
+        heads_of(&q.bind(limit).fetch_one(&self.pool).await?)
+    }
+
+    /// Heads as ONE row (`FROM …`, then `LIMIT ?` last): sqlx hands each row from SQLite's
+    /// thread to the caller's task, and for a page of a hundred small rows those hand-overs
+    /// cost more than the query. A line per incident (id, change, change time) split by
+    /// U+0002, fields by tabs; neither occurs in ids or times.
+    fn heads_sql(from: &str) -> String {
         format!(
-            "SELECT group_concat(id || char(9) || change_seq || char(9) || changed_at || char(9)
-                 || coalesce(octet_length(own), -1) || char(9) || coalesce(refs, ''),
-                 char(2) ORDER BY change_seq) AS heads,
-               group_concat(own, '' ORDER BY change_seq) AS own
-             FROM (SELECT i.id, i.change_seq, i.changed_at, s.refs, s.own {from}
-                   ORDER BY i.change_seq LIMIT ?)"
+            "SELECT group_concat(id || char(9) || change_seq || char(9) || changed_at, char(2)
+                 ORDER BY change_seq) AS heads
+             FROM (SELECT i.id, i.change_seq, i.changed_at {from} ORDER BY i.change_seq LIMIT ?)"
         )
     }
 
-    /// The rows of a [`Self::stored_page_sql`] answer; incidents without stored objects are
-    /// read to be built.
-    async fn stored_page(&self, r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Vec<StixRow>> {
-        let Some(heads) = r.try_get::<Option<&str>, _>("heads")? else {
-            return Ok(Vec::new());
-        };
-        let own = r
-            .try_get::<Option<&[u8]>, _>("own")?
-            .map(bytes::Bytes::copy_from_slice)
-            .unwrap_or_default();
-        let mut at = 0;
+    /// The stored objects of `flavor` of these incidents, in any order (the incident itself
+    /// when none are stored), [`PAGE_ROW`] incidents a row for the reason of
+    /// [`Self::heads_sql`]; a value of a few incidents stays cheap to allocate and copy (a
+    /// whole page in one cost page faults in every copy). `heads`: a line per incident (id,
+    /// change, change time, length in bytes of its own objects or -1 when none are stored,
+    /// shared ids), split by U+0002 and fields by tabs; `own`: their own objects, end to
+    /// end, in the same order. Neither separator occurs in ids, times or compact JSON (which
+    /// escapes every control character).
+    pub(super) async fn stored_of(
+        &self,
+        flavor: Flavor,
+        ids: &[&str],
+    ) -> anyhow::Result<Vec<StixRow>> {
+        let parts = sqlx::query(
+            "SELECT group_concat(id || char(9) || change_seq || char(9) || changed_at || char(9)
+                 || coalesce(octet_length(own), -1) || char(9) || coalesce(refs, ''),
+                 char(2) ORDER BY n) AS heads,
+               group_concat(own, '' ORDER BY n) AS own
+             FROM (SELECT i.id, i.change_seq, i.changed_at, s.refs, s.own, j.key AS n
+                   FROM json_each(?2) j JOIN incidents i ON i.id = j.value
+                   LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = ?1)
+             GROUP BY n / ?3 ORDER BY n / ?3",
+        )
+        .bind(flavor.as_str())
+        .bind(serde_json::to_string(ids)?)
+        .bind(PAGE_ROW as i64)
+        .fetch_all(&self.pool)
+        .await?;
         let mut rows = Vec::new();
-        for line in heads.split('\u{2}') {
-            let mut f = line.splitn(5, '\t');
-            let mut next = || f.next().context("a stored page's line is short");
-            let (id, seq, changed_at, len, refs) = (next()?, next()?, next()?, next()?, next()?);
-            let len: i64 = len.parse()?;
-            let objects = match usize::try_from(len) {
-                Ok(len) => {
-                    let end = at + len;
-                    anyhow::ensure!(end <= own.len(), "a stored page is shorter than its lines");
-                    let o = own.slice(at..end);
-                    at = end;
-                    RowObjects::Stored(StoredObjects {
-                        refs: refs.to_owned(),
-                        own: o,
-                    })
-                }
-                Err(_) => RowObjects::Build(Box::new(
-                    self.incident(id)
-                        .await?
-                        .with_context(|| format!("incident {id} of a page is gone"))?,
-                )),
-            };
-            rows.push(StixRow {
-                id: id.to_owned(),
-                change_seq: seq.parse()?,
-                changed_at: changed_at.to_owned(),
-                objects,
-            });
+        for r in &parts {
+            let heads: &str = r.try_get("heads")?;
+            let own = r
+                .try_get::<Option<&[u8]>, _>("own")?
+                .map(bytes::Bytes::copy_from_slice)
+                .unwrap_or_default();
+            let mut at = 0;
+            for line in heads.split('\u{2}') {
+                let mut f = line.splitn(5, '\t');
+                let mut next = || f.next().context("a stored page's line is short");
+                let (id, seq, changed_at, len, refs) =
+                    (next()?, next()?, next()?, next()?, next()?);
+                let len: i64 = len.parse()?;
+                let objects = match usize::try_from(len) {
+                    Ok(len) => {
+                        let end = at + len;
+                        anyhow::ensure!(
+                            end <= own.len(),
+                            "a stored page is shorter than its lines"
+                        );
+                        let o = own.slice(at..end);
+                        at = end;
+                        RowObjects::Stored(StoredObjects {
+                            refs: refs.to_owned(),
+                            own: o,
+                        })
+                    }
+                    Err(_) => RowObjects::Build(Box::new(
+                        self.incident(id)
+                            .await?
+                            .with_context(|| format!("incident {id} of a page is gone"))?,
+                    )),
+                };
+                rows.push(StixRow {
+                    id: id.to_owned(),
+                    change_seq: seq.parse()?,
+                    changed_at: changed_at.to_owned(),
+                    objects,
+                });
+            }
         }
         Ok(rows)
     }
 }
+
+/// The heads of a [`Sqlite::heads_sql`] answer.
+fn heads_of(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Vec<Head>> {
+    let Some(heads) = r.try_get::<Option<&str>, _>("heads")? else {
+        return Ok(Vec::new());
+    };
+    heads
+        .split('\u{2}')
+        .map(|line| {
+            let mut f = line.splitn(3, '\t');
+            let mut next = || f.next().context("a head is short");
+            Ok((next()?.to_owned(), next()?.parse()?, next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// Incidents per row of a page read from SQLite (see `Sqlite::stored_page_sql`).
+const PAGE_ROW: usize = 8;
 
 super::forward! {
     /// Gives the store its rules: from now on every incident write stores its objects. When
@@ -797,11 +1007,4 @@ super::forward! {
     fn stored_objects(&self, incident_id: &str, flavor: Flavor) -> anyhow::Result<Option<StoredObjects>>;
     /// The version the stored objects were built with (for checks and tests).
     fn stored_stix_version(&self) -> anyhow::Result<Option<String>>;
-    /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
-    /// stored objects of `flavor` (`None`: the objects are to be built).
-    fn changes_after_stix(&self, after_seq: i64, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
-    /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
-    /// the filter's `after_seq`), with their stored objects of `flavor` (see
-    /// [`Store::changes_after_stix`](crate::db::Store::changes_after_stix)).
-    fn live_incidents_stix(&self, f: &crate::db::IncidentFilter, limit: i64, flavor: Option<Flavor>) -> anyhow::Result<Vec<StixRow>>;
 }

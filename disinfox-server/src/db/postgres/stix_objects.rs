@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, Tx};
 use crate::db::stix::{
-    rules_of, set_rules, Flavor, RowObjects, StixRow, StixRules, StixWrites, StoredObjects,
+    rules_of, set_rules, Flavor, Head, RowObjects, StixRow, StixRules, StixWrites, StoredObjects,
 };
 use crate::db::{IncidentFilter, StoredIncident};
 
@@ -215,66 +215,33 @@ impl Postgres {
         })
     }
 
-    /// The select list and join of [`StixRow`]s: with `flavor`, the stored objects of that
-    /// flavour, the flavour bound first (`$1`).
-    fn stix_select(flavor: Option<Flavor>) -> (String, &'static str) {
-        let cols = Self::incident_columns();
-        match flavor {
-            Some(_) => (
-                "i.id, i.change_seq, i.changed_at, s.refs, s.own, i.created, i.modified, i.revoked,
-                 CASE WHEN s.own IS NULL THEN i.data END AS data"
-                    .to_owned(),
-                " LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = $1",
-            ),
-            None => (cols, ""),
-        }
-    }
-
-    pub(crate) async fn changes_after_stix(
+    /// Incidents (revoked ones too) changed after `after_seq`, in change order, to build.
+    pub(in crate::db) async fn changes_after_built(
         &self,
         after_seq: i64,
         limit: i64,
-        flavor: Option<Flavor>,
     ) -> anyhow::Result<Vec<StixRow>> {
-        let (cols, join) = Self::stix_select(flavor);
-        let n = usize::from(flavor.is_some());
-        let sql = format!(
-            "SELECT {cols} FROM incidents i{join} WHERE i.change_seq > ${} ORDER BY i.change_seq LIMIT ${}",
-            n + 1,
-            n + 2
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        if let Some(f) = flavor {
-            q = q.bind(f.as_str());
-        }
-        q.bind(after_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Self::stix_row(r, flavor.is_some()))
-            .collect()
+        let cols = Self::incident_columns();
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {cols} FROM incidents i WHERE i.change_seq > $1 ORDER BY i.change_seq LIMIT $2"
+        )))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Self::stix_row(r, false))
+        .collect()
     }
 
-    pub(crate) async fn live_incidents_stix(
+    /// Live incidents matching the filter, in change order, to build.
+    pub(in crate::db) async fn live_incidents_built(
         &self,
         f: &IncidentFilter,
         limit: i64,
-        flavor: Option<Flavor>,
     ) -> anyhow::Result<Vec<StixRow>> {
-        let first = usize::from(flavor.is_some());
-        let mut where_sql = String::new();
-        let mut args = Vec::new();
-        Self::filter_sql(f, first, &mut where_sql, &mut args);
-        let (cols, join) = Self::stix_select(flavor);
-        let sql = format!(
-            "SELECT {cols} FROM incidents i{join}{where_sql} ORDER BY i.change_seq LIMIT ${}",
-            first + args.len() + 1
-        );
+        let (sql, args) = Self::live_sql(f, &Self::incident_columns());
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        if let Some(f) = flavor {
-            q = q.bind(f.as_str());
-        }
         for a in &args {
             q = q.bind(a);
         }
@@ -282,7 +249,72 @@ impl Postgres {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Self::stix_row(r, flavor.is_some()))
+            .map(|r| Self::stix_row(r, false))
             .collect()
+    }
+
+    /// The query of live incidents matching the filter with these columns, `LIMIT` last.
+    fn live_sql(f: &IncidentFilter, cols: &str) -> (String, Vec<String>) {
+        let mut where_sql = String::new();
+        let mut args = Vec::new();
+        Self::filter_sql(f, 0, &mut where_sql, &mut args);
+        let sql = format!(
+            "SELECT {cols} FROM incidents i{where_sql} ORDER BY i.change_seq LIMIT ${}",
+            args.len() + 1
+        );
+        (sql, args)
+    }
+
+    /// The heads of incidents changed after `after_seq`, in change order.
+    pub(in crate::db) async fn change_heads(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Head>> {
+        Ok(sqlx::query_as(
+            "SELECT id, change_seq, changed_at FROM incidents WHERE change_seq > $1
+             ORDER BY change_seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The heads of live incidents matching the filter, in change order.
+    pub(in crate::db) async fn live_heads(
+        &self,
+        f: &IncidentFilter,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Head>> {
+        let (sql, args) = Self::live_sql(f, "i.id, i.change_seq, i.changed_at");
+        let mut q = sqlx::query_as(AssertSqlSafe(sql));
+        for a in &args {
+            q = q.bind(a);
+        }
+        Ok(q.bind(limit).fetch_all(&self.pool).await?)
+    }
+
+    /// The stored objects of `flavor` of these incidents, in any order (the incident itself
+    /// when none are stored).
+    pub(in crate::db) async fn stored_of(
+        &self,
+        flavor: Flavor,
+        ids: &[&str],
+    ) -> anyhow::Result<Vec<StixRow>> {
+        sqlx::query(
+            "SELECT i.id, i.change_seq, i.changed_at, s.refs, s.own, i.created, i.modified,
+               i.revoked, CASE WHEN s.own IS NULL THEN i.data END AS data
+             FROM incidents i
+             LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = $1
+             WHERE i.id = ANY($2)",
+        )
+        .bind(flavor.as_str())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Self::stix_row(r, true))
+        .collect()
     }
 }

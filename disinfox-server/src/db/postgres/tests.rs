@@ -348,7 +348,7 @@ async fn store_round_trip_on_postgres() {
     assert_eq!((window.len(), upto), (3, i64::MAX));
     assert_eq!(shared_entries.len(), entries.len());
     let rows = store
-        .changes_after_stix(0, 10, Some(Flavor::Standard))
+        .changes_after_stix(0, 10, Some(Flavor::Standard), true)
         .await
         .unwrap();
     assert!(rows
@@ -500,7 +500,10 @@ async fn concurrent_writers_never_make_a_reader_skip_a_change() {
             let mut cursor = 0;
             let mut idle = 0;
             while seen.len() < WRITERS * EACH && idle < 2000 {
-                let page = reader.changes_after_stix(cursor, 7, flavor).await.unwrap();
+                let page = reader
+                    .changes_after_stix(cursor, 7, flavor, true)
+                    .await
+                    .unwrap();
                 if page.is_empty() {
                     idle += 1;
                     tokio::time::sleep(Duration::from_millis(5)).await;
