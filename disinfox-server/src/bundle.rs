@@ -10,8 +10,9 @@
 pub mod changes;
 pub mod export;
 
-use std::collections::HashSet;
 use std::sync::Arc;
+
+use foldhash::{HashSet, HashSetExt};
 
 use stix_model::incident::{BuildOptions, BundleBuilder};
 use stix_model::{Bundle, Timestamp};

@@ -26,7 +26,7 @@
 //! Incidents written without rules (a store used on its own) have no stored objects; readers
 //! build those on the spot, and the next start stores them.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
@@ -59,6 +59,14 @@ impl Flavor {
         }
     }
 
+    /// Its place in [`Self::ALL`].
+    fn index(self) -> usize {
+        match self {
+            Self::Standard => 0,
+            Self::OpenCti => 1,
+        }
+    }
+
     /// The flavour of a request (`opencti`: true for the OpenCTI flavour).
     pub fn of(opencti: bool) -> Self {
         if opencti {
@@ -85,7 +93,7 @@ pub struct StixRules {
     base: Vec<(String, String)>,
     /// Shared objects read from `stix_shared`, by flavour and id (their text depends only on
     /// the id and these rules).
-    shared: Mutex<HashMap<(Flavor, Box<str>), Arc<str>>>,
+    shared: Mutex<[HashMap<Box<str>, Arc<str>>; 2]>,
     /// Incidents' stored objects read lately, by flavour and id, with the change they belong
     /// to (see [`ObjectMemory`]).
     objects: Mutex<ObjectMemory>,
@@ -98,8 +106,8 @@ pub struct StixRules {
 /// the change it was read at: a changed incident is read again.
 #[derive(Debug, Default)]
 struct ObjectMemory {
-    new: HashMap<(Flavor, Box<str>), (i64, StoredObjects)>,
-    old: HashMap<(Flavor, Box<str>), (i64, StoredObjects)>,
+    new: [HashMap<Box<str>, (i64, StoredObjects)>; 2],
+    old: [HashMap<Box<str>, (i64, StoredObjects)>; 2],
     new_bytes: usize,
 }
 
@@ -108,26 +116,26 @@ const OBJECTS_IN_MEMORY: usize = 16 << 20;
 
 impl ObjectMemory {
     fn get(&mut self, flavor: Flavor, id: &str, seq: i64) -> Option<StoredObjects> {
-        let key = (flavor, Box::from(id));
-        if let Some((s, o)) = self.new.get(&key) {
+        let f = flavor.index();
+        if let Some((s, o)) = self.new[f].get(id) {
             return (*s == seq).then(|| o.clone());
         }
-        let (s, o) = self.old.remove(&key)?;
+        let (key, (s, o)) = self.old[f].remove_entry(id)?;
         if s != seq {
             return None;
         }
-        self.put(key, s, o.clone());
+        self.put(flavor, key, s, o.clone());
         Some(o)
     }
 
-    fn put(&mut self, key: (Flavor, Box<str>), seq: i64, o: StoredObjects) {
-        let size = o.own.len() + o.refs.len() + key.1.len() + 64;
+    fn put(&mut self, flavor: Flavor, id: Box<str>, seq: i64, o: StoredObjects) {
+        let size = o.own.len() + o.refs.len() + id.len() + 64;
         if self.new_bytes + size > OBJECTS_IN_MEMORY {
             self.old = std::mem::take(&mut self.new);
             self.new_bytes = 0;
         }
         self.new_bytes += size;
-        if let Some((_, previous)) = self.new.insert(key, (seq, o)) {
+        if let Some((_, previous)) = self.new[flavor.index()].insert(id, (seq, o)) {
             self.new_bytes = self
                 .new_bytes
                 .saturating_sub(previous.own.len() + previous.refs.len());
@@ -170,7 +178,7 @@ impl StixRules {
             standard,
             opencti,
             base,
-            shared: Mutex::new(HashMap::new()),
+            shared: Mutex::new([HashMap::new(), HashMap::new()]),
             objects: Mutex::new(ObjectMemory::default()),
         })
     }
@@ -216,7 +224,7 @@ impl StixRules {
             return;
         };
         for id in ids {
-            match memory.get(&(flavor, Box::from(*id))) {
+            match memory[flavor.index()].get(*id) {
                 Some(json) => {
                     found.insert(Box::from(*id), json.clone());
                 }
@@ -228,11 +236,12 @@ impl StixRules {
     /// Keeps shared objects read from the database in memory.
     fn remember_shared(&self, flavor: Flavor, read: &[(String, Arc<str>)]) {
         if let Ok(mut memory) = self.shared.lock() {
+            let memory = &mut memory[flavor.index()];
             if memory.len() + read.len() > SHARED_IN_MEMORY {
                 memory.clear();
             }
             for (id, json) in read {
-                memory.insert((flavor, Box::from(id.as_str())), json.clone());
+                memory.insert(Box::from(id.as_str()), json.clone());
             }
         }
     }
@@ -339,7 +348,7 @@ impl StixWrites {
     /// The objects of these incidents under both flavours of the rules.
     pub(crate) fn build(rules: &StixRules, incidents: &[StoredIncident]) -> anyhow::Result<Self> {
         let mut w = Self::default();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         for s in incidents {
             for flavor in Flavor::ALL {
                 let (stored, shared) = objects_of(rules.options(flavor), s)?.split();
@@ -549,7 +558,7 @@ impl super::Store {
                     .remove(id)
                     .with_context(|| format!("incident {id} of an answer is gone"))?;
                 if let (Some(memory), RowObjects::Stored(o)) = (memory.as_mut(), &row.objects) {
-                    memory.put((flavor, Box::from(id.as_str())), row.change_seq, o.clone());
+                    memory.put(flavor, Box::from(id.as_str()), row.change_seq, o.clone());
                 }
                 *h = Some(row.objects);
             }
