@@ -789,39 +789,24 @@ pub enum RowObjects {
 }
 
 impl Sqlite {
-    fn stix_row(r: &sqlx::sqlite::SqliteRow, joined: bool) -> anyhow::Result<StixRow> {
-        let stored = if joined { stored_from_row(r)? } else { None };
-        let objects = match stored {
-            Some(o) => RowObjects::Stored(o),
-            None => RowObjects::Build(Box::new(Self::incident_from_row(r)?)),
-        };
+    /// An incident to build (a row of [`Self::COLUMNS`]).
+    fn built_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<StixRow> {
+        let s = Self::incident_from_row(r)?;
         Ok(StixRow {
-            id: r.try_get("id")?,
-            change_seq: r.try_get("change_seq")?,
-            changed_at: r.try_get("changed_at")?,
-            objects,
+            id: s.id.as_str().to_owned(),
+            change_seq: s.change_seq,
+            changed_at: s.changed_at.clone(),
+            objects: RowObjects::Build(Box::new(s)),
         })
     }
 
-    /// The select list and join of [`StixRow`]s: with `flavor`, the stored objects of that
-    /// flavour; the incident's content is then only read when none are stored.
-    fn stix_select(flavor: Option<Flavor>) -> (String, &'static str) {
-        match flavor {
-            Some(_) => (
-                "i.id, i.change_seq, i.changed_at, s.refs, s.own, i.created, i.modified, i.revoked,
-                 CASE WHEN s.own IS NULL THEN i.data END AS data"
-                    .to_owned(),
-                " LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = ?",
-            ),
-            None => (
-                Self::COLUMNS
-                    .split(", ")
-                    .map(|c| format!("i.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                "",
-            ),
-        }
+    /// [`Self::COLUMNS`] of the incidents table as `i`.
+    fn built_columns() -> String {
+        Self::COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Incidents (revoked ones too) changed after `after_seq`, in change order, to build.
@@ -830,7 +815,7 @@ impl Sqlite {
         after_seq: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<StixRow>> {
-        let (cols, _) = Self::stix_select(None);
+        let cols = Self::built_columns();
         let sql = format!(
             "SELECT {cols} FROM incidents i WHERE i.change_seq > ? ORDER BY i.change_seq LIMIT ?"
         );
@@ -840,7 +825,7 @@ impl Sqlite {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Self::stix_row(r, false))
+            .map(Self::built_row)
             .collect()
     }
 
@@ -853,7 +838,7 @@ impl Sqlite {
         let mut where_sql = String::new();
         let mut args = Vec::new();
         Self::filter_sql(f, &mut where_sql, &mut args);
-        let (cols, _) = Self::stix_select(None);
+        let cols = Self::built_columns();
         let sql =
             format!("SELECT {cols} FROM incidents i{where_sql} ORDER BY i.change_seq LIMIT ?");
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -864,7 +849,7 @@ impl Sqlite {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Self::stix_row(r, false))
+            .map(Self::built_row)
             .collect()
     }
 
