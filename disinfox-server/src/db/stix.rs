@@ -473,8 +473,10 @@ pub(crate) type Head = (String, i64, String);
 impl super::Store {
     /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
     /// stored objects of `flavor` (`None`: the objects are to be built). `remember`: keep
-    /// the objects read in memory for the next answers (a page; not a whole-log stream,
-    /// which would only push out what polls ask for).
+    /// the objects read in memory for the next answers when this one reaches the newest
+    /// change (fewer than `limit` incidents): those are the incidents the next polls ask for.
+    /// A page further back in the log (a client catching up) or a whole-log stream would only
+    /// push them out.
     pub async fn changes_after_stix(
         &self,
         after_seq: i64,
@@ -492,6 +494,7 @@ impl super::Store {
             super::BackendRef::Sqlite(db) => db.change_heads(after_seq, limit).await?,
             super::BackendRef::Postgres(db) => db.change_heads(after_seq, limit).await?,
         };
+        let remember = remember && heads.len() < usize::try_from(limit).unwrap_or(usize::MAX);
         self.with_objects(flavor, heads, remember).await
     }
 
