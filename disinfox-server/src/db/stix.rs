@@ -118,8 +118,15 @@ impl ObjectMemory {
     fn get(&mut self, flavor: Flavor, id: &str, seq: i64) -> Option<StoredObjects> {
         let f = flavor.index();
         if let Some((s, o)) = self.new[f].get(id) {
-            return (*s == seq).then(|| o.clone());
+            if *s == seq {
+                return Some(o.clone());
+            }
+            let (_, (_, o)) = self.new[f].remove_entry(id)?;
+            self.new_bytes = self.new_bytes.saturating_sub(o.own.len() + o.refs.len());
+            return None;
         }
+        // Out of the old generation either way: into the new one, or forgotten when it is of
+        // another change (changes only grow, so it will not be asked for again).
         let (key, (s, o)) = self.old[f].remove_entry(id)?;
         if s != seq {
             return None;
@@ -1004,4 +1011,70 @@ super::forward! {
     fn stored_objects(&self, incident_id: &str, flavor: Flavor) -> anyhow::Result<Option<StoredObjects>>;
     /// The version the stored objects were built with (for checks and tests).
     fn stored_stix_version(&self) -> anyhow::Result<Option<String>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(size: usize) -> StoredObjects {
+        StoredObjects {
+            refs: "attack-pattern--1".into(),
+            own: bytes::Bytes::from(vec![b'x'; size]),
+        }
+    }
+
+    /// The memory of stored objects holds at most two generations of its budget, keeps what
+    /// answers keep asking for, and answers only for the change an entry was read at.
+    #[test]
+    fn object_memory_is_bounded_and_keeps_what_is_asked_for() {
+        let mut m = ObjectMemory::default();
+        m.put(
+            Flavor::Standard,
+            "incident--keep".into(),
+            7,
+            objects(100_000),
+        );
+        for i in 0..1000 {
+            m.put(
+                Flavor::Standard,
+                format!("incident--{i}").into(),
+                1,
+                objects(100_000),
+            );
+            if i % 50 == 0 {
+                assert!(
+                    m.get(Flavor::Standard, "incident--keep", 7).is_some(),
+                    "{i}"
+                );
+            }
+            let held: usize = m
+                .new
+                .iter()
+                .chain(&m.old)
+                .flat_map(|g| g.values())
+                .map(|(_, o)| o.own.len())
+                .sum();
+            assert!(held <= 2 * OBJECTS_IN_MEMORY, "{held} bytes after {i}");
+        }
+        assert!(
+            m.get(Flavor::Standard, "incident--0", 1).is_none(),
+            "pushed out"
+        );
+        assert!(m.get(Flavor::Standard, "incident--999", 1).is_some());
+        assert!(
+            m.get(Flavor::OpenCti, "incident--keep", 7).is_none(),
+            "another flavour"
+        );
+        assert!(m.get(Flavor::Standard, "incident--keep", 7).is_some());
+        // Asked at a later change: the incident changed, and what is held is of no more use.
+        assert!(
+            m.get(Flavor::Standard, "incident--keep", 8).is_none(),
+            "another change"
+        );
+        assert!(
+            m.get(Flavor::Standard, "incident--keep", 7).is_none(),
+            "forgotten"
+        );
+    }
 }

@@ -182,6 +182,46 @@ async fn stored_objects_are_what_the_builder_gives_now() {
     assert_ne!(canonical(&want), canonical(&built(settings, &rows, false)));
 }
 
+/// A page that reaches the newest change is kept in memory for the next polls; an edit of
+/// one of its incidents is answered with the new version, not the remembered one.
+#[tokio::test]
+async fn a_remembered_page_follows_an_edit() {
+    let app = spawn_app().await;
+    let a = app.create(&incident("Remembered")).await;
+    app.create(&incident("Stays as it was")).await;
+    for flavor in ["", "&flavor=opencti"] {
+        let page = String::from_utf8(
+            get(&app, &format!("/api/v1/bundle?cursor=0&limit=10{flavor}")).await,
+        )
+        .unwrap();
+        assert!(page.contains("\"Remembered\""), "{page}");
+    }
+    let mut changed = incident("Remembered, then edited");
+    changed["actors"] = serde_json::json!(["A Later Actor"]);
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/incidents/{}", a["id"].as_str().unwrap()),
+            &app.analyst,
+            &changed,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let rows = all_incidents(&app.state.store).await;
+    for (flavor, opencti) in [("", false), ("&flavor=opencti", true)] {
+        let body = get(&app, &format!("/api/v1/bundle?cursor=0&limit=10{flavor}")).await;
+        let page = String::from_utf8(body.clone()).unwrap();
+        assert!(page.contains("Remembered, then edited"), "{page}");
+        assert!(page.contains("A Later Actor"), "{page}");
+        assert!(!page.contains("\"Remembered\""), "{page}");
+        assert_eq!(
+            canonical(&objects_of_answer(&body)),
+            canonical(&built(&app.state.settings, &rows, opencti)),
+            "{flavor}"
+        );
+    }
+}
+
 /// A store at `db` with these settings' rules; how many incidents it built again.
 async fn reopen(db: &str, adjust: impl FnOnce(&mut Settings)) -> (Store, Settings, usize) {
     let mut settings = Settings::for_tests(db.to_owned());
