@@ -131,11 +131,21 @@ impl ObjectMemory {
         if s != seq {
             return None;
         }
-        self.put(flavor, key, s, o.clone());
+        self.insert(flavor, key, s, o.clone());
         Some(o)
     }
 
+    /// Keeps objects; their text is copied out of the buffer it was read into, which holds
+    /// other incidents' text too, so that what is counted is what is held.
     fn put(&mut self, flavor: Flavor, id: Box<str>, seq: i64, o: StoredObjects) {
+        let o = StoredObjects {
+            own: bytes::Bytes::copy_from_slice(&o.own),
+            refs: o.refs,
+        };
+        self.insert(flavor, id, seq, o);
+    }
+
+    fn insert(&mut self, flavor: Flavor, id: Box<str>, seq: i64, o: StoredObjects) {
         let size = o.own.len() + o.refs.len() + id.len() + 64;
         if self.new_bytes + size > OBJECTS_IN_MEMORY {
             self.old = std::mem::take(&mut self.new);
