@@ -170,6 +170,65 @@ pub(super) fn plan_steps<'a>(
     Some(steps)
 }
 
+/// The writes of a batch on one backend, inside its transaction.
+pub(super) trait BatchWriter {
+    /// Writes a run of new incidents with one statement per table: their outcomes, in order.
+    async fn creates(&mut self, run: &[Create<'_>]) -> anyhow::Result<Vec<Outcome>>;
+    /// One incident on the per-incident path, in a savepoint.
+    async fn single(&mut self, item: &Planned) -> anyhow::Result<Outcome>;
+}
+
+/// Applies the steps of a batch in file order: each run of new incidents is written together
+/// before the next incident that takes the per-incident path, so change-log positions follow
+/// the file.
+pub(super) async fn apply_steps(
+    w: &mut impl BatchWriter,
+    batch: &[(i64, &Planned)],
+    steps: Vec<Step<'_>>,
+) -> anyhow::Result<Vec<Outcome>> {
+    async fn flush(
+        w: &mut impl BatchWriter,
+        run: &mut Vec<(usize, Create<'_>)>,
+        outcomes: &mut [Option<Outcome>],
+    ) -> anyhow::Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let (positions, creates): (Vec<usize>, Vec<Create>) = run.drain(..).unzip();
+        let written = w.creates(&creates).await?;
+        anyhow::ensure!(
+            written.len() == positions.len(),
+            "a new incident was not written"
+        );
+        for (p, o) in positions.into_iter().zip(written) {
+            if let Some(slot) = outcomes.get_mut(p) {
+                *slot = Some(o);
+            }
+        }
+        Ok(())
+    }
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(batch.len());
+    let mut run = Vec::new();
+    for ((_, item), step) in batch.iter().zip(steps) {
+        match step {
+            Step::Done(o) => outcomes.push(Some(o)),
+            Step::Create(c) => {
+                run.push((outcomes.len(), c));
+                outcomes.push(None);
+            }
+            Step::Single => {
+                flush(w, &mut run, &mut outcomes).await?;
+                outcomes.push(Some(w.single(item).await?));
+            }
+        }
+    }
+    flush(w, &mut run, &mut outcomes).await?;
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| anyhow::anyhow!("an incident of the batch was not written")))
+        .collect()
+}
+
 /// The entries a run of new incidents may bring into the collection (to look up which the
 /// collection holds already).
 pub(super) fn entering_of(creates: &[Create]) -> Vec<String> {

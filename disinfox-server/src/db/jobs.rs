@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use stix_model::{Identifier, Timestamp};
 
-use super::batch::{self, Step};
+use super::batch;
 use super::Sqlite;
 use crate::model::Incident;
 
@@ -446,24 +446,16 @@ impl Sqlite {
         let Some(steps) = batch::plan_steps(batch, &found, &existing) else {
             return Ok(None);
         };
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut run: Vec<(usize, batch::Create)> = Vec::new();
-        for ((_, item), step) in batch.iter().zip(steps) {
-            match step {
-                Step::Done(o) => outcomes.push(o),
-                Step::Create(c) => {
-                    run.push((outcomes.len(), c));
-                    outcomes.push(Outcome::Rejected(Vec::new()));
-                }
-                Step::Single => {
-                    self.write_creates(&mut tx, &mut run, &mut outcomes, user_id)
-                        .await?;
-                    outcomes.push(self.apply_saved(&mut tx, item, user_id).await?);
-                }
-            }
-        }
-        self.write_creates(&mut tx, &mut run, &mut outcomes, user_id)
-            .await?;
+        let outcomes = batch::apply_steps(
+            &mut Writer {
+                db: self,
+                tx: &mut tx,
+                user_id,
+            },
+            batch,
+            steps,
+        )
+        .await?;
         if let Some(job) = job {
             Self::record_items(&mut tx, job, batch, &outcomes).await?;
         }
@@ -471,19 +463,14 @@ impl Sqlite {
         Ok(Some(outcomes))
     }
 
-    /// Writes a run of new incidents of a batch with one statement per table, and sets their
-    /// outcomes (at their positions in `outcomes`).
+    /// Writes a run of new incidents of a batch with one statement per table; returns their
+    /// outcomes, in order.
     async fn write_creates(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        run: &mut Vec<(usize, batch::Create<'_>)>,
-        outcomes: &mut [Outcome],
+        creates: &[batch::Create<'_>],
         user_id: Option<i64>,
-    ) -> anyhow::Result<()> {
-        if run.is_empty() {
-            return Ok(());
-        }
-        let (positions, creates): (Vec<usize>, Vec<batch::Create>) = run.drain(..).unzip();
+    ) -> anyhow::Result<Vec<Outcome>> {
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, at FROM changes ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut **tx)
@@ -492,12 +479,12 @@ impl Sqlite {
         let held: BTreeSet<String> = sqlx::query_scalar(
             "SELECT key FROM collection_entries WHERE key IN (SELECT value FROM json_each(?1))",
         )
-        .bind(serde_json::to_string(&batch::entering_of(&creates))?)
+        .bind(serde_json::to_string(&batch::entering_of(creates))?)
         .fetch_all(&mut **tx)
         .await?
         .into_iter()
         .collect();
-        let rows = batch::create_rows(&creates, last_seq, last_at, &held)?;
+        let rows = batch::create_rows(creates, last_seq, last_at, &held)?;
         // The change log and the incidents record the user (`?2`).
         let tables: [(&str, String); 9] = [
             (
@@ -568,12 +555,11 @@ impl Sqlite {
             }
         }
         Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored).await?;
-        for (p, s) in positions.into_iter().zip(&rows.stored) {
-            if let Some(o) = outcomes.get_mut(p) {
-                *o = Outcome::Created(s.id.to_string(), s.change_seq);
-            }
-        }
-        Ok(())
+        Ok(rows
+            .stored
+            .iter()
+            .map(|s| Outcome::Created(s.id.to_string(), s.change_seq))
+            .collect())
     }
 
     /// [`Store::import_items`] incident by incident, each in a savepoint.
@@ -728,4 +714,21 @@ super::forward! {
     /// The batch is written with one statement per table when it can be, incident by
     /// incident when not, with the same outcomes. (A batch costs one commit.)
     fn import_items(&self, job: Option<&str>, batch: &[(i64, &Planned)], user_id: Option<i64>) -> anyhow::Result<Vec<Outcome>>;
+}
+
+/// [`batch::BatchWriter`] of this backend: a batch's transaction.
+struct Writer<'a, 'c> {
+    db: &'a Sqlite,
+    tx: &'a mut sqlx::Transaction<'c, sqlx::Sqlite>,
+    user_id: Option<i64>,
+}
+
+impl batch::BatchWriter for Writer<'_, '_> {
+    async fn creates(&mut self, run: &[batch::Create<'_>]) -> anyhow::Result<Vec<Outcome>> {
+        self.db.write_creates(self.tx, run, self.user_id).await
+    }
+
+    async fn single(&mut self, item: &Planned) -> anyhow::Result<Outcome> {
+        self.db.apply_saved(self.tx, item, self.user_id).await
+    }
 }

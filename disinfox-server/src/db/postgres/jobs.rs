@@ -6,7 +6,7 @@ use sqlx::AssertSqlSafe;
 use stix_model::{Identifier, Timestamp};
 
 use super::{Postgres, Tx};
-use crate::db::batch::{self, Step};
+use crate::db::batch;
 use crate::db::jobs::{
     is_unchanged, job_from_row, job_item_from_row, Busy, Change, Job, JobItem, Outcome, Planned,
     JOB_COLUMNS, JOB_ITEM_COLUMNS,
@@ -194,24 +194,16 @@ impl Postgres {
         let Some(steps) = batch::plan_steps(batch, &found, &existing) else {
             return Ok(None);
         };
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut run: Vec<(usize, batch::Create)> = Vec::new();
-        for ((_, item), step) in batch.iter().zip(steps) {
-            match step {
-                Step::Done(o) => outcomes.push(o),
-                Step::Create(c) => {
-                    run.push((outcomes.len(), c));
-                    outcomes.push(Outcome::Rejected(Vec::new()));
-                }
-                Step::Single => {
-                    self.write_creates(&mut tx, &mut run, &mut outcomes, user_id)
-                        .await?;
-                    outcomes.push(self.apply_saved(&mut tx, item, user_id).await?);
-                }
-            }
-        }
-        self.write_creates(&mut tx, &mut run, &mut outcomes, user_id)
-            .await?;
+        let outcomes = batch::apply_steps(
+            &mut Writer {
+                db: self,
+                tx: &mut tx,
+                user_id,
+            },
+            batch,
+            steps,
+        )
+        .await?;
         if let Some(job) = job {
             Self::record_items(&mut tx, job, batch, &outcomes).await?;
         }
@@ -223,14 +215,9 @@ impl Postgres {
     async fn write_creates(
         &self,
         tx: &mut Tx<'_>,
-        run: &mut Vec<(usize, batch::Create<'_>)>,
-        outcomes: &mut [Outcome],
+        creates: &[batch::Create<'_>],
         user_id: Option<i64>,
-    ) -> anyhow::Result<()> {
-        if run.is_empty() {
-            return Ok(());
-        }
-        let (positions, creates): (Vec<usize>, Vec<batch::Create>) = run.drain(..).unzip();
+    ) -> anyhow::Result<Vec<Outcome>> {
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, at FROM changes ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut **tx)
@@ -238,12 +225,12 @@ impl Postgres {
         let (last_seq, last_at) = last.map_or((0, None), |(s, a)| (s, Some(a)));
         let held: BTreeSet<String> =
             sqlx::query_scalar("SELECT key FROM collection_entries WHERE key = ANY($1::TEXT[])")
-                .bind(batch::entering_of(&creates))
+                .bind(batch::entering_of(creates))
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()
                 .collect();
-        let rows = batch::create_rows(&creates, last_seq, last_at, &held)?;
+        let rows = batch::create_rows(creates, last_seq, last_at, &held)?;
         let col = |f: fn(&batch::IncidentRow) -> &str| -> Vec<&str> {
             rows.incidents.iter().map(f).collect()
         };
@@ -325,12 +312,11 @@ impl Postgres {
         .await?;
         Self::insert_object_index(tx, &rows.index).await?;
         Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored).await?;
-        for (p, s) in positions.into_iter().zip(&rows.stored) {
-            if let Some(o) = outcomes.get_mut(p) {
-                *o = Outcome::Created(s.id.to_string(), s.change_seq);
-            }
-        }
-        Ok(())
+        Ok(rows
+            .stored
+            .iter()
+            .map(|s| Outcome::Created(s.id.to_string(), s.change_seq))
+            .collect())
     }
 
     /// See the SQLite version.
@@ -496,4 +482,21 @@ fn unzip3<'a, T, A: ?Sized, B: ?Sized, C: ?Sized>(
         out.2.push(c);
     }
     out
+}
+
+/// [`batch::BatchWriter`] of this backend: a batch's transaction.
+struct Writer<'a, 'c> {
+    db: &'a Postgres,
+    tx: &'a mut Tx<'c>,
+    user_id: Option<i64>,
+}
+
+impl batch::BatchWriter for Writer<'_, '_> {
+    async fn creates(&mut self, run: &[batch::Create<'_>]) -> anyhow::Result<Vec<Outcome>> {
+        self.db.write_creates(self.tx, run, self.user_id).await
+    }
+
+    async fn single(&mut self, item: &Planned) -> anyhow::Result<Outcome> {
+        self.db.apply_saved(self.tx, item, self.user_id).await
+    }
 }
