@@ -81,8 +81,8 @@ async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes planned incidents the way an import does (batched transactions, each incident in a
-/// savepoint); returns how many.
+/// Writes planned incidents the way an import does (a batch in one transaction, one statement
+/// per table); returns how many.
 async fn write(store: &Store, planned: &mut Vec<Planned>) -> anyhow::Result<usize> {
     let batch: Vec<(i64, &Planned)> = (1..).zip(planned.iter()).collect();
     let outcomes = store.import_items(None, &batch, None).await?;

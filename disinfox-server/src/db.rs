@@ -30,6 +30,7 @@ use tokio::sync::Mutex;
 
 pub mod audit;
 pub mod backup;
+mod batch;
 pub mod changes;
 pub mod collection;
 pub mod copy;

@@ -188,9 +188,12 @@ pub async fn run_inline(
     Ok(report)
 }
 
-/// Incidents applied per transaction: one commit for a few dozen incidents, and the writer
-/// lock held for a few milliseconds at a time, so other writes go on during an import.
-pub const BATCH: usize = 32;
+/// Incidents applied per transaction (written with one statement per table, see
+/// [`crate::db::Store::import_items`]): one commit for 128 incidents, and the writer lock held
+/// for about 100 ms at a time at most on the 2-core machine of the benchmarks (bench/server.sh,
+/// step 5), so other writes go on during an import. (32 held it a third as long but cost a
+/// commit, and a WAL checkpoint's share, four times as often.)
+pub const BATCH: usize = 128;
 
 /// A rejected incident or object.
 #[derive(Debug, Serialize, schemars::JsonSchema)]

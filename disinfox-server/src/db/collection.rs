@@ -330,7 +330,7 @@ impl Sqlite {
     }
 
     /// Adds rows to the object index (one statement).
-    async fn insert_object_index(
+    pub(super) async fn insert_object_index(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         rows: &[IndexRow],
     ) -> anyhow::Result<()> {

@@ -3,10 +3,13 @@
 //! with their report rows and the job's counters, so that a job's report is exactly what the
 //! database holds, even after a crash.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use stix_model::{Identifier, Timestamp};
 
+use super::batch;
 use super::Sqlite;
 use crate::model::Incident;
 
@@ -380,10 +383,12 @@ impl Sqlite {
     /// Applies planned incidents of an import (`(n, item)`: the item's position in the file)
     /// in one transaction: each incident write, and, for a job, each incident's report row
     /// and the job's counters. Nothing of the batch is stored unless all of it is, so the
-    /// report always says exactly what the database holds. Each incident is applied in a
-    /// savepoint: one that cannot be stored (its objects cannot be built, say) leaves nothing
-    /// behind and is reported rejected with the reason, and the others of the batch go on.
-    /// (A batch costs one commit instead of one per incident.)
+    /// report always says exactly what the database holds. Each incident is all-or-nothing:
+    /// one that cannot be stored (its objects cannot be built, say) leaves nothing behind and
+    /// is reported rejected with the reason, and the others of the batch go on. The batch is
+    /// written with one statement per table ([`super::batch`]); when that fails, it is
+    /// written again incident by incident, each in a savepoint, which gives each its exact
+    /// outcome. (A batch costs one commit instead of one per incident.)
     pub(crate) async fn import_items(
         &self,
         job: Option<&str>,
@@ -391,27 +396,210 @@ impl Sqlite {
         user_id: Option<i64>,
     ) -> anyhow::Result<Vec<Outcome>> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for (n, item) in batch {
-            sqlx::query("SAVEPOINT item").execute(&mut *tx).await?;
-            let outcome = match self.apply_item(&mut tx, item, user_id).await {
-                Ok(o) => o,
-                Err(e) => {
-                    sqlx::query("ROLLBACK TO item").execute(&mut *tx).await?;
-                    tracing::warn!(item = %item.r#ref, error = %format!("{e:#}"), "import: an incident could not be stored");
-                    Outcome::Rejected(vec![format!("could not be stored: {e:#}")])
-                }
-            };
-            if let Some(job) = job {
-                Self::record_item(&mut tx, job, *n, item, &outcome).await?;
+        let outcomes = match self.import_batched(job, batch, user_id).await {
+            Ok(Some(outcomes)) => outcomes,
+            Ok(None) => self.import_each(job, batch, user_id).await?,
+            Err(e) => {
+                tracing::info!(error = %format!("{e:#}"), "import: a batch is written incident by incident");
+                self.import_each(job, batch, user_id).await?
             }
-            sqlx::query("RELEASE item").execute(&mut *tx).await?;
-            outcomes.push(outcome);
-        }
-        tx.commit().await?;
+        };
         self.announce_changes();
         Ok(outcomes)
+    }
+
+    /// [`Store::import_items`] with one statement per table (see [`super::batch`]); `None`
+    /// when the batch must be written incident by incident.
+    async fn import_batched(
+        &self,
+        job: Option<&str>,
+        batch: &[(i64, &Planned)],
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Option<Vec<Outcome>>> {
+        let mut tx = self.pool.begin().await?;
+        let lookups = batch::name_lookups(batch);
+        let by_name: Vec<(i64, String, String)> = if lookups.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "SELECT json_extract(j.value, '$[0]') AS pos, i.id, i.data
+                 FROM json_each(?1) j JOIN incidents i
+                   ON i.name = json_extract(j.value, '$[1]') COLLATE NOCASE AND i.revoked = 0
+                 ORDER BY pos, i.change_seq",
+            )
+            .bind(serde_json::to_string(&lookups)?)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        let found = batch::found_by_name(batch, by_name)?;
+        let ids = batch::ids_to_read(batch, &found);
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM incidents WHERE id IN (SELECT value FROM json_each(?1))",
+            Self::COLUMNS
+        )))
+        .bind(serde_json::to_string(&ids)?)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Self::incident_from_row(r).map(|s| (s.id.to_string(), s)))
+        .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
+        let Some(steps) = batch::plan_steps(batch, &found, &existing) else {
+            return Ok(None);
+        };
+        let outcomes = batch::apply_steps(
+            &mut Writer {
+                db: self,
+                tx: &mut tx,
+                user_id,
+            },
+            batch,
+            steps,
+        )
+        .await?;
+        if let Some(job) = job {
+            Self::record_items(&mut tx, job, batch, &outcomes).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(outcomes))
+    }
+
+    /// Writes a run of new incidents of a batch with one statement per table; returns their
+    /// outcomes, in order.
+    async fn write_creates(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        creates: &[batch::Create<'_>],
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, at FROM changes ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+        let (last_seq, last_at) = last.map_or((0, None), |(s, a)| (s, Some(a)));
+        let held: BTreeSet<String> = sqlx::query_scalar(
+            "SELECT key FROM collection_entries WHERE key IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(serde_json::to_string(&batch::entering_of(creates))?)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+        let rows = batch::create_rows(creates, last_seq, last_at, &held)?;
+        // The change log and the incidents record the user (`?2`).
+        let tables: [(&str, String); 9] = [
+            (
+                "INSERT INTO changes (seq, incident_id, action, user_id, at)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'create', ?2,
+                   json_extract(value, '$[2]') FROM json_each(?1)",
+                serde_json::to_string(&rows.changes)?,
+            ),
+            (
+                "INSERT INTO incidents (id, name, description, created, modified, first_seen, last_seen, data, revoked, change_seq, changed_at, created_by)
+                 SELECT json_extract(value, '$.id'), json_extract(value, '$.name'),
+                   json_extract(value, '$.description'), json_extract(value, '$.created'),
+                   json_extract(value, '$.modified'), json_extract(value, '$.first_seen'),
+                   json_extract(value, '$.last_seen'), json_extract(value, '$.data'), 0,
+                   json_extract(value, '$.seq'), json_extract(value, '$.at'), ?2
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.incidents)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_techniques (incident_id, technique, tactic)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.techniques)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_actors (incident_id, actor)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.actors)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_countries (incident_id, country, role)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.countries)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO incident_channels (incident_id, channel)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.channels)?,
+            ),
+            (
+                "INSERT INTO collection_refs (incident_id, key)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.refs)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO collection_entries (key, seq, at, value)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                   json_extract(value, '$[2]'), json_extract(value, '$[3]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.entries)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO collection_object_ids (object_id, incident_id, key)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+                 FROM json_each(?1)",
+                serde_json::to_string(&rows.index)?,
+            ),
+        ];
+        for (i, (sql, json)) in tables.into_iter().enumerate() {
+            if json != "[]" {
+                let q = sqlx::query(sql).bind(json);
+                let q = if i < 2 { q.bind(user_id) } else { q };
+                q.execute(&mut **tx).await?;
+            }
+        }
+        Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored).await?;
+        Ok(rows
+            .stored
+            .iter()
+            .map(|s| Outcome::Created(s.id.to_string(), s.change_seq))
+            .collect())
+    }
+
+    /// [`Store::import_items`] incident by incident, each in a savepoint.
+    async fn import_each(
+        &self,
+        job: Option<&str>,
+        batch: &[(i64, &Planned)],
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (_, item) in batch {
+            outcomes.push(self.apply_saved(&mut tx, item, user_id).await?);
+        }
+        if let Some(job) = job {
+            Self::record_items(&mut tx, job, batch, &outcomes).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// One planned incident in a savepoint: all of it is stored, or nothing and it is
+    /// rejected with the reason.
+    async fn apply_saved(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        item: &Planned,
+        user_id: Option<i64>,
+    ) -> anyhow::Result<Outcome> {
+        sqlx::query("SAVEPOINT item").execute(&mut **tx).await?;
+        let outcome = match self.apply_item(tx, item, user_id).await {
+            Ok(o) => o,
+            Err(e) => {
+                sqlx::query("ROLLBACK TO item").execute(&mut **tx).await?;
+                tracing::warn!(item = %item.r#ref, error = %format!("{e:#}"), "import: an incident could not be stored");
+                Outcome::Rejected(vec![format!("could not be stored: {e:#}")])
+            }
+        };
+        sqlx::query("RELEASE item").execute(&mut **tx).await?;
+        Ok(outcome)
     }
 
     /// One planned incident inside an import's transaction (see [`Store::import_items`]).
@@ -466,39 +654,35 @@ impl Sqlite {
         })
     }
 
-    /// A job's report row of one incident and the job's counters.
-    async fn record_item(
+    /// A job's report rows of a batch and the job's counters (two statements).
+    async fn record_items(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         job: &str,
-        n: i64,
-        item: &Planned,
-        outcome: &Outcome,
+        batch: &[(i64, &Planned)],
+        outcomes: &[Outcome],
     ) -> anyhow::Result<()> {
-        let (what, incident_id, seq) = outcome.parts();
-        let errors = match outcome {
-            Outcome::Rejected(e) => e.as_slice(),
-            _ => &[],
-        };
+        let (rows, [created, updated, unchanged, rejected]) = batch::report_rows(batch, outcomes)?;
         sqlx::query(
             "INSERT INTO import_job_items (job_id, n, ref, name, outcome, incident_id, change_seq, errors, warnings)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+               json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+               json_extract(value, '$[6]'), json_extract(value, '$[7]')
+             FROM json_each(?2)",
         )
         .bind(job)
-        .bind(n)
-        .bind(&item.r#ref)
-        .bind(&item.name)
-        .bind(what)
-        .bind(incident_id)
-        .bind(seq)
-        .bind(serde_json::to_string(errors)?)
-        .bind(serde_json::to_string(&item.warnings)?)
+        .bind(serde_json::to_string(&rows)?)
         .execute(&mut **tx)
         .await?;
-        // The counter is one of four fixed column names.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE import_jobs SET done = done + 1, {what} = {what} + 1 WHERE id = ?"
-        )))
+        sqlx::query(
+            "UPDATE import_jobs SET done = done + ?2, created = created + ?3, updated = updated + ?4,
+               unchanged = unchanged + ?5, rejected = rejected + ?6 WHERE id = ?1",
+        )
         .bind(job)
+        .bind(i64::try_from(rows.len())?)
+        .bind(created)
+        .bind(updated)
+        .bind(unchanged)
+        .bind(rejected)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -527,6 +711,24 @@ super::forward! {
     /// report always says exactly what the database holds. Each incident is applied in a
     /// savepoint: one that cannot be stored (its objects cannot be built, say) leaves nothing
     /// behind and is reported rejected with the reason, and the others of the batch go on.
-    /// (A batch costs one commit instead of one per incident.)
+    /// The batch is written with one statement per table when it can be, incident by
+    /// incident when not, with the same outcomes. (A batch costs one commit.)
     fn import_items(&self, job: Option<&str>, batch: &[(i64, &Planned)], user_id: Option<i64>) -> anyhow::Result<Vec<Outcome>>;
+}
+
+/// [`batch::BatchWriter`] of this backend: a batch's transaction.
+struct Writer<'a, 'c> {
+    db: &'a Sqlite,
+    tx: &'a mut sqlx::Transaction<'c, sqlx::Sqlite>,
+    user_id: Option<i64>,
+}
+
+impl batch::BatchWriter for Writer<'_, '_> {
+    async fn creates(&mut self, run: &[batch::Create<'_>]) -> anyhow::Result<Vec<Outcome>> {
+        self.db.write_creates(self.tx, run, self.user_id).await
+    }
+
+    async fn single(&mut self, item: &Planned) -> anyhow::Result<Outcome> {
+        self.db.apply_saved(self.tx, item, self.user_id).await
+    }
 }

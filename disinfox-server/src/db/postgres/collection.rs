@@ -87,7 +87,10 @@ impl Postgres {
     }
 
     /// Adds rows to the object index (one statement).
-    async fn insert_object_index(tx: &mut Tx<'_>, rows: &[IndexRow]) -> anyhow::Result<()> {
+    pub(super) async fn insert_object_index(
+        tx: &mut Tx<'_>,
+        rows: &[IndexRow],
+    ) -> anyhow::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }

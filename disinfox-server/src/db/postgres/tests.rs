@@ -90,7 +90,12 @@ impl Drop for TestDatabase {
     }
 }
 
-fn incident(name: &str, description: &str, techniques: &[&str], actors: &[&str]) -> Incident {
+pub(crate) fn incident(
+    name: &str,
+    description: &str,
+    techniques: &[&str],
+    actors: &[&str],
+) -> Incident {
     IncidentInput {
         name: name.into(),
         description: description.into(),
@@ -109,15 +114,15 @@ fn incident(name: &str, description: &str, techniques: &[&str], actors: &[&str])
     .expect("a valid incident")
 }
 
-fn new_id() -> Identifier {
+pub(crate) fn new_id() -> Identifier {
     Identifier::parse(format!("incident--{}", uuid::Uuid::new_v4())).expect("an incident id")
 }
 
-fn rules(author: &str) -> StixRules {
+pub(crate) fn rules(author: &str) -> StixRules {
     StixRules::new(BuildOptions::with_author(author).expect("author")).expect("rules")
 }
 
-fn planned(change: Change) -> Planned {
+pub(crate) fn planned(change: Change) -> Planned {
     Planned {
         r#ref: "test".into(),
         name: None,
@@ -126,7 +131,7 @@ fn planned(change: Change) -> Planned {
     }
 }
 
-fn save(id: &Identifier, incident: Incident) -> Change {
+pub(crate) fn save(id: &Identifier, incident: Incident) -> Change {
     Change::Save {
         id: id.clone(),
         by_name: false,
