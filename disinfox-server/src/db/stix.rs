@@ -355,8 +355,8 @@ pub fn objects_of(opts: &BuildOptions, s: &StoredIncident) -> anyhow::Result<Bui
 /// objects they refer to, each once per flavour.
 #[derive(Debug, Default)]
 pub(crate) struct StixWrites {
-    /// `(incident id, flavour, refs, own)`.
-    pub(crate) rows: Vec<(String, &'static str, String, String)>,
+    /// `(incident id, flavour, change, refs, own)`.
+    pub(crate) rows: Vec<(String, &'static str, i64, String, String)>,
     /// `(flavour, id, JSON)`, each `(flavour, id)` once.
     pub(crate) shared: Vec<(&'static str, String, String)>,
 }
@@ -370,8 +370,13 @@ impl StixWrites {
             for flavor in Flavor::ALL {
                 let (stored, shared) = objects_of(rules.options(flavor), s)?.split();
                 let own = String::from_utf8(stored.own.to_vec())?;
-                w.rows
-                    .push((s.id.as_str().to_owned(), flavor.as_str(), stored.refs, own));
+                w.rows.push((
+                    s.id.as_str().to_owned(),
+                    flavor.as_str(),
+                    s.change_seq,
+                    stored.refs,
+                    own,
+                ));
                 for (id, json) in shared {
                     if seen.insert((flavor, id.clone())) {
                         w.shared.push((flavor.as_str(), id, json));
@@ -487,6 +492,18 @@ impl super::Store {
 /// Where an incident of an answer is in the change log: id, change, change time.
 pub(crate) type Head = (String, i64, String);
 
+/// An incident's objects as read by id: stored (with the change they were built at) or the
+/// incident to build them from.
+#[derive(Debug)]
+pub(crate) struct StoredRow {
+    /// The incident's id.
+    pub id: String,
+    /// The change the objects belong to.
+    pub change_seq: i64,
+    /// The objects.
+    pub objects: RowObjects,
+}
+
 impl super::Store {
     /// Incidents (revoked ones too) changed after `after_seq`, in change order, with their
     /// stored objects of `flavor` (`None`: the objects are to be built). `remember`: keep
@@ -567,7 +584,7 @@ impl super::Store {
                 super::BackendRef::Sqlite(db) => db.stored_of(flavor, &missing).await?,
                 super::BackendRef::Postgres(db) => db.stored_of(flavor, &missing).await?,
             };
-            let mut by_id: HashMap<String, StixRow> =
+            let mut by_id: HashMap<String, StoredRow> =
                 read.into_iter().map(|r| (r.id.clone(), r)).collect();
             let mut memory = rules.objects.lock().ok().filter(|_| remember);
             for ((id, _, _), h) in heads.iter().zip(held.iter_mut()) {
@@ -707,9 +724,11 @@ impl Sqlite {
         .execute(&mut **tx)
         .await?;
         sqlx::query(
-            "INSERT INTO incident_stix (incident_id, flavor, refs, own)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
-             ON CONFLICT (incident_id, flavor) DO UPDATE SET refs = excluded.refs, own = excluded.own",
+            "INSERT INTO incident_stix (incident_id, flavor, change_seq, refs, own)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+             FROM json_each(?) WHERE true
+             ON CONFLICT (incident_id, flavor) DO UPDATE SET change_seq = excluded.change_seq,
+               refs = excluded.refs, own = excluded.own",
         )
         .bind(w.rows_json()?)
         .execute(&mut **tx)
@@ -920,26 +939,27 @@ impl Sqlite {
     }
 
     /// The stored objects of `flavor` of these incidents, in any order (the incident itself
-    /// when none are stored), [`PAGE_ROW`] incidents a row for the reason of
-    /// [`Self::heads_sql`]; a value of a few incidents stays cheap to allocate and copy (a
-    /// whole page in one cost page faults in every copy). `heads`: a line per incident (id,
-    /// change, change time, length in bytes of its own objects or -1 when none are stored,
-    /// shared ids), split by U+0002 and fields by tabs; `own`: their own objects, end to
+    /// when none are stored), without reading the incidents' own rows: [`PAGE_ROW`] incidents
+    /// a row for the reason of [`Self::heads_sql`]; a value of a few incidents stays cheap to
+    /// allocate and copy (a whole page in one cost page faults in every copy). `heads`: a
+    /// line per incident (id, the change the objects were built at, length in bytes of its
+    /// own objects, shared ids; -1 for both when none are stored), split by U+0002 and fields
+    /// by tabs; `own`: their own objects, end to
     /// end, in the same order. Neither separator occurs in ids, times or compact JSON (which
     /// escapes every control character).
     pub(super) async fn stored_of(
         &self,
         flavor: Flavor,
         ids: &[&str],
-    ) -> anyhow::Result<Vec<StixRow>> {
+    ) -> anyhow::Result<Vec<StoredRow>> {
         let parts = sqlx::query(
-            "SELECT group_concat(id || char(9) || change_seq || char(9) || changed_at || char(9)
+            "SELECT group_concat(id || char(9) || coalesce(change_seq, -1) || char(9)
                  || coalesce(octet_length(own), -1) || char(9) || coalesce(refs, ''),
                  char(2) ORDER BY n) AS heads,
                group_concat(own, '' ORDER BY n) AS own
-             FROM (SELECT i.id, i.change_seq, i.changed_at, s.refs, s.own, j.key AS n
-                   FROM json_each(?2) j JOIN incidents i ON i.id = j.value
-                   LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = ?1)
+             FROM (SELECT j.value AS id, s.change_seq, s.refs, s.own, j.key AS n
+                   FROM json_each(?2) j
+                   LEFT JOIN incident_stix s ON s.incident_id = j.value AND s.flavor = ?1)
              GROUP BY n / ?3 ORDER BY n / ?3",
         )
         .bind(flavor.as_str())
@@ -956,12 +976,11 @@ impl Sqlite {
                 .unwrap_or_default();
             let mut at = 0;
             for line in heads.split('\u{2}') {
-                let mut f = line.splitn(5, '\t');
+                let mut f = line.splitn(4, '\t');
                 let mut next = || f.next().context("a stored page's line is short");
-                let (id, seq, changed_at, len, refs) =
-                    (next()?, next()?, next()?, next()?, next()?);
+                let (id, seq, len, refs) = (next()?, next()?, next()?, next()?);
                 let len: i64 = len.parse()?;
-                let objects = match usize::try_from(len) {
+                let row = match usize::try_from(len) {
                     Ok(len) => {
                         let end = at + len;
                         anyhow::ensure!(
@@ -970,23 +989,25 @@ impl Sqlite {
                         );
                         let o = own.slice(at..end);
                         at = end;
-                        RowObjects::Stored(StoredObjects {
-                            refs: refs.to_owned(),
-                            own: o,
-                        })
+                        StoredRow {
+                            id: id.to_owned(),
+                            change_seq: seq.parse()?,
+                            objects: RowObjects::Stored(StoredObjects {
+                                refs: refs.to_owned(),
+                                own: o,
+                            }),
+                        }
                     }
-                    Err(_) => RowObjects::Build(Box::new(
-                        self.incident(id)
-                            .await?
-                            .with_context(|| format!("incident {id} of a page is gone"))?,
-                    )),
+                    Err(_) => match self.incident(id).await? {
+                        Some(s) => StoredRow {
+                            id: id.to_owned(),
+                            change_seq: s.change_seq,
+                            objects: RowObjects::Build(Box::new(s)),
+                        },
+                        None => continue,
+                    },
                 };
-                rows.push(StixRow {
-                    id: id.to_owned(),
-                    change_seq: seq.parse()?,
-                    changed_at: changed_at.to_owned(),
-                    objects,
-                });
+                rows.push(row);
             }
         }
         Ok(rows)

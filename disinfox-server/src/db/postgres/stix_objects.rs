@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, Tx};
 use crate::db::stix::{
     rules_of, set_rules, Flavor, Head, RowObjects, StixRow, StixRules, StixWrites, StoredObjects,
+    StoredRow,
 };
 use crate::db::{IncidentFilter, StoredIncident};
 
@@ -130,21 +133,25 @@ impl Postgres {
         .await?;
         let mut incident_ids = Vec::with_capacity(w.rows.len());
         let mut flavors = Vec::with_capacity(w.rows.len());
+        let mut seqs = Vec::with_capacity(w.rows.len());
         let mut refs = Vec::with_capacity(w.rows.len());
         let mut own = Vec::with_capacity(w.rows.len());
-        for (i, f, r, o) in &w.rows {
+        for (i, f, n, r, o) in &w.rows {
             incident_ids.push(i.as_str());
             flavors.push(*f);
+            seqs.push(*n);
             refs.push(r.as_str());
             own.push(o.as_str());
         }
         sqlx::query(
-            "INSERT INTO incident_stix (incident_id, flavor, refs, own)
-             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])
-             ON CONFLICT (incident_id, flavor) DO UPDATE SET refs = EXCLUDED.refs, own = EXCLUDED.own",
+            "INSERT INTO incident_stix (incident_id, flavor, change_seq, refs, own)
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[])
+             ON CONFLICT (incident_id, flavor) DO UPDATE SET change_seq = EXCLUDED.change_seq,
+               refs = EXCLUDED.refs, own = EXCLUDED.own",
         )
         .bind(&incident_ids)
         .bind(&flavors)
+        .bind(&seqs)
         .bind(&refs)
         .bind(&own)
         .execute(&mut **tx)
@@ -296,25 +303,55 @@ impl Postgres {
     }
 
     /// The stored objects of `flavor` of these incidents, in any order (the incident itself
-    /// when none are stored).
+    /// when none are stored), without reading the incidents' own rows.
     pub(in crate::db) async fn stored_of(
         &self,
         flavor: Flavor,
         ids: &[&str],
-    ) -> anyhow::Result<Vec<StixRow>> {
-        sqlx::query(
-            "SELECT i.id, i.change_seq, i.changed_at, s.refs, s.own, i.created, i.modified,
-               i.revoked, CASE WHEN s.own IS NULL THEN i.data END AS data
-             FROM incidents i
-             LEFT JOIN incident_stix s ON s.incident_id = i.id AND s.flavor = $1
-             WHERE i.id = ANY($2)",
+    ) -> anyhow::Result<Vec<StoredRow>> {
+        let rows = sqlx::query(
+            "SELECT incident_id, change_seq, refs, own FROM incident_stix
+             WHERE flavor = $1 AND incident_id = ANY($2)",
         )
         .bind(flavor.as_str())
         .bind(ids)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Self::stix_row(r, true))
-        .collect()
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for r in &rows {
+            out.push(StoredRow {
+                id: r.try_get("incident_id")?,
+                change_seq: r.try_get("change_seq")?,
+                objects: RowObjects::Stored(
+                    stored_from_row(r)?.context("stored objects without text")?,
+                ),
+            });
+        }
+        if out.len() < ids.len() {
+            // Incidents without stored objects: built from the incident.
+            let found: std::collections::BTreeSet<&str> =
+                out.iter().map(|r| r.id.as_str()).collect();
+            let missing: Vec<&str> = ids
+                .iter()
+                .copied()
+                .filter(|id| !found.contains(id))
+                .collect();
+            let cols = Self::incident_columns();
+            let built = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {cols} FROM incidents i WHERE i.id = ANY($1)"
+            )))
+            .bind(&missing)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &built {
+                let s = Self::incident_from_row(r)?;
+                out.push(StoredRow {
+                    id: s.id.as_str().to_owned(),
+                    change_seq: s.change_seq,
+                    objects: RowObjects::Build(Box::new(s)),
+                });
+            }
+        }
+        Ok(out)
     }
 }
