@@ -12,6 +12,7 @@ pub mod export;
 
 use std::sync::Arc;
 
+// A fast hasher for the ids of every answer; the sets are only asked, never iterated.
 use foldhash::{HashSet, HashSetExt};
 
 use stix_model::incident::{BuildOptions, BundleBuilder};

@@ -26,6 +26,8 @@
 //! Incidents written without rules (a store used on its own) have no stored objects; readers
 //! build those on the spot, and the next start stores them.
 
+// Hash maps with a fast hasher for the lookups of every answer (clippy.toml bans std's
+// HashMap where output order matters; none of these is ever iterated into an answer).
 use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex, RwLock};
 
