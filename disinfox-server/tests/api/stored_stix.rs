@@ -65,22 +65,27 @@ async fn get(app: &TestApp, path: &str) -> Vec<u8> {
     r.bytes().await.unwrap().to_vec()
 }
 
-/// Demo incidents, some edited, one deleted, through the API and the store.
-async fn populate(app: &TestApp) -> usize {
-    disinfox_server::demo::seed(&app.state, 60).await.unwrap();
-    let a = app.create(&incident("Edited later")).await;
-    let b = app.create(&incident("Deleted later")).await;
-    let mut changed = incident("Edited later, now with more");
-    changed["actors"] = serde_json::json!(["Another Actor*"]);
+/// Edits a created incident through the API: a new name and one actor.
+async fn edit(app: &TestApp, created: &Value, name: &str, actor: &str) {
+    let mut changed = incident(name);
+    changed["actors"] = serde_json::json!([actor]);
     let (s, _) = app
         .send(
             Method::PUT,
-            &format!("/api/v1/incidents/{}", a["id"].as_str().unwrap()),
+            &format!("/api/v1/incidents/{}", created["id"].as_str().unwrap()),
             &app.analyst,
             &changed,
         )
         .await;
     assert_eq!(s, 200);
+}
+
+/// Demo incidents, some edited, one deleted, through the API and the store.
+async fn populate(app: &TestApp) -> usize {
+    disinfox_server::demo::seed(&app.state, 60).await.unwrap();
+    let a = app.create(&incident("Edited later")).await;
+    let b = app.create(&incident("Deleted later")).await;
+    edit(app, &a, "Edited later, now with more", "Another Actor*").await;
     let r = app
         .client
         .delete(app.url(&format!("/api/v1/incidents/{}", b["id"].as_str().unwrap())))
@@ -196,17 +201,7 @@ async fn a_remembered_page_follows_an_edit() {
         .unwrap();
         assert!(page.contains("\"Remembered\""), "{page}");
     }
-    let mut changed = incident("Remembered, then edited");
-    changed["actors"] = serde_json::json!(["A Later Actor"]);
-    let (s, _) = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/incidents/{}", a["id"].as_str().unwrap()),
-            &app.analyst,
-            &changed,
-        )
-        .await;
-    assert_eq!(s, 200);
+    edit(&app, &a, "Remembered, then edited", "A Later Actor").await;
     let rows = all_incidents(&app.state.store).await;
     for (flavor, opencti) in [("", false), ("&flavor=opencti", true)] {
         let body = get(&app, &format!("/api/v1/bundle?cursor=0&limit=10{flavor}")).await;
