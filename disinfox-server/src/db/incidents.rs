@@ -84,6 +84,15 @@ impl Sqlite {
     pub(super) const COLUMNS: &'static str =
         "id, created, modified, revoked, change_seq, changed_at, data";
 
+    /// [`Self::COLUMNS`] of the incidents table as `i` (either backend).
+    pub(super) fn columns_of_i() -> String {
+        Self::COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// An incident by STIX id (revoked ones too).
     pub(crate) async fn incident(&self, id: &str) -> anyhow::Result<Option<StoredIncident>> {
         Self::incident_with(&self.pool, id).await
@@ -366,7 +375,7 @@ impl Sqlite {
         let dir = if descending { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {} FROM incidents i{where_sql} ORDER BY {order} {dir}, i.change_seq {dir} LIMIT ? OFFSET ?",
-            Self::COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ")
+            Self::columns_of_i()
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in &args {

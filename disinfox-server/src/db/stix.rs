@@ -819,6 +819,18 @@ pub struct StixRow {
     pub objects: RowObjects,
 }
 
+impl StixRow {
+    /// An incident whose objects are to be built.
+    pub(crate) fn to_build(s: StoredIncident) -> Self {
+        Self {
+            id: s.id.as_str().to_owned(),
+            change_seq: s.change_seq,
+            changed_at: s.changed_at.clone(),
+            objects: RowObjects::Build(Box::new(s)),
+        }
+    }
+}
+
 /// An incident's objects as read: stored, or the incident to build them from (no stored
 /// objects under the rules asked for).
 #[derive(Debug)]
@@ -830,33 +842,13 @@ pub enum RowObjects {
 }
 
 impl Sqlite {
-    /// An incident to build (a row of [`Self::COLUMNS`]).
-    fn built_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<StixRow> {
-        let s = Self::incident_from_row(r)?;
-        Ok(StixRow {
-            id: s.id.as_str().to_owned(),
-            change_seq: s.change_seq,
-            changed_at: s.changed_at.clone(),
-            objects: RowObjects::Build(Box::new(s)),
-        })
-    }
-
-    /// [`Self::COLUMNS`] of the incidents table as `i`.
-    fn built_columns() -> String {
-        Self::COLUMNS
-            .split(", ")
-            .map(|c| format!("i.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// Incidents (revoked ones too) changed after `after_seq`, in change order, to build.
     pub(super) async fn changes_after_built(
         &self,
         after_seq: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<StixRow>> {
-        let cols = Self::built_columns();
+        let cols = Self::columns_of_i();
         let sql = format!(
             "SELECT {cols} FROM incidents i WHERE i.change_seq > ? ORDER BY i.change_seq LIMIT ?"
         );
@@ -866,7 +858,7 @@ impl Sqlite {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(Self::built_row)
+            .map(|r| Ok(StixRow::to_build(Self::incident_from_row(r)?)))
             .collect()
     }
 
@@ -879,7 +871,7 @@ impl Sqlite {
         let mut where_sql = String::new();
         let mut args = Vec::new();
         Self::filter_sql(f, &mut where_sql, &mut args);
-        let cols = Self::built_columns();
+        let cols = Self::columns_of_i();
         let sql =
             format!("SELECT {cols} FROM incidents i{where_sql} ORDER BY i.change_seq LIMIT ?");
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -890,7 +882,7 @@ impl Sqlite {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(Self::built_row)
+            .map(|r| Ok(StixRow::to_build(Self::incident_from_row(r)?)))
             .collect()
     }
 

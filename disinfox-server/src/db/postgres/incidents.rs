@@ -289,11 +289,7 @@ impl Postgres {
 
     /// The incidents' columns prefixed with `i.`.
     pub(super) fn incident_columns() -> String {
-        Sqlite::COLUMNS
-            .split(", ")
-            .map(|c| format!("i.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        Sqlite::columns_of_i()
     }
 
     pub(crate) async fn list_incidents(

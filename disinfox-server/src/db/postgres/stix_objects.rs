@@ -208,20 +208,6 @@ impl Postgres {
             .await?)
     }
 
-    fn stix_row(r: &PgRow, joined: bool) -> anyhow::Result<StixRow> {
-        let stored = if joined { stored_from_row(r)? } else { None };
-        let objects = match stored {
-            Some(o) => RowObjects::Stored(o),
-            None => RowObjects::Build(Box::new(Self::incident_from_row(r)?)),
-        };
-        Ok(StixRow {
-            id: r.try_get("id")?,
-            change_seq: r.try_get("change_seq")?,
-            changed_at: r.try_get("changed_at")?,
-            objects,
-        })
-    }
-
     /// Incidents (revoked ones too) changed after `after_seq`, in change order, to build.
     pub(in crate::db) async fn changes_after_built(
         &self,
@@ -237,7 +223,7 @@ impl Postgres {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| Self::stix_row(r, false))
+        .map(|r| Ok(StixRow::to_build(Self::incident_from_row(r)?)))
         .collect()
     }
 
@@ -256,7 +242,7 @@ impl Postgres {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Self::stix_row(r, false))
+            .map(|r| Ok(StixRow::to_build(Self::incident_from_row(r)?)))
             .collect()
     }
 
