@@ -10,6 +10,7 @@
 //! ago returns about RECENT incidents.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use disinfox_server::configuration::Settings;
 use disinfox_server::db::jobs::{Change, Planned};
@@ -43,7 +44,7 @@ async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
     settings.database_url = url.to_owned();
     let store = disinfox_server::bundle::open_store(&settings).await?;
     let t = std::time::Instant::now();
-    let mut planned = Vec::with_capacity(BATCH);
+    let mut planned = Vec::with_capacity(CHUNK);
     let mut done = 0;
     for (input, created) in disinfox_server::demo::inputs(n, 7) {
         let incident = input
@@ -62,14 +63,12 @@ async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
             },
             warnings: Vec::new(),
         });
-        if planned.len() == BATCH {
-            done += write(&store, &mut planned).await?;
-            if done % 10_000 == 0 {
-                eprintln!("{done} incidents in {:.1} s", t.elapsed().as_secs_f64());
-            }
+        if planned.len() == CHUNK {
+            done += write(&store, std::mem::take(&mut planned)).await?;
+            eprintln!("{done} incidents in {:.1} s", t.elapsed().as_secs_f64());
         }
     }
-    write(&store, &mut planned).await?;
+    write(&store, planned).await?;
     // Move the old changes two days back, keeping them strictly increasing.
     let old = (n.saturating_sub(recent)) as i64;
     let base = Timestamp::now().unix_micros() - 2 * 86_400 * 1_000_000;
@@ -81,18 +80,22 @@ async fn run(url: &str, n: usize, recent: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes planned incidents the way an import does (a batch in one transaction, one statement
-/// per table); returns how many.
-async fn write(store: &Store, planned: &mut Vec<Planned>) -> anyhow::Result<usize> {
-    let batch: Vec<(i64, &Planned)> = (1..).zip(planned.iter()).collect();
-    let outcomes = store.import_items(None, &batch, None).await?;
-    anyhow::ensure!(
-        outcomes
-            .iter()
-            .all(|o| !matches!(o, disinfox_server::db::jobs::Outcome::Rejected(_))),
-        "an incident was not stored"
-    );
+/// Incidents generated at a time: the import's batches within are written as an import
+/// writes them ([`disinfox_server::import::apply`], which builds the next batch while one is
+/// written).
+const CHUNK: usize = 16 * BATCH;
+
+/// Writes planned incidents the way an import does; returns how many.
+async fn write(store: &Store, planned: Vec<Planned>) -> anyhow::Result<usize> {
     let n = planned.len();
-    planned.clear();
+    let mut rejected = 0;
+    disinfox_server::import::apply(store, None, Arc::new(planned), None, |_, outcomes| {
+        rejected += outcomes
+            .iter()
+            .filter(|o| matches!(o, disinfox_server::db::jobs::Outcome::Rejected(_)))
+            .count();
+    })
+    .await?;
+    anyhow::ensure!(rejected == 0, "{rejected} incidents were not stored");
     Ok(n)
 }

@@ -14,9 +14,11 @@
 //! (`postgres/changes.rs`, docs/postgresql.md).
 //!
 //! SQLite is used in WAL mode with foreign keys on, temporary storage in memory and an 8 MiB
-//! page cache per connection. Writes are serialised by a mutex (SQLite has
-//! one writer anyway), which also makes the change sequence and the change times strictly
-//! increasing in commit order: a reader that saw change `n` has seen every change before it.
+//! page cache per connection (64 MiB while an import's batch is written). Writes are
+//! serialised by a mutex (SQLite has one writer anyway), which also makes the change sequence
+//! and the change times strictly increasing in commit order: a reader that saw change `n` has
+//! seen every change before it. The WAL is copied back into the database by a task beside the
+//! writer (`spawn_checkpointer`), not by the writer after its commits.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -46,6 +48,7 @@ pub mod watchlist;
 mod postgres;
 pub(crate) use postgres::Postgres;
 
+pub use batch::Prepared;
 pub use collection::CollectionEntry;
 pub use facets::{Count, Facet};
 pub use incidents::{fts_query, IncidentFilter, Sort, StoredIncident};
@@ -217,10 +220,11 @@ impl Sqlite {
             // Imports apply each incident in a savepoint: its sub-journal stays in memory
             // instead of a temporary file written page by page.
             .pragma("temp_store", "memory")
-            // An 8 MiB page cache per connection (SQLite's default is 2 MiB), so that a batch
-            // of incident writes does not spill pages to the WAL before its commit; with 8
-            // connections the caches stay within the server's memory bound.
-            .pragma("cache_size", "-8192");
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
+            // Checkpoints run beside the writer ([`spawn_checkpointer`]); a writer copies the
+            // WAL into the database itself only past this many pages (16 MiB with 4 KiB
+            // pages), which bounds the WAL if the background checkpoints fall behind.
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
@@ -230,6 +234,9 @@ impl Sqlite {
             .run(&pool)
             .await
             .context("running database migrations")?;
+        if !in_memory(url) {
+            spawn_checkpointer(pool.clone(), committed.subscribe());
+        }
         let store = Self {
             pool,
             write: Arc::new(Mutex::new(())),
@@ -248,46 +255,134 @@ impl Sqlite {
     }
 }
 
+/// The page cache of each connection, in KiB (SQLite's default is 2 MiB): 8 MiB, so that a
+/// single incident's write does not spill pages to the WAL before its commit, and the caches
+/// of the 8 connections stay within the server's memory bound.
+const CACHE_KIB: u32 = 8192;
+
+/// The page cache of the connection writing an import's batch, for the batch (see
+/// `Sqlite::import_batched`): 64 MiB, about what a batch of [`crate::import::BATCH`] new
+/// incidents touches, so that its pages are written to the WAL once, at its commit.
+const BATCH_CACHE_KIB: u32 = 65_536;
+
+/// The WAL size, in pages, past which a committing writer checkpoints by itself (SQLite's
+/// default is 1,000): above one import batch, so that the writer leaves the copying to
+/// [`spawn_checkpointer`].
+const WAL_AUTOCHECKPOINT: u32 = 4096;
+
+/// Whether a SQLite URL names an in-memory database (no WAL to checkpoint).
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Copies the WAL back into the database file after each announced commit, on a pool
+/// connection (so on a thread of its own), instead of on the writer after its commit.
+///
+/// A `PASSIVE` checkpoint waits for no one: it copies what no reader still needs while the
+/// writer goes on appending. Under a bulk import the writer's commits no longer pay for the
+/// copy and its `fsync` (about a quarter of the time of `bench/server.sh`'s seeding). Commits
+/// that come while a checkpoint runs are covered by the next one. The task ends when the last
+/// handle of the store is dropped (the change announcements' sender goes away) or the pool is
+/// closed.
+fn spawn_checkpointer(pool: SqlitePool, mut committed: tokio::sync::watch::Receiver<u64>) {
+    tokio::spawn(async move {
+        while committed.changed().await.is_ok() {
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::warn!(error = %e, "WAL checkpoint");
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use sqlx::{AssertSqlSafe, Row};
 
     use super::*;
+    use crate::db::jobs::Planned;
+    use crate::db::postgres::tests::{incident, new_id, on_sqlite, planned, rules, save};
+
+    /// Committed writes reach the database file without the writer checkpointing: the WAL
+    /// holds far fewer pages than `wal_autocheckpoint` here, so only the background task can
+    /// have copied them.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_beside_the_writer() {
+        on_sqlite(async |store, path| {
+            store.use_stix_rules(rules("Test org")).await.unwrap();
+            // Let the checkpoints of the start settle.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let before = size();
+            let items: Vec<Planned> = (0..40)
+                .map(|n| {
+                    let name = format!("Checkpointed {n}");
+                    planned(save(&new_id(), incident(&name, "", &["T0002"], &[])))
+                })
+                .collect();
+            let batch: Vec<(i64, &Planned)> = (1..).zip(&items).collect();
+            store
+                .import_items(None, &batch, None, Prepared::default())
+                .await
+                .unwrap();
+            let wal = std::fs::metadata(format!("{}-wal", path.display()))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            assert!(
+                wal < u64::from(WAL_AUTOCHECKPOINT) * 4096,
+                "WAL of {wal} bytes"
+            );
+            let mut grown = false;
+            for _ in 0..100 {
+                if size() > before {
+                    grown = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(grown, "the database file stayed at {before} bytes");
+        })
+        .await;
+    }
 
     /// The look-ups of the bundle endpoint and TAXII search an index: none scans the change
     /// log, the incidents or the collection tables (SQLite's plan says `SEARCH`, not `SCAN`).
     #[tokio::test]
     async fn lookups_by_time_and_id_search_an_index() {
-        let path = std::env::temp_dir().join(format!("disinfox-plan-{}.db", uuid::Uuid::new_v4()));
-        let store = Store::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        for (name, sql) in [
-            ("seq_at", changes::SQL_SEQ_AT),
-            ("object homes", collection::SQL_OBJECT_HOMES),
-            ("incidents by ids", collection::SQL_INCIDENTS_BY_IDS),
-            ("entries by keys", collection::SQL_ENTRIES_BY_KEYS),
-        ] {
-            let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .fetch_all(store.sqlite_pool().expect("SQLite"))
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String, _>("detail"))
-                .collect();
-            let scans: Vec<&String> = plan
-                .iter()
-                .filter(|d| d.starts_with("SCAN") && !d.contains("VIRTUAL TABLE"))
-                .collect();
-            assert!(scans.is_empty(), "{name} scans: {plan:?}");
-            assert!(
-                plan.iter().any(|d| d.starts_with("SEARCH")),
-                "{name}: {plan:?}"
-            );
-        }
-        store.close().await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        on_sqlite(async |store, _| {
+            for (name, sql) in [
+                ("seq_at", changes::SQL_SEQ_AT),
+                ("object homes", collection::SQL_OBJECT_HOMES),
+                ("incidents by ids", collection::SQL_INCIDENTS_BY_IDS),
+                ("entries by keys", collection::SQL_ENTRIES_BY_KEYS),
+            ] {
+                let plan: Vec<String> =
+                    sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                        .fetch_all(store.sqlite_pool().expect("SQLite"))
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.get::<String, _>("detail"))
+                        .collect();
+                let scans: Vec<&String> = plan
+                    .iter()
+                    .filter(|d| d.starts_with("SCAN") && !d.contains("VIRTUAL TABLE"))
+                    .collect();
+                assert!(scans.is_empty(), "{name} scans: {plan:?}");
+                assert!(
+                    plan.iter().any(|d| d.starts_with("SEARCH")),
+                    "{name}: {plan:?}"
+                );
+            }
+        })
+        .await;
     }
 }

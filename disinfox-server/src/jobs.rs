@@ -35,7 +35,7 @@ use crate::audit::{self, AuditEvent, AuditKind};
 use crate::auth::Caller;
 use crate::db::jobs::{Busy, Change, Job, JobState, Planned};
 use crate::db::replicas::unix_ms;
-use crate::db::{Role, Store, User};
+use crate::db::{Prepared, Role, Store, User};
 use crate::error::{ApiError, ApiResult};
 use crate::import::{self, Format, ImportReport};
 use crate::state::AppState;
@@ -153,7 +153,7 @@ async fn run(
             };
             state
                 .store
-                .import_items(Some(id), &[(1, &item)], user_id)
+                .import_items(Some(id), &[(1, &item)], user_id, Prepared::default())
                 .await?;
             state.store.finish_job(id, Some(&message)).await?;
             audit_finished(state, id).await;
@@ -164,10 +164,14 @@ async fn run(
         .store
         .start_job(id, plan.items.len(), &plan.warnings)
         .await?;
-    let numbered: Vec<(i64, &Planned)> = (1..).zip(&plan.items).collect();
-    for batch in numbered.chunks(import::BATCH) {
-        state.store.import_items(Some(id), batch, user_id).await?;
-    }
+    import::apply(
+        &state.store,
+        Some(id),
+        std::sync::Arc::new(plan.items),
+        user_id,
+        |_, _| {},
+    )
+    .await?;
     state.store.finish_job(id, None).await?;
     audit_finished(state, id).await;
     Ok(())

@@ -167,16 +167,27 @@ pub(super) fn index_rows(
     incident_id: &str,
     incident: Option<&Incident>,
 ) -> anyhow::Result<Vec<IndexRow>> {
+    let relationships = incident
+        .map(|i| relationship_ids(incident_id, i))
+        .transpose()?;
+    index_rows_with(new_keys, incident_id, relationships)
+}
+
+/// [`index_rows`] given the incident's relationship ids ([`relationship_ids`]; `None` for a
+/// deleted incident).
+pub(super) fn index_rows_with(
+    new_keys: &[(String, String)],
+    incident_id: &str,
+    relationships: Option<BTreeSet<String>>,
+) -> anyhow::Result<Vec<IndexRow>> {
     let mut index: Vec<IndexRow> = Vec::new();
     for (key, value) in new_keys {
         for id in entry_object_ids(key, value)? {
             index.push((id, None, Some(key.clone())));
         }
     }
-    if let Some(i) = incident {
-        for id in relationship_ids(incident_id, i)? {
-            index.push((id, Some(incident_id.to_owned()), None));
-        }
+    for id in relationships.into_iter().flatten() {
+        index.push((id, Some(incident_id.to_owned()), None));
     }
     Ok(index)
 }

@@ -394,9 +394,13 @@ impl Sqlite {
         job: Option<&str>,
         batch: &[(i64, &Planned)],
         user_id: Option<i64>,
+        mut prepared: batch::Prepared,
     ) -> anyhow::Result<Vec<Outcome>> {
         let _w = self.write.lock().await;
-        let outcomes = match self.import_batched(job, batch, user_id).await {
+        let outcomes = match self
+            .import_batched(job, batch, user_id, &mut prepared)
+            .await
+        {
             Ok(Some(outcomes)) => outcomes,
             Ok(None) => self.import_each(job, batch, user_id).await?,
             Err(e) => {
@@ -415,8 +419,39 @@ impl Sqlite {
         job: Option<&str>,
         batch: &[(i64, &Planned)],
         user_id: Option<i64>,
+        prepared: &mut batch::Prepared,
     ) -> anyhow::Result<Option<Vec<Outcome>>> {
-        let mut tx = self.pool.begin().await?;
+        // The batch's pages stay in the cache until its commit instead of spilling to the
+        // WAL and being read back: a bigger cache on this connection for the batch only.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "PRAGMA cache_size = -{}",
+            super::BATCH_CACHE_KIB
+        )))
+        .execute(&mut *conn)
+        .await?;
+        let written = self
+            .import_batched_on(&mut conn, job, batch, user_id, prepared)
+            .await;
+        sqlx::query(AssertSqlSafe(format!(
+            "PRAGMA cache_size = -{}",
+            super::CACHE_KIB
+        )))
+        .execute(&mut *conn)
+        .await?;
+        written
+    }
+
+    /// [`Sqlite::import_batched`] on a connection.
+    async fn import_batched_on(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        job: Option<&str>,
+        batch: &[(i64, &Planned)],
+        user_id: Option<i64>,
+        prepared: &mut batch::Prepared,
+    ) -> anyhow::Result<Option<Vec<Outcome>>> {
+        let mut tx = sqlx::Connection::begin(conn).await?;
         let lookups = batch::name_lookups(batch);
         let by_name: Vec<(i64, String, String)> = if lookups.is_empty() {
             Vec::new()
@@ -451,6 +486,7 @@ impl Sqlite {
                 db: self,
                 tx: &mut tx,
                 user_id,
+                prepared,
             },
             batch,
             steps,
@@ -470,6 +506,7 @@ impl Sqlite {
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         creates: &[batch::Create<'_>],
         user_id: Option<i64>,
+        prepared: &mut batch::Prepared,
     ) -> anyhow::Result<Vec<Outcome>> {
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, at FROM changes ORDER BY seq DESC LIMIT 1")
@@ -484,7 +521,7 @@ impl Sqlite {
         .await?
         .into_iter()
         .collect();
-        let rows = batch::create_rows(creates, last_seq, last_at, &held)?;
+        let rows = batch::create_rows(creates, last_seq, last_at, &held, prepared)?;
         // The change log and the incidents record the user (`?2`).
         let tables: [(&str, String); 9] = [
             (
@@ -554,7 +591,7 @@ impl Sqlite {
                 q.execute(&mut **tx).await?;
             }
         }
-        Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored).await?;
+        Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored, prepared).await?;
         Ok(rows
             .stored
             .iter()
@@ -689,6 +726,16 @@ impl Sqlite {
     }
 }
 
+impl super::Store {
+    /// Builds what writing these planned incidents as new ones will store, apart from the
+    /// database (see [`batch::Prepared`]): CPU only, for a blocking thread while the writer
+    /// applies the previous batch; give the result to [`Store::import_items`] with the
+    /// same items.
+    pub fn prepare_creates(&self, items: &[&Planned]) -> batch::Prepared {
+        batch::Prepared::new(self.stix_rules(), items)
+    }
+}
+
 super::forward! {
     /// Records a new queued job, unless `user_id` already has `per_user` unfinished jobs or
     /// the server `per_server` (counted under the writer lock, so two uploads cannot both
@@ -713,7 +760,9 @@ super::forward! {
     /// behind and is reported rejected with the reason, and the others of the batch go on.
     /// The batch is written with one statement per table when it can be, incident by
     /// incident when not, with the same outcomes. (A batch costs one commit.)
-    fn import_items(&self, job: Option<&str>, batch: &[(i64, &Planned)], user_id: Option<i64>) -> anyhow::Result<Vec<Outcome>>;
+    /// `prepared` holds what [`Store::prepare_creates`] built for the batch beforehand (or
+    /// nothing: `Prepared::default()`).
+    fn import_items(&self, job: Option<&str>, batch: &[(i64, &Planned)], user_id: Option<i64>, prepared: batch::Prepared) -> anyhow::Result<Vec<Outcome>>;
 }
 
 /// [`batch::BatchWriter`] of this backend: a batch's transaction.
@@ -721,11 +770,14 @@ struct Writer<'a, 'c> {
     db: &'a Sqlite,
     tx: &'a mut sqlx::Transaction<'c, sqlx::Sqlite>,
     user_id: Option<i64>,
+    prepared: &'a mut batch::Prepared,
 }
 
 impl batch::BatchWriter for Writer<'_, '_> {
     async fn creates(&mut self, run: &[batch::Create<'_>]) -> anyhow::Result<Vec<Outcome>> {
-        self.db.write_creates(self.tx, run, self.user_id).await
+        self.db
+            .write_creates(self.tx, run, self.user_id, self.prepared)
+            .await
     }
 
     async fn single(&mut self, item: &Planned) -> anyhow::Result<Outcome> {

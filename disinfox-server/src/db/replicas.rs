@@ -299,13 +299,7 @@ mod tests {
     /// The shared counters on SQLite.
     #[tokio::test]
     async fn buckets_failures_and_job_owners_in_sqlite() {
-        let path = std::env::temp_dir().join(format!("disinfox-rep-{}.db", uuid::Uuid::new_v4()));
-        let store = Store::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        shared_counters(&store).await;
-        store.close().await;
-        let _ = std::fs::remove_file(&path);
+        crate::db::postgres::tests::on_sqlite(async |store, _| shared_counters(store).await).await;
     }
 
     /// The same on PostgreSQL, in a database of its own (`DISINFOX_TEST_POSTGRES_URL`, an

@@ -37,6 +37,7 @@ use sqlx::{AssertSqlSafe, Row};
 use stix_model::incident::{BuildOptions, BundleBuilder};
 use stix_model::{Identifier, Timestamp};
 
+use super::batch::Prepared;
 use super::{Sqlite, StoredIncident};
 use crate::model::Incident;
 
@@ -363,20 +364,45 @@ pub(crate) struct StixWrites {
     pub(crate) shared: Vec<(&'static str, String, String)>,
 }
 
+/// What an incident stores under one flavour: `(flavour, refs, own, shared objects (id, JSON))`.
+pub(crate) type FlavourRows = (Flavor, String, String, Vec<(String, String)>);
+
+/// What an incident stores under each flavour of the rules.
+pub(crate) fn flavour_rows(
+    rules: &StixRules,
+    s: &StoredIncident,
+) -> anyhow::Result<Vec<FlavourRows>> {
+    Flavor::ALL
+        .into_iter()
+        .map(|flavor| {
+            let (stored, shared) = objects_of(rules.options(flavor), s)?.split();
+            let own = String::from_utf8(stored.own.to_vec())?;
+            Ok((flavor, stored.refs, own, shared))
+        })
+        .collect()
+}
+
 impl StixWrites {
-    /// The objects of these incidents under both flavours of the rules.
-    pub(crate) fn build(rules: &StixRules, incidents: &[StoredIncident]) -> anyhow::Result<Self> {
+    /// The objects of these incidents under both flavours of the rules (those `prepared`
+    /// holds are taken from it).
+    pub(crate) fn build(
+        rules: &Arc<StixRules>,
+        incidents: &[StoredIncident],
+        prepared: &mut Prepared,
+    ) -> anyhow::Result<Self> {
         let mut w = Self::default();
         let mut seen = foldhash::HashSet::default();
         for s in incidents {
-            for flavor in Flavor::ALL {
-                let (stored, shared) = objects_of(rules.options(flavor), s)?.split();
-                let own = String::from_utf8(stored.own.to_vec())?;
+            let flavours = match prepared.take_objects(rules, s) {
+                Some(rows) => rows,
+                None => flavour_rows(rules, s)?,
+            };
+            for (flavor, refs, own, shared) in flavours {
                 w.rows.push((
                     s.id.as_str().to_owned(),
                     flavor.as_str(),
                     s.change_seq,
-                    stored.refs,
+                    refs,
                     own,
                 ));
                 for (id, json) in shared {
@@ -682,7 +708,7 @@ impl Sqlite {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let Some(last) = batch.last() else { break };
             after = last.change_seq;
-            Self::write_stix_batch(&mut tx, Some(&rules), &batch).await?;
+            Self::write_stix_batch(&mut tx, Some(&rules), &batch, &mut Prepared::default()).await?;
             tx.commit().await?;
             rebuilt += batch.len();
         }
@@ -700,6 +726,7 @@ impl Sqlite {
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         rules: Option<&Arc<StixRules>>,
         incidents: &[StoredIncident],
+        prepared: &mut Prepared,
     ) -> anyhow::Result<()> {
         if incidents.is_empty() {
             return Ok(());
@@ -716,7 +743,7 @@ impl Sqlite {
             .await?;
             return Ok(());
         };
-        let w = StixWrites::build(rules, incidents)?;
+        let w = StixWrites::build(rules, incidents, prepared)?;
         sqlx::query(
             "INSERT INTO stix_shared (flavor, id, json)
              SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
@@ -745,7 +772,7 @@ impl Sqlite {
         rules: Option<&Arc<StixRules>>,
         s: &StoredIncident,
     ) -> anyhow::Result<()> {
-        Self::write_stix_batch(tx, rules, std::slice::from_ref(s)).await
+        Self::write_stix_batch(tx, rules, std::slice::from_ref(s), &mut Prepared::default()).await
     }
 
     /// Shared objects by id under a flavour (those stored).

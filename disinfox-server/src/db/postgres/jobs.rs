@@ -142,8 +142,12 @@ impl Postgres {
         job: Option<&str>,
         batch: &[(i64, &Planned)],
         user_id: Option<i64>,
+        mut prepared: batch::Prepared,
     ) -> anyhow::Result<Vec<Outcome>> {
-        let outcomes = match self.import_batched(job, batch, user_id).await {
+        let outcomes = match self
+            .import_batched(job, batch, user_id, &mut prepared)
+            .await
+        {
             Ok(Some(outcomes)) => outcomes,
             Ok(None) => self.import_each(job, batch, user_id).await?,
             Err(e) => {
@@ -161,6 +165,7 @@ impl Postgres {
         job: Option<&str>,
         batch: &[(i64, &Planned)],
         user_id: Option<i64>,
+        prepared: &mut batch::Prepared,
     ) -> anyhow::Result<Option<Vec<Outcome>>> {
         let mut tx = self.pool.begin().await?;
         Self::lock_change_log(&mut tx).await?;
@@ -199,6 +204,7 @@ impl Postgres {
                 db: self,
                 tx: &mut tx,
                 user_id,
+                prepared,
             },
             batch,
             steps,
@@ -217,6 +223,7 @@ impl Postgres {
         tx: &mut Tx<'_>,
         creates: &[batch::Create<'_>],
         user_id: Option<i64>,
+        prepared: &mut batch::Prepared,
     ) -> anyhow::Result<Vec<Outcome>> {
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, at FROM changes ORDER BY seq DESC LIMIT 1")
@@ -230,7 +237,7 @@ impl Postgres {
                 .await?
                 .into_iter()
                 .collect();
-        let rows = batch::create_rows(creates, last_seq, last_at, &held)?;
+        let rows = batch::create_rows(creates, last_seq, last_at, &held, prepared)?;
         let col = |f: fn(&batch::IncidentRow) -> &str| -> Vec<&str> {
             rows.incidents.iter().map(f).collect()
         };
@@ -311,7 +318,7 @@ impl Postgres {
         .execute(&mut **tx)
         .await?;
         Self::insert_object_index(tx, &rows.index).await?;
-        Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored).await?;
+        Self::write_stix_batch(tx, self.stix_rules().as_ref(), &rows.stored, prepared).await?;
         Ok(rows
             .stored
             .iter()
@@ -489,11 +496,14 @@ struct Writer<'a, 'c> {
     db: &'a Postgres,
     tx: &'a mut Tx<'c>,
     user_id: Option<i64>,
+    prepared: &'a mut batch::Prepared,
 }
 
 impl batch::BatchWriter for Writer<'_, '_> {
     async fn creates(&mut self, run: &[batch::Create<'_>]) -> anyhow::Result<Vec<Outcome>> {
-        self.db.write_creates(self.tx, run, self.user_id).await
+        self.db
+            .write_creates(self.tx, run, self.user_id, self.prepared)
+            .await
     }
 
     async fn single(&mut self, item: &Planned) -> anyhow::Result<Outcome> {

@@ -8,6 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, Tx};
+use crate::db::batch::Prepared;
 use crate::db::stix::{
     rules_of, set_rules, Flavor, Head, RowObjects, StixRow, StixRules, StixWrites, StoredObjects,
     StoredRow,
@@ -84,7 +85,7 @@ impl Postgres {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let Some(last) = batch.last() else { break };
             after = last.change_seq;
-            Self::write_stix_batch(&mut tx, Some(&rules), &batch).await?;
+            Self::write_stix_batch(&mut tx, Some(&rules), &batch, &mut Prepared::default()).await?;
             tx.commit().await?;
             rebuilt += batch.len();
         }
@@ -103,6 +104,7 @@ impl Postgres {
         tx: &mut Tx<'_>,
         rules: Option<&Arc<StixRules>>,
         incidents: &[StoredIncident],
+        prepared: &mut Prepared,
     ) -> anyhow::Result<()> {
         if incidents.is_empty() {
             return Ok(());
@@ -115,7 +117,7 @@ impl Postgres {
                 .await?;
             return Ok(());
         };
-        let w = StixWrites::build(rules, incidents)?;
+        let w = StixWrites::build(rules, incidents, prepared)?;
         let (flavors, ids, jsons): (Vec<&str>, Vec<&str>, Vec<&str>) = w
             .shared
             .iter()
@@ -166,7 +168,7 @@ impl Postgres {
         rules: Option<&Arc<StixRules>>,
         s: &StoredIncident,
     ) -> anyhow::Result<()> {
-        Self::write_stix_batch(tx, rules, std::slice::from_ref(s)).await
+        Self::write_stix_batch(tx, rules, std::slice::from_ref(s), &mut Prepared::default()).await
     }
 
     /// Shared objects by id under a flavour (those stored).

@@ -12,7 +12,7 @@ use stix_model::{Identifier, Timestamp};
 
 use crate::db::jobs::{Busy, Change, Outcome, Planned};
 use crate::db::stix::{Flavor, RowObjects, StixRules};
-use crate::db::{Facet, IncidentFilter, Role, Sort, Store};
+use crate::db::{Facet, IncidentFilter, Prepared, Role, Sort, Store};
 use crate::model::{Incident, IncidentInput, TechniquePolicy};
 
 /// The setting naming the administrator's URL of a PostgreSQL server for tests.
@@ -24,6 +24,31 @@ pub(crate) struct TestDatabase {
     name: String,
     /// The database's URL.
     pub url: String,
+}
+
+/// Runs `test` on a store on a new SQLite file (given with the file's path), then closes the
+/// store and removes its files.
+pub(crate) async fn on_sqlite(test: impl AsyncFnOnce(&Store, &std::path::Path)) {
+    let path = std::env::temp_dir().join(format!("disinfox-test-{}.db", uuid::Uuid::new_v4()));
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    test(&store, &path).await;
+    store.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Runs `test` on a store on a new PostgreSQL database named after `name` (POSTGRES-ONLY
+/// without one, see [`TestDatabase::create`]).
+pub(crate) async fn on_postgres(name: &str, test: impl AsyncFnOnce(&Store)) {
+    let Some(db) = TestDatabase::create(name).await else {
+        return;
+    };
+    let store = Store::connect(&db.url).await.expect("connect");
+    test(&store).await;
+    store.close().await;
 }
 
 impl TestDatabase {
@@ -399,7 +424,7 @@ async fn store_round_trip_on_postgres() {
         .map(|(n, p)| (n as i64 + 1, p))
         .collect();
     let outcomes = store
-        .import_items(Some(&job.id), &batch, Some(ana.id))
+        .import_items(Some(&job.id), &batch, Some(ana.id), Prepared::default())
         .await
         .unwrap();
     assert_eq!(outcomes[0], Outcome::Created(d.to_string(), 5));
