@@ -20,10 +20,6 @@ use disinfox_server::model::TechniquePolicy;
 use stix_model::disarm::DisarmVersion;
 use stix_model::Timestamp;
 
-/// The server's allocator (see `src/main.rs`), so that seeding costs what an import costs.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
