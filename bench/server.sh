@@ -10,7 +10,10 @@
 #   4. incremental poll, 100 incidents per answer, POLL (20,000) stored, wrk -t2 -c16: req/s
 #      and p50/p99, against the anchor: the same bytes precomputed, served by axum
 #      (examples/serve_bytes.rs), measured in the same run    (target >= 2,000 req/s, p99 < 20 ms)
-#   5. CSV import of 10,000 incidents (`disinfox-server import`)   (target >= 5,000 incidents/s)
+#   5. CSV import of 10,000 incidents (`disinfox-server import`)   (target >= 5,000 incidents/s),
+#      against the anchor: the rows that import wrote (every table an import writes), inserted
+#      by the database itself into an empty database of the same schema in one transaction
+#      (the `sqlite3` shell, or psql into a schema of copied tables), measured in the same run.
 # The load average is printed with each figure: the machine is shared.
 #
 #   [DATABASE_URL=postgres://…] [BIN=dir] [ANCHOR=path] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
@@ -21,7 +24,7 @@
 # BIN: a directory holding disinfox-server and examples/seed of another build (to measure an
 # older commit with this script); ANCHOR: a serve_bytes binary already built (else it is built
 # from this tree).
-# Needs wrk, curl, bc (Debian packages).
+# Needs wrk, curl, bc, and sqlite3 for SQLite's anchor (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 big=${BIG:-100000}
@@ -34,7 +37,7 @@ case "$pg" in
   ""|postgres://*|postgresql://*) ;;
   *) echo "DATABASE_URL: expected a postgres:// URL (or nothing, for SQLite)"; exit 2 ;;
 esac
-steps="big poll csv"
+steps="big poll csv anchor"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ -n "$pg" ]; then
@@ -54,7 +57,9 @@ if [ -n "$pg" ]; then
 else
   echo "backend: SQLite"
 fi
-for tool in wrk curl bc; do
+tools="wrk curl bc"
+[ -n "$pg" ] || tools="$tools sqlite3"
+for tool in $tools; do
   command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install $tool"; exit 2; }
 done
 if [ -z "${ANCHOR:-}" ]; then
@@ -156,3 +161,43 @@ DISINFOX_DATA_DIR="$work/csv" DISINFOX_DATABASE_URL="$(db_url csv)" /usr/bin/tim
 t1=$(now)
 tail -1 "$work/import.out"
 echo "import: 10000 incidents in $(secs "$t0" "$t1") s = $(echo "10000 / ($t1 - $t0)" | bc) incidents/s (target >= 5,000/s), peak RSS $(($(cat "$work/rss") / 1024)) MB $(load)"
+import_secs=$(echo "$t1 - $t0" | bc)
+
+# The tables an import writes, referenced ones first.
+tables="changes incidents incident_techniques incident_actors incident_countries incident_channels collection_refs collection_entries collection_object_ids stix_shared incident_stix"
+if [ -z "$pg" ]; then
+  # An empty database with the server's schema (and its settings: WAL, synchronous=NORMAL,
+  # an 8 MiB cache, foreign keys and the full-text trigger on), then every row of the
+  # import's database in the order it was written.
+  mkdir -p "$work/anchor"
+  DISINFOX_DATA_DIR="$work/anchor" "$seed" "$(db_url anchor)" 0 0 2>/dev/null
+  {
+    echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; PRAGMA foreign_keys=ON; PRAGMA temp_store=memory;"
+    echo "ATTACH 'file:$work/csv/disinfox.db?mode=ro' AS import; BEGIN;"
+    for t in $tables; do echo "INSERT INTO main.$t SELECT * FROM import.$t ORDER BY rowid;"; done
+    echo "COMMIT;"
+  } >"$work/anchor.sql"
+  t0=$(now)
+  sqlite3 "$work/anchor/disinfox.db" <"$work/anchor.sql" >/dev/null
+  t1=$(now)
+else
+  # In the import's database: a schema of empty copies of its tables (columns, defaults,
+  # indexes and constraints but the foreign keys), filled from the import's rows.
+  {
+    echo "CREATE SCHEMA anchor;"
+    for t in $tables; do echo "CREATE TABLE anchor.$t (LIKE public.$t INCLUDING ALL);"; done
+  } | psql -q "$(db_url csv)"
+  {
+    echo "BEGIN;"
+    for t in $tables; do
+      cols=$(psql -tA "$(db_url csv)" -c "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '$t' AND is_generated = 'NEVER'")
+      echo "INSERT INTO anchor.$t ($cols) OVERRIDING SYSTEM VALUE SELECT $cols FROM public.$t ORDER BY ctid;"
+    done
+    echo "COMMIT;"
+  } >"$work/anchor.sql"
+  t0=$(now)
+  psql -q -v ON_ERROR_STOP=1 "$(db_url csv)" -f "$work/anchor.sql" >/dev/null
+  t1=$(now)
+fi
+echo "anchor (the same rows inserted by the database in one transaction): $(secs "$t0" "$t1") s = $(echo "10000 / ($t1 - $t0)" | bc) incidents/s $(load)"
+echo "ratio import/anchor: $(echo "scale=3; ($t1 - $t0) / $import_secs" | bc)"
