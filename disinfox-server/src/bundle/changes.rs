@@ -115,13 +115,33 @@ pub struct Position {
     pub opencti: bool,
     /// The id rules asked for.
     pub rules: OpenCtiIdRules,
-    /// Incidents changed after this change.
-    pub after_seq: i64,
+    /// Incidents changed after this.
+    pub after: After,
     /// That change's time (or the `newer_than` given).
     pub mark: String,
     /// Incidents per page; `None` for every change in one streamed answer (a request in the
     /// shape of the existing DISINFOX connector: `newer_than` without `limit` or `cursor`).
     pub limit: Option<u32>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// After this change (a cursor's).
+    Seq(i64),
+    /// After the newest change at or before this time (`newer_than`, in the change log's
+    /// format); looked up with the page where the backend can (one round trip fewer).
+    Time(String),
+}
+
+impl Position {
+    /// The position in the change log the page starts after.
+    pub async fn after_seq(&self, state: &AppState) -> ApiResult<i64> {
+        Ok(match &self.after {
+            After::Seq(seq) => *seq,
+            After::Time(at) => state.store.seq_at(at).await?,
+        })
+    }
 }
 
 /// Reads and checks the parameters of a request.
@@ -143,7 +163,7 @@ pub async fn position(state: &AppState, q: &ChangesQuery) -> ApiResult<Position>
             }
         },
     };
-    let (after_seq, mark) = match (q.cursor.as_deref(), q.newer_than.as_deref()) {
+    let (after, mark) = match (q.cursor.as_deref(), q.newer_than.as_deref()) {
         (Some(c), _) if !c.is_empty() => {
             let seq = parse_cursor(state, c).await?;
             let mark = state
@@ -151,21 +171,21 @@ pub async fn position(state: &AppState, q: &ChangesQuery) -> ApiResult<Position>
                 .change_time(seq)
                 .await?
                 .unwrap_or_else(epoch_mark);
-            (seq, mark)
+            (After::Seq(seq), mark)
         }
         (_, Some(n)) if !n.is_empty() => {
             let t = parse_newer_than(n).ok_or_else(|| {
                 ApiError::BadRequest(format!("newer_than: {n:?} is not an RFC 3339 UTC time such as 2024-05-01T00:00:00.000000Z"))
             })?;
             let at = micros_text(&t);
-            (state.store.seq_at(&at).await?, at)
+            (After::Time(at.clone()), at)
         }
-        _ => (0, epoch_mark()),
+        _ => (After::Seq(0), epoch_mark()),
     };
     Ok(Position {
         opencti,
         rules,
-        after_seq,
+        after,
         mark,
         limit,
     })
@@ -209,13 +229,21 @@ pub async fn page_at(
     p: &Position,
     limit: u32,
 ) -> ApiResult<ChangesPage> {
-    let (opencti, after_seq, mark) = (p.opencti, p.after_seq, p.mark.clone());
+    let (opencti, mark) = (p.opencti, p.mark.clone());
     let opts = options_of(state, p)?;
     let mut assembler = Assembler::new(&state.store, opts)?;
-    let mut rows = state
-        .store
-        .changes_after_stix(after_seq, i64::from(limit) + 1, assembler.flavor(), true)
-        .await?;
+    let n = i64::from(limit) + 1;
+    let (after_seq, mut rows) = match (&p.after, assembler.flavor()) {
+        (After::Time(at), Some(flavor)) => state.store.changes_at_stix(at, n, flavor, true).await?,
+        _ => {
+            let after_seq = p.after_seq(state).await?;
+            let rows = state
+                .store
+                .changes_after_stix(after_seq, n, assembler.flavor(), true)
+                .await?;
+            (after_seq, rows)
+        }
+    };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let (next_seq, next_mark) = match rows.last() {

@@ -560,6 +560,27 @@ impl super::Store {
         self.with_objects(flavor, heads, remember).await
     }
 
+    /// [`Self::changes_after_stix`] after the newest change at or before `at` (a `newer_than`
+    /// time, in the change log's format): returns that change's position too. On PostgreSQL
+    /// the position and the page's incidents are one query, one round trip fewer per poll.
+    pub async fn changes_at_stix(
+        &self,
+        at: &str,
+        limit: i64,
+        flavor: Flavor,
+        remember: bool,
+    ) -> anyhow::Result<(i64, Vec<StixRow>)> {
+        let (after_seq, heads) = match self.backend() {
+            super::BackendRef::Sqlite(db) => {
+                let after_seq = db.seq_at(at).await?;
+                (after_seq, db.change_heads(after_seq, limit).await?)
+            }
+            super::BackendRef::Postgres(db) => db.change_heads_at(at, limit).await?,
+        };
+        let remember = remember && heads.len() < usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok((after_seq, self.with_objects(flavor, heads, remember).await?))
+    }
+
     /// Up to `limit` live incidents matching the filter, in change order (keyset paging on
     /// the filter's `after_seq`), with their stored objects of `flavor` (see
     /// [`Self::changes_after_stix`]).

@@ -93,15 +93,16 @@ fn set_headers(r: &mut Response, headers: Vec<(HeaderName, String)>) {
 /// twice but never misses one. (The count of incidents is not known before the body is
 /// written, so that header is left out.)
 async fn changes_streamed(state: &AppState, at: &changes::Position) -> ApiResult<Response> {
+    let after_seq = at.after_seq(state).await?;
     let newest = state.store.last_change_seq().await?;
-    let (seq, mark) = if newest > at.after_seq {
+    let (seq, mark) = if newest > after_seq {
         let mark = state.store.change_time(newest).await?;
         (newest, mark.unwrap_or_else(|| at.mark.clone()))
     } else {
-        (at.after_seq, at.mark.clone())
+        (after_seq, at.mark.clone())
     };
     let opts = changes::options_of(state, at)?;
-    let exporter = Exporter::of(state.store.clone(), Source::Changes(at.after_seq), opts)
+    let exporter = Exporter::of(state.store.clone(), Source::Changes(after_seq), opts)
         .map_err(ApiError::Internal)?;
     let mut r = Response::new(exporter.into_body());
     r.headers_mut().insert(

@@ -276,6 +276,35 @@ impl Postgres {
         .await?)
     }
 
+    /// The position of the newest change at or before `at` (0 before the first) and the
+    /// heads of the incidents changed after it, in one query.
+    pub(in crate::db) async fn change_heads_at(
+        &self,
+        at: &str,
+        limit: i64,
+    ) -> anyhow::Result<(i64, Vec<Head>)> {
+        /// The position, then a head (all `NULL` when no incident changed after it).
+        type PositionAndHead = (i64, Option<String>, Option<i64>, Option<String>);
+        let rows: Vec<PositionAndHead> = sqlx::query_as(
+            "WITH pos AS (SELECT COALESCE(
+                 (SELECT seq FROM changes WHERE at <= $1 ORDER BY at DESC LIMIT 1), 0) AS seq)
+             SELECT pos.seq, h.id, h.change_seq, h.changed_at FROM pos LEFT JOIN LATERAL
+               (SELECT id, change_seq, changed_at FROM incidents WHERE change_seq > pos.seq
+                ORDER BY change_seq LIMIT $2) h ON true
+             ORDER BY h.change_seq",
+        )
+        .bind(at)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let after_seq = rows.first().map_or(0, |r| r.0);
+        let heads = rows
+            .into_iter()
+            .filter_map(|(_, id, seq, changed_at)| Some((id?, seq?, changed_at?)))
+            .collect();
+        Ok((after_seq, heads))
+    }
+
     /// The heads of live incidents matching the filter, in change order.
     pub(in crate::db) async fn live_heads(
         &self,

@@ -351,6 +351,21 @@ async fn store_round_trip_on_postgres() {
     let t3 = store.change_time(3).await.unwrap().unwrap();
     assert!(t3 < store.change_time(4).await.unwrap().unwrap());
     assert_eq!(store.seq_at(&t3).await.unwrap(), 3);
+    // A poll by time: the position and the incidents changed after it, in one query.
+    let seqs_at = async |at: &str| {
+        let (after, rows) = store
+            .changes_at_stix(at, 10, Flavor::Standard, false)
+            .await
+            .unwrap();
+        (after, rows.iter().map(|r| r.change_seq).collect::<Vec<_>>())
+    };
+    assert_eq!(seqs_at(&t3).await, (3, vec![4]));
+    assert_eq!(
+        seqs_at("2000-01-01T00:00:00.000000Z").await,
+        (0, vec![1, 3, 4])
+    );
+    let t4 = store.change_time(4).await.unwrap().unwrap();
+    assert_eq!(seqs_at(&t4).await, (4, vec![]));
 
     // The collection agrees with the incidents; stored objects answer the change log.
     let entries: BTreeSet<String> = store
