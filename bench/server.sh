@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # disinfox-server rows of the speed table (issue 16) and the memory bound of the existing
 # DISINFOX connector's request (issue 13 item 4), on SQLite or PostgreSQL (DATABASE_URL):
-#   1. seeding BIG (100,000) incidents the way an import writes them  (target <= 20 s)
+#   1. seeding BIG (100,000) incidents the way an import writes them  (target <= 20 s), against
+#      the anchor described in step 5, on the seeded rows
 #   2. the existing connector's request over BIG incidents: `newer_than` alone (doubled Z, raw
 #      Authorization), every change in one streamed answer: incidents, MB, time, server peak
 #      RSS while serving it                                          (target < 100 MB RSS)
@@ -14,6 +15,7 @@
 #      against the anchor: the rows that import wrote (every table an import writes), inserted
 #      by the database itself into an empty database of the same schema in one transaction
 #      (the `sqlite3` shell, or psql into a schema of copied tables), measured in the same run.
+# On PostgreSQL each seeded database is vacuumed and checkpointed before it is read.
 # The load average is printed with each figure: the machine is shared.
 #
 #   [DATABASE_URL=postgres://…] [BIN=dir] [ANCHOR=path] [BIG=100000] [POLL=20000] [DURATION=20s] bash bench/server.sh
@@ -37,7 +39,7 @@ case "$pg" in
   ""|postgres://*|postgresql://*) ;;
   *) echo "DATABASE_URL: expected a postgres:// URL (or nothing, for SQLite)"; exit 2 ;;
 esac
-steps="big poll csv anchor"
+steps="big poll csv"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ -n "$pg" ]; then
@@ -96,11 +98,66 @@ start_server() {
 }
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 
+# The anchor of the write rows: the rows that step $1's database holds (every table an import
+# writes, referenced ones first), inserted by the database itself into an empty database of
+# the same schema in one transaction; sets $anchor_secs and prints the rate for $2 incidents.
+tables="changes incidents incident_techniques incident_actors incident_countries incident_channels collection_refs collection_entries collection_object_ids stix_shared incident_stix"
+anchor_rows() {
+  local t0 t1 t cols
+  if [ -z "$pg" ]; then
+    # An empty database with the server's schema (and its settings: WAL, synchronous=NORMAL,
+    # an 8 MiB cache, foreign keys and the full-text trigger on), then every row in the order
+    # it was written.
+    rm -rf "$work/anchor" && mkdir -p "$work/anchor"
+    DISINFOX_DATA_DIR="$work/anchor" "$seed" "$(db_url anchor)" 0 0 2>/dev/null
+    {
+      echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; PRAGMA foreign_keys=ON; PRAGMA temp_store=memory;"
+      echo "ATTACH 'file:$work/$1/disinfox.db?mode=ro' AS import; BEGIN;"
+      for t in $tables; do echo "INSERT INTO main.$t SELECT * FROM import.$t ORDER BY rowid;"; done
+      echo "COMMIT;"
+    } >"$work/anchor.sql"
+    t0=$(now)
+    sqlite3 "$work/anchor/disinfox.db" <"$work/anchor.sql" >/dev/null
+    t1=$(now)
+    rm -rf "$work/anchor"
+  else
+    # In the step's database: a schema of empty copies of its tables (columns, defaults,
+    # indexes and constraints but the foreign keys), filled from its rows.
+    {
+      echo "SET client_min_messages = warning; DROP SCHEMA IF EXISTS anchor CASCADE; CREATE SCHEMA anchor;"
+      for t in $tables; do echo "CREATE TABLE anchor.$t (LIKE public.$t INCLUDING ALL);"; done
+    } | psql -q "$(db_url "$1")"
+    {
+      echo "BEGIN;"
+      for t in $tables; do
+        cols=$(psql -tA "$(db_url "$1")" -c "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '$t' AND is_generated = 'NEVER'")
+        echo "INSERT INTO anchor.$t ($cols) OVERRIDING SYSTEM VALUE SELECT $cols FROM public.$t ORDER BY ctid;"
+      done
+      echo "COMMIT;"
+    } >"$work/anchor.sql"
+    t0=$(now)
+    psql -q -v ON_ERROR_STOP=1 "$(db_url "$1")" -f "$work/anchor.sql" >/dev/null
+    t1=$(now)
+    psql -q "$(db_url "$1")" -c "SET client_min_messages = warning" -c "DROP SCHEMA anchor CASCADE"
+  fi
+  anchor_secs=$(echo "$t1 - $t0" | bc)
+  echo "anchor (the same rows inserted by the database in one transaction): $(secs "$t0" "$t1") s = $(echo "$2 / ($t1 - $t0)" | bc) incidents/s $(load)"
+}
+# On PostgreSQL, a freshly seeded database is vacuumed and checkpointed before it is read, so
+# that the reads measure the server and not autovacuum catching up with the bulk load.
+settle() {
+  if [ -n "$pg" ]; then psql -q "$(db_url "$1")" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"; fi
+}
+
 echo "== 1. seeding $big incidents $(load)"
 t0=$(now)
 DISINFOX_DATA_DIR="$work/big" "$seed" "$(db_url big)" "$big" 100 2>/dev/null
 t1=$(now)
 echo "seed: $big incidents in $(secs "$t0" "$t1") s ($(echo "$big / ($t1 - $t0)" | bc) incidents/s; target <= 20 s for 100,000) $(load)"
+seed_secs=$(echo "$t1 - $t0" | bc)
+anchor_rows big "$big"
+echo "ratio seed/anchor: $(echo "scale=3; $anchor_secs / $seed_secs" | bc)"
+settle big
 t0=$(now)
 start_server big
 echo "server start on $big incidents: $(secs "$t0" "$(now)") s"
@@ -129,6 +186,7 @@ stop_server
 
 echo "== 4. incremental poll: 100 incidents per answer, $poll stored; wrk -t2 -c16 -d$duration"
 DISINFOX_DATA_DIR="$work/poll" "$seed" "$(db_url poll)" "$poll" 100 2>/dev/null
+settle poll
 start_server poll
 since=$(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%S.000000Z)
 url="http://127.0.0.1:$port/api/v1/bundle?newer_than=$since&limit=100"
@@ -162,42 +220,5 @@ t1=$(now)
 tail -1 "$work/import.out"
 echo "import: 10000 incidents in $(secs "$t0" "$t1") s = $(echo "10000 / ($t1 - $t0)" | bc) incidents/s (target >= 5,000/s), peak RSS $(($(cat "$work/rss") / 1024)) MB $(load)"
 import_secs=$(echo "$t1 - $t0" | bc)
-
-# The tables an import writes, referenced ones first.
-tables="changes incidents incident_techniques incident_actors incident_countries incident_channels collection_refs collection_entries collection_object_ids stix_shared incident_stix"
-if [ -z "$pg" ]; then
-  # An empty database with the server's schema (and its settings: WAL, synchronous=NORMAL,
-  # an 8 MiB cache, foreign keys and the full-text trigger on), then every row of the
-  # import's database in the order it was written.
-  mkdir -p "$work/anchor"
-  DISINFOX_DATA_DIR="$work/anchor" "$seed" "$(db_url anchor)" 0 0 2>/dev/null
-  {
-    echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; PRAGMA foreign_keys=ON; PRAGMA temp_store=memory;"
-    echo "ATTACH 'file:$work/csv/disinfox.db?mode=ro' AS import; BEGIN;"
-    for t in $tables; do echo "INSERT INTO main.$t SELECT * FROM import.$t ORDER BY rowid;"; done
-    echo "COMMIT;"
-  } >"$work/anchor.sql"
-  t0=$(now)
-  sqlite3 "$work/anchor/disinfox.db" <"$work/anchor.sql" >/dev/null
-  t1=$(now)
-else
-  # In the import's database: a schema of empty copies of its tables (columns, defaults,
-  # indexes and constraints but the foreign keys), filled from the import's rows.
-  {
-    echo "CREATE SCHEMA anchor;"
-    for t in $tables; do echo "CREATE TABLE anchor.$t (LIKE public.$t INCLUDING ALL);"; done
-  } | psql -q "$(db_url csv)"
-  {
-    echo "BEGIN;"
-    for t in $tables; do
-      cols=$(psql -tA "$(db_url csv)" -c "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '$t' AND is_generated = 'NEVER'")
-      echo "INSERT INTO anchor.$t ($cols) OVERRIDING SYSTEM VALUE SELECT $cols FROM public.$t ORDER BY ctid;"
-    done
-    echo "COMMIT;"
-  } >"$work/anchor.sql"
-  t0=$(now)
-  psql -q -v ON_ERROR_STOP=1 "$(db_url csv)" -f "$work/anchor.sql" >/dev/null
-  t1=$(now)
-fi
-echo "anchor (the same rows inserted by the database in one transaction): $(secs "$t0" "$t1") s = $(echo "10000 / ($t1 - $t0)" | bc) incidents/s $(load)"
-echo "ratio import/anchor: $(echo "scale=3; ($t1 - $t0) / $import_secs" | bc)"
+anchor_rows csv 10000
+echo "ratio import/anchor: $(echo "scale=3; $anchor_secs / $import_secs" | bc)"
