@@ -729,7 +729,7 @@ impl Sqlite {
 impl super::Store {
     /// Builds what writing these planned incidents as new ones will store, apart from the
     /// database (see [`batch::Prepared`]): CPU only, for a blocking thread while the writer
-    /// applies the previous batch; give the result to [`Store::import_items`] with the
+    /// applies the previous batch; give the result to [`super::Store::import_items`] with the
     /// same items.
     pub fn prepare_creates(&self, items: &[&Planned]) -> batch::Prepared {
         batch::Prepared::new(self.stix_rules(), items)
@@ -760,7 +760,7 @@ super::forward! {
     /// behind and is reported rejected with the reason, and the others of the batch go on.
     /// The batch is written with one statement per table when it can be, incident by
     /// incident when not, with the same outcomes. (A batch costs one commit.)
-    /// `prepared` holds what [`Store::prepare_creates`] built for the batch beforehand (or
+    /// `prepared` holds what [`super::Store::prepare_creates`] built for the batch beforehand (or
     /// nothing: `Prepared::default()`).
     fn import_items(&self, job: Option<&str>, batch: &[(i64, &Planned)], user_id: Option<i64>, prepared: batch::Prepared) -> anyhow::Result<Vec<Outcome>>;
 }
