@@ -31,6 +31,14 @@ static TABLE: LazyLock<Vec<Entry>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The entry of a code: a binary search, the table being in code order (checked by a test).
+fn entry(code: &str) -> Option<&'static Entry> {
+    TABLE
+        .binary_search_by(|e| e.code.cmp(code))
+        .ok()
+        .and_then(|i| TABLE.get(i))
+}
+
 /// Common names that differ from the ISO short names, as found in DISINFOX data.
 const ALIASES: &[(&str, &str)] = &[
     ("britain", "GB"),
@@ -69,7 +77,7 @@ impl CountryCode {
             return Err(bad("expected an ISO 3166-1 alpha-2 code such as UA"));
         }
         let code = Self([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()]);
-        if code.as_str() == "XK" || TABLE.iter().any(|e| e.code == code.as_str()) {
+        if code.as_str() == "XK" || entry(code.as_str()).is_some() {
             Ok(code)
         } else {
             Err(bad("not an ISO 3166-1 alpha-2 code"))
@@ -105,11 +113,7 @@ impl CountryCode {
         if self.as_str() == "XK" {
             return "Kosovo";
         }
-        TABLE
-            .iter()
-            .find(|e| e.code == self.as_str())
-            .map(|e| e.name)
-            .unwrap_or("")
+        entry(self.as_str()).map(|e| e.name).unwrap_or("")
     }
 
     /// Every country, in code order.
@@ -152,7 +156,17 @@ impl<'de> Deserialize<'de> for CountryCode {
 
 #[cfg(test)]
 mod tests {
-    use super::CountryCode;
+    use super::{CountryCode, TABLE};
+
+    /// The table is in strictly increasing code order, which `entry`'s binary search needs.
+    #[test]
+    fn the_table_is_in_code_order() {
+        assert!(TABLE.len() > 240);
+        assert!(TABLE.windows(2).all(|w| w[0].code < w[1].code));
+        for e in TABLE.iter() {
+            assert_eq!(CountryCode::parse(e.code).unwrap().name(), e.name);
+        }
+    }
 
     #[test]
     fn parses_and_looks_up() {
