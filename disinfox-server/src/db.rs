@@ -300,9 +300,16 @@ fn spawn_checkpointer(pool: SqlitePool, mut committed: tokio::sync::watch::Recei
                 }
                 tracing::warn!(error = %e, "WAL checkpoint");
             }
+            // At most ten checkpoints a second: a storm of small writes does not become a
+            // storm of `fsync`s (the commits meanwhile are covered by the next one).
+            tokio::time::sleep(CHECKPOINT_GAP).await;
         }
     });
 }
+
+/// The least time between two checkpoints of [`spawn_checkpointer`]: well under the time an
+/// import's batch takes to write (about 200 ms), so the WAL stays short.
+const CHECKPOINT_GAP: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {
